@@ -1,0 +1,534 @@
+package backend
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Directory is the embedded backend: coordination data in a local directory, shared
+// by every process of one machine.
+//
+// Layout under the root:
+//
+//	locks/<env>.lock        the environment's lock (JSON); present only while held
+//	tokens/<env>            the last fencing token given for env; flock(2) on this file
+//	                        serializes every lock change of env between processes
+//	history/<env>.jsonl     append-only events of env; _global.jsonl for the others
+//	blocks/<name>@<version>.json
+type Directory struct {
+	root string
+
+	// wake lets waiters of this process retry at once when a lock of this process is
+	// released; waiters in other processes poll.
+	mu   sync.Mutex
+	wake chan struct{}
+}
+
+var _ Backend = (*Directory)(nil)
+
+// globalHistory is the history file of events that name no environment.
+const globalHistory = "_global"
+
+// NewDirectory opens (creating with mode 0700 when missing) a directory backend.
+func NewDirectory(path string) (*Directory, error) {
+	if path == "" {
+		return nil, errors.New("backend directory path is empty")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("resolving backend directory %s: %w", path, err)
+	}
+	for _, sub := range []string{"", "locks", "tokens", "history", "blocks"} {
+		if err := os.MkdirAll(filepath.Join(abs, sub), 0o700); err != nil {
+			return nil, fmt.Errorf("creating backend directory: %w", err)
+		}
+	}
+	return &Directory{root: abs, wake: make(chan struct{})}, nil
+}
+
+// Path returns the backend's root directory.
+func (d *Directory) Path() string { return d.root }
+
+// Close implements Backend; a directory backend holds no open handles between calls.
+func (d *Directory) Close() error { return nil }
+
+func (d *Directory) lockPath(env string) string {
+	return filepath.Join(d.root, "locks", env+".lock")
+}
+
+// withEnvLock runs fn while holding the exclusive flock of env's token file, which
+// every change of env's lock takes; fn gets the open token file.
+func (d *Directory) withEnvLock(env string, fn func(tokens *os.File) error) error {
+	f, err := os.OpenFile(filepath.Join(d.root, "tokens", env), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening the token counter of %s: %w", env, err)
+	}
+	defer f.Close()
+	if err := flock(f, syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("locking the token counter of %s: %w", env, err)
+	}
+	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing the file unlocks too
+	return fn(f)
+}
+
+func flock(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
+
+// nextToken increments the counter file held under flock. The token is also kept
+// above floor (the token of the lock file), so a lost counter cannot hand out a token
+// again.
+func nextToken(f *os.File, floor int64) (int64, error) {
+	buf := make([]byte, 64)
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && n == 0 && !errors.Is(err, io.EOF) {
+		return 0, fmt.Errorf("reading token counter: %w", err)
+	}
+	var last int64
+	if s := strings.TrimSpace(string(buf[:n])); s != "" {
+		last, err = strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("token counter %s is corrupt (%q): %w", f.Name(), s, err)
+		}
+	}
+	last = max(last, floor) + 1
+	// A fixed-width single write at offset 0: the counter never shrinks and a reader
+	// never sees half of it.
+	if _, err := f.WriteAt([]byte(fmt.Sprintf("%020d\n", last)), 0); err != nil {
+		return 0, fmt.Errorf("writing token counter: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, fmt.Errorf("syncing token counter: %w", err)
+	}
+	return last, nil
+}
+
+// readLock returns the lock stored at path, or nil when there is none.
+func readLock(path string) (*Lock, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading lock file: %w", err)
+	}
+	var l Lock
+	if err := json.Unmarshal(data, &l); err != nil {
+		return nil, fmt.Errorf("lock file %s is corrupt: %w", path, err)
+	}
+	return &l, nil
+}
+
+// writeFileAtomic writes data to a temp file beside path, then renames it over path
+// (exclusive=false) or links it to path, failing when path exists (exclusive=true:
+// the O_EXCL semantics, with the content complete before the name appears).
+func writeFileAtomic(path string, data []byte, exclusive bool) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if exclusive {
+		return os.Link(tmp.Name(), path)
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// Acquire implements Backend.
+func (d *Directory) Acquire(ctx context.Context, req AcquireRequest) (Lock, error) {
+	if err := ValidateEnvironment(req.Environment); err != nil {
+		return Lock{}, err
+	}
+	w := newWaiter(ctx, req, 5*time.Millisecond, 100*time.Millisecond)
+	for {
+		// Read the wake channel before trying, so a release between the try and the
+		// wait is not missed.
+		d.mu.Lock()
+		wake := d.wake
+		d.mu.Unlock()
+
+		held, lock, err := d.tryAcquire(ctx, req)
+		if err != nil || held == nil {
+			return lock, err
+		}
+		if err := w.wait(ctx, *held, wake); err != nil {
+			return Lock{}, err
+		}
+	}
+}
+
+// tryAcquire takes the lock when it is free or expired; otherwise it returns the
+// holder's lock.
+func (d *Directory) tryAcquire(ctx context.Context, req AcquireRequest) (*Lock, Lock, error) {
+	path := d.lockPath(req.Environment)
+	// Cheap check without the flock: most polls of a held lock end here.
+	if cur, err := readLock(path); err != nil {
+		return nil, Lock{}, err
+	} else if cur != nil && !cur.Expired(time.Now()) {
+		return cur, Lock{}, nil
+	}
+	var held *Lock
+	var got Lock
+	var previous *Lock
+	err := d.withEnvLock(req.Environment, func(tokens *os.File) error {
+		cur, err := readLock(path)
+		if err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		var floor int64
+		if cur != nil {
+			if !cur.Expired(now) {
+				held = cur
+				return nil
+			}
+			floor = cur.Token
+			if err := os.Remove(path); err != nil {
+				return fmt.Errorf("removing the expired lock: %w", err)
+			}
+			previous = cur
+		}
+		token, err := nextToken(tokens, floor)
+		if err != nil {
+			return err
+		}
+		got = newLock(req, token, now)
+		data, err := json.Marshal(got)
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(path, data, true); err != nil {
+			return fmt.Errorf("creating the lock file: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, Lock{}, fmt.Errorf("acquiring the lock of %s: %w", req.Environment, err)
+	}
+	if held != nil {
+		return held, Lock{}, nil
+	}
+	if err := d.Append(ctx, acquiredEvent(got, previous)); err != nil {
+		return nil, got, fmt.Errorf("lock of %s acquired (id %s) but its history entry failed: %w", got.Environment, got.ID, err)
+	}
+	return nil, got, nil
+}
+
+// Release implements Backend.
+func (d *Directory) Release(ctx context.Context, environment, lockID string) error {
+	if err := ValidateEnvironment(environment); err != nil {
+		return err
+	}
+	var released *Lock
+	err := d.withEnvLock(environment, func(*os.File) error {
+		cur, err := readLock(d.lockPath(environment))
+		if err != nil {
+			return err
+		}
+		if err := checkHolder(environment, cur, lockID); err != nil {
+			return err
+		}
+		if err := os.Remove(d.lockPath(environment)); err != nil {
+			return fmt.Errorf("removing the lock file: %w", err)
+		}
+		released = cur
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	d.notify()
+	return d.Append(ctx, Event{
+		Time: time.Now().UTC(), Environment: environment, Kind: KindLockReleased,
+		Actor: released.Holder, LockToken: released.Token, Detail: "released by its holder",
+	})
+}
+
+// ForceRelease implements Backend.
+func (d *Directory) ForceRelease(ctx context.Context, environment, actor, reason string) (*Lock, error) {
+	if err := ValidateEnvironment(environment); err != nil {
+		return nil, err
+	}
+	var released *Lock
+	err := d.withEnvLock(environment, func(*os.File) error {
+		cur, err := readLock(d.lockPath(environment))
+		if err != nil || cur == nil {
+			return err
+		}
+		if err := os.Remove(d.lockPath(environment)); err != nil {
+			return fmt.Errorf("removing the lock file: %w", err)
+		}
+		released = cur
+		return nil
+	})
+	if err != nil || released == nil {
+		return nil, err
+	}
+	d.notify()
+	return released, d.Append(ctx, forceReleasedEvent(*released, actor, reason))
+}
+
+// Renew implements Backend.
+func (d *Directory) Renew(ctx context.Context, environment, lockID string, ttl time.Duration, reason string) (Lock, error) {
+	if err := ValidateEnvironment(environment); err != nil {
+		return Lock{}, err
+	}
+	var renewed Lock
+	err := d.withEnvLock(environment, func(*os.File) error {
+		cur, err := readLock(d.lockPath(environment))
+		if err != nil {
+			return err
+		}
+		if err := checkHolder(environment, cur, lockID); err != nil {
+			return err
+		}
+		renewed = *cur
+		renewed.Reason = reason
+		renewed.ExpiresAt = expiry(time.Now().UTC(), ttl)
+		data, err := json.Marshal(renewed)
+		if err != nil {
+			return err
+		}
+		return writeFileAtomic(d.lockPath(environment), data, false)
+	})
+	return renewed, err
+}
+
+// Inspect implements Backend.
+func (d *Directory) Inspect(_ context.Context, environment string) (*Lock, error) {
+	if err := ValidateEnvironment(environment); err != nil {
+		return nil, err
+	}
+	return readLock(d.lockPath(environment))
+}
+
+// CurrentToken implements Backend.
+func (d *Directory) CurrentToken(ctx context.Context, environment string) (int64, error) {
+	l, err := d.Inspect(ctx, environment)
+	if err != nil || l == nil || l.Expired(time.Now()) {
+		return 0, err
+	}
+	return l.Token, nil
+}
+
+// notify wakes this process's waiters.
+func (d *Directory) notify() {
+	d.mu.Lock()
+	close(d.wake)
+	d.wake = make(chan struct{})
+	d.mu.Unlock()
+}
+
+// Append implements Backend. Each event is one line written with a single write(2)
+// on an O_APPEND file under flock, so concurrent writers never interleave.
+func (d *Directory) Append(_ context.Context, ev Event) error {
+	file := globalHistory
+	if ev.Environment != "" {
+		if err := ValidateEnvironment(ev.Environment); err != nil {
+			return err
+		}
+		file = ev.Environment
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	ev.Time = ev.Time.UTC()
+	line, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("encoding history event: %w", err)
+	}
+	line = append(line, '\n')
+	f, err := os.OpenFile(filepath.Join(d.root, "history", file+".jsonl"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening history: %w", err)
+	}
+	defer f.Close()
+	if err := flock(f, syscall.LOCK_EX); err != nil {
+		return fmt.Errorf("locking history: %w", err)
+	}
+	if _, err := f.Write(line); err != nil {
+		return fmt.Errorf("appending to history: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing history: %w", err)
+	}
+	return nil
+}
+
+// History implements Backend.
+func (d *Directory) History(_ context.Context, q HistoryQuery) ([]Event, error) {
+	var files []string
+	if q.Environment != "" {
+		if err := ValidateEnvironment(q.Environment); err != nil {
+			return nil, err
+		}
+		files = []string{q.Environment + ".jsonl"}
+	} else {
+		entries, err := os.ReadDir(filepath.Join(d.root, "history"))
+		if err != nil {
+			return nil, fmt.Errorf("listing history: %w", err)
+		}
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".jsonl") && !e.IsDir() {
+				files = append(files, e.Name())
+			}
+		}
+	}
+	type seqEvent struct {
+		Event
+		file int
+		line int
+	}
+	var out []seqEvent
+	for fi, name := range files {
+		evs, err := readHistoryFile(filepath.Join(d.root, "history", name))
+		if err != nil {
+			return nil, err
+		}
+		for li, ev := range evs {
+			if q.matches(ev) {
+				out = append(out, seqEvent{ev, fi, li})
+			}
+		}
+	}
+	// Newest first; within one file the later line is the newer on equal times.
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.Time.Equal(b.Time) {
+			return a.Time.After(b.Time)
+		}
+		if a.file == b.file {
+			return a.line > b.line
+		}
+		return a.file < b.file
+	})
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	events := make([]Event, len(out))
+	for i := range out {
+		events[i] = out[i].Event
+	}
+	return events, nil
+}
+
+func readHistoryFile(path string) ([]Event, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening history: %w", err)
+	}
+	defer f.Close()
+	if err := flock(f, syscall.LOCK_SH); err != nil {
+		return nil, fmt.Errorf("locking history: %w", err)
+	}
+	var events []Event
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var ev Event
+		if err := json.Unmarshal(line, &ev); err != nil {
+			return nil, fmt.Errorf("history file %s line %d is corrupt: %w", path, n, err)
+		}
+		events = append(events, ev)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading history: %w", err)
+	}
+	return events, nil
+}
+
+func (d *Directory) blockPath(name, version string) (string, error) {
+	if err := validateBlockKey(name, version); err != nil {
+		return "", err
+	}
+	return filepath.Join(d.root, "blocks", name+"@"+version+".json"), nil
+}
+
+// SetBlock implements Backend.
+func (d *Directory) SetBlock(_ context.Context, b Block) error {
+	path, err := d.blockPath(b.Name, b.Version)
+	if err != nil {
+		return err
+	}
+	if b.BlockedAt.IsZero() {
+		b.BlockedAt = time.Now()
+	}
+	b.BlockedAt = b.BlockedAt.UTC()
+	data, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(path, data, false); err != nil {
+		return fmt.Errorf("writing block of %s@%s: %w", b.Name, b.Version, err)
+	}
+	return nil
+}
+
+// GetBlock implements Backend.
+func (d *Directory) GetBlock(_ context.Context, name, version string) (*Block, error) {
+	path, err := d.blockPath(name, version)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading block of %s@%s: %w", name, version, err)
+	}
+	var b Block
+	if err := json.Unmarshal(data, &b); err != nil {
+		return nil, fmt.Errorf("block file %s is corrupt: %w", path, err)
+	}
+	return &b, nil
+}
+
+// RemoveBlock implements Backend.
+func (d *Directory) RemoveBlock(_ context.Context, name, version string) error {
+	path, err := d.blockPath(name, version)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing block of %s@%s: %w", name, version, err)
+	}
+	return nil
+}
