@@ -1,0 +1,371 @@
+package backend_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
+)
+
+// behaviours is the one table of lock, history and block behaviours that every
+// backend must pass. Each case gets a fresh, empty backend.
+var behaviours = []struct {
+	name string
+	run  func(t *testing.T, b backend.Backend)
+}{
+	{"acquire free lock", func(t *testing.T, b backend.Backend) {
+		l := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "alice@ci", Reason: "release 1.7.4", Operation: "apply"})
+		if l.ID == "" || l.Token < 1 || l.Holder != "alice@ci" || l.Reason != "release 1.7.4" || l.Operation != "apply" {
+			t.Fatalf("unexpected lock %+v", l)
+		}
+		if !l.ExpiresAt.IsZero() {
+			t.Fatalf("ttl 0 must never expire, got expires_at %v", l.ExpiresAt)
+		}
+		if time.Since(l.AcquiredAt) > time.Minute || time.Until(l.AcquiredAt) > time.Minute {
+			t.Fatalf("acquired_at %v is not now", l.AcquiredAt)
+		}
+		got := mustInspect(t, b, "staging")
+		if got == nil || got.ID != l.ID || got.Token != l.Token || got.Holder != l.Holder || got.Reason != l.Reason {
+			t.Fatalf("Inspect = %+v, want %+v", got, l)
+		}
+		if tok, err := b.CurrentToken(ctx(t), "staging"); err != nil || tok != l.Token {
+			t.Fatalf("CurrentToken = %d, %v; want %d", tok, err, l.Token)
+		}
+	}},
+	{"exclusive: second acquire fails at once naming the holder", func(t *testing.T, b backend.Backend) {
+		first := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "alice@ci", Reason: "manual validation"})
+		start := time.Now()
+		_, err := b.Acquire(ctx(t), backend.AcquireRequest{Environment: "staging", Holder: "bob@ci"})
+		var le *backend.LockedError
+		if !errors.As(err, &le) || !errors.Is(err, backend.ErrLocked) {
+			t.Fatalf("second Acquire error = %v, want *LockedError", err)
+		}
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("wait_timeout 0 must fail at once, took %v", time.Since(start))
+		}
+		if le.Lock.ID != first.ID || le.Lock.Holder != "alice@ci" {
+			t.Fatalf("LockedError names %+v, want the first lock", le.Lock)
+		}
+		for _, want := range []string{"alice@ci", "manual validation", "since"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q does not mention %q", err, want)
+			}
+		}
+	}},
+	{"other environments are independent", func(t *testing.T, b backend.Backend) {
+		mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "a"})
+		mustAcquire(t, b, backend.AcquireRequest{Environment: "production", Holder: "b"})
+	}},
+	{"tokens strictly increase across releases", func(t *testing.T, b backend.Backend) {
+		var last int64
+		for i := range 5 {
+			l := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "a"})
+			if l.Token <= last {
+				t.Fatalf("round %d: token %d not greater than %d", i, l.Token, last)
+			}
+			last = l.Token
+			if err := b.Release(ctx(t), "staging", l.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := mustInspect(t, b, "staging"); got != nil {
+			t.Fatalf("lock still present after release: %+v", got)
+		}
+		if tok, _ := b.CurrentToken(ctx(t), "staging"); tok != 0 {
+			t.Fatalf("CurrentToken of a free environment = %d, want 0", tok)
+		}
+	}},
+	{"release by a wrong id is refused and changes nothing", func(t *testing.T, b backend.Backend) {
+		l := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "alice"})
+		err := b.Release(ctx(t), "staging", "not-the-id")
+		if !errors.Is(err, backend.ErrNotHolder) || !strings.Contains(err.Error(), "alice") {
+			t.Fatalf("Release(wrong id) = %v, want ErrNotHolder naming alice", err)
+		}
+		if got := mustInspect(t, b, "staging"); got == nil || got.ID != l.ID {
+			t.Fatalf("lock changed by a refused release: %+v", got)
+		}
+		if _, err := b.Renew(ctx(t), "staging", "not-the-id", time.Hour, "x"); !errors.Is(err, backend.ErrNotHolder) {
+			t.Fatalf("Renew(wrong id) = %v, want ErrNotHolder", err)
+		}
+		if err := b.Release(ctx(t), "staging", l.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Release(ctx(t), "staging", l.ID); !errors.Is(err, backend.ErrNotHolder) {
+			t.Fatalf("second Release = %v, want ErrNotHolder", err)
+		}
+	}},
+	{"expired lock is taken over with a larger token", func(t *testing.T, b backend.Backend) {
+		old := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "crashed-job", TTL: 50 * time.Millisecond})
+		if old.ExpiresAt.IsZero() {
+			t.Fatal("ttl lock has no expires_at")
+		}
+		// Waiting longer than the ttl: the waiter takes over once it expires.
+		l := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "next-job", WaitTimeout: 10 * time.Second})
+		if l.Token <= old.Token || l.ID == old.ID {
+			t.Fatalf("takeover lock %+v does not supersede %+v", l, old)
+		}
+		if err := b.Release(ctx(t), "staging", old.ID); !errors.Is(err, backend.ErrNotHolder) {
+			t.Fatalf("release by the expired holder = %v, want ErrNotHolder", err)
+		}
+		err := backend.CheckToken(ctx(t), b, "staging", old.Token)
+		var stale *backend.StaleTokenError
+		if !errors.As(err, &stale) || stale.Current != l.Token {
+			t.Fatalf("CheckToken(old) = %v, want stale with current %d", err, l.Token)
+		}
+		if err := backend.CheckToken(ctx(t), b, "staging", l.Token); err != nil {
+			t.Fatalf("CheckToken(current) = %v", err)
+		}
+		evs := mustHistory(t, b, backend.HistoryQuery{Environment: "staging", Kinds: []string{backend.KindLockTakenOver}})
+		if len(evs) != 1 || evs[0].Actor != "next-job" || evs[0].LockToken != l.Token || !strings.Contains(evs[0].Detail, "crashed-job") {
+			t.Fatalf("takeover history = %+v", evs)
+		}
+	}},
+	{"expired lock without a waiter: CurrentToken is 0", func(t *testing.T, b backend.Backend) {
+		l := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "a", TTL: time.Millisecond})
+		waitUntil(t, func() bool { return time.Now().After(l.ExpiresAt.Add(5 * time.Millisecond)) })
+		if tok, err := b.CurrentToken(ctx(t), "staging"); err != nil || tok != 0 {
+			t.Fatalf("CurrentToken = %d, %v; want 0 for an expired lock", tok, err)
+		}
+		if got := mustInspect(t, b, "staging"); got == nil || !got.Expired(time.Now()) {
+			t.Fatalf("Inspect must still show the expired lock, got %+v", got)
+		}
+		if err := backend.CheckToken(ctx(t), b, "staging", l.Token); !errors.Is(err, backend.ErrStaleToken) {
+			t.Fatalf("CheckToken(expired) = %v, want ErrStaleToken", err)
+		}
+	}},
+	{"waiter gets the lock when it is released", func(t *testing.T, b backend.Backend) {
+		first := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "a"})
+		done := make(chan backend.Lock, 1)
+		errc := make(chan error, 1)
+		go func() {
+			l, err := b.Acquire(ctx(t), backend.AcquireRequest{Environment: "staging", Holder: "b", WaitTimeout: 20 * time.Second})
+			if err != nil {
+				errc <- err
+				return
+			}
+			done <- l
+		}()
+		select {
+		case l := <-done:
+			t.Fatalf("waiter got the lock while held: %+v", l)
+		case err := <-errc:
+			t.Fatal(err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if err := b.Release(ctx(t), "staging", first.ID); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case l := <-done:
+			if l.Holder != "b" || l.Token <= first.Token {
+				t.Fatalf("waiter lock = %+v", l)
+			}
+		case err := <-errc:
+			t.Fatal(err)
+		case <-time.After(15 * time.Second):
+			t.Fatal("waiter did not get the released lock")
+		}
+	}},
+	{"wait timeout runs out with a LockedError", func(t *testing.T, b backend.Backend) {
+		mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "a", Reason: "validation"})
+		start := time.Now()
+		_, err := b.Acquire(ctx(t), backend.AcquireRequest{Environment: "staging", Holder: "b", WaitTimeout: 300 * time.Millisecond})
+		var le *backend.LockedError
+		if !errors.As(err, &le) || le.Lock.Holder != "a" {
+			t.Fatalf("Acquire = %v, want LockedError by a", err)
+		}
+		if el := time.Since(start); el < 300*time.Millisecond {
+			t.Fatalf("gave up after %v, before the wait timeout", el)
+		}
+	}},
+	{"cancelled context stops the wait", func(t *testing.T, b backend.Backend) {
+		mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "a"})
+		c, cancel := context.WithTimeout(ctx(t), 200*time.Millisecond)
+		defer cancel()
+		_, err := b.Acquire(c, backend.AcquireRequest{Environment: "staging", Holder: "b", WaitTimeout: time.Hour})
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, backend.ErrLocked) {
+			t.Fatalf("Acquire = %v, want deadline exceeded and ErrLocked", err)
+		}
+	}},
+	{"force release frees any lock and records the actor", func(t *testing.T, b backend.Backend) {
+		l := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "stuck-job"})
+		got, err := b.ForceRelease(ctx(t), "staging", "ops@laptop", "job 4711 was cancelled")
+		if err != nil || got == nil || got.ID != l.ID {
+			t.Fatalf("ForceRelease = %+v, %v", got, err)
+		}
+		if cur := mustInspect(t, b, "staging"); cur != nil {
+			t.Fatalf("lock still held after force release: %+v", cur)
+		}
+		if got, err := b.ForceRelease(ctx(t), "staging", "ops", ""); err != nil || got != nil {
+			t.Fatalf("ForceRelease of a free environment = %+v, %v; want nil, nil", got, err)
+		}
+		if err := b.Release(ctx(t), "staging", l.ID); !errors.Is(err, backend.ErrNotHolder) {
+			t.Fatalf("release after force release = %v, want ErrNotHolder", err)
+		}
+		next := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "b"})
+		if next.Token <= l.Token {
+			t.Fatalf("token after force release %d <= %d", next.Token, l.Token)
+		}
+		evs := mustHistory(t, b, backend.HistoryQuery{Environment: "staging", Kinds: []string{backend.KindLockForceReleased}})
+		if len(evs) != 1 || evs[0].Actor != "ops@laptop" || evs[0].LockToken != l.Token ||
+			!strings.Contains(evs[0].Detail, "stuck-job") || !strings.Contains(evs[0].Detail, "job 4711 was cancelled") {
+			t.Fatalf("force release history = %+v", evs)
+		}
+	}},
+	{"renew extends the expiry and updates the reason", func(t *testing.T, b backend.Backend) {
+		l := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "a", Reason: "r1", TTL: time.Minute})
+		r, err := b.Renew(ctx(t), "staging", l.ID, time.Hour, "r2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.ID != l.ID || r.Token != l.Token || r.Reason != "r2" || r.ExpiresAt.Sub(l.ExpiresAt) < 50*time.Minute {
+			t.Fatalf("renewed = %+v from %+v", r, l)
+		}
+		if got := mustInspect(t, b, "staging"); got.Reason != "r2" || !got.ExpiresAt.Equal(r.ExpiresAt) {
+			t.Fatalf("Inspect after renew = %+v", got)
+		}
+		r, err = b.Renew(ctx(t), "staging", l.ID, 0, "r2")
+		if err != nil || !r.ExpiresAt.IsZero() {
+			t.Fatalf("Renew(ttl 0) = %+v, %v; want no expiry", r, err)
+		}
+	}},
+	{"history records lock events newest first", func(t *testing.T, b backend.Backend) {
+		l := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "alice", Reason: "release 1.7.4"})
+		if err := b.Release(ctx(t), "staging", l.ID); err != nil {
+			t.Fatal(err)
+		}
+		evs := mustHistory(t, b, backend.HistoryQuery{Environment: "staging"})
+		if len(evs) != 2 || evs[0].Kind != backend.KindLockReleased || evs[1].Kind != backend.KindLockAcquired {
+			t.Fatalf("history = %+v", evs)
+		}
+		for _, ev := range evs {
+			if ev.Actor != "alice" || ev.LockToken != l.Token || ev.Environment != "staging" {
+				t.Fatalf("event %+v does not name alice and token %d", ev, l.Token)
+			}
+		}
+	}},
+	{"history append, filters and limit", func(t *testing.T, b backend.Backend) {
+		base := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+		in := []backend.Event{
+			{Time: base, Environment: "production", Kind: backend.KindDeployed, Name: "histologe", Version: "1.7.3", SHA256: "aa", Actor: "ci", LockToken: 7, GitCommit: "abc"},
+			{Time: base.Add(time.Minute), Environment: "production", Kind: backend.KindDeployed, Name: "histologe", Version: "1.7.4", Detail: "détail ünïcode"},
+			{Time: base.Add(2 * time.Minute), Environment: "staging", Kind: backend.KindDeployed, Name: "other", Version: "0.1.0"},
+			{Time: base.Add(3 * time.Minute), Kind: backend.KindPromoted, Name: "histologe", Version: "1.7.4-rc"},
+		}
+		for _, ev := range in {
+			if err := b.Append(ctx(t), ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all := mustHistory(t, b, backend.HistoryQuery{})
+		if len(all) != 4 || all[0].Version != "1.7.4-rc" || all[3].Version != "1.7.3" {
+			t.Fatalf("all history = %+v", all)
+		}
+		if got := all[3]; got.SHA256 != "aa" || got.Actor != "ci" || got.LockToken != 7 || got.GitCommit != "abc" || !got.Time.Equal(base) {
+			t.Fatalf("event not kept intact: %+v", got)
+		}
+		if got := all[2].Detail; got != "détail ünïcode" {
+			t.Fatalf("detail = %q", got)
+		}
+		prod := mustHistory(t, b, backend.HistoryQuery{Environment: "production", Limit: 1})
+		if len(prod) != 1 || prod[0].Version != "1.7.4" {
+			t.Fatalf("production limit 1 = %+v", prod)
+		}
+		named := mustHistory(t, b, backend.HistoryQuery{Name: "histologe", Kinds: []string{backend.KindPromoted}})
+		if len(named) != 1 || named[0].Version != "1.7.4-rc" {
+			t.Fatalf("name+kind filter = %+v", named)
+		}
+		if none := mustHistory(t, b, backend.HistoryQuery{Environment: "nowhere"}); len(none) != 0 {
+			t.Fatalf("unknown environment history = %+v", none)
+		}
+	}},
+	{"blocks set, replace, get and remove", func(t *testing.T, b backend.Backend) {
+		if got, err := b.GetBlock(ctx(t), "histologe", "1.7.4"); err != nil || got != nil {
+			t.Fatalf("GetBlock(missing) = %+v, %v", got, err)
+		}
+		if err := b.SetBlock(ctx(t), backend.Block{Name: "histologe", Version: "1.7.4", Reason: "corrupts invoices", BlockedBy: "ops"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.SetBlock(ctx(t), backend.Block{Name: "histologe", Version: "1.7.4", Reason: "corrupts invoices and PDFs", BlockedBy: "ops"}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := b.GetBlock(ctx(t), "histologe", "1.7.4")
+		if err != nil || got == nil || got.Reason != "corrupts invoices and PDFs" || got.BlockedBy != "ops" || got.BlockedAt.IsZero() {
+			t.Fatalf("GetBlock = %+v, %v", got, err)
+		}
+		if other, _ := b.GetBlock(ctx(t), "histologe", "1.7.5"); other != nil {
+			t.Fatalf("block leaked to another version: %+v", other)
+		}
+		if err := b.RemoveBlock(ctx(t), "histologe", "1.7.4"); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.RemoveBlock(ctx(t), "histologe", "1.7.4"); err != nil {
+			t.Fatalf("removing a missing block = %v", err)
+		}
+		if got, _ := b.GetBlock(ctx(t), "histologe", "1.7.4"); got != nil {
+			t.Fatalf("block still there: %+v", got)
+		}
+	}},
+	{"invalid environment names are refused", func(t *testing.T, b backend.Backend) {
+		for _, env := range []string{"", "../etc", "a/b", ".hidden", "with space", strings.Repeat("x", 200)} {
+			_, err := b.Acquire(ctx(t), backend.AcquireRequest{Environment: env, Holder: "a"})
+			if err == nil || !strings.Contains(err.Error(), "invalid environment name") {
+				t.Errorf("Acquire(%q) = %v, want invalid environment name", env, err)
+			}
+		}
+	}},
+}
+
+func runBehaviours(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
+	t.Helper()
+	for _, tc := range behaviours {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBackend(t)
+			tc.run(t, b)
+		})
+	}
+}
+
+func ctx(t *testing.T) context.Context { return t.Context() }
+
+func mustAcquire(t *testing.T, b backend.Backend, req backend.AcquireRequest) backend.Lock {
+	t.Helper()
+	l, err := b.Acquire(ctx(t), req)
+	if err != nil {
+		t.Fatalf("Acquire(%s by %s): %v", req.Environment, req.Holder, err)
+	}
+	return l
+}
+
+func mustInspect(t *testing.T, b backend.Backend, env string) *backend.Lock {
+	t.Helper()
+	l, err := b.Inspect(ctx(t), env)
+	if err != nil {
+		t.Fatalf("Inspect(%s): %v", env, err)
+	}
+	return l
+}
+
+func mustHistory(t *testing.T, b backend.Backend, q backend.HistoryQuery) []backend.Event {
+	t.Helper()
+	evs, err := b.History(ctx(t), q)
+	if err != nil {
+		t.Fatalf("History(%+v): %v", q, err)
+	}
+	return evs
+}
+
+// waitUntil polls cond until it holds, failing after 10 s.
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met within 10s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
