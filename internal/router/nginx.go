@@ -1,0 +1,364 @@
+package router
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// DefaultReloadCommand reloads the system nginx.
+const DefaultReloadCommand = "nginx -s reload"
+
+// Header is the first line of every file the nginx router writes; Read refuses files
+// without it so that the router never adopts a file it does not own.
+const Header = "# Managed by terraform-provider-release (release_blue_green_router)."
+
+// PreviewHeader is the request header that routes a request to the idle colour when
+// server blocks proxy_pass to the map variable (see Nginx).
+const PreviewHeader = "X-Release-Preview"
+
+var (
+	upstreamNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	serverNameRe   = regexp.MustCompile(`^[A-Za-z0-9*.-]+$`)
+)
+
+// ValidUpstreamName reports why name cannot name an nginx upstream (and the map
+// variable derived from it), or nil.
+func ValidUpstreamName(name string) error {
+	if !upstreamNameRe.MatchString(name) {
+		return fmt.Errorf("upstream name %q must start with a letter or underscore and contain only letters, digits and underscores", name)
+	}
+	return nil
+}
+
+// ValidUpstream reports why addr cannot be an nginx upstream server address, or nil.
+func ValidUpstream(addr string) error {
+	if addr == "" || strings.ContainsAny(addr, " \t\r\n;{}#\"'$\\") {
+		return fmt.Errorf("upstream %q must be a host:port or unix:/path without spaces, quotes or ;{}#$", addr)
+	}
+	return nil
+}
+
+// Nginx routes traffic by rendering an include file that it owns:
+//
+//	upstream <name>         { server <live colour's upstream>; }
+//	upstream <name>_preview { server <idle colour's upstream>; }
+//	map "$http_x_release_preview:$host" $<name>_backend { default <name>; "~^1:" <name>_preview; ... }
+//
+// The file must be included in nginx's http {} context (e.g. /etc/nginx/conf.d/*.conf).
+// Server blocks send all traffic to the live colour with `proxy_pass http://<name>;`,
+// or use `proxy_pass http://$<name>_backend;` so that requests carrying the header
+// X-Release-Preview: 1 (or addressed to PreviewServerName) reach the idle colour.
+type Nginx struct {
+	ConfigFile   string
+	UpstreamName string
+	// Blue and Green are upstream server addresses ("127.0.0.1:8081", "unix:/run/app.sock").
+	Blue, Green string
+	// PreviewServerName, when set, routes requests whose Host is this name to the idle colour.
+	PreviewServerName string
+	// TestCommand validates the configuration after the file is written (sh -c); empty skips it.
+	TestCommand string
+	// ReloadCommand reloads nginx (sh -c); empty means DefaultReloadCommand.
+	ReloadCommand string
+	Log           Logger
+	// Now returns the switch time; time.Now when nil.
+	Now func() time.Time
+}
+
+var _ Router = (*Nginx)(nil)
+
+func (n *Nginx) upstream(c Colour) string {
+	if c == Blue {
+		return n.Blue
+	}
+	return n.Green
+}
+
+func (n *Nginx) validate() error {
+	var errs []error
+	if n.ConfigFile == "" {
+		errs = append(errs, errors.New("config_file is empty"))
+	}
+	if err := ValidUpstreamName(n.UpstreamName); err != nil {
+		errs = append(errs, err)
+	}
+	for _, u := range []string{n.Blue, n.Green} {
+		if err := ValidUpstream(u); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.PreviewServerName != "" && !serverNameRe.MatchString(n.PreviewServerName) {
+		errs = append(errs, fmt.Errorf("preview server name %q is not a host name", n.PreviewServerName))
+	}
+	return errors.Join(errs...)
+}
+
+// Render returns the include file that makes colour live.
+func (n *Nginx) Render(colour Colour, switchedAt time.Time) string {
+	live, idle := n.upstream(colour), n.upstream(colour.Other())
+	name := n.UpstreamName
+	var b strings.Builder
+	b.WriteString(Header + "\n")
+	b.WriteString("# Changes made here by hand show up as drift in the next terraform plan.\n")
+	fmt.Fprintf(&b, "# release:upstream_name=%s\n", name)
+	fmt.Fprintf(&b, "# release:active=%s\n", colour)
+	fmt.Fprintf(&b, "# release:blue=%s\n", n.Blue)
+	fmt.Fprintf(&b, "# release:green=%s\n", n.Green)
+	if n.PreviewServerName != "" {
+		fmt.Fprintf(&b, "# release:preview_server_name=%s\n", n.PreviewServerName)
+	}
+	fmt.Fprintf(&b, "# release:switched_at=%s\n\n", switchedAt.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "# live: %s\nupstream %s {\n    server %s;\n}\n\n", colour, name, live)
+	fmt.Fprintf(&b, "# preview: %s\nupstream %s_preview {\n    server %s;\n}\n\n", colour.Other(), name, idle)
+	fmt.Fprintf(&b, "# proxy_pass http://$%s_backend; sends %s: 1", name, PreviewHeader)
+	if n.PreviewServerName != "" {
+		fmt.Fprintf(&b, " and Host %s", n.PreviewServerName)
+	}
+	fmt.Fprintf(&b, " to the preview upstream.\nmap \"$http_x_release_preview:$host\" $%s_backend {\n", name)
+	fmt.Fprintf(&b, "    default %s;\n", name)
+	fmt.Fprintf(&b, "    \"~^1:\" %s_preview;\n", name)
+	if n.PreviewServerName != "" {
+		fmt.Fprintf(&b, "    \"~^[^:]*:%s$\" %s_preview;\n", regexp.QuoteMeta(strings.ToLower(n.PreviewServerName)), name)
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// Parse reads a file written by Render. The live colour comes from the upstream
+// blocks themselves, not from the comments, so a hand edit of a server line is seen.
+func Parse(content, upstreamName string) (State, error) {
+	if !strings.HasPrefix(content, Header) {
+		return State{}, fmt.Errorf("the file does not start with %q: it was not written by this provider", Header)
+	}
+	markers := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(content))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "# release:"), "="); ok && strings.HasPrefix(sc.Text(), "# release:") {
+			markers[k] = v
+		}
+	}
+	if upstreamName == "" {
+		upstreamName = markers["upstream_name"]
+	}
+	st := State{Blue: markers["blue"], Green: markers["green"]}
+	if t, err := time.Parse(time.RFC3339, markers["switched_at"]); err == nil {
+		st.SwitchedAt = t
+	}
+	live, ok := upstreamServer(content, upstreamName)
+	if !ok {
+		return State{}, fmt.Errorf("the file has no `upstream %s { server …; }` block", upstreamName)
+	}
+	st.Live = live
+	st.Preview, _ = upstreamServer(content, upstreamName+"_preview")
+	switch live {
+	case st.Blue:
+		st.Active = Blue
+	case st.Green:
+		st.Active = Green
+	}
+	return st, nil
+}
+
+// upstreamServer returns the first server address of `upstream name { ... }`.
+func upstreamServer(content, name string) (string, bool) {
+	re := regexp.MustCompile(`(?m)^\s*upstream\s+` + regexp.QuoteMeta(name) + `\s*\{([^}]*)\}`)
+	m := re.FindStringSubmatch(content)
+	if m == nil {
+		return "", false
+	}
+	for _, line := range strings.Split(m[1], ";") {
+		f := strings.Fields(strings.TrimSpace(stripComment(line)))
+		if len(f) >= 2 && f[0] == "server" {
+			return f[1], true
+		}
+	}
+	return "", false
+}
+
+func stripComment(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if i := strings.Index(l, "#"); i >= 0 {
+			l = l[:i]
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
+
+// Read parses the include file. It returns ErrNotFound when the file does not exist.
+func (n *Nginx) Read(ctx context.Context) (State, error) {
+	b, err := os.ReadFile(n.ConfigFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return State{}, ErrNotFound
+	}
+	if err != nil {
+		return State{}, err
+	}
+	st, err := Parse(string(b), n.UpstreamName)
+	if err != nil {
+		return State{}, fmt.Errorf("%s: %w", n.ConfigFile, err)
+	}
+	return st, nil
+}
+
+// ReadMeta returns the upstream name and preview server name recorded in a file
+// written by Render, for import by file path.
+func ReadMeta(configFile string) (upstreamName, previewServerName string, err error) {
+	b, err := os.ReadFile(configFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", "", ErrNotFound
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if !strings.HasPrefix(string(b), Header) {
+		return "", "", fmt.Errorf("%s does not start with %q: it was not written by this provider", configFile, Header)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "# release:upstream_name="); ok {
+			upstreamName = v
+		}
+		if v, ok := strings.CutPrefix(l, "# release:preview_server_name="); ok {
+			previewServerName = v
+		}
+	}
+	if upstreamName == "" {
+		return "", "", fmt.Errorf("%s records no upstream name", configFile)
+	}
+	return upstreamName, previewServerName, nil
+}
+
+func describe(c Colour, target string) string {
+	if c == "" {
+		return target
+	}
+	return fmt.Sprintf("%s (%s)", c, target)
+}
+
+// Switch makes colour live: health check (when its upstream is not live yet), atomic
+// write, test_command, reload_command. When the test or the reload fails, the previous
+// file is put back (or the new one removed if there was none) and nginx reloaded again.
+func (n *Nginx) Switch(ctx context.Context, colour Colour, check HealthCheck) (State, error) {
+	fail := func(stage Stage, err error) (State, error) {
+		return State{}, &SwitchError{Stage: stage, Colour: colour, Err: err}
+	}
+	if !colour.Valid() {
+		return fail(StageValidate, fmt.Errorf("unknown colour %q", colour))
+	}
+	if err := n.validate(); err != nil {
+		return fail(StageValidate, err)
+	}
+	previous, readErr := os.ReadFile(n.ConfigFile)
+	hadPrevious := readErr == nil
+	if readErr != nil && !errors.Is(readErr, os.ErrNotExist) {
+		return fail(StageWrite, readErr)
+	}
+	left := "nothing (no previous configuration)"
+	prevLive := ""
+	if hadPrevious {
+		if st, err := Parse(string(previous), n.UpstreamName); err == nil {
+			prevLive = st.Live
+			left = describe(st.Active, st.Live)
+		} else {
+			left = "the previous " + n.ConfigFile
+		}
+	}
+	target := n.upstream(colour)
+	n.Log.log("Switching blue/green router", map[string]any{"colour": string(colour), "upstream": target, "config_file": n.ConfigFile})
+
+	if check != nil && prevLive != target {
+		n.Log.log("Health-checking the colour about to go live", map[string]any{"colour": string(colour), "upstream": target})
+		if err := check(ctx, colour, target); err != nil {
+			return State{}, &SwitchError{Stage: StageHealthCheck, Colour: colour, Err: err, Left: left}
+		}
+	}
+
+	now := time.Now
+	if n.Now != nil {
+		now = n.Now
+	}
+	content := n.Render(colour, now())
+	if err := writeFileAtomic(n.ConfigFile, []byte(content), 0o644); err != nil {
+		return State{}, &SwitchError{Stage: StageWrite, Colour: colour, Err: err, Left: left}
+	}
+
+	restore := func(stage Stage, command, output string, err error, reload bool) (State, error) {
+		se := &SwitchError{Stage: stage, Colour: colour, Command: command, Output: output, Err: err, Left: left}
+		var rerr error
+		if hadPrevious {
+			rerr = writeFileAtomic(n.ConfigFile, previous, 0o644)
+		} else {
+			rerr = os.Remove(n.ConfigFile)
+		}
+		if rerr == nil && reload {
+			// The reload may have been half-applied; reload the restored file.
+			if out, err := runShell(context.WithoutCancel(ctx), n.reloadCommand()); err != nil {
+				rerr = fmt.Errorf("reloading the restored configuration (%s): %v: %s", n.reloadCommand(), err, out)
+			}
+		}
+		se.Restored, se.RestoreErr = rerr == nil, rerr
+		if rerr != nil {
+			se.Left = ""
+		}
+		n.Log.log("Restored the previous nginx configuration", map[string]any{"config_file": n.ConfigFile, "error": fmt.Sprint(rerr)})
+		return State{}, se
+	}
+
+	if n.TestCommand != "" {
+		if out, err := runShell(ctx, n.TestCommand); err != nil {
+			return restore(StageTest, n.TestCommand, out, err, false)
+		}
+	}
+	out, err := runShell(ctx, n.reloadCommand())
+	if err != nil {
+		return restore(StageReload, n.reloadCommand(), out, err, true)
+	}
+	n.Log.log("nginx reloaded", map[string]any{"colour": string(colour), "upstream": target, "output": out})
+	return Parse(content, n.UpstreamName)
+}
+
+func (n *Nginx) reloadCommand() string {
+	if n.ReloadCommand == "" {
+		return DefaultReloadCommand
+	}
+	return n.ReloadCommand
+}
+
+// Remove deletes the include file and reloads nginx. Server blocks that still
+// proxy_pass to the upstream make nginx refuse the new configuration: remove them first.
+func (n *Nginx) Remove(ctx context.Context) error {
+	previous, err := os.ReadFile(n.ConfigFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(n.ConfigFile); err != nil {
+		return err
+	}
+	fail := func(command, out string, err error) error {
+		rerr := writeFileAtomic(n.ConfigFile, previous, 0o644)
+		if rerr != nil {
+			return fmt.Errorf("%s failed after removing %s: %v: %s; putting the file back failed too: %v", command, n.ConfigFile, err, out, rerr)
+		}
+		return fmt.Errorf("%s failed after removing %s: %v: %s; the file was put back", command, n.ConfigFile, err, out)
+	}
+	if n.TestCommand != "" {
+		if out, err := runShell(ctx, n.TestCommand); err != nil {
+			return fail(n.TestCommand, out, err)
+		}
+	}
+	if out, err := runShell(ctx, n.reloadCommand()); err != nil {
+		e := fail(n.reloadCommand(), out, err)
+		_, _ = runShell(context.WithoutCancel(ctx), n.reloadCommand())
+		return e
+	}
+	return nil
+}

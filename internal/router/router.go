@@ -1,0 +1,236 @@
+// Package router switches traffic between two identical environments, blue and green.
+//
+// Two routers are provided: Nginx renders an nginx include file whose upstream points
+// at the live colour (plus a preview upstream for the idle one) and reloads nginx;
+// Directory points a `live` symlink at a `blue` or `green` directory, for static sites.
+// Both switch atomically (temporary file or symlink renamed into place with rename(2)),
+// run an optional health check on the colour about to go live before touching anything,
+// and report what is really live when read back.
+//
+// The package knows nothing of Terraform: it takes a context and plain structs.
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Colour is one of the two environments.
+type Colour string
+
+// The two colours.
+const (
+	Blue  Colour = "blue"
+	Green Colour = "green"
+)
+
+// Other returns the idle colour when c is live.
+func (c Colour) Other() Colour {
+	if c == Blue {
+		return Green
+	}
+	return Blue
+}
+
+// Valid reports whether c is blue or green.
+func (c Colour) Valid() bool { return c == Blue || c == Green }
+
+// ParseColour accepts "blue" or "green".
+func ParseColour(s string) (Colour, error) {
+	c := Colour(s)
+	if !c.Valid() {
+		return "", fmt.Errorf("colour %q is neither %q nor %q", s, Blue, Green)
+	}
+	return c, nil
+}
+
+// ErrNotFound is returned by Read when the router has never switched: the include file
+// or the live symlink does not exist.
+var ErrNotFound = errors.New("router not found")
+
+// Logger receives progress messages (colour, health-check attempts, reload results).
+type Logger func(msg string, fields map[string]any)
+
+func (l Logger) log(msg string, fields map[string]any) {
+	if l != nil {
+		l(msg, fields)
+	}
+}
+
+// HealthCheck verifies the colour about to go live. target is the colour's upstream
+// address for the nginx router and its directory for the directory router. A non-nil
+// error aborts the switch before anything changes.
+type HealthCheck func(ctx context.Context, colour Colour, target string) error
+
+// State is what a router observes on the machine.
+type State struct {
+	// Active is the live colour, or "" when the live target matches neither colour
+	// (someone pointed it elsewhere by hand).
+	Active Colour
+	// Live is the live target: the address of the main upstream, or the symlink target.
+	Live string
+	// Preview is the idle target (nginx: the preview upstream's address).
+	Preview string
+	// Blue and Green are the colours' targets as recorded by the last switch.
+	Blue, Green string
+	// SwitchedAt is when the last switch was written, when recorded.
+	SwitchedAt time.Time
+}
+
+// Router is implemented by Nginx and Directory.
+type Router interface {
+	// Read reports what is live; ErrNotFound when the router was never switched.
+	Read(ctx context.Context) (State, error)
+	// Switch makes colour live. check (optional) runs first when the colour's target
+	// is not already live. On failure the previous configuration is restored and the
+	// returned *SwitchError says so.
+	Switch(ctx context.Context, colour Colour, check HealthCheck) (State, error)
+	// Remove deletes the router's file or symlink (and reloads nginx).
+	Remove(ctx context.Context) error
+}
+
+// Stage names where a switch failed.
+type Stage string
+
+// Stages of a switch.
+const (
+	StageValidate    Stage = "validate"
+	StageHealthCheck Stage = "health check"
+	StageWrite       Stage = "write"
+	StageTest        Stage = "test_command"
+	StageReload      Stage = "reload_command"
+)
+
+// SwitchError describes a failed switch and what was left in place.
+type SwitchError struct {
+	Stage  Stage
+	Colour Colour // the colour that was meant to go live
+	// Command and Output are set for test/reload failures (Output is the tail).
+	Command, Output string
+	// Restored says the previous file (or its absence) was put back; RestoreErr is set
+	// when putting it back failed too.
+	Restored   bool
+	RestoreErr error
+	// Left describes what is serving now, e.g. "blue (127.0.0.1:8081)".
+	Left string
+	Err  error
+}
+
+func (e *SwitchError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "switch to %s failed at %s", e.Colour, e.Stage)
+	if e.Command != "" {
+		fmt.Fprintf(&b, " (%s)", e.Command)
+	}
+	fmt.Fprintf(&b, ": %v", e.Err)
+	if e.Output != "" {
+		fmt.Fprintf(&b, "\noutput:\n%s", e.Output)
+	}
+	switch {
+	case e.RestoreErr != nil:
+		fmt.Fprintf(&b, "\nrestoring the previous configuration failed too: %v", e.RestoreErr)
+	case e.Restored:
+		b.WriteString("\nthe previous configuration was restored")
+	}
+	if e.Left != "" {
+		fmt.Fprintf(&b, "; traffic still goes to %s", e.Left)
+	}
+	return b.String()
+}
+
+func (e *SwitchError) Unwrap() error { return e.Err }
+
+// runShell runs command with sh -c and returns the tail of its combined output.
+func runShell(ctx context.Context, command string) (string, error) {
+	cmd := exec.CommandContext(ctx, "sh", "-c", command)
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	return tail(string(out), 20, 4000), err
+}
+
+func tail(s string, lines, bytes int) string {
+	s = strings.TrimRight(s, "\n")
+	if parts := strings.Split(s, "\n"); len(parts) > lines {
+		s = strings.Join(parts[len(parts)-lines:], "\n")
+	}
+	if len(s) > bytes {
+		s = "…" + s[len(s)-bytes:]
+	}
+	return s
+}
+
+// writeFileAtomic writes data to a temporary file in path's directory, syncs it and
+// renames it over path, then syncs the directory. The temporary name starts with a dot
+// and does not end in .conf, so include globs never pick it up half-written.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+// symlinkAtomic points link at target by renaming a temporary symlink over it, so
+// readers see the old or the new target and never a missing link (unlike ln -sfn).
+func symlinkAtomic(target, link string) error {
+	dir := filepath.Dir(link)
+	for i := 0; ; i++ {
+		tmp := filepath.Join(dir, fmt.Sprintf(".%s.tmp-%d-%d", filepath.Base(link), os.Getpid(), time.Now().UnixNano()+int64(i)))
+		err := os.Symlink(target, tmp)
+		if errors.Is(err, os.ErrExist) && i < 10 {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, link); err != nil {
+			_ = os.Remove(tmp)
+			return err
+		}
+		return syncDir(dir)
+	}
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// Some filesystems refuse fsync on directories; the rename is done either way.
+	_ = d.Sync()
+	return nil
+}
