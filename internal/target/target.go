@@ -1,0 +1,99 @@
+// Package target puts verified release bytes where they run and switches traffic
+// to them. A Target is one place an application runs: a server directory laid out
+// as releases/<version>-<timestamp> plus a `current` symlink, or a PaaS app.
+//
+// The deploy sequence (internal/deploy) drives a Target in this order:
+// Current → Find or Prepare → (backup, hooks) → Activate → (smoke test) →
+// Restore on failure → Prune. Every method reads or changes what is really there,
+// so callers can always report the truth after a partial failure.
+package target
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// ErrNotFound means the target, or the release asked for, does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Release describes one release a target holds (live or not).
+type Release struct {
+	// ID identifies the release on the target: the release folder's name
+	// ("1.7.4-20250102T150405Z") for a directory, the deployment id for a PaaS.
+	ID string `json:"id"`
+	// Name and Version identify the artifact the release was made from.
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	// SHA256 is the verified sha256 of the artifact's bytes.
+	SHA256 string `json:"sha256"`
+	// GitCommit comes from the artifact's metadata, when it had one.
+	GitCommit string `json:"git_commit,omitempty"`
+	// Path is the release folder for targets that have one, else empty.
+	Path string `json:"-"`
+	// PreparedAt is when the release was prepared on the target.
+	PreparedAt time.Time `json:"prepared_at"`
+	// ActivatedAt is when the release last went live, when the target knows it.
+	ActivatedAt time.Time `json:"activated_at,omitzero"`
+	// Failed is set when a deploy of this release failed after it went live.
+	Failed bool `json:"failed,omitempty"`
+	// FailReason says why, when Failed.
+	FailReason string `json:"fail_reason,omitempty"`
+}
+
+// Spec names the artifact a release is made from.
+type Spec struct {
+	Name      string
+	Version   string
+	SHA256    string // expected, lower-case hex
+	GitCommit string
+}
+
+// Prepared is a release that is ready on the target but not live yet.
+type Prepared struct {
+	Release Release
+	// Dir is where hooks run with RELEASE_PATH: the release folder for a directory
+	// target; empty when the target has no local folder.
+	Dir string
+	// Reused is true when Find returned an existing release instead of a new one;
+	// Discard leaves reused releases in place.
+	Reused bool
+}
+
+// Opener reopens an artifact's verified bytes, for targets that must upload or
+// extract a release again during Restore.
+type Opener func(ctx context.Context, spec Spec) (io.ReadCloser, error)
+
+// Target is one place an application runs.
+type Target interface {
+	// Describe names the target for messages: "directory /srv/histologe".
+	Describe() string
+	// Current returns the live release, or nil when nothing is live. It reads the
+	// real target (the `current` symlink, the app's last successful deployment) and
+	// never downloads artifacts.
+	Current(ctx context.Context) (*Release, error)
+	// Find returns a complete, earlier prepared release of spec (same version and
+	// sha256) that can go live again without fetching the bytes, or nil.
+	Find(ctx context.Context, spec Spec) (*Prepared, error)
+	// Prepare consumes r, the artifact's bytes, and makes a release of them that is
+	// not live yet. r fails at EOF when the bytes do not match spec.SHA256, so
+	// Prepare reads r to its end and leaves nothing behind on any read error.
+	Prepare(ctx context.Context, spec Spec, r io.Reader) (*Prepared, error)
+	// Discard removes a prepared release that never went live (reused releases stay).
+	Discard(ctx context.Context, p *Prepared) error
+	// Activate makes p live atomically: either the old or the new release serves.
+	Activate(ctx context.Context, p *Prepared) error
+	// Restore makes previous live again after a failed deploy. previous == nil means
+	// nothing was live before: the target stops serving the failed release when it
+	// can. open is used when the previous release must be rebuilt from its artifact.
+	Restore(ctx context.Context, previous *Release, open Opener) error
+	// MarkFailed records that release failed after going live, so Prune keeps it
+	// for inspection.
+	MarkFailed(ctx context.Context, release Release, reason string) error
+	// Prune deletes releases beyond the newest keep ones. It never deletes the live
+	// release, any release whose ID is in protect, nor a release marked failed.
+	Prune(ctx context.Context, keep int, protect ...string) ([]string, error)
+	// Remove deletes every release and stops serving (on_destroy = "remove").
+	Remove(ctx context.Context) error
+}
