@@ -1,0 +1,107 @@
+package backend_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/pgtest"
+)
+
+var schemaSeq atomic.Int64
+
+// postgresFactory returns a constructor of empty PostgreSQL backends, each in its own
+// schema of one server started for t.
+func postgresFactory(t *testing.T) (func(t *testing.T) backend.Backend, *pgtest.Server) {
+	srv := pgtest.New(t)
+	return func(t *testing.T) backend.Backend {
+		t.Helper()
+		b, err := backend.NewPostgres(context.Background(), backend.PostgresConfig{DSN: srv.DSN, Schema: fmt.Sprintf("t%d", schemaSeq.Add(1))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		return b
+	}, srv
+}
+
+func TestPostgresBehaviours(t *testing.T) {
+	newBackend, _ := postgresFactory(t)
+	runBehaviours(t, newBackend)
+}
+
+// Several runners starting at once all create the tables without failing.
+func TestPostgresConcurrentFirstUse(t *testing.T) {
+	srv := pgtest.New(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Go(func() {
+			b, err := backend.NewPostgres(t.Context(), backend.PostgresConfig{DSN: srv.DSN})
+			if err != nil {
+				errs <- err
+				return
+			}
+			_ = b.Close()
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// The default schema is "release".
+	b, err := backend.NewPostgres(t.Context(), backend.PostgresConfig{DSN: srv.DSN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "a"})
+	other, err := backend.NewPostgres(t.Context(), backend.PostgresConfig{DSN: srv.DSN, Schema: backend.DefaultSchema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if got := mustInspect(t, other, "staging"); got == nil || got.Holder != "a" {
+		t.Fatalf("lock not visible through the default schema: %+v", got)
+	}
+}
+
+// The DSN and its password never appear in errors.
+func TestPostgresErrorsHideTheDSN(t *testing.T) {
+	srv := pgtest.New(t)
+	wrongPW := strings.Replace(srv.DSN, srv.Password, "s3cret-wrong-pass", 1)
+	refused := fmt.Sprintf("postgres://deployer:s3cret-pass@127.0.0.1:1/db?sslmode=disable&connect_timeout=5")
+	cases := []struct {
+		name, dsn, schema, want string
+		secrets                 []string
+	}{
+		{"wrong password", wrongPW, "", "password authentication failed", []string{"s3cret-wrong-pass", wrongPW}},
+		{"connection refused", refused, "", "connection refused", []string{"s3cret-pass", "deployer", "127.0.0.1:1", refused}},
+		{"unparsable", "postgres://u:s3cret-pass@host:notaport/db", "", "not a valid connection string", []string{"s3cret-pass", "notaport"}},
+		{"key=value", "host=127.0.0.1 port=1 user=deployer password=s3cret-pass connect_timeout=5", "", "connection refused", []string{"s3cret-pass", "deployer"}},
+		{"bad schema", srv.DSN, "x; drop table", "invalid schema name", []string{srv.Password}},
+		{"empty", "", "", "dsn is empty", nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := backend.NewPostgres(t.Context(), backend.PostgresConfig{DSN: tc.dsn, Schema: tc.schema})
+			if err == nil {
+				b.Close()
+				t.Fatal("NewPostgres succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+			for _, s := range tc.secrets {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("error %q reveals %q", err, s)
+				}
+			}
+		})
+	}
+}
