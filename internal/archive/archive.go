@@ -1,0 +1,479 @@
+// Package archive extracts release tarballs (tar.gz) safely: nothing in an archive
+// can write outside the destination directory, write through a symbolic link,
+// create device files or exhaust the disk. Every refusal names the entry at fault.
+//
+// Extraction is streaming (one pass over the bytes), so callers can tee the
+// compressed stream into a hash while extracting. ExtractTarGz stops reading at the
+// end of the tar stream; a caller that hashes the whole artifact must drain the rest
+// of its reader afterwards (io.Copy(io.Discard, r)) before comparing the sum.
+package archive
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Errors callers can test with errors.Is.
+var (
+	// ErrUnsafeEntry means an entry would escape the destination, write through a
+	// link, or is of a type a release must not contain (device, fifo, ...).
+	ErrUnsafeEntry = errors.New("unsafe archive entry")
+	// ErrTooLarge means the archive exceeds a configured cap (bytes, entries or
+	// size of one file): the zip-bomb defence.
+	ErrTooLarge = errors.New("archive exceeds size limits")
+)
+
+// UnsafeEntryError reports the entry that was refused and why. It matches
+// ErrUnsafeEntry with errors.Is.
+type UnsafeEntryError struct {
+	// Name is the entry's path as written in the archive.
+	Name string
+	// Reason says what is wrong with it.
+	Reason string
+}
+
+func (e *UnsafeEntryError) Error() string {
+	return fmt.Sprintf("unsafe archive entry %q: %s", e.Name, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrUnsafeEntry) true.
+func (e *UnsafeEntryError) Is(target error) bool { return target == ErrUnsafeEntry }
+
+func unsafeEntry(name, format string, args ...any) error {
+	return &UnsafeEntryError{Name: name, Reason: fmt.Sprintf(format, args...)}
+}
+
+// Limits caps what one archive may create. A zero field means the value of
+// DefaultLimits for that field.
+type Limits struct {
+	// MaxBytes caps the total uncompressed bytes of all regular files.
+	MaxBytes int64
+	// MaxEntries caps the number of entries (files, directories, links).
+	MaxEntries int
+	// MaxFileBytes caps the size of any one regular file.
+	MaxFileBytes int64
+}
+
+// DefaultLimits returns generous caps for application releases: 8 GiB in total,
+// 200 000 entries, 4 GiB for one file.
+func DefaultLimits() Limits {
+	return Limits{MaxBytes: 8 << 30, MaxEntries: 200_000, MaxFileBytes: 4 << 30}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = d.MaxBytes
+	}
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = d.MaxEntries
+	}
+	if l.MaxFileBytes <= 0 {
+		l.MaxFileBytes = d.MaxFileBytes
+	}
+	return l
+}
+
+// Stats counts what an extraction created. Hard links count as files; Bytes counts
+// the bytes of regular files written, including files that a later entry of the
+// same name replaced (what the MaxBytes cap counts).
+type Stats struct {
+	Files    int
+	Dirs     int
+	Symlinks int
+	Bytes    int64
+}
+
+// ExtractTarGz reads a gzip-compressed tar stream from r and writes it into dir,
+// which must exist and be empty.
+//
+// It refuses absolute names, ".." components, symbolic links whose target (resolved
+// from the link's own directory) leaves dir or is absolute, hard links to anything
+// but a regular file already extracted, entries whose parent path goes through a
+// symbolic link, device, fifo and other special entries, and archives over lim.
+// File modes are kept, masked to 0777 (no setuid, setgid or sticky bits).
+//
+// On error, dir holds a partial extraction: extract into a fresh directory and
+// delete it on failure. The error wraps ErrUnsafeEntry (as *UnsafeEntryError),
+// ErrTooLarge, ctx.Err() or the I/O error, and names the entry concerned.
+func ExtractTarGz(ctx context.Context, r io.Reader, dir string, lim Limits) (Stats, error) {
+	var st Stats
+	lim = lim.withDefaults()
+
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return st, fmt.Errorf("open extraction directory: %w", err)
+	}
+	if len(entries) > 0 {
+		return st, fmt.Errorf("extraction directory %s is not empty (%d entries)", dir, len(entries))
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return st, fmt.Errorf("open extraction directory: %w", err)
+	}
+	defer root.Close()
+
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	zr, err := gzip.NewReader(&ctxReader{ctx: ctx, r: r})
+	if err != nil {
+		return st, fmt.Errorf("read gzip header: %w", err)
+	}
+
+	x := &extractor{root: root, lim: lim, dirs: map[string]bool{".": true}}
+	tr := tar.NewReader(zr)
+	entriesSeen := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return x.st, err
+		}
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return x.st, ctxErr
+			}
+			return x.st, fmt.Errorf("read archive after %d entries: %w", entriesSeen, err)
+		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue
+		}
+		entriesSeen++
+		if entriesSeen > lim.MaxEntries {
+			return x.st, fmt.Errorf("entry %q: %w: more than %d entries", hdr.Name, ErrTooLarge, lim.MaxEntries)
+		}
+		if err := x.entry(ctx, hdr, tr); err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return x.st, ctxErr
+			}
+			return x.st, err
+		}
+	}
+	// Read the padding after the end-of-archive marker up to the end of the gzip
+	// stream, so its CRC is verified; bounded, as nothing there is extracted.
+	if _, err := io.CopyN(io.Discard, zr, 1<<20); err != nil && !errors.Is(err, io.EOF) {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return x.st, ctxErr
+		}
+		return x.st, fmt.Errorf("read archive end: %w", err)
+	}
+	if err := x.finishDirs(); err != nil {
+		return x.st, err
+	}
+	return x.st, nil
+}
+
+type dirMode struct {
+	name  string
+	mode  fs.FileMode
+	mtime time.Time
+}
+
+type extractor struct {
+	root *os.Root
+	lim  Limits
+	st   Stats
+	// dirs holds the paths known to be real directories (created or checked). A
+	// directory is never replaced by anything else, so the set stays true.
+	dirs     map[string]bool
+	dirModes []dirMode
+	buf      []byte
+}
+
+type writerOnly struct{ io.Writer }
+
+// cleanName validates an entry name and returns it in clean slash form ("." for
+// the root itself).
+func cleanName(name string) (string, error) {
+	if name == "" {
+		return "", unsafeEntry(name, "empty name")
+	}
+	if strings.ContainsRune(name, 0) {
+		return "", unsafeEntry(name, "name contains a NUL byte")
+	}
+	if strings.HasPrefix(name, "/") {
+		return "", unsafeEntry(name, "absolute path")
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == ".." {
+			return "", unsafeEntry(name, "path contains a \"..\" component")
+		}
+	}
+	return path.Clean(name), nil
+}
+
+func (x *extractor) entry(ctx context.Context, hdr *tar.Header, tr io.Reader) error {
+	name, err := cleanName(hdr.Name)
+	if err != nil {
+		return err
+	}
+	if name == "." {
+		// The archive's own root ("./"): the destination already exists.
+		return nil
+	}
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		return x.dir(hdr, name)
+	case tar.TypeReg:
+		return x.file(ctx, hdr, name, tr)
+	case tar.TypeSymlink:
+		return x.symlink(hdr, name)
+	case tar.TypeLink:
+		return x.hardlink(hdr, name)
+	case tar.TypeChar:
+		return unsafeEntry(hdr.Name, "character device")
+	case tar.TypeBlock:
+		return unsafeEntry(hdr.Name, "block device")
+	case tar.TypeFifo:
+		return unsafeEntry(hdr.Name, "named pipe (fifo)")
+	default:
+		return unsafeEntry(hdr.Name, "unsupported entry type %q", string(hdr.Typeflag))
+	}
+}
+
+// parents makes sure every parent directory of name is a real directory inside the
+// root, creating missing ones, and refuses a parent that is a symbolic link or a
+// file: nothing is ever written through a link.
+func (x *extractor) parents(orig, name string) error {
+	parent := path.Dir(name)
+	if x.dirs[parent] {
+		return nil
+	}
+	var todo []string
+	for p := parent; !x.dirs[p]; p = path.Dir(p) {
+		todo = append(todo, p)
+	}
+	for i := len(todo) - 1; i >= 0; i-- {
+		p := todo[i]
+		fi, err := x.root.Lstat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if err := x.root.Mkdir(p, 0o755); err != nil {
+				return fmt.Errorf("entry %q: create directory %s: %w", orig, p, err)
+			}
+			x.st.Dirs++
+		case err != nil:
+			return fmt.Errorf("entry %q: inspect %s: %w", orig, p, err)
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return unsafeEntry(orig, "parent %s is a symbolic link; writing through links is refused", p)
+		case !fi.IsDir():
+			return unsafeEntry(orig, "parent %s is not a directory", p)
+		}
+		x.dirs[p] = true
+	}
+	return nil
+}
+
+// clearTarget makes room for a non-directory entry at name: a later entry with the
+// same name replaces an earlier file or link (tar semantics), but never a directory.
+func (x *extractor) clearTarget(orig, name string) error {
+	fi, err := x.root.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("entry %q: inspect: %w", orig, err)
+	}
+	if fi.IsDir() {
+		return unsafeEntry(orig, "would replace a directory")
+	}
+	if err := x.root.Remove(name); err != nil {
+		return fmt.Errorf("entry %q: replace earlier entry: %w", orig, err)
+	}
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		x.st.Symlinks--
+	case fi.Mode().IsRegular():
+		x.st.Files--
+	}
+	return nil
+}
+
+func (x *extractor) dir(hdr *tar.Header, name string) error {
+	if err := x.parents(hdr.Name, name); err != nil {
+		return err
+	}
+	if !x.dirs[name] {
+		fi, err := x.root.Lstat(name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if err := x.root.Mkdir(name, 0o755); err != nil {
+				return fmt.Errorf("entry %q: create directory: %w", hdr.Name, err)
+			}
+			x.st.Dirs++
+		case err != nil:
+			return fmt.Errorf("entry %q: inspect: %w", hdr.Name, err)
+		case !fi.IsDir():
+			return unsafeEntry(hdr.Name, "directory would replace a file or link")
+		}
+		x.dirs[name] = true
+	}
+	// Modes are applied at the end, so a read-only directory can still be filled.
+	x.dirModes = append(x.dirModes, dirMode{name: name, mode: fs.FileMode(hdr.Mode) & 0o777, mtime: hdr.ModTime})
+	return nil
+}
+
+func (x *extractor) file(ctx context.Context, hdr *tar.Header, name string, tr io.Reader) error {
+	if hdr.Size < 0 {
+		return unsafeEntry(hdr.Name, "negative size")
+	}
+	if hdr.Size > x.lim.MaxFileBytes {
+		return fmt.Errorf("entry %q: %w: file of %d bytes is over the %d-byte cap", hdr.Name, ErrTooLarge, hdr.Size, x.lim.MaxFileBytes)
+	}
+	if x.st.Bytes+hdr.Size > x.lim.MaxBytes {
+		return fmt.Errorf("entry %q: %w: total would reach %d bytes, over the %d-byte cap", hdr.Name, ErrTooLarge, x.st.Bytes+hdr.Size, x.lim.MaxBytes)
+	}
+	if err := x.parents(hdr.Name, name); err != nil {
+		return err
+	}
+	if err := x.clearTarget(hdr.Name, name); err != nil {
+		return err
+	}
+	// O_EXCL: never open an existing file or follow a link planted at this name.
+	f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("entry %q: create file: %w", hdr.Name, err)
+	}
+	if x.buf == nil {
+		x.buf = make([]byte, 256<<10)
+	}
+	// writerOnly hides os.File's ReadFrom, so the one buffer is reused for every file.
+	n, err := io.CopyBuffer(writerOnly{f}, io.LimitReader(tr, hdr.Size), x.buf)
+	x.st.Bytes += n
+	if err == nil && n != hdr.Size {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		f.Close()
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		return fmt.Errorf("entry %q: write file: %w", hdr.Name, err)
+	}
+	if err := f.Chmod(fs.FileMode(hdr.Mode) & 0o777); err != nil {
+		f.Close()
+		return fmt.Errorf("entry %q: set mode: %w", hdr.Name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("entry %q: write file: %w", hdr.Name, err)
+	}
+	if !hdr.ModTime.IsZero() {
+		if err := x.root.Chtimes(name, hdr.ModTime, hdr.ModTime); err != nil {
+			return fmt.Errorf("entry %q: set modification time: %w", hdr.Name, err)
+		}
+	}
+	x.st.Files++
+	return nil
+}
+
+func (x *extractor) symlink(hdr *tar.Header, name string) error {
+	target := hdr.Linkname
+	if target == "" {
+		return unsafeEntry(hdr.Name, "symbolic link with an empty target")
+	}
+	if strings.ContainsRune(target, 0) {
+		return unsafeEntry(hdr.Name, "link target contains a NUL byte")
+	}
+	if strings.HasPrefix(target, "/") {
+		return unsafeEntry(hdr.Name, "symbolic link to absolute path %q", target)
+	}
+	// Resolve from the link's own directory. The link is written in clean form, so
+	// its only ".." components lead (through real directories, see parents) and the
+	// kernel resolves it exactly as checked here; any symbolic link it later passes
+	// through was itself checked the same way.
+	clean := path.Clean(target)
+	if resolved := path.Join(path.Dir(name), clean); resolved == ".." || strings.HasPrefix(resolved, "../") {
+		return unsafeEntry(hdr.Name, "symbolic link to %q points outside the destination", target)
+	}
+	if err := x.parents(hdr.Name, name); err != nil {
+		return err
+	}
+	if err := x.clearTarget(hdr.Name, name); err != nil {
+		return err
+	}
+	if err := x.root.Symlink(clean, name); err != nil {
+		return fmt.Errorf("entry %q: create symbolic link: %w", hdr.Name, err)
+	}
+	x.st.Symlinks++
+	return nil
+}
+
+func (x *extractor) hardlink(hdr *tar.Header, name string) error {
+	target, err := cleanName(hdr.Linkname)
+	if err != nil {
+		return unsafeEntry(hdr.Name, "hard link to %q points outside the destination", hdr.Linkname)
+	}
+	if target == "." {
+		return unsafeEntry(hdr.Name, "hard link to the destination directory")
+	}
+	// The target's path must not go through a link either, and it must be a
+	// regular file this archive created.
+	if !x.dirs[path.Dir(target)] {
+		return unsafeEntry(hdr.Name, "hard link target %q is not inside an extracted directory", hdr.Linkname)
+	}
+	fi, err := x.root.Lstat(target)
+	if err != nil {
+		return unsafeEntry(hdr.Name, "hard link target %q does not exist (yet) in the archive", hdr.Linkname)
+	}
+	if !fi.Mode().IsRegular() {
+		return unsafeEntry(hdr.Name, "hard link target %q is not a regular file", hdr.Linkname)
+	}
+	if target == name {
+		return nil
+	}
+	if err := x.parents(hdr.Name, name); err != nil {
+		return err
+	}
+	if err := x.clearTarget(hdr.Name, name); err != nil {
+		return err
+	}
+	if err := x.root.Link(target, name); err != nil {
+		return fmt.Errorf("entry %q: create hard link: %w", hdr.Name, err)
+	}
+	x.st.Files++
+	return nil
+}
+
+func (x *extractor) finishDirs() error {
+	// Deepest first, so a parent without search permission cannot block its children.
+	sort.SliceStable(x.dirModes, func(i, j int) bool {
+		return strings.Count(x.dirModes[i].name, "/") > strings.Count(x.dirModes[j].name, "/")
+	})
+	for _, d := range x.dirModes {
+		if err := x.root.Chmod(d.name, d.mode); err != nil {
+			return fmt.Errorf("entry %q: set mode: %w", d.name, err)
+		}
+		if !d.mtime.IsZero() {
+			if err := x.root.Chtimes(d.name, d.mtime, d.mtime); err != nil {
+				return fmt.Errorf("entry %q: set modification time: %w", d.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+// ctxReader stops a long read loop once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
