@@ -234,7 +234,10 @@ func (d *Directory) Prepare(ctx context.Context, spec Spec, r io.Reader) (*Prepa
 		}
 	}()
 	if _, err := archive.ExtractTarGz(ctx, r, tmp, d.Limits); err != nil {
-		_, _ = io.Copy(io.Discard, r) // a checksum mismatch explains a bad archive best
+		// Bytes that do not match their sha256 explain a bad archive best.
+		if _, derr := io.Copy(io.Discard, r); derr != nil {
+			return nil, fmt.Errorf("read %s@%s: %w (extraction stopped at: %v)", spec.Name, spec.Version, derr, err)
+		}
 		return nil, fmt.Errorf("extract %s@%s: %w", spec.Name, spec.Version, err)
 	}
 	if _, err := io.Copy(io.Discard, r); err != nil {

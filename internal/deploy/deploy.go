@@ -1,0 +1,535 @@
+// Package deploy runs one release deployment from start to end, independent of
+// Terraform: fence the lock token, refuse blocked versions, stream the artifact
+// from the store into the target while hashing it, verify the sha256 before
+// anything goes live, back up, run hooks, switch atomically, smoke-test, roll back
+// on failure, record history events and prune old releases.
+//
+// Deploy always reports what is really live at its end (Result.Live), also when it
+// fails, so callers can save the truth.
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/check"
+	"github.com/releaseplan/terraform-provider-release/internal/store"
+	"github.com/releaseplan/terraform-provider-release/internal/target"
+)
+
+// DefaultKeepReleases is how many releases a target keeps when Request.KeepReleases is 0.
+const DefaultKeepReleases = 5
+
+// BackupSuffix is appended to the artifact name to name backups: <name>-backup.
+const BackupSuffix = "-backup"
+
+// Errors callers can test with errors.Is.
+var (
+	// ErrBlocked means the version is blocked and the request did not allow it.
+	ErrBlocked = errors.New("version is blocked")
+	// ErrSmokeTest means the new release went live but failed its smoke test.
+	ErrSmokeTest = errors.New("smoke test failed")
+	// ErrHook means a hook command failed.
+	ErrHook = errors.New("hook failed")
+	// ErrBackup means the backup command or its upload failed.
+	ErrBackup = errors.New("backup failed")
+)
+
+// Hooks are shell commands run with `sh -c` in the new release folder.
+type Hooks struct {
+	BeforeSwitch []string
+	AfterSwitch  []string
+}
+
+// Request describes one deployment.
+type Request struct {
+	Environment string
+	// Name and Version name the artifact in the store; SHA256 is the expected
+	// sha256 of its bytes (empty: the sha256 recorded by the store).
+	Name, Version, SHA256 string
+	// LockToken fences the deployment (0: no fencing).
+	LockToken int64
+	// AllowBlocked deploys a blocked version anyway.
+	AllowBlocked bool
+
+	Target  target.Target
+	Store   store.Store
+	Backend backend.Backend
+	Actor   string
+
+	Hooks Hooks
+	// BackupCommand runs before the switch with RELEASE_BACKUP_FILE set; the file
+	// is stored as <name>-backup@<version>+<timestamp>.
+	BackupCommand string
+	// SmokeTest, when set, is run after the switch and again after a rollback.
+	SmokeTest         *check.HTTPCheck
+	RollbackOnFailure bool
+	// KeepReleases is how many releases Prune keeps (0: DefaultKeepReleases;
+	// negative: do not prune).
+	KeepReleases int
+
+	// Log receives progress messages (nil: discarded).
+	Log func(msg string, fields map[string]any)
+	// Now returns the current time (nil: time.Now).
+	Now func() time.Time
+}
+
+// Result says what the deployment did and what is live at its end.
+type Result struct {
+	// Release is the release made (or reused) for the requested version; nil when
+	// the deployment stopped before one existed.
+	Release *target.Release
+	// Previous is what was live before the deployment (nil: nothing).
+	Previous *target.Release
+	// Live is what is live at the end, success or not (nil: nothing).
+	Live *target.Release
+	// Reused is true when an existing release folder went live again (rollback by
+	// version) instead of fetching the artifact.
+	Reused bool
+	// Backup is the stored backup, when a backup command ran.
+	Backup *store.Object
+	// RolledBack is true when a failure switched back to Previous.
+	RolledBack bool
+	// Pruned lists the releases deleted after success.
+	Pruned []string
+	// Warnings are problems that did not fail the deployment (pruning, history).
+	Warnings []string
+	// Activated tells whether the new release went live at some point.
+	Activated bool
+}
+
+// Error is a failed deployment: which step failed, what is live now, and what the
+// caller should do. Error() gives the whole story in plain sentences.
+type Error struct {
+	Step   string // "fence", "blocked", "fetch", "verify", "backup", "before_switch", "switch", "after_switch", "smoke_test", "rollback"
+	Err    error
+	Detail string
+}
+
+func (e *Error) Error() string { return e.Detail }
+func (e *Error) Unwrap() error { return e.Err }
+
+type run struct {
+	req    Request
+	res    Result
+	spec   target.Spec
+	prev   *target.Release
+	log    func(string, map[string]any)
+	events []backend.Event
+}
+
+// Deploy runs req. On failure the error is an *Error and Result.Live tells what is
+// live (the previous release after a rollback).
+func Deploy(ctx context.Context, req Request) (Result, error) {
+	r := &run{req: req, log: req.Log}
+	if r.log == nil {
+		r.log = func(string, map[string]any) {}
+	}
+	if r.req.Now == nil {
+		r.req.Now = time.Now
+	}
+	err := r.do(ctx)
+	r.flushEvents(context.WithoutCancel(ctx))
+	return r.res, err
+}
+
+func (r *run) id() string { return r.req.Name + "@" + r.req.Version }
+
+func (r *run) fail(step string, err error, format string, args ...any) error {
+	return &Error{Step: step, Err: err, Detail: fmt.Sprintf(format, args...)}
+}
+
+func (r *run) do(ctx context.Context) error {
+	req := r.req
+	if req.Target == nil || req.Store == nil || req.Backend == nil {
+		return errors.New("deploy: Target, Store and Backend are required")
+	}
+	prev, err := req.Target.Current(ctx)
+	if err != nil {
+		return r.fail("fetch", err, "Could not read what %s serves now: %v. Nothing was changed.", req.Target.Describe(), err)
+	}
+	r.prev, r.res.Previous, r.res.Live = prev, prev, prev
+
+	if err := backend.CheckToken(ctx, req.Backend, req.Environment, req.LockToken); err != nil {
+		return r.fail("fence", err, "The deployment was refused before anything changed: %v. Acquire the environment lock again and plan with its new token.", err)
+	}
+	if b, err := req.Backend.GetBlock(ctx, req.Name, req.Version); err != nil {
+		return r.fail("blocked", err, "Could not check whether %s is blocked: %v. Nothing was changed.", r.id(), err)
+	} else if b != nil {
+		if !req.AllowBlocked {
+			return r.fail("blocked", ErrBlocked, "%s is blocked: %s (blocked by %s at %s). Nothing was changed. Deploy another version, remove the block, or set allow_blocked = true to override it.",
+				r.id(), b.Reason, orUnknown(b.BlockedBy), b.BlockedAt.UTC().Format(time.RFC3339))
+		}
+		r.log("deploying a blocked version because allow_blocked is set", map[string]any{"artifact": r.id(), "reason": b.Reason})
+	}
+
+	var p *target.Prepared
+	if req.SHA256 != "" {
+		// Rollback by version: a complete release folder of the same verified bytes
+		// goes live again without the store.
+		r.spec = target.Spec{Name: req.Name, Version: req.Version, SHA256: strings.ToLower(req.SHA256)}
+		if p, err = req.Target.Find(ctx, r.spec); err != nil {
+			r.res.Warnings = append(r.res.Warnings, "could not look for an existing release: "+err.Error())
+			p = nil
+		} else if p != nil {
+			r.spec.GitCommit = p.Release.GitCommit
+			r.log("reusing the release already on the target", map[string]any{"release": p.Release.ID})
+		}
+	}
+	if p == nil {
+		obj, err := req.Store.Stat(ctx, req.Name, req.Version)
+		if err != nil {
+			return r.failed(ctx, r.fail("fetch", err, "Could not find %s in the artifact store: %v. Nothing was changed on %s.", r.id(), err, req.Target.Describe()))
+		}
+		want := strings.ToLower(req.SHA256)
+		if want == "" {
+			want = obj.SHA256
+		}
+		if want != strings.ToLower(obj.SHA256) {
+			err := fmt.Errorf("%w: the store records %s, expected %s", store.ErrChecksumMismatch, obj.SHA256, want)
+			return r.failed(ctx, r.fail("verify", err, "The sha256 of %s does not match: the store records %s, the deployment expects %s. Nothing was changed on %s. Check which bytes were published under this version.", r.id(), obj.SHA256, want, req.Target.Describe()))
+		}
+		r.spec = target.Spec{Name: req.Name, Version: req.Version, SHA256: want, GitCommit: obj.Metadata["git_commit"]}
+		if p, err = r.prepare(ctx, obj); err != nil {
+			return r.failed(ctx, err)
+		}
+	}
+	r.res.Release = &p.Release
+	r.res.Reused = p.Reused
+
+	discard := func(e error) error {
+		if derr := req.Target.Discard(context.WithoutCancel(ctx), p); derr != nil {
+			r.res.Warnings = append(r.res.Warnings, "could not discard the prepared release: "+derr.Error())
+		}
+		return r.failed(ctx, e)
+	}
+
+	if req.BackupCommand != "" {
+		if err := r.backup(ctx); err != nil {
+			return discard(err)
+		}
+	}
+	for i, cmd := range req.Hooks.BeforeSwitch {
+		if err := r.hook(ctx, "before_switch", i, cmd, p); err != nil {
+			return discard(r.fail("before_switch", err, "The before_switch hook #%d %q failed: %v. The switch did not happen: %s still serves %s. Fix the hook or the release, then apply again.",
+				i+1, cmd, err, req.Target.Describe(), describe(prev)))
+		}
+	}
+	if err := backend.CheckToken(ctx, req.Backend, req.Environment, req.LockToken); err != nil {
+		return discard(r.fail("fence", err, "The lock was lost before the switch: %v. The switch did not happen: %s still serves %s. Acquire the environment lock again, then apply again.", err, req.Target.Describe(), describe(prev)))
+	}
+	r.log("switching", map[string]any{"release": p.Release.ID, "target": req.Target.Describe()})
+	if err := req.Target.Activate(ctx, p); err != nil {
+		return discard(r.fail("switch", err, "Could not switch %s to %s: %v. %s still serves %s.", req.Target.Describe(), p.Release.ID, err, req.Target.Describe(), describe(prev)))
+	}
+	r.res.Activated = true
+	live := p.Release
+	live.ActivatedAt = req.Now().UTC()
+	r.res.Live = &live
+
+	for i, cmd := range req.Hooks.AfterSwitch {
+		if err := r.hook(ctx, "after_switch", i, cmd, p); err != nil {
+			return r.afterSwitchFailure(ctx, "after_switch", err, fmt.Sprintf("The after_switch hook #%d %q failed: %v.", i+1, cmd, err))
+		}
+	}
+	if req.SmokeTest != nil {
+		if err := r.smoke(ctx); err != nil {
+			return r.afterSwitchFailure(ctx, "smoke_test", fmt.Errorf("%w: %w", ErrSmokeTest, err), "The smoke test "+smokeSentence(*req.SmokeTest, err)+".")
+		}
+	}
+
+	r.event(backend.KindDeployed, req.Version, r.spec.SHA256, fmt.Sprintf("release %s is live on %s%s", p.Release.ID, req.Target.Describe(), previousClause(prev)))
+	keep := req.KeepReleases
+	if keep == 0 {
+		keep = DefaultKeepReleases
+	}
+	if keep > 0 {
+		var protect []string
+		if prev != nil {
+			protect = append(protect, prev.ID)
+		}
+		pruned, err := req.Target.Prune(context.WithoutCancel(ctx), keep, protect...)
+		r.res.Pruned = pruned
+		if err != nil {
+			r.res.Warnings = append(r.res.Warnings, "could not prune old releases: "+err.Error())
+		}
+	}
+	return nil
+}
+
+// prepare reuses a complete release of the same bytes or streams the artifact into
+// the target, hashing it on the way.
+func (r *run) prepare(ctx context.Context, obj store.Object) (*target.Prepared, error) {
+	req := r.req
+	if p, err := req.Target.Find(ctx, r.spec); err == nil && p != nil {
+		r.log("reusing the release already on the target", map[string]any{"release": p.Release.ID})
+		return p, nil
+	}
+	rc, _, err := req.Store.Get(ctx, req.Name, req.Version)
+	if err != nil {
+		return nil, r.fail("fetch", err, "Could not open %s in the artifact store: %v. Nothing was changed on %s.", r.id(), err, req.Target.Describe())
+	}
+	defer rc.Close()
+	started := time.Now()
+	r.log("fetching and extracting", map[string]any{"artifact": r.id(), "bytes": obj.Size, "target": req.Target.Describe()})
+	vr := store.NewVerifyingReader(rc, r.spec.SHA256, obj.Size)
+	p, err := req.Target.Prepare(ctx, r.spec, vr)
+	if err != nil {
+		if errors.Is(err, store.ErrChecksumMismatch) {
+			return nil, r.fail("verify", err, "The bytes of %s do not match the expected sha256 %s (%v). Nothing was changed on %s: the extracted files were deleted. The stored artifact may be corrupt; publish it again.", r.id(), r.spec.SHA256, err, req.Target.Describe())
+		}
+		return nil, r.fail("fetch", err, "Could not prepare %s on %s: %v. Nothing was changed: %s still serves %s.", r.id(), req.Target.Describe(), err, req.Target.Describe(), describe(r.prev))
+	}
+	// Prepare read to EOF through the verifying reader; check again, so a target that
+	// forgot to drain cannot activate unverified bytes.
+	if vr.Sum() != r.spec.SHA256 {
+		_ = req.Target.Discard(context.WithoutCancel(ctx), p)
+		err := fmt.Errorf("%w: got %s, expected %s", store.ErrChecksumMismatch, vr.Sum(), r.spec.SHA256)
+		return nil, r.fail("verify", err, "The bytes of %s do not match the expected sha256 (%v). Nothing was changed on %s.", r.id(), err, req.Target.Describe())
+	}
+	r.log("release prepared", map[string]any{"release": p.Release.ID, "seconds": time.Since(started).Seconds()})
+	return p, nil
+}
+
+func (r *run) backup(ctx context.Context) error {
+	req := r.req
+	dir, err := os.MkdirTemp("", "release-backup-")
+	if err != nil {
+		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "Could not create a folder for the backup: %v. Nothing was changed.", err)
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "backup")
+	r.log("running the backup command", map[string]any{"environment": req.Environment})
+	workdir := dir
+	if r.prev != nil && r.prev.Path != "" {
+		workdir = r.prev.Path
+	}
+	env := append(r.releaseEnv(""), "RELEASE_BACKUP_FILE="+file)
+	if out, err := runShell(ctx, workdir, req.BackupCommand, env); err != nil {
+		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "The backup command failed: %v%s. The switch did not happen: %s still serves %s.", err, outputClause(out), req.Target.Describe(), describe(r.prev))
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "The backup command succeeded but did not write $RELEASE_BACKUP_FILE (%v). The switch did not happen: %s still serves %s.", err, req.Target.Describe(), describe(r.prev))
+	}
+	defer f.Close()
+	version := req.Version + "+" + req.Now().UTC().Format("20060102T150405Z")
+	meta := map[string]string{"environment": req.Environment, "deploying": r.id()}
+	if r.prev != nil {
+		meta["previous_version"] = r.prev.Version
+	}
+	obj, err := req.Store.Put(ctx, req.Name+BackupSuffix, version, f, "", meta)
+	if err != nil {
+		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "Could not store the backup as %s%s@%s: %v. The switch did not happen: %s still serves %s.", req.Name, BackupSuffix, version, err, req.Target.Describe(), describe(r.prev))
+	}
+	r.res.Backup = &obj
+	r.log("backup stored", map[string]any{"backup": obj.ID(), "bytes": obj.Size, "sha256": obj.SHA256})
+	return nil
+}
+
+func (r *run) releaseEnv(path string) []string {
+	prevVersion := ""
+	if r.prev != nil {
+		prevVersion = r.prev.Version
+	}
+	env := []string{
+		"RELEASE_VERSION=" + r.req.Version,
+		"RELEASE_NAME=" + r.req.Name,
+		"RELEASE_ENVIRONMENT=" + r.req.Environment,
+		"RELEASE_PREVIOUS_VERSION=" + prevVersion,
+	}
+	if path != "" {
+		env = append(env, "RELEASE_PATH="+path)
+	}
+	return env
+}
+
+func (r *run) hook(ctx context.Context, kind string, i int, cmd string, p *target.Prepared) error {
+	r.log("running hook", map[string]any{"hook": kind, "index": i + 1, "command": cmd})
+	dir := p.Dir
+	out, err := runShell(ctx, dir, cmd, r.releaseEnv(dir))
+	if err != nil {
+		return fmt.Errorf("%w: %w%s", ErrHook, err, outputClause(out))
+	}
+	return nil
+}
+
+func (r *run) smoke(ctx context.Context) error {
+	c := *r.req.SmokeTest
+	return check.Run(ctx, c, func(a check.Attempt) {
+		f := map[string]any{"attempt": a.N, "url": c.URL, "status": a.Status, "ms": a.Duration.Milliseconds()}
+		if a.Err != nil {
+			f["error"] = a.Err.Error()
+		}
+		r.log("smoke test attempt", f)
+	})
+}
+
+// afterSwitchFailure handles a failure once the new release is live: mark it
+// failed, restore the previous release when asked, and say exactly what serves.
+func (r *run) afterSwitchFailure(ctx context.Context, step string, cause error, what string) error {
+	req := r.req
+	bg := context.WithoutCancel(ctx)
+	if err := req.Target.MarkFailed(bg, *r.res.Release, what); err != nil {
+		r.res.Warnings = append(r.res.Warnings, "could not mark the release as failed: "+err.Error())
+	}
+	r.event(backend.KindFailed, req.Version, r.spec.SHA256, what)
+	if !req.RollbackOnFailure {
+		return r.fail(step, cause, "%s The release %s stays live on %s because rollback_on_failure is false. Fix it, or apply the previous version again.", what, req.Version, req.Target.Describe())
+	}
+	r.log("rolling back", map[string]any{"to": describe(r.prev)})
+	open := func(ctx context.Context, s target.Spec) (io.ReadCloser, error) {
+		rc, obj, err := req.Store.Get(ctx, s.Name, s.Version)
+		if err != nil {
+			return nil, err
+		}
+		return readCloser{store.NewVerifyingReader(rc, s.SHA256, obj.Size), rc}, nil
+	}
+	if err := req.Target.Restore(bg, r.prev, open); err != nil {
+		cur, cerr := req.Target.Current(bg)
+		if cerr == nil {
+			r.res.Live = cur
+		}
+		return r.fail("rollback", errors.Join(cause, err), "%s Restoring %s failed as well: %v. %s now serves %s: check it by hand.", what, describe(r.prev), err, req.Target.Describe(), describe(r.res.Live))
+	}
+	r.res.RolledBack = true
+	r.res.Live = r.prev
+	if r.prev == nil {
+		r.event(backend.KindRolledBack, "", "", fmt.Sprintf("%s failed and nothing was live before: %s serves nothing", r.id(), req.Target.Describe()))
+		return r.fail(step, cause, "%s Nothing was live before this deployment, so %s serves nothing now. Fix the release, then apply again.", what, req.Target.Describe())
+	}
+	r.event(backend.KindRolledBack, r.prev.Version, r.prev.SHA256, fmt.Sprintf("restored %s after %s failed", r.prev.ID, r.id()))
+	if req.SmokeTest != nil {
+		if err := r.smoke(bg); err != nil {
+			return r.fail(step, cause, "%s The previous release %s was restored but its smoke test fails too: %v. Check the application and its dependencies (database, services).", what, r.prev.Version, smokeSentence(*req.SmokeTest, err))
+		}
+		return r.fail(step, cause, "%s The previous release %s was restored and is serving. Check the application logs, then apply again.", what, r.prev.Version)
+	}
+	return r.fail(step, cause, "%s The previous release %s was restored. Check the application logs, then apply again.", what, r.prev.Version)
+}
+
+// failed records a failed event for failures once the deployment had started.
+func (r *run) failed(_ context.Context, err error) error {
+	r.event(backend.KindFailed, r.req.Version, r.spec.SHA256, err.Error())
+	return err
+}
+
+func (r *run) event(kind, version, sha string, detail string) {
+	ev := backend.Event{
+		Time:        r.req.Now().UTC(),
+		Environment: r.req.Environment,
+		Kind:        kind,
+		Name:        r.req.Name,
+		Version:     version,
+		SHA256:      sha,
+		GitCommit:   r.spec.GitCommit,
+		Actor:       r.req.Actor,
+		LockToken:   r.req.LockToken,
+		Detail:      detail,
+	}
+	if kind == backend.KindRolledBack && r.prev != nil {
+		ev.GitCommit = r.prev.GitCommit
+	}
+	r.events = append(r.events, ev)
+}
+
+func (r *run) flushEvents(ctx context.Context) {
+	for _, ev := range r.events {
+		if err := r.req.Backend.Append(ctx, ev); err != nil {
+			r.res.Warnings = append(r.res.Warnings, "could not record the "+ev.Kind+" event in the history: "+err.Error())
+		}
+	}
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// runShell runs cmd with sh -c in dir and returns the tail of its output.
+func runShell(ctx context.Context, dir, cmd string, env []string) (string, error) {
+	c := exec.CommandContext(ctx, "sh", "-c", cmd)
+	c.Dir = dir
+	c.Env = append(os.Environ(), env...)
+	var out tailBuffer
+	c.Stdout, c.Stderr = &out, &out
+	c.WaitDelay = 5 * time.Second
+	err := c.Run()
+	return out.String(), err
+}
+
+// tailBuffer keeps the last 2 KiB written, enough to explain a failure.
+type tailBuffer struct {
+	b   []byte
+	cut bool
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 4096 {
+		t.b = append([]byte(nil), t.b[len(t.b)-2048:]...)
+		t.cut = true
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	b := t.b
+	if len(b) > 2048 {
+		b, t.cut = b[len(b)-2048:], true
+	}
+	s := strings.TrimSpace(string(b))
+	if t.cut && s != "" {
+		s = "…" + s
+	}
+	return s
+}
+
+func outputClause(out string) string {
+	if out == "" {
+		return ""
+	}
+	return "; output: " + out
+}
+
+func describe(rel *target.Release) string {
+	if rel == nil {
+		return "nothing"
+	}
+	return "release " + rel.Version + " (" + rel.ID + ")"
+}
+
+func previousClause(prev *target.Release) string {
+	if prev == nil {
+		return ""
+	}
+	return ", replacing " + prev.Version
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// smokeSentence phrases a failed check as "GET <url> answered 502 after 10 attempts".
+func smokeSentence(c check.HTTPCheck, err error) string {
+	method := c.Method
+	if method == "" {
+		method = "GET"
+	}
+	msg := err.Error()
+	if strings.Contains(msg, c.URL) {
+		return msg
+	}
+	return method + " " + c.URL + " failed: " + msg
+}

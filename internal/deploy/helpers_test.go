@@ -1,0 +1,135 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/releaseplan/terraform-provider-release/internal/archive"
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/store"
+	"github.com/releaseplan/terraform-provider-release/internal/target"
+)
+
+// fixture is a store, a backend and a directory target in temp folders, plus an
+// HTTP server that serves the target's `current` release like a web server would.
+type fixture struct {
+	t       testing.TB
+	root    string
+	store   *store.Directory
+	backend *backend.Directory
+	target  *target.Directory
+	server  *httptest.Server
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	root := t.TempDir()
+	st, err := store.NewDirectory(filepath.Join(root, "artifacts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	be, err := backend.NewDirectory(filepath.Join(root, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := target.NewDirectory(filepath.Join(root, "app"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, root: root, store: st, backend: be, target: tg}
+	f.server = httptest.NewServer(http.FileServer(http.Dir(filepath.Join(tg.Path, "current"))))
+	t.Cleanup(f.server.Close)
+	return f
+}
+
+// tarGz builds a release archive from files.
+func tarGz(t testing.TB, files map[string]string) []byte {
+	t.Helper()
+	src := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(src, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := archive.WriteTarGz(&buf, src); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func sha256hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// publish stores app@version whose /health answers health.
+func (f *fixture) publish(version, health string) store.Object {
+	f.t.Helper()
+	data := tarGz(f.t, map[string]string{"health": health, "index.html": "version " + version})
+	obj, err := f.store.Put(context.Background(), "app", version, bytes.NewReader(data), sha256hex(data), map[string]string{"git_commit": "c0ffee" + version})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return obj
+}
+
+func (f *fixture) request(version string) Request {
+	return Request{
+		Environment:       "staging",
+		Name:              "app",
+		Version:           version,
+		Target:            f.target,
+		Store:             f.store,
+		Backend:           f.backend,
+		Actor:             "tester",
+		RollbackOnFailure: true,
+	}
+}
+
+func (f *fixture) serving() string {
+	f.t.Helper()
+	b, err := os.ReadFile(filepath.Join(f.target.Path, "current", "index.html"))
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func (f *fixture) releases() []string {
+	f.t.Helper()
+	entries, _ := os.ReadDir(filepath.Join(f.target.Path, "releases"))
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (f *fixture) kinds() []string {
+	f.t.Helper()
+	evs, err := f.backend.History(context.Background(), backend.HistoryQuery{Environment: "staging"})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.Kind+" "+e.Version)
+	}
+	slices.Reverse(out) // oldest first reads better in failures
+	return out
+}
