@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -32,10 +31,9 @@ import (
 type Directory struct {
 	root string
 
-	// wake lets waiters of this process retry at once when a lock of this process is
-	// released; waiters in other processes poll.
-	mu   sync.Mutex
-	wake chan struct{}
+	// waiters of this process retry at once when a lock is released here; waiters in
+	// other processes poll.
+	waiters wakeQueue
 }
 
 var _ Backend = (*Directory)(nil)
@@ -57,7 +55,7 @@ func NewDirectory(path string) (*Directory, error) {
 			return nil, fmt.Errorf("creating backend directory: %w", err)
 		}
 	}
-	return &Directory{root: abs, wake: make(chan struct{})}, nil
+	return &Directory{root: abs}, nil
 }
 
 // Path returns the backend's root directory.
@@ -170,13 +168,18 @@ func (d *Directory) Acquire(ctx context.Context, req AcquireRequest) (Lock, erro
 		return Lock{}, err
 	}
 	w := newWaiter(ctx, req, 5*time.Millisecond, 100*time.Millisecond)
+	var tk *ticket
+	if req.WaitTimeout > 0 {
+		tk = d.waiters.join(req.Environment)
+		defer d.waiters.leave(req.Environment, tk)
+	}
 	for {
-		// Read the wake channel before trying, so a release between the try and the
+		// Take the wake channel before trying, so a release between the try and the
 		// wait is not missed.
-		d.mu.Lock()
-		wake := d.wake
-		d.mu.Unlock()
-
+		var wake <-chan struct{}
+		if tk != nil {
+			wake = d.waiters.retrying(tk)
+		}
 		held, lock, err := d.tryAcquire(ctx, req)
 		if err != nil || held == nil {
 			return lock, err
@@ -267,7 +270,7 @@ func (d *Directory) Release(ctx context.Context, environment, lockID string) err
 	if err != nil {
 		return err
 	}
-	d.notify()
+	d.waiters.wake(environment)
 	return d.Append(ctx, Event{
 		Time: time.Now().UTC(), Environment: environment, Kind: KindLockReleased,
 		Actor: released.Holder, LockToken: released.Token, Detail: "released by its holder",
@@ -294,7 +297,7 @@ func (d *Directory) ForceRelease(ctx context.Context, environment, actor, reason
 	if err != nil || released == nil {
 		return nil, err
 	}
-	d.notify()
+	d.waiters.wake(environment)
 	return released, d.Append(ctx, forceReleasedEvent(*released, actor, reason))
 }
 
@@ -339,14 +342,6 @@ func (d *Directory) CurrentToken(ctx context.Context, environment string) (int64
 		return 0, err
 	}
 	return l.Token, nil
-}
-
-// notify wakes this process's waiters.
-func (d *Directory) notify() {
-	d.mu.Lock()
-	close(d.wake)
-	d.wake = make(chan struct{})
-	d.mu.Unlock()
 }
 
 // Append implements Backend. Each event is one line written with a single write(2)

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -195,4 +196,91 @@ func (w *waiter) wait(ctx context.Context, held Lock, wake <-chan struct{}) erro
 
 func (w *waiter) interrupted(ctx context.Context, held Lock) error {
 	return fmt.Errorf("waiting for the lock of %s was interrupted (%w): %w", held.Environment, ctx.Err(), &LockedError{Lock: held, Waited: time.Since(w.start)})
+}
+
+// wakeQueue wakes the waiters of one process in arrival order: a release wakes only
+// the longest-waiting waiter of the environment instead of all of them, so a
+// hand-over costs one retry per process rather than one per waiter.
+type wakeQueue struct {
+	mu sync.Mutex
+	q  map[string][]*ticket
+}
+
+// ticket is one waiter's place in the queue.
+type ticket struct {
+	ch      chan struct{} // closed when the waiter should retry
+	pending bool          // woken and not yet retried
+}
+
+// join queues a waiter of env at the back.
+func (w *wakeQueue) join(env string) *ticket {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.q == nil {
+		w.q = map[string][]*ticket{}
+	}
+	t := &ticket{ch: make(chan struct{})}
+	w.q[env] = append(w.q[env], t)
+	return t
+}
+
+// retrying is called by a waiter right before it tries again; it returns the channel
+// to wait on after that try.
+func (w *wakeQueue) retrying(t *ticket) <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if t.pending {
+		t.pending = false
+		t.ch = make(chan struct{})
+	}
+	return t.ch
+}
+
+// leave removes a waiter; a wake-up it received but did not use goes to the next one.
+func (w *wakeQueue) leave(env string, t *ticket) {
+	w.mu.Lock()
+	q := w.q[env]
+	for i, x := range q {
+		if x == t {
+			q = append(q[:i:i], q[i+1:]...)
+			break
+		}
+	}
+	if len(q) == 0 {
+		delete(w.q, env)
+	} else {
+		w.q[env] = q
+	}
+	pending := t.pending
+	w.mu.Unlock()
+	if pending {
+		w.wake(env)
+	}
+}
+
+// wake tells the first waiter of env that is not already woken to retry.
+func (w *wakeQueue) wake(env string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, t := range w.q[env] {
+		if !t.pending {
+			t.pending = true
+			close(t.ch)
+			return
+		}
+	}
+}
+
+// wakeAll tells every waiter to retry (after notifications may have been lost).
+func (w *wakeQueue) wakeAll() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, q := range w.q {
+		for _, t := range q {
+			if !t.pending {
+				t.pending = true
+				close(t.ch)
+			}
+		}
+	}
 }

@@ -250,11 +250,19 @@ func (p *Postgres) Acquire(ctx context.Context, req AcquireRequest) (Lock, error
 	// NOTIFY wakes the waiters; the backoff is only a fallback re-check (missed
 	// notifications while the listener reconnects, and expiry).
 	w := newWaiter(ctx, req, 100*time.Millisecond, time.Second)
+	var q *wakeQueue
+	var tk *ticket
+	if req.WaitTimeout > 0 {
+		if q = p.waitQueue(ctx); q != nil {
+			tk = q.join(req.Environment)
+			defer q.leave(req.Environment, tk)
+		}
+	}
 	for {
+		// Take the wake channel before trying, so a release in between is not missed.
 		var wake <-chan struct{}
-		if req.WaitTimeout > 0 {
-			// Subscribe before trying, so a release in between is not missed.
-			wake = p.subscribe(ctx, req.Environment)
+		if tk != nil {
+			wake = q.retrying(tk)
 		}
 		held, lock, err := p.tryAcquire(ctx, req)
 		if err != nil || held == nil {
@@ -571,10 +579,10 @@ func (p *Postgres) RemoveBlock(ctx context.Context, name, version string) error 
 	return nil
 }
 
-// subscribe returns a channel closed at the next release notification of env. It
-// starts the shared listener on first use; when listening is impossible (for example
-// behind a transaction-mode pooler) it returns nil and the waiters poll.
-func (p *Postgres) subscribe(ctx context.Context, env string) <-chan struct{} {
+// waitQueue returns the queue that release notifications wake. It starts the shared
+// listener on first use; when listening is impossible (for example behind a
+// transaction-mode pooler) it returns nil and the waiters poll.
+func (p *Postgres) waitQueue(ctx context.Context) *wakeQueue {
 	p.lmu.Lock()
 	defer p.lmu.Unlock()
 	if p.closed {
@@ -588,7 +596,7 @@ func (p *Postgres) subscribe(ctx context.Context, env string) <-chan struct{} {
 		}
 		p.listener = l
 	}
-	return p.listener.channel(env)
+	return &p.listener.queue
 }
 
 // listener owns one dedicated connection that LISTENs on the release channel and
@@ -596,9 +604,7 @@ func (p *Postgres) subscribe(ctx context.Context, env string) <-chan struct{} {
 type listener struct {
 	cancel context.CancelFunc
 	done   chan struct{}
-
-	mu    sync.Mutex
-	wakes map[string]chan struct{}
+	queue  wakeQueue
 }
 
 func (p *Postgres) listen(ctx context.Context) (*pgx.Conn, error) {
@@ -619,14 +625,14 @@ func (p *Postgres) startListener(ctx context.Context) (*listener, error) {
 		return nil, err
 	}
 	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	l := &listener{cancel: cancel, done: make(chan struct{}), wakes: map[string]chan struct{}{}}
+	l := &listener{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		backoff := 100 * time.Millisecond
 		for {
 			n, err := conn.WaitForNotification(lctx)
 			if err == nil {
-				l.wake(n.Payload)
+				l.queue.wake(n.Payload)
 				continue
 			}
 			conn.Close(context.Background()) //nolint:errcheck // replaced below
@@ -635,7 +641,7 @@ func (p *Postgres) startListener(ctx context.Context) (*listener, error) {
 			}
 			// Reconnect; notifications sent meanwhile are lost, so everyone re-checks.
 			for {
-				l.wakeAll()
+				l.queue.wakeAll()
 				select {
 				case <-lctx.Done():
 					return
@@ -643,7 +649,7 @@ func (p *Postgres) startListener(ctx context.Context) (*listener, error) {
 				}
 				if conn, err = p.listen(lctx); err == nil {
 					backoff = 100 * time.Millisecond
-					l.wakeAll()
+					l.queue.wakeAll()
 					break
 				}
 				backoff = min(backoff*2, 5*time.Second)
@@ -651,35 +657,6 @@ func (p *Postgres) startListener(ctx context.Context) (*listener, error) {
 		}
 	}()
 	return l, nil
-}
-
-func (l *listener) channel(env string) <-chan struct{} {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ch, ok := l.wakes[env]
-	if !ok {
-		ch = make(chan struct{})
-		l.wakes[env] = ch
-	}
-	return ch
-}
-
-func (l *listener) wake(env string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if ch, ok := l.wakes[env]; ok {
-		close(ch)
-		delete(l.wakes, env)
-	}
-}
-
-func (l *listener) wakeAll() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for env, ch := range l.wakes {
-		close(ch)
-		delete(l.wakes, env)
-	}
 }
 
 func (l *listener) stop() {

@@ -17,7 +17,7 @@ var schemaSeq atomic.Int64
 // postgresFactory returns a constructor of empty PostgreSQL backends, each in its own
 // schema of one server started for t.
 func postgresFactory(t *testing.T) (func(t *testing.T) backend.Backend, *pgtest.Server) {
-	srv := pgtest.New(t)
+	srv := postgresServer(t)
 	return func(t *testing.T) backend.Backend {
 		t.Helper()
 		b, err := backend.NewPostgres(context.Background(), backend.PostgresConfig{DSN: srv.DSN, Schema: fmt.Sprintf("t%d", schemaSeq.Add(1))})
@@ -36,7 +36,7 @@ func TestPostgresBehaviours(t *testing.T) {
 
 // Several runners starting at once all create the tables without failing.
 func TestPostgresConcurrentFirstUse(t *testing.T) {
-	srv := pgtest.New(t)
+	srv := postgresServer(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
@@ -73,9 +73,9 @@ func TestPostgresConcurrentFirstUse(t *testing.T) {
 
 // The DSN and its password never appear in errors.
 func TestPostgresErrorsHideTheDSN(t *testing.T) {
-	srv := pgtest.New(t)
+	srv := postgresServer(t)
 	wrongPW := strings.Replace(srv.DSN, srv.Password, "s3cret-wrong-pass", 1)
-	refused := fmt.Sprintf("postgres://deployer:s3cret-pass@127.0.0.1:1/db?sslmode=disable&connect_timeout=5")
+	refused := "postgres://deployer:s3cret-pass@127.0.0.1:1/db?sslmode=disable&connect_timeout=5"
 	cases := []struct {
 		name, dsn, schema, want string
 		secrets                 []string

@@ -30,75 +30,109 @@ type Server struct {
 	// Password is the superuser's password (part of DSN).
 	Password string
 	Port     int
-	dir      string
+
+	dir     string
+	bin     string
+	run     func(name string, args ...string) *exec.Cmd
+	started bool
 }
 
 // New starts a PostgreSQL cluster for t and returns it; the cluster is stopped and its
 // files removed in t.Cleanup.
 func New(t testing.TB) *Server {
 	t.Helper()
-	bin, err := findBinDir()
-	if err != nil {
-		t.Fatalf("pgtest: %v; %s", err, InstallHint)
-	}
-	run, owner, err := runner()
+	srv, err := Start()
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
+	t.Cleanup(func() {
+		if err := srv.Stop(); err != nil {
+			t.Logf("pgtest: %v", err)
+		}
+	})
+	return srv
+}
 
+// Start starts a cluster that lives until Stop, for servers shared by several tests
+// (started lazily and stopped in TestMain).
+func Start() (*Server, error) {
+	bin, err := findBinDir()
+	if err != nil {
+		return nil, fmt.Errorf("%w; %s", err, InstallHint)
+	}
+	run, owner, err := runner()
+	if err != nil {
+		return nil, err
+	}
 	// Not t.TempDir: when running as root the server runs as another user, who must
 	// be able to enter the directory.
 	dir, err := os.MkdirTemp("", "pgtest-")
 	if err != nil {
-		t.Fatalf("pgtest: %v", err)
+		return nil, err
 	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	srv := &Server{dir: dir, run: run, bin: bin}
+	if err := srv.start(owner); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, err
+	}
+	return srv, nil
+}
+
+func (s *Server) start(owner *ids) error {
 	pw := randomHex(16)
-	pwfile := filepath.Join(dir, "pw")
+	pwfile := filepath.Join(s.dir, "pw")
 	if err := os.WriteFile(pwfile, []byte(pw+"\n"), 0o600); err != nil {
-		t.Fatalf("pgtest: %v", err)
+		return err
 	}
 	if owner != nil {
-		if err := chownAll(dir, owner.uid, owner.gid); err != nil {
-			t.Fatalf("pgtest: giving %s to the postgres user: %v", dir, err)
+		if err := chownAll(s.dir, owner.uid, owner.gid); err != nil {
+			return fmt.Errorf("giving %s to the postgres user: %w", s.dir, err)
 		}
 	}
-	data := filepath.Join(dir, "data")
-	if out, err := run(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "--pwfile", pwfile,
+	data := filepath.Join(s.dir, "data")
+	if out, err := s.run(filepath.Join(s.bin, "initdb"), "-D", data, "-U", "postgres", "--pwfile", pwfile,
 		"--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync").CombinedOutput(); err != nil {
-		t.Fatalf("pgtest: initdb failed: %v\n%s", err, out)
+		return fmt.Errorf("initdb failed: %w\n%s", err, out)
 	}
-
 	var port int
+	var err error
 	var lastOut []byte
 	for attempt := 0; attempt < 3; attempt++ {
 		port, err = freePort()
 		if err != nil {
-			t.Fatalf("pgtest: %v", err)
+			return err
 		}
-		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", port, dir)
-		cmd := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-l", filepath.Join(dir, "server.log"), "-w", "-t", "60", "-o", opts, "start")
-		lastOut, err = cmd.CombinedOutput()
+		opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300", port, s.dir)
+		lastOut, err = s.run(filepath.Join(s.bin, "pg_ctl"), "-D", data, "-l", filepath.Join(s.dir, "server.log"), "-w", "-t", "60", "-o", opts, "start").CombinedOutput()
 		if err == nil {
 			break
 		}
-		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
+		log, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
 		lastOut = append(lastOut, log...)
 	}
 	if err != nil {
-		t.Fatalf("pgtest: pg_ctl start failed: %v\n%s", err, lastOut)
+		return fmt.Errorf("pg_ctl start failed: %w\n%s", err, lastOut)
 	}
-	t.Cleanup(func() {
-		if out, err := run(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop").CombinedOutput(); err != nil {
-			t.Logf("pgtest: pg_ctl stop: %v\n%s", err, out)
+	s.started = true
+	s.DSN = fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", pw, port)
+	s.Password = pw
+	s.Port = port
+	return nil
+}
+
+// Stop stops the server at once and removes its files.
+func (s *Server) Stop() error {
+	var err error
+	if s.started {
+		if out, e := s.run(filepath.Join(s.bin, "pg_ctl"), "-D", filepath.Join(s.dir, "data"), "-m", "immediate", "-w", "stop").CombinedOutput(); e != nil {
+			err = fmt.Errorf("pg_ctl stop: %w\n%s", e, out)
 		}
-	})
-	return &Server{
-		DSN:      fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", pw, port),
-		Password: pw,
-		Port:     port,
-		dir:      dir,
+		s.started = false
 	}
+	if e := os.RemoveAll(s.dir); e != nil && err == nil {
+		err = e
+	}
+	return err
 }
 
 // findBinDir returns the directory holding initdb and pg_ctl: PATH first, then the
