@@ -1,0 +1,134 @@
+package maintenance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Directory files, read by the application or its web server.
+const (
+	JSONFile = "maintenance.json"
+	HTMLFile = "maintenance.html"
+)
+
+// Directory writes <Path>/maintenance.json and <Path>/maintenance.html while
+// maintenance is on (banner or not) and removes them when it is off.
+type Directory struct {
+	Path string
+	Log  Logger
+	// Now returns the current time (nil: time.Now).
+	Now func() time.Time
+}
+
+var _ Backend = (*Directory)(nil)
+
+// Describe implements Backend.
+func (d *Directory) Describe() string { return "directory " + d.Path }
+
+type directoryFile struct {
+	State
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}</style>
+</head>
+<body>
+<h1>{{.Title}}</h1>
+<p>{{.Message}}</p>
+{{- if .Reason}}
+<p class="reason">{{.Reason}}</p>
+{{- end}}
+{{- if .Until}}
+<p class="until">Expected back: <time datetime="{{.Until}}">{{.Until}}</time></p>
+{{- end}}
+</body>
+</html>
+`))
+
+// RenderPage renders the maintenance page; every value is HTML-escaped.
+func RenderPage(s State) (string, error) {
+	var b strings.Builder
+	data := map[string]string{"Title": "Maintenance", "Message": s.Message, "Reason": s.Reason}
+	if data["Message"] == "" {
+		data["Message"] = "The site is under maintenance. Please come back in a few minutes."
+	}
+	if !s.Until.IsZero() {
+		data["Until"] = s.Until.UTC().Format(time.RFC3339)
+	}
+	if err := pageTemplate.Execute(&b, data); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// Apply implements Backend.
+func (d *Directory) Apply(_ context.Context, s State) error {
+	jsonPath, htmlPath := filepath.Join(d.Path, JSONFile), filepath.Join(d.Path, HTMLFile)
+	if !s.Enabled {
+		for _, p := range []string{jsonPath, htmlPath} {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("remove %s: %w", p, err)
+			}
+		}
+		d.Log.log("maintenance mode off", map[string]any{"backend": d.Describe()})
+		return nil
+	}
+	if st, err := os.Stat(d.Path); err != nil || !st.IsDir() {
+		return fmt.Errorf("maintenance directory %s does not exist or is not a folder", d.Path)
+	}
+	now := time.Now
+	if d.Now != nil {
+		now = d.Now
+	}
+	page, err := RenderPage(s)
+	if err != nil {
+		return err
+	}
+	raw, err := json.MarshalIndent(directoryFile{State: s, UpdatedAt: now().UTC()}, "", "  ")
+	if err != nil {
+		return err
+	}
+	// The page first: an application that sees the JSON finds its page ready.
+	if err := writeAtomic(htmlPath, []byte(page), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", htmlPath, err)
+	}
+	if err := writeAtomic(jsonPath, append(raw, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", jsonPath, err)
+	}
+	d.Log.log("maintenance mode on", map[string]any{"backend": d.Describe(), "banner": s.Banner})
+	return nil
+}
+
+// Read implements Backend: no maintenance.json means maintenance is off.
+func (d *Directory) Read(_ context.Context) (State, bool, error) {
+	st, err := os.Stat(d.Path)
+	if err != nil || !st.IsDir() {
+		return State{}, false, nil
+	}
+	raw, err := os.ReadFile(filepath.Join(d.Path, JSONFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{}, true, nil
+	}
+	if err != nil {
+		return State{}, true, err
+	}
+	var f directoryFile
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return State{}, true, fmt.Errorf("%s is not valid JSON: %w", filepath.Join(d.Path, JSONFile), err)
+	}
+	return f.State, true, nil
+}

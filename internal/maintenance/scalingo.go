@@ -1,0 +1,119 @@
+package maintenance
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/scalingo"
+)
+
+// Default variable names read by the application.
+const (
+	DefaultEnableVariable        = "MAINTENANCE_ENABLE"
+	DefaultBannerEnableVariable  = "MAINTENANCE_BANNER_ENABLE"
+	DefaultBannerMessageVariable = "MAINTENANCE_BANNER_MESSAGE"
+)
+
+// VariableNames are the environment variables the application reads.
+type VariableNames struct {
+	Enable        string
+	BannerEnable  string
+	BannerMessage string
+}
+
+func (v VariableNames) withDefaults() VariableNames {
+	if v.Enable == "" {
+		v.Enable = DefaultEnableVariable
+	}
+	if v.BannerEnable == "" {
+		v.BannerEnable = DefaultBannerEnableVariable
+	}
+	if v.BannerMessage == "" {
+		v.BannerMessage = DefaultBannerMessageVariable
+	}
+	return v
+}
+
+// Scalingo sets the maintenance variables of a Scalingo app ("1"/"0" and the
+// message) and, when Restart is set, restarts the app and waits for the restart
+// operation, since a variable change alone does not reach running containers.
+type Scalingo struct {
+	Client       *scalingo.Client
+	App          string
+	Restart      bool
+	Names        VariableNames
+	PollInterval time.Duration // default 2s
+	Log          Logger
+}
+
+var _ Backend = (*Scalingo)(nil)
+
+// Describe implements Backend.
+func (s *Scalingo) Describe() string { return "Scalingo app " + s.App }
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// Apply implements Backend.
+func (s *Scalingo) Apply(ctx context.Context, st State) error {
+	names := s.Names.withDefaults()
+	vars := scalingo.Variables{
+		{Name: names.Enable, Value: flag(st.Blocking())},
+		{Name: names.BannerEnable, Value: flag(st.Enabled && st.Banner)},
+	}
+	if st.Enabled {
+		// The message is left as it was when maintenance goes off, so a banner
+		// template never shows an empty string.
+		vars = append(vars, &scalingo.Variable{Name: names.BannerMessage, Value: st.Message})
+	}
+	if _, err := s.Client.VariableMultipleSet(ctx, s.App, vars); err != nil {
+		return fmt.Errorf("set %s, %s on %s: %w", names.Enable, names.BannerEnable, s.App, err)
+	}
+	s.Log.log("maintenance variables set", map[string]any{"app": s.App, names.Enable: flag(st.Blocking()), names.BannerEnable: flag(st.Enabled && st.Banner)})
+	if !s.Restart {
+		return nil
+	}
+	opID, err := s.Client.AppsRestart(ctx, s.App, nil)
+	if err != nil {
+		return fmt.Errorf("the variables are set but restarting %s failed: %w", s.App, err)
+	}
+	s.Log.log("restarting the app", map[string]any{"app": s.App, "operation": opID})
+	if _, err := s.Client.WaitOperation(ctx, s.App, opID, s.PollInterval); err != nil {
+		return fmt.Errorf("the variables are set but the restart of %s did not finish: %w", s.App, err)
+	}
+	s.Log.log("app restarted", map[string]any{"app": s.App, "operation": opID})
+	return nil
+}
+
+// Read implements Backend from the app's variables. Reason, Until and AllowedIPs
+// have no variable and read back empty.
+func (s *Scalingo) Read(ctx context.Context) (State, bool, error) {
+	names := s.Names.withDefaults()
+	vs, err := s.Client.VariablesList(ctx, s.App)
+	if scalingo.IsNotFound(err) {
+		return State{}, false, nil
+	}
+	if err != nil {
+		return State{}, false, err
+	}
+	on := func(name string) bool {
+		v := vs.Get(name)
+		return v != nil && (v.Value == "1" || v.Value == "true")
+	}
+	st := State{}
+	switch {
+	case on(names.Enable):
+		st.Enabled = true
+	case on(names.BannerEnable):
+		st.Enabled, st.Banner = true, true
+	}
+	if v := vs.Get(names.BannerMessage); v != nil {
+		st.Message = v.Value
+	}
+	return st, true, nil
+}
