@@ -46,6 +46,9 @@ type Commit struct {
 	// when the message carries one.
 	PullRequest      int
 	PullRequestTitle string
+	// PullRequestRef is how the forge writes the reference: "#12" (GitHub) or
+	// "!12" (GitLab merge request); empty when PullRequest is 0.
+	PullRequestRef string
 }
 
 // IsMerge tells whether the commit has more than one parent.
@@ -245,6 +248,12 @@ func Log(ctx context.Context, repo, from, to string, opts ...LogOption) ([]Commi
 			return nil, fmt.Errorf("git log %s: commit date: %w", c.Hash, err)
 		}
 		c.PullRequest, c.PullRequestTitle = pullRequest(c.Subject, c.Body)
+		if c.PullRequest > 0 {
+			c.PullRequestRef = "#" + strconv.Itoa(c.PullRequest)
+			if gitlabMerge.MatchString(c.Subject) {
+				c.PullRequestRef = "!" + strconv.Itoa(c.PullRequest)
+			}
+		}
 		commits = append(commits, c)
 	}
 	return commits, nil

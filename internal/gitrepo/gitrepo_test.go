@@ -155,7 +155,7 @@ func TestLog(t *testing.T) {
 		t.Errorf("GitHub merge = %+v", m1)
 	}
 	m2 := byHash[h.m2]
-	if m2.PullRequest != 34 || m2.PullRequestTitle != "feat!: drop the v1 API" || !m2.Date.Equal(h.m2Date) {
+	if m2.PullRequest != 34 || m2.PullRequestRef != "!34" || m1.PullRequestRef != "#12" || m2.PullRequestTitle != "feat!: drop the v1 API" || !m2.Date.Equal(h.m2Date) {
 		t.Errorf("GitLab merge = %+v", m2)
 	}
 	c5 := byHash[h.c5]
