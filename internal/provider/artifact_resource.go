@@ -1,0 +1,357 @@
+package provider
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/releaseplan/terraform-provider-release/internal/store"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*artifactResource)(nil)
+	_ resource.ResourceWithImportState = (*artifactResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*artifactResource)(nil)
+)
+
+// NewArtifactResource returns the release_artifact resource.
+func NewArtifactResource() resource.Resource { return &artifactResource{} }
+
+type artifactResource struct {
+	data *providerData
+}
+
+type artifactResourceModel struct {
+	ID              types.String `tfsdk:"id"`
+	Name            types.String `tfsdk:"name"`
+	Version         types.String `tfsdk:"version"`
+	Source          types.String `tfsdk:"source"`
+	SHA256          types.String `tfsdk:"sha256"`
+	Metadata        types.Map    `tfsdk:"metadata"`
+	RetainOnDestroy types.Bool   `tfsdk:"retain_on_destroy"`
+	Size            types.Int64  `tfsdk:"size"`
+	URI             types.String `tfsdk:"uri"`
+	PublishedAt     types.String `tfsdk:"published_at"`
+}
+
+func (r *artifactResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_artifact"
+}
+
+func (r *artifactResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = artifactResourceSchema()
+}
+
+func artifactResourceSchema() schema.Schema {
+	return schema.Schema{
+		MarkdownDescription: "Publishes a build output once in the artifact store as `name@version`. Published versions are immutable: " +
+			"publishing the same bytes again changes nothing, and different bytes under a published version are refused. " +
+			"The sha256 is computed while the bytes are streamed in; a mismatch with `sha256` publishes nothing.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "The artifact's identifier, `name@version`; pass it to `release_deployment.artifact`.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"name": schema.StringAttribute{
+				MarkdownDescription: "Artifact name, usually the application's (`histologe`). Letters, digits, `.`, `_` and `-`. Changing it publishes a new artifact.",
+				Required:            true,
+				Validators:          []validator.String{artifactName()},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"version": schema.StringAttribute{
+				MarkdownDescription: "Semantic version to publish, e.g. `1.7.4-staging`. Changing it publishes a new artifact.",
+				Required:            true,
+				Validators:          []validator.String{semverVersion()},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"source": schema.StringAttribute{
+				MarkdownDescription: "Local file to publish, e.g. `dist/histologe.tar.gz`. Its sha256 is computed at plan time when the file exists, so the plan shows which bytes will be published.",
+				Required:            true,
+			},
+			"sha256": schema.StringAttribute{
+				MarkdownDescription: "Expected sha256 of `source` (e.g. `filesha256(\"dist/app.tar.gz\")` or the build's own checksum). When set, bytes with another checksum are refused and nothing is published. Computed from the stored bytes otherwise.",
+				Optional:            true,
+				Computed:            true,
+				Validators:          []validator.String{sha256Hex()},
+			},
+			"metadata": schema.MapAttribute{
+				MarkdownDescription: "Free-form metadata stored with the bytes, e.g. `{ git_commit = \"3f2a9c1\", built_by = \"ci\" }`. `git_commit` feeds the `require_descendant_of` guard of promotions. Immutable once published.",
+				Optional:            true,
+				ElementType:         types.StringType,
+			},
+			"retain_on_destroy": schema.BoolAttribute{
+				MarkdownDescription: "Keep the published bytes when the resource is destroyed, as artifact repositories do. Default: `true`; `false` deletes them.",
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(true),
+			},
+			"size": schema.Int64Attribute{
+				MarkdownDescription: "Size of the published bytes.",
+				Computed:            true,
+			},
+			"uri": schema.StringAttribute{
+				MarkdownDescription: "Where the bytes are stored (`file://` or `https://`).",
+				Computed:            true,
+			},
+			"published_at": schema.StringAttribute{
+				MarkdownDescription: "When the version was first published (RFC 3339).",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+		},
+	}
+}
+
+func (r *artifactResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ModifyPlan puts the source's sha256 in the plan, so the reviewer sees which bytes
+// will be published, and refuses at plan time what the store would refuse at apply.
+func (r *artifactResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan artifactResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var state *artifactResourceModel
+	if !req.State.Raw.IsNull() {
+		state = &artifactResourceModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+	}
+
+	if !plan.Name.IsUnknown() && !plan.Version.IsUnknown() {
+		plan.ID = types.StringValue(plan.Name.ValueString() + "@" + plan.Version.ValueString())
+	}
+	sum := ""
+	if !plan.Source.IsUnknown() {
+		if s, err := fileSHA256(plan.Source.ValueString()); err == nil {
+			sum = s
+		} else if !errors.Is(err, os.ErrNotExist) {
+			resp.Diagnostics.AddAttributeError(path.Root("source"), "Unable to read the source file", err.Error())
+			return
+		}
+	}
+	expected := strings.ToLower(plan.SHA256.ValueString())
+	var cfgSHA types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("sha256"), &cfgSHA)...)
+	userSet := !cfgSHA.IsNull()
+	switch {
+	case userSet && !cfgSHA.IsUnknown() && sum != "" && sum != strings.ToLower(cfgSHA.ValueString()):
+		resp.Diagnostics.AddAttributeError(path.Root("sha256"), "Checksum mismatch",
+			fmt.Sprintf("The file %s has sha256 %s, but sha256 expects %s. Nothing will be published; rebuild the file or fix the expectation.",
+				plan.Source.ValueString(), sum, cfgSHA.ValueString()))
+		return
+	case !userSet && sum != "":
+		plan.SHA256 = types.StringValue(sum)
+		expected = sum
+	case !userSet:
+		plan.SHA256 = types.StringUnknown()
+	}
+
+	if state != nil {
+		if !plan.Metadata.IsUnknown() && !plan.Metadata.Equal(state.Metadata) && plan.ID.Equal(state.ID) {
+			resp.Diagnostics.AddAttributeError(path.Root("metadata"), "Published artifacts are immutable",
+				fmt.Sprintf("%s is already published with other metadata. Publish a new version to change it.", state.ID.ValueString()))
+			return
+		}
+		if plan.ID.Equal(state.ID) && expected != "" && expected != state.SHA256.ValueString() {
+			resp.Diagnostics.AddAttributeError(path.Root("source"), "Version already published with different content",
+				fmt.Sprintf("%s is published with sha256 %s; the new bytes have sha256 %s. Published versions are immutable: bump the version (for example with provider::release::semver_bump) to publish them.",
+					state.ID.ValueString(), state.SHA256.ValueString(), expected))
+			return
+		}
+		if plan.ID.Equal(state.ID) {
+			plan.Size, plan.URI, plan.PublishedAt = state.Size, state.URI, state.PublishedAt
+		}
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func (r *artifactResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan artifactResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(r.publish(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *artifactResource) publish(ctx context.Context, m *artifactResourceModel) diag.Diagnostics {
+	var diags diag.Diagnostics
+	id := m.Name.ValueString() + "@" + m.Version.ValueString()
+	summary := "Unable to publish " + id
+	f, err := os.Open(m.Source.ValueString())
+	if err != nil {
+		diags.AddAttributeError(path.Root("source"), summary, fmt.Sprintf("The source file cannot be read: %v. Nothing was published.", err))
+		return diags
+	}
+	defer f.Close()
+	meta := map[string]string{}
+	diags.Append(m.Metadata.ElementsAs(ctx, &meta, false)...)
+	if diags.HasError() {
+		return diags
+	}
+	tflog.Info(ctx, "publishing artifact", map[string]any{"artifact": id, "source": m.Source.ValueString()})
+	start := time.Now()
+	obj, err := r.data.Store.Put(ctx, m.Name.ValueString(), m.Version.ValueString(), f, m.SHA256.ValueString(), meta)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		diags.AddAttributeError(path.Root("source"), summary,
+			"Version already published with different content: "+err.Error()+". Nothing was changed.")
+		return diags
+	case errors.Is(err, store.ErrChecksumMismatch):
+		diags.AddAttributeError(path.Root("sha256"), summary, err.Error()+".")
+		return diags
+	case err != nil:
+		diags.AddError(summary, err.Error())
+		return diags
+	}
+	if !obj.PublishedAt.IsZero() && len(meta) > 0 && !sameMetadata(obj.Metadata, meta) {
+		diags.AddAttributeError(path.Root("metadata"), summary,
+			fmt.Sprintf("%s is already published with the same bytes but other metadata. Published artifacts are immutable: publish a new version to change it.", id))
+		return diags
+	}
+	tflog.Info(ctx, "artifact published", map[string]any{"artifact": id, "sha256": obj.SHA256, "bytes": obj.Size, "elapsed": time.Since(start).String()})
+	setArtifactComputed(m, obj)
+	return diags
+}
+
+func sameMetadata(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func setArtifactComputed(m *artifactResourceModel, obj store.Object) {
+	m.ID = types.StringValue(obj.ID())
+	m.Name = types.StringValue(obj.Name)
+	m.Version = types.StringValue(obj.Version)
+	m.SHA256 = types.StringValue(obj.SHA256)
+	m.Size = types.Int64Value(obj.Size)
+	m.URI = types.StringValue(obj.URI)
+	m.PublishedAt = types.StringValue(obj.PublishedAt.UTC().Format(time.RFC3339))
+}
+
+func (r *artifactResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state artifactResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	name, version := state.Name.ValueString(), state.Version.ValueString()
+	var obj store.Object
+	var err error
+	if r.data.VerifyOnRead {
+		obj, err = r.data.Store.Verify(ctx, name, version)
+	} else {
+		obj, err = r.data.Store.Stat(ctx, name, version)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		tflog.Warn(ctx, "artifact is gone from the store; removing it from state", map[string]any{"artifact": name + "@" + version})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to read "+name+"@"+version, err.Error())
+		return
+	}
+	setArtifactComputed(&state, obj)
+	if len(obj.Metadata) > 0 || !state.Metadata.IsNull() {
+		m, diags := types.MapValueFrom(ctx, types.StringType, obj.Metadata)
+		resp.Diagnostics.Append(diags...)
+		state.Metadata = m
+	}
+	if state.RetainOnDestroy.IsNull() {
+		state.RetainOnDestroy = types.BoolValue(true)
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// Update only runs when the source path or retain_on_destroy changed: ModifyPlan
+// refuses new content under a published version, so publishing is a no-op here
+// unless the bytes vanished from the store.
+func (r *artifactResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan artifactResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(r.publish(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *artifactResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state artifactResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if state.RetainOnDestroy.IsNull() || state.RetainOnDestroy.ValueBool() {
+		tflog.Info(ctx, "keeping published artifact (retain_on_destroy)", map[string]any{"artifact": state.ID.ValueString()})
+		return
+	}
+	if err := r.data.Store.Delete(ctx, state.Name.ValueString(), state.Version.ValueString()); err != nil {
+		resp.Diagnostics.AddError("Unable to delete "+state.ID.ValueString(), err.Error())
+	}
+}
+
+func (r *artifactResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	name, version, err := store.ParseID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to import release_artifact", err.Error()+". Import with the artifact id, e.g. histologe@1.7.4.")
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("version"), version)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("retain_on_destroy"), true)...)
+}
+
+// fileSHA256 hashes a local file in one streaming pass.
+func fileSHA256(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}

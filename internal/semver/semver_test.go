@@ -1,0 +1,91 @@
+package semver
+
+import "testing"
+
+func TestBump(t *testing.T) {
+	cases := []struct{ in, part, want string }{
+		{"1.7.3", "patch", "1.7.4"},
+		{"1.7.3", "minor", "1.8.0"},
+		{"1.7.3", "major", "2.0.0"},
+		{"v1.7.3", "patch", "1.7.4"},
+		{"1.7.4-rc", "patch", "1.7.4"},
+		{"1.8.0-rc", "minor", "1.8.0"},
+		{"1.7.4-rc", "minor", "1.8.0"},
+		{"2.0.0-beta", "major", "2.0.0"},
+		{"1.7.4-rc", "prerelease", "1.7.4-rc.1"},
+		{"1.7.4-rc.1", "prerelease", "1.7.4-rc.2"},
+		{"1.7.3", "prerelease", "1.7.4-0"},
+		{"1.7.3+build.5", "patch", "1.7.4"},
+	}
+	for _, c := range cases {
+		got, err := Bump(c.in, c.part)
+		if err != nil || got != c.want {
+			t.Errorf("Bump(%q, %q) = %q, %v; want %q", c.in, c.part, got, err, c.want)
+		}
+	}
+}
+
+func TestBumpErrors(t *testing.T) {
+	for _, c := range []struct{ in, part string }{{"1.x.banana", "patch"}, {"1.7", "patch"}, {"1.7.3", "build"}, {"", "patch"}} {
+		if got, err := Bump(c.in, c.part); err == nil {
+			t.Errorf("Bump(%q, %q) = %q, want an error", c.in, c.part, got)
+		}
+	}
+}
+
+func TestChannel(t *testing.T) {
+	cases := []struct{ in, ch, want string }{
+		{"1.7.4", "rc", "1.7.4-rc"},
+		{"1.7.4-staging", "rc", "1.7.4-rc"},
+		{"1.7.4-rc", "", "1.7.4"},
+		{"1.7.4", "", "1.7.4"},
+		{"1.7.4+abc", "beta.2", "1.7.4-beta.2"},
+	}
+	for _, c := range cases {
+		got, err := Channel(c.in, c.ch)
+		if err != nil || got != c.want {
+			t.Errorf("Channel(%q, %q) = %q, %v; want %q", c.in, c.ch, got, err, c.want)
+		}
+	}
+	for _, ch := range []string{"r c", "rc+1", "é"} {
+		if _, err := Channel("1.7.4", ch); err == nil {
+			t.Errorf("Channel(1.7.4, %q) should fail", ch)
+		}
+	}
+}
+
+func TestCompare(t *testing.T) {
+	cases := []struct {
+		a, b string
+		want int
+	}{
+		{"1.7.4-rc", "1.7.4", -1},
+		{"1.7.4", "1.7.4", 0},
+		{"1.7.10", "1.7.9", 1},
+		{"1.7.4-rc.2", "1.7.4-rc.10", -1},
+		{"1.7.4-alpha", "1.7.4-beta", -1},
+		{"1.7.4+a", "1.7.4+b", 0},
+	}
+	for _, c := range cases {
+		got, err := Compare(c.a, c.b)
+		if err != nil || got != c.want {
+			t.Errorf("Compare(%q, %q) = %d, %v; want %d", c.a, c.b, got, err, c.want)
+		}
+	}
+	if _, err := Compare("1.7.4", "nope"); err == nil {
+		t.Error("Compare with an invalid version should fail")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, ok := range []string{"1.0.0", "1.7.4-staging", "1.7.4-rc.1+sha.3f2a9c1", "v2.0.0"} {
+		if err := Validate(ok); err != nil {
+			t.Errorf("Validate(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"1.x.banana", "1.0", "1", "", "1.0.0.0", "latest"} {
+		if err := Validate(bad); err == nil {
+			t.Errorf("Validate(%q) should fail", bad)
+		}
+	}
+}
