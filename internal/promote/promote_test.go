@@ -1,0 +1,337 @@
+package promote
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/gitrepo"
+	"github.com/releaseplan/terraform-provider-release/internal/gitrepo/gitrepotest"
+	"github.com/releaseplan/terraform-provider-release/internal/store"
+)
+
+var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+
+type fixture struct {
+	st   *store.Directory
+	be   *backend.Directory
+	repo *gitrepotest.Repo
+	// base is production's commit; feature descends from it; other does not.
+	base, feature, other string
+	sum                  string
+}
+
+// newRepo builds the history the descendant guard is tested on: main has base and
+// feature after it; side branches off before base.
+func newRepo(t *testing.T) gitRepo {
+	t.Helper()
+	g := gitRepo{repo: gitrepotest.New(t)}
+	g.repo.Commit("feat: first")
+	g.repo.Branch("side")
+	g.other = g.repo.Commit("fix: a branch that forgot production")
+	g.repo.Checkout("main")
+	g.base = g.repo.Commit("fix: what production runs")
+	g.feature = g.repo.Commit("feat: next release")
+	return g
+}
+
+type gitRepo struct {
+	repo                 *gitrepotest.Repo
+	base, feature, other string
+}
+
+func newFixture(t *testing.T, g gitRepo) *fixture {
+	t.Helper()
+	st, err := store.NewDirectory(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	be, err := backend.NewDirectory(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{st: st, be: be, repo: g.repo, base: g.base, feature: g.feature, other: g.other}
+
+	content := []byte("release 1.0.0 bytes")
+	h := sha256.Sum256(content)
+	f.sum = hex.EncodeToString(h[:])
+	if _, err := st.Put(context.Background(), "app", "1.0.0-staging", strings.NewReader(string(content)), "", map[string]string{"git_commit": f.feature, "built_by": "ci"}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) append(t *testing.T, evs ...backend.Event) {
+	t.Helper()
+	for i, ev := range evs {
+		if ev.Time.IsZero() {
+			ev.Time = t0.Add(time.Duration(i) * time.Minute)
+		}
+		if ev.Name == "" {
+			ev.Name = "app"
+		}
+		if err := f.be.Append(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (f *fixture) request() Request {
+	return Request{Name: "app", FromVersion: "1.0.0-staging", ToVersion: "1.0.0-rc", SHA256: f.sum, Actor: "ci@runner", Store: f.st, Backend: f.be, Now: func() time.Time { return t0.Add(time.Hour) }}
+}
+
+func deployed(env, version, sha string) backend.Event {
+	return backend.Event{Environment: env, Kind: backend.KindDeployed, Version: version, SHA256: sha, Actor: "deployer"}
+}
+
+func TestGuards(t *testing.T) {
+	g := newRepo(t)
+	shallow := g.repo.ShallowClone(1)
+	tests := []struct {
+		name    string
+		setup   func(t *testing.T, f *fixture, req *Request)
+		guards  []string // guards expected to fail, in order
+		wantMsg []string // fragments of the error
+	}{
+		{name: "all guards pass", setup: func(t *testing.T, f *fixture, req *Request) {
+			f.append(t, deployed("staging", "1.0.0-staging", f.sum))
+			req.RequireDeployedIn = []string{"staging"}
+			req.RequireDescendantOf = &DescendantOf{Repository: f.repo.Dir, Commit: f.base}
+		}},
+		{name: "sha256 differs", setup: func(t *testing.T, f *fixture, req *Request) {
+			req.SHA256 = strings.Repeat("0", 64)
+		}, guards: []string{GuardSHA256}, wantMsg: []string{"guard sha256: app@1.0.0-staging has sha256 " + "", "not the bytes that were reviewed"}},
+		{name: "source blocked", setup: func(t *testing.T, f *fixture, req *Request) {
+			if err := f.be.SetBlock(context.Background(), backend.Block{Name: "app", Version: "1.0.0-staging", Reason: "corrupts invoices", BlockedBy: "qa", BlockedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+		}, guards: []string{GuardBlocked}, wantMsg: []string{"app@1.0.0-staging is blocked by qa since 2026-03-01T10:00:00Z: corrupts invoices", "Remove the release_version_block"}},
+		{name: "target blocked", setup: func(t *testing.T, f *fixture, req *Request) {
+			if err := f.be.SetBlock(context.Background(), backend.Block{Name: "app", Version: "1.0.0-rc", Reason: "bad"}); err != nil {
+				t.Fatal(err)
+			}
+		}, guards: []string{GuardBlocked}, wantMsg: []string{"app@1.0.0-rc is blocked"}},
+		{name: "never deployed", setup: func(t *testing.T, f *fixture, req *Request) {
+			req.RequireDeployedIn = []string{"staging"}
+		}, guards: []string{GuardDeployedIn}, wantMsg: []string{"app has never been deployed to staging"}},
+		{name: "another version runs", setup: func(t *testing.T, f *fixture, req *Request) {
+			f.append(t, deployed("staging", "0.9.0", "abc"))
+			req.RequireDeployedIn = []string{"staging"}
+		}, guards: []string{GuardDeployedIn}, wantMsg: []string{"staging runs app@0.9.0 (deployed 2026-03-01T10:00:00Z by deployer), not 1.0.0-staging"}},
+		{name: "last deployment failed", setup: func(t *testing.T, f *fixture, req *Request) {
+			f.append(t, deployed("staging", "1.0.0-staging", f.sum),
+				backend.Event{Environment: "staging", Kind: backend.KindFailed, Version: "1.0.0-staging", Detail: "smoke test answered 502.\nmore"})
+			req.RequireDeployedIn = []string{"staging"}
+		}, guards: []string{GuardDeployedIn}, wantMsg: []string{"the last deployment to staging, of app@1.0.0-staging at 2026-03-01T10:01:00Z, failed (smoke test answered 502); app@1.0.0-staging runs there now"}},
+		{name: "rolled back", setup: func(t *testing.T, f *fixture, req *Request) {
+			f.append(t, deployed("staging", "0.9.0", "abc"),
+				backend.Event{Environment: "staging", Kind: backend.KindFailed, Version: "1.0.0-staging"},
+				backend.Event{Environment: "staging", Kind: backend.KindRolledBack, Version: "0.9.0", Detail: "restored app@0.9.0"})
+			req.RequireDeployedIn = []string{"staging"}
+		}, guards: []string{GuardDeployedIn}, wantMsg: []string{"staging was rolled back at 2026-03-01T10:02:00Z (restored app@0.9.0); app@0.9.0 runs there now"}},
+		{name: "same version, other bytes", setup: func(t *testing.T, f *fixture, req *Request) {
+			f.append(t, deployed("staging", "1.0.0-staging", strings.Repeat("f", 64)))
+			req.RequireDeployedIn = []string{"staging"}
+		}, guards: []string{GuardDeployedIn}, wantMsg: []string{"staging runs app@1.0.0-staging with sha256 ffff"}},
+		{name: "one of two environments", setup: func(t *testing.T, f *fixture, req *Request) {
+			f.append(t, deployed("staging", "1.0.0-staging", f.sum))
+			req.RequireDeployedIn = []string{"staging", "recette"}
+		}, guards: []string{GuardDeployedIn}, wantMsg: []string{"never been deployed to recette"}},
+		{name: "not a descendant", setup: func(t *testing.T, f *fixture, req *Request) {
+			req.RequireDescendantOf = &DescendantOf{Repository: f.repo.Dir, Commit: f.other}
+		}, guards: []string{GuardDescendantOf}, wantMsg: []string{"does not descend from " + "", "would drop commits that run now"}},
+		{name: "unknown commit", setup: func(t *testing.T, f *fixture, req *Request) {
+			req.RequireDescendantOf = &DescendantOf{Repository: f.repo.Dir, Commit: strings.Repeat("1", 40)}
+		}, guards: []string{GuardDescendantOf}, wantMsg: []string{"fetch the missing commits"}},
+		{name: "empty commit", setup: func(t *testing.T, f *fixture, req *Request) {
+			req.RequireDescendantOf = &DescendantOf{Repository: f.repo.Dir, Commit: ""}
+		}, guards: []string{GuardDescendantOf}, wantMsg: []string{"commit is empty"}},
+		{name: "shallow clone cannot answer", setup: func(t *testing.T, f *fixture, req *Request) {
+			req.RequireDescendantOf = &DescendantOf{Repository: shallow, Commit: f.base}
+		}, guards: []string{GuardDescendantOf}, wantMsg: []string{"shallow"}},
+		{name: "several guards at once", setup: func(t *testing.T, f *fixture, req *Request) {
+			req.SHA256 = strings.Repeat("0", 64)
+			req.RequireDeployedIn = []string{"staging"}
+			req.RequireDescendantOf = &DescendantOf{Repository: f.repo.Dir, Commit: f.other}
+		}, guards: []string{GuardSHA256, GuardDeployedIn, GuardDescendantOf}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, g)
+			req := f.request()
+			tt.setup(t, f, &req)
+			src, err := Check(context.Background(), req)
+			if src.ID() != "app@1.0.0-staging" {
+				t.Errorf("Check returned source %q", src.ID())
+			}
+			var got []string
+			if err != nil {
+				var joined interface{ Unwrap() []error }
+				errs := []error{err}
+				if errors.As(err, &joined) {
+					errs = joined.Unwrap()
+				}
+				for _, e := range errs {
+					var ge *GuardError
+					if !errors.As(e, &ge) {
+						t.Fatalf("error %v is not a *GuardError", e)
+					}
+					got = append(got, ge.Guard)
+				}
+				if !errors.Is(err, ErrGuard) {
+					t.Errorf("error does not wrap ErrGuard: %v", err)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tt.guards, ",") {
+				t.Fatalf("failed guards = %v, want %v (error: %v)", got, tt.guards, err)
+			}
+			for _, m := range tt.wantMsg {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("error %q does not contain %q", err, m)
+				}
+			}
+			if tt.name == "shallow clone cannot answer" && !errors.Is(err, gitrepo.ErrShallow) {
+				t.Errorf("shallow error does not wrap gitrepo.ErrShallow: %v", err)
+			}
+		})
+	}
+}
+
+func TestCheckRefusesBadRequests(t *testing.T) {
+	f := newFixture(t, newRepo(t))
+	tests := []struct {
+		name    string
+		mutate  func(*Request)
+		wantErr string
+	}{
+		{"missing source", func(r *Request) { r.FromVersion = "2.0.0" }, "app@2.0.0 is not published"},
+		{"same versions", func(r *Request) { r.ToVersion = r.FromVersion }, "both 1.0.0-staging"},
+		{"bad name", func(r *Request) { r.Name = "../x" }, "invalid artifact name"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := f.request()
+			tt.mutate(&req)
+			_, err := Check(context.Background(), req)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || errors.Is(err, ErrGuard) {
+				t.Fatalf("error = %v, want a non-guard error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// countingBackend counts Append calls.
+type countingBackend struct {
+	backend.Backend
+	appends atomic.Int32
+}
+
+func (c *countingBackend) Append(ctx context.Context, ev backend.Event) error {
+	c.appends.Add(1)
+	return c.Backend.Append(ctx, ev)
+}
+
+func TestPromote(t *testing.T) {
+	f := newFixture(t, newRepo(t))
+	ctx := context.Background()
+	f.append(t, deployed("staging", "1.0.0-staging", f.sum))
+	cb := &countingBackend{Backend: f.be}
+	req := f.request()
+	req.Backend = cb
+	req.RequireDeployedIn = []string{"staging"}
+	req.RequireDescendantOf = &DescendantOf{Repository: f.repo.Dir, Commit: f.base}
+	var logged []string
+	req.Log = func(msg string, _ map[string]any) { logged = append(logged, msg) }
+
+	res, err := Promote(ctx, req)
+	if err != nil {
+		t.Fatalf("Promote: %v", err)
+	}
+	if res.AlreadyPromoted || res.Object.ID() != "app@1.0.0-rc" || res.Object.SHA256 != f.sum {
+		t.Fatalf("result = %+v", res)
+	}
+	obj, err := f.st.Verify(ctx, "app", "1.0.0-rc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obj.Metadata[MetaPromotedFrom] != "1.0.0-staging" || obj.Metadata[MetaPromotedBy] != "ci@runner" || obj.Metadata["built_by"] != "ci" || obj.Metadata[MetaGitCommit] != f.feature {
+		t.Errorf("metadata = %v", obj.Metadata)
+	}
+	events, err := f.be.History(ctx, backend.HistoryQuery{Kinds: []string{backend.KindPromoted}})
+	if err != nil || len(events) != 1 {
+		t.Fatalf("promoted events = %+v, %v", events, err)
+	}
+	ev := events[0]
+	if ev.Version != "1.0.0-rc" || ev.SHA256 != f.sum || ev.GitCommit != f.feature || ev.Actor != "ci@runner" || !strings.Contains(ev.Detail, "promoted from 1.0.0-staging (deployed in staging; descends from ") {
+		t.Errorf("event = %+v", ev)
+	}
+	if len(logged) == 0 {
+		t.Error("no progress was logged")
+	}
+
+	// Applying again adopts the promotion: no copy, no second event.
+	again, err := Promote(ctx, req)
+	if err != nil || !again.AlreadyPromoted || !again.Object.PublishedAt.Equal(res.Object.PublishedAt) {
+		t.Fatalf("second Promote = %+v, %v", again, err)
+	}
+	if n := cb.appends.Load(); n != 1 {
+		t.Errorf("%d events appended, want 1", n)
+	}
+
+	// A version published directly is never overwritten by a promotion.
+	if _, err := f.st.Put(ctx, "app", "1.0.0", strings.NewReader("other bytes"), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	req.ToVersion = "1.0.0"
+	if _, err := Promote(ctx, req); !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "published directly") {
+		t.Errorf("promotion onto a published version: %v", err)
+	}
+
+	// A failed guard copies nothing.
+	req.ToVersion = "1.0.1"
+	req.RequireDeployedIn = []string{"production"}
+	if _, err := Promote(ctx, req); !errors.Is(err, ErrGuard) {
+		t.Fatalf("Promote with a failing guard: %v", err)
+	}
+	if _, err := f.st.Stat(ctx, "app", "1.0.1"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a refused promotion published something: %v", err)
+	}
+}
+
+func TestPromoteReverifiesBytes(t *testing.T) {
+	f := newFixture(t, newRepo(t))
+	ctx := context.Background()
+	// The bytes rot in the store after the sha256 was recorded.
+	corruptStore := &corruptingStore{Store: f.st}
+	req := f.request()
+	req.Store = corruptStore
+	if _, err := Promote(ctx, req); !errors.Is(err, store.ErrChecksumMismatch) {
+		t.Fatalf("Promote of rotten bytes = %v, want ErrChecksumMismatch", err)
+	}
+	if _, err := f.st.Stat(ctx, "app", "1.0.0-rc"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("rotten bytes were promoted: %v", err)
+	}
+}
+
+// corruptingStore serves other bytes than the ones recorded, as a disk that rots.
+type corruptingStore struct{ store.Store }
+
+func (c *corruptingStore) Copy(ctx context.Context, name, from, to, sum string, meta map[string]string) (store.Object, error) {
+	return store.CopyVersion(ctx, c, name, from, to, sum, meta)
+}
+
+func (c *corruptingStore) Get(ctx context.Context, name, version string) (io.ReadCloser, store.Object, error) {
+	rc, obj, err := c.Store.Get(ctx, name, version)
+	if err != nil {
+		return nil, obj, err
+	}
+	rc.Close()
+	return io.NopCloser(strings.NewReader("RELEASE 1.0.0 BYTES")), obj, nil
+}
