@@ -18,6 +18,9 @@ import (
 	"time"
 )
 
+// copyBufferSize is large enough that hashing and writing run in long strides.
+const copyBufferSize = 1 << 20
+
 // Directory is a Store in a local folder. Publication is atomic: the bytes and the
 // metadata are written into a private temporary folder, fsynced, and the folder is
 // renamed into place; a rename onto an existing version fails, so of several
@@ -75,7 +78,7 @@ func (d *Directory) Put(ctx context.Context, name, version string, r io.Reader, 
 		return Object{}, err
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), ctxReader{ctx, r})
+	n, err := io.CopyBuffer(io.MultiWriter(f, h), ctxReader{ctx, r}, make([]byte, copyBufferSize))
 	if err == nil {
 		err = f.Sync()
 	}

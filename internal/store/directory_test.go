@@ -1,0 +1,273 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func newDir(t *testing.T) *Directory {
+	t.Helper()
+	d, err := NewDirectory(filepath.Join(t.TempDir(), "artifacts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func checksum(b []byte) string {
+	v := NewVerifyingReader(bytes.NewReader(b), "", -1)
+	_, _ = io.Copy(io.Discard, v)
+	return v.Sum()
+}
+
+// leftovers lists every file under the store except the empty .tmp folder.
+func storeLeftovers(t *testing.T, d *Directory) []string {
+	t.Helper()
+	var out []string
+	_ = filepath.Walk(d.Root(), func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			out = append(out, strings.TrimPrefix(p, d.Root()))
+		}
+		return nil
+	})
+	return out
+}
+
+func TestDirectoryPutGetStat(t *testing.T) {
+	ctx := context.Background()
+	d := newDir(t)
+	content := []byte("hello release")
+	obj, err := d.Put(ctx, "histologe", "1.7.4", bytes.NewReader(content), checksum(content), map[string]string{"git_commit": "3f2a9c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obj.SHA256 != checksum(content) || obj.Size != int64(len(content)) || obj.ID() != "histologe@1.7.4" {
+		t.Fatalf("unexpected object %+v", obj)
+	}
+	if !strings.HasPrefix(obj.URI, "file://") || obj.PublishedAt.IsZero() {
+		t.Fatalf("missing uri or publication time: %+v", obj)
+	}
+	rc, got, err := d.Get(ctx, "histologe", "1.7.4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(b, content) || got.Metadata["git_commit"] != "3f2a9c1" {
+		t.Fatalf("Get returned %q %+v", b, got)
+	}
+	st, err := d.Stat(ctx, "histologe", "1.7.4")
+	if err != nil || st.SHA256 != obj.SHA256 {
+		t.Fatalf("Stat = %+v, %v", st, err)
+	}
+	if fi, _ := os.Stat(filepath.Join(d.Root(), "histologe", "1.7.4", "data")); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("data file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if fi, _ := os.Stat(d.Root()); fi.Mode().Perm() != 0o700 {
+		t.Fatalf("store mode %v, want 0700", fi.Mode().Perm())
+	}
+}
+
+func TestDirectoryChecksumMismatchLeavesNothing(t *testing.T) {
+	d := newDir(t)
+	_, err := d.Put(context.Background(), "app", "1.0.0", strings.NewReader("bytes"), checksum([]byte("other")), nil)
+	if !errors.Is(err, ErrChecksumMismatch) {
+		t.Fatalf("want ErrChecksumMismatch, got %v", err)
+	}
+	if files := storeLeftovers(t, d); len(files) != 0 {
+		t.Fatalf("a refused put left %v", files)
+	}
+	if _, err := d.Stat(context.Background(), "app", "1.0.0"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+}
+
+func TestDirectoryImmutability(t *testing.T) {
+	ctx := context.Background()
+	d := newDir(t)
+	first, err := d.Put(ctx, "app", "1.0.0", strings.NewReader("one"), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := d.Put(ctx, "app", "1.0.0", strings.NewReader("one"), "", nil)
+	if err != nil {
+		t.Fatalf("same bytes again must be a no-op: %v", err)
+	}
+	if !again.PublishedAt.Equal(first.PublishedAt) {
+		t.Fatalf("no-op changed the publication time")
+	}
+	if _, err := d.Put(ctx, "app", "1.0.0", strings.NewReader("two"), "", nil); !errors.Is(err, ErrConflict) {
+		t.Fatalf("want ErrConflict, got %v", err)
+	}
+	rc, _, _ := d.Get(ctx, "app", "1.0.0")
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(b) != "one" {
+		t.Fatalf("published bytes were overwritten: %q", b)
+	}
+	if files := storeLeftovers(t, d); len(files) != 2 {
+		t.Fatalf("want only data and metadata, got %v", files)
+	}
+}
+
+func TestDirectoryConcurrentPuts(t *testing.T) {
+	ctx := context.Background()
+	d := newDir(t)
+	const n = 8
+	payloads := make([][]byte, n)
+	for i := range payloads {
+		payloads[i] = bytes.Repeat([]byte{byte('a' + i)}, 1<<20)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			_, errs[i] = d.Put(ctx, "app", "1.0.0", bytes.NewReader(payloads[i]), "", nil)
+		}(i)
+	}
+	wg.Wait()
+	winners := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			winners++
+		case errors.Is(err, ErrConflict):
+		default:
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	if winners != 1 {
+		t.Fatalf("%d puts won, want exactly one", winners)
+	}
+	obj, err := d.Verify(ctx, "app", "1.0.0")
+	if err != nil {
+		t.Fatalf("torn artifact: %v", err)
+	}
+	found := false
+	for _, p := range payloads {
+		if checksum(p) == obj.SHA256 {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("stored bytes match none of the payloads")
+	}
+}
+
+func TestDirectoryVerifyDetectsCorruption(t *testing.T) {
+	ctx := context.Background()
+	d := newDir(t)
+	if _, err := d.Put(ctx, "app", "1.0.0", strings.NewReader("abcdef"), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(d.Root(), "app", "1.0.0", "data")
+	if err := os.WriteFile(data, []byte("abcdeX"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Stat(ctx, "app", "1.0.0"); err != nil {
+		t.Fatalf("same size must pass the cheap check: %v", err)
+	}
+	if _, err := d.Verify(ctx, "app", "1.0.0"); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("want ErrCorrupt, got %v", err)
+	}
+	if err := os.WriteFile(data, []byte("abc"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Stat(ctx, "app", "1.0.0"); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("size change must be caught by Stat: %v", err)
+	}
+}
+
+func TestDirectoryCopyListDelete(t *testing.T) {
+	ctx := context.Background()
+	d := newDir(t)
+	obj, err := d.Put(ctx, "app", "1.0.0-staging", strings.NewReader("same bytes"), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Copy(ctx, "app", "1.0.0-staging", "1.0.0-rc", checksum([]byte("other")), nil); !errors.Is(err, ErrChecksumMismatch) {
+		t.Fatalf("copy with a wrong sha256: %v", err)
+	}
+	rc, err := d.Copy(ctx, "app", "1.0.0-staging", "1.0.0-rc", obj.SHA256, map[string]string{"promoted_from": "1.0.0-staging"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.SHA256 != obj.SHA256 || rc.Metadata["promoted_from"] != "1.0.0-staging" {
+		t.Fatalf("copy = %+v", rc)
+	}
+	list, err := d.List(ctx, "app")
+	if err != nil || len(list) != 2 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	if err := d.Delete(ctx, "app", "1.0.0-rc"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Delete(ctx, "app", "1.0.0-rc"); err != nil {
+		t.Fatalf("deleting twice: %v", err)
+	}
+	if list, _ := d.List(ctx, "app"); len(list) != 1 {
+		t.Fatalf("after delete: %v", list)
+	}
+	if list, err := d.List(ctx, "nothing"); err != nil || len(list) != 0 {
+		t.Fatalf("List of an unknown name = %v, %v", list, err)
+	}
+}
+
+func TestValidation(t *testing.T) {
+	d := newDir(t)
+	for _, c := range []struct{ name, version string }{{"../x", "1.0.0"}, {"app", "../../etc"}, {"", "1.0.0"}, {"app", "1.0.0/x"}, {"a b", "1.0.0"}} {
+		if _, err := d.Put(context.Background(), c.name, c.version, strings.NewReader("x"), "", nil); err == nil {
+			t.Errorf("Put(%q, %q) should fail", c.name, c.version)
+		}
+	}
+	if _, _, err := ParseID("histologe"); err == nil {
+		t.Error("ParseID without @ should fail")
+	}
+	if n, v, err := ParseID("histologe-backup@1.7.4+20261122T101010Z"); err != nil || n != "histologe-backup" || v != "1.7.4+20261122T101010Z" {
+		t.Errorf("ParseID = %q %q %v", n, v, err)
+	}
+}
+
+func TestPutCancelledLeavesNothing(t *testing.T) {
+	d := newDir(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := io.MultiReader(strings.NewReader("partial"), readerFunc(func([]byte) (int, error) {
+		cancel()
+		return 0, fmt.Errorf("connection lost")
+	}))
+	if _, err := d.Put(ctx, "app", "1.0.0", r, "", nil); err == nil {
+		t.Fatal("interrupted put should fail")
+	}
+	if files := storeLeftovers(t, d); len(files) != 0 {
+		t.Fatalf("interrupted put left %v", files)
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+func TestVerifyingReader(t *testing.T) {
+	content := make([]byte, 4096)
+	_, _ = rand.Read(content)
+	if _, err := io.Copy(io.Discard, NewVerifyingReader(bytes.NewReader(content), checksum(content), int64(len(content)))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, NewVerifyingReader(bytes.NewReader(content), checksum([]byte("x")), -1)); !errors.Is(err, ErrChecksumMismatch) {
+		t.Fatalf("want mismatch, got %v", err)
+	}
+	if _, err := io.Copy(io.Discard, NewVerifyingReader(bytes.NewReader(content), "", 10)); !errors.Is(err, ErrChecksumMismatch) {
+		t.Fatalf("want size mismatch, got %v", err)
+	}
+}
