@@ -62,7 +62,11 @@ func (d *Directory) Switch(ctx context.Context, colour Colour, check HealthCheck
 	prev, err := d.Read(ctx)
 	left := "nothing (no live symlink yet)"
 	if err == nil {
-		left = describe(prev.Active, prev.Live)
+		target := prev.Live
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(d.Path, target)
+		}
+		left = describe(prev.Active, target)
 	} else if !errors.Is(err, ErrNotFound) {
 		return State{}, &SwitchError{Stage: StageValidate, Colour: colour, Err: err}
 	}

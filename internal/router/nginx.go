@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -112,6 +113,9 @@ func (n *Nginx) Render(colour Colour, switchedAt time.Time) string {
 	if n.PreviewServerName != "" {
 		fmt.Fprintf(&b, "# release:preview_server_name=%s\n", n.PreviewServerName)
 	}
+	// The commands are recorded (quoted) so that an import restores them.
+	fmt.Fprintf(&b, "# release:test_command=%s\n", strconv.Quote(n.TestCommand))
+	fmt.Fprintf(&b, "# release:reload_command=%s\n", strconv.Quote(n.reloadCommand()))
 	fmt.Fprintf(&b, "# release:switched_at=%s\n\n", switchedAt.UTC().Format(time.RFC3339))
 	fmt.Fprintf(&b, "# live: %s\nupstream %s {\n    server %s;\n}\n\n", colour, name, live)
 	fmt.Fprintf(&b, "# preview: %s\nupstream %s_preview {\n    server %s;\n}\n\n", colour.Other(), name, idle)
@@ -207,31 +211,52 @@ func (n *Nginx) Read(ctx context.Context) (State, error) {
 	return st, nil
 }
 
-// ReadMeta returns the upstream name and preview server name recorded in a file
-// written by Render, for import by file path.
-func ReadMeta(configFile string) (upstreamName, previewServerName string, err error) {
+// Meta is what a file written by Render records about the router that wrote it.
+type Meta struct {
+	UpstreamName      string
+	PreviewServerName string
+	TestCommand       string
+	ReloadCommand     string
+}
+
+// ReadMeta returns the settings recorded in a file written by Render, for import by
+// file path. ErrNotFound when the file does not exist.
+func ReadMeta(configFile string) (Meta, error) {
 	b, err := os.ReadFile(configFile)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", "", ErrNotFound
+		return Meta{}, ErrNotFound
 	}
 	if err != nil {
-		return "", "", err
+		return Meta{}, err
 	}
 	if !strings.HasPrefix(string(b), Header) {
-		return "", "", fmt.Errorf("%s does not start with %q: it was not written by this provider", configFile, Header)
+		return Meta{}, fmt.Errorf("%s does not start with %q: it was not written by this provider", configFile, Header)
 	}
+	m := Meta{ReloadCommand: DefaultReloadCommand}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "# release:upstream_name="); ok {
-			upstreamName = v
+		k, v, ok := strings.Cut(strings.TrimPrefix(l, "# release:"), "=")
+		if !ok || !strings.HasPrefix(l, "# release:") {
+			continue
 		}
-		if v, ok := strings.CutPrefix(l, "# release:preview_server_name="); ok {
-			previewServerName = v
+		switch k {
+		case "upstream_name":
+			m.UpstreamName = v
+		case "preview_server_name":
+			m.PreviewServerName = v
+		case "test_command":
+			if u, err := strconv.Unquote(v); err == nil {
+				m.TestCommand = u
+			}
+		case "reload_command":
+			if u, err := strconv.Unquote(v); err == nil {
+				m.ReloadCommand = u
+			}
 		}
 	}
-	if upstreamName == "" {
-		return "", "", fmt.Errorf("%s records no upstream name", configFile)
+	if m.UpstreamName == "" {
+		return Meta{}, fmt.Errorf("%s records no upstream name", configFile)
 	}
-	return upstreamName, previewServerName, nil
+	return m, nil
 }
 
 func describe(c Colour, target string) string {

@@ -218,6 +218,16 @@ func TestParse(t *testing.T) {
 			}
 		})
 	}
+	dir := t.TempDir()
+	r.ConfigFile, r.TestCommand = dir+"/web.conf", `nginx -t -c "/etc/nginx/nginx.conf"`
+	if err := os.WriteFile(r.ConfigFile, []byte(r.Render(Green, at)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := ReadMeta(r.ConfigFile)
+	want := Meta{UpstreamName: "web", PreviewServerName: "Preview.Example.org", TestCommand: r.TestCommand, ReloadCommand: DefaultReloadCommand}
+	if err != nil || meta != want {
+		t.Errorf("ReadMeta = %+v, %v; want %+v", meta, err, want)
+	}
 	if !strings.Contains(r.Render(Blue, at), `"~^[^:]*:preview\.example\.org$" web_preview;`) {
 		t.Errorf("preview server name not rendered in the map:\n%s", r.Render(Blue, at))
 	}

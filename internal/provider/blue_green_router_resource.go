@@ -1,0 +1,768 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/check"
+	"github.com/releaseplan/terraform-provider-release/internal/router"
+)
+
+var (
+	_ resource.ResourceWithConfigure        = (*blueGreenRouterResource)(nil)
+	_ resource.ResourceWithImportState      = (*blueGreenRouterResource)(nil)
+	_ resource.ResourceWithModifyPlan       = (*blueGreenRouterResource)(nil)
+	_ resource.ResourceWithConfigValidators = (*blueGreenRouterResource)(nil)
+	_ resource.ResourceWithValidateConfig   = (*blueGreenRouterResource)(nil)
+)
+
+// defaultNginxTestCommand validates the system nginx configuration before a reload.
+const defaultNginxTestCommand = "nginx -t"
+
+// On-destroy behaviours.
+const (
+	onDestroyKeep   = "keep"
+	onDestroyRemove = "remove"
+)
+
+// NewBlueGreenRouterResource returns the release_blue_green_router resource.
+func NewBlueGreenRouterResource() resource.Resource { return &blueGreenRouterResource{} }
+
+type blueGreenRouterResource struct {
+	data *providerData
+}
+
+type blueGreenRouterModel struct {
+	ID              types.String             `tfsdk:"id"`
+	Active          types.String             `tfsdk:"active"`
+	Environment     types.String             `tfsdk:"environment"`
+	OnDestroy       types.String             `tfsdk:"on_destroy"`
+	Blue            *blueGreenColourModel    `tfsdk:"blue"`
+	Green           *blueGreenColourModel    `tfsdk:"green"`
+	Nginx           *blueGreenNginxModel     `tfsdk:"nginx"`
+	Directory       *blueGreenDirectoryModel `tfsdk:"directory"`
+	HealthCheck     *blueGreenHealthModel    `tfsdk:"health_check"`
+	PreviousActive  types.String             `tfsdk:"previous_active"`
+	SwitchedAt      types.String             `tfsdk:"switched_at"`
+	PreviewUpstream types.String             `tfsdk:"preview_upstream"`
+}
+
+type blueGreenColourModel struct {
+	Upstream types.String `tfsdk:"upstream"`
+}
+
+type blueGreenNginxModel struct {
+	ConfigFile        types.String `tfsdk:"config_file"`
+	UpstreamName      types.String `tfsdk:"upstream_name"`
+	ReloadCommand     types.String `tfsdk:"reload_command"`
+	TestCommand       types.String `tfsdk:"test_command"`
+	PreviewServerName types.String `tfsdk:"preview_server_name"`
+}
+
+type blueGreenDirectoryModel struct {
+	Path types.String `tfsdk:"path"`
+}
+
+type blueGreenHealthModel struct {
+	URL          types.String `tfsdk:"url"`
+	Path         types.String `tfsdk:"path"`
+	ExpectStatus types.Int64  `tfsdk:"expect_status"`
+	BodyContains types.String `tfsdk:"body_contains"`
+	Headers      types.Map    `tfsdk:"headers"`
+	Attempts     types.Int64  `tfsdk:"attempts"`
+	Interval     types.String `tfsdk:"interval"`
+	Timeout      types.String `tfsdk:"timeout"`
+}
+
+func (r *blueGreenRouterResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_blue_green_router"
+}
+
+func (r *blueGreenRouterResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = blueGreenRouterSchema()
+}
+
+func colourBlock(colour string) schema.SingleNestedBlock {
+	return schema.SingleNestedBlock{
+		MarkdownDescription: "The " + colour + " environment.",
+		Attributes: map[string]schema.Attribute{
+			"upstream": schema.StringAttribute{
+				MarkdownDescription: "Address nginx proxies to when " + colour + " is live: `host:port` or `unix:/path`. " +
+					"Required with `nginx`; with `directory` it is only used by `health_check.path`.",
+				Optional:   true,
+				Validators: []validator.String{upstreamValidator{}},
+			},
+		},
+	}
+}
+
+func blueGreenRouterSchema() schema.Schema {
+	return schema.Schema{
+		MarkdownDescription: "Switches all traffic between two identical environments, blue and green, behind nginx " +
+			"(an include file owned by the resource) or for a static site (a `live` symlink). " +
+			"Deploy to the idle colour, test it on the preview route, then set `active` to it; " +
+			"switching back is applying the previous value. The colour about to go live must pass " +
+			"`health_check` first: a failure switches nothing. Switches are atomic (a temporary file or " +
+			"symlink renamed into place) and a rejected nginx configuration is rolled back.\n\n" +
+			"With `nginx`, the include file defines `upstream <upstream_name>` (the live colour), " +
+			"`upstream <upstream_name>_preview` (the idle colour) and a `map` setting `$<upstream_name>_backend`. " +
+			"Include it in nginx's `http {}` context. Server blocks `proxy_pass http://<upstream_name>;` to send " +
+			"everything to the live colour, or `proxy_pass http://$<upstream_name>_backend;` so that requests with " +
+			"the header `X-Release-Preview: 1` (or addressed to `preview_server_name`) reach the idle colour.\n\n" +
+			"Destroying the resource leaves traffic where it is and the file in place by default " +
+			"(`on_destroy = \"keep\"`): nginx server blocks still refer to the upstream.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "The nginx `config_file`, or the `directory` path.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"active": schema.StringAttribute{
+				MarkdownDescription: "The colour that receives all traffic: `blue` or `green`.",
+				Required:            true,
+				Validators:          []validator.String{stringvalidator.OneOf(string(router.Blue), string(router.Green))},
+			},
+			"environment": schema.StringAttribute{
+				MarkdownDescription: "When set, every switch is recorded in the release history of this environment " +
+					"(`release_history` data source) as a `switched` event, and every failed switch as `failed`.",
+				Optional: true,
+			},
+			"on_destroy": schema.StringAttribute{
+				MarkdownDescription: "What `terraform destroy` does: `keep` (default) leaves the include file or the " +
+					"symlink and therefore traffic where it is; `remove` deletes it (and reloads nginx, which refuses " +
+					"the change while server blocks still proxy to the upstream).",
+				Optional:   true,
+				Computed:   true,
+				Default:    stringdefault.StaticString(onDestroyKeep),
+				Validators: []validator.String{stringvalidator.OneOf(onDestroyKeep, onDestroyRemove)},
+			},
+			"previous_active": schema.StringAttribute{
+				MarkdownDescription: "The colour that was live before the last switch made by this resource " +
+					"(null until `active` changes): set `active` to it to roll back.",
+				Computed: true,
+			},
+			"switched_at": schema.StringAttribute{
+				MarkdownDescription: "When the router was last written (RFC 3339).",
+				Computed:            true,
+			},
+			"preview_upstream": schema.StringAttribute{
+				MarkdownDescription: "Where preview traffic goes: the idle colour's upstream (nginx) or directory (directory router).",
+				Computed:            true,
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"blue":  colourBlock("blue"),
+			"green": colourBlock("green"),
+			"nginx": schema.SingleNestedBlock{
+				MarkdownDescription: "Route with nginx. Exactly one of `nginx` or `directory`.",
+				Attributes: map[string]schema.Attribute{
+					"config_file": schema.StringAttribute{
+						MarkdownDescription: "The include file owned by the resource, e.g. `/etc/nginx/conf.d/histologe-upstream.conf`. " +
+							"It is written to a temporary file in the same directory and renamed into place.",
+						Optional:      true,
+						PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+					},
+					"upstream_name": schema.StringAttribute{
+						MarkdownDescription: "Name of the upstream server blocks proxy to (letters, digits, underscores).",
+						Optional:            true,
+						PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+						Validators:          []validator.String{upstreamNameValidator{}},
+					},
+					"reload_command": schema.StringAttribute{
+						MarkdownDescription: "Shell command (`sh -c`) that reloads nginx. Default `" + router.DefaultReloadCommand + "`.",
+						Optional:            true,
+					},
+					"test_command": schema.StringAttribute{
+						MarkdownDescription: "Shell command (`sh -c`) that validates the configuration after the file is written " +
+							"and before the reload; when it fails the previous file is restored. Default `" + defaultNginxTestCommand +
+							"`; `\"\"` skips validation (`nginx -s reload` alone does not report a rejected configuration).",
+						Optional: true,
+					},
+					"preview_server_name": schema.StringAttribute{
+						MarkdownDescription: "Requests whose Host is this name reach the idle colour when server blocks proxy to `$<upstream_name>_backend`.",
+						Optional:            true,
+					},
+				},
+			},
+			"directory": schema.SingleNestedBlock{
+				MarkdownDescription: "Route a static site: `<path>/live` becomes a symlink to `<path>/blue` or `<path>/green`, " +
+					"switched by renaming a temporary symlink over it. Exactly one of `nginx` or `directory`.",
+				Attributes: map[string]schema.Attribute{
+					"path": schema.StringAttribute{
+						MarkdownDescription: "Directory holding `blue/`, `green/` and the `live` symlink.",
+						Optional:            true,
+						PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+					},
+				},
+			},
+			"health_check": schema.SingleNestedBlock{
+				MarkdownDescription: "HTTP check the colour about to go live must pass before the switch. It runs only when " +
+					"the switch changes what is live. Set `url`, or `path` (appended to `http://<upstream>` of that colour).",
+				Attributes: map[string]schema.Attribute{
+					"url": schema.StringAttribute{
+						MarkdownDescription: "Full URL to check, e.g. the preview route `http://127.0.0.1/health` with `headers = { X-Release-Preview = \"1\" }`.",
+						Optional:            true,
+					},
+					"path": schema.StringAttribute{
+						MarkdownDescription: "Path such as `/health`, requested from the upstream of the colour about to go live.",
+						Optional:            true,
+						Validators:          []validator.String{stringvalidator.RegexMatches(pathPrefixRe, "must start with /")},
+					},
+					"expect_status": schema.Int64Attribute{
+						MarkdownDescription: "Expected HTTP status. Default 200.",
+						Optional:            true,
+						Validators:          []validator.Int64{int64validator.Between(100, 599)},
+					},
+					"body_contains": schema.StringAttribute{
+						MarkdownDescription: "Text the body must contain.",
+						Optional:            true,
+					},
+					"headers": schema.MapAttribute{
+						MarkdownDescription: "Request headers; sensitive because they may carry tokens.",
+						ElementType:         types.StringType,
+						Optional:            true,
+						Sensitive:           true,
+					},
+					"attempts": schema.Int64Attribute{
+						MarkdownDescription: "How many requests at most before giving up. Default 1.",
+						Optional:            true,
+						Validators:          []validator.Int64{int64validator.AtLeast(1)},
+					},
+					"interval": schema.StringAttribute{
+						MarkdownDescription: "Pause between attempts. Default `1s`.",
+						Optional:            true,
+						Validators:          []validator.String{goDuration()},
+					},
+					"timeout": schema.StringAttribute{
+						MarkdownDescription: "Timeout of each attempt. Default `10s`.",
+						Optional:            true,
+						Validators:          []validator.String{goDuration()},
+					},
+				},
+			},
+		},
+	}
+}
+
+func (r *blueGreenRouterResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (r *blueGreenRouterResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{
+		resourcevalidator.ExactlyOneOf(path.MatchRoot("nginx"), path.MatchRoot("directory")),
+	}
+}
+
+func (r *blueGreenRouterResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var m blueGreenRouterModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	missing := func(p path.Path, what string) {
+		resp.Diagnostics.AddAttributeError(p, "Missing router setting", what)
+	}
+	upstreamOf := func(c *blueGreenColourModel) types.String {
+		if c == nil {
+			return types.StringNull()
+		}
+		return c.Upstream
+	}
+	if m.Nginx != nil {
+		if m.Nginx.ConfigFile.IsNull() {
+			missing(path.Root("nginx").AtName("config_file"), "Set nginx.config_file: the include file the resource owns, e.g. /etc/nginx/conf.d/app-upstream.conf.")
+		}
+		if m.Nginx.UpstreamName.IsNull() {
+			missing(path.Root("nginx").AtName("upstream_name"), "Set nginx.upstream_name: the upstream your server blocks proxy_pass to.")
+		}
+		if v := m.Nginx.PreviewServerName; !v.IsNull() && !v.IsUnknown() && !validHostName(v.ValueString()) {
+			resp.Diagnostics.AddAttributeError(path.Root("nginx").AtName("preview_server_name"), "Invalid preview server name",
+				fmt.Sprintf("%q is not a host name: use letters, digits, dots and dashes.", v.ValueString()))
+		}
+		for name, c := range map[string]*blueGreenColourModel{"blue": m.Blue, "green": m.Green} {
+			if upstreamOf(c).IsNull() {
+				missing(path.Root(name).AtName("upstream"), fmt.Sprintf("The nginx router needs %s { upstream = \"host:port\" }: the address nginx proxies to when %s is live.", name, name))
+			}
+		}
+	}
+	if m.Directory != nil && m.Directory.Path.IsNull() {
+		missing(path.Root("directory").AtName("path"), "Set directory.path: the directory holding blue/, green/ and the live symlink.")
+	}
+	if h := m.HealthCheck; h != nil {
+		hasURL, hasPath := !h.URL.IsNull(), !h.Path.IsNull()
+		switch {
+		case hasURL == hasPath:
+			resp.Diagnostics.AddAttributeError(path.Root("health_check"), "Invalid health check",
+				"Set exactly one of health_check.url (a full URL) or health_check.path (appended to http://<upstream> of the colour about to go live).")
+		case hasPath:
+			for name, c := range map[string]*blueGreenColourModel{"blue": m.Blue, "green": m.Green} {
+				u := upstreamOf(c)
+				if u.IsUnknown() {
+					continue
+				}
+				if u.IsNull() || strings.HasPrefix(u.ValueString(), "unix:") {
+					resp.Diagnostics.AddAttributeError(path.Root(name).AtName("upstream"), "Invalid health check",
+						fmt.Sprintf("health_check.path needs a host:port upstream for %s to build http://<upstream>%s; set %s.upstream or use health_check.url.", name, h.Path.ValueString(), name))
+				}
+			}
+		case hasURL && !h.URL.IsUnknown():
+			if err := (check.HTTPCheck{URL: h.URL.ValueString()}).Validate(); err != nil {
+				resp.Diagnostics.AddAttributeError(path.Root("health_check").AtName("url"), "Invalid health check URL", err.Error()+".")
+			}
+		}
+	}
+}
+
+// ModifyPlan makes previous_active, preview_upstream and (when nothing switches)
+// switched_at known at plan time, so the reviewer sees what an apply will route where.
+func (r *blueGreenRouterResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan blueGreenRouterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var state *blueGreenRouterModel
+	if !req.State.Raw.IsNull() {
+		state = &blueGreenRouterModel{}
+		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	plan.ID = plan.routerID()
+	plan.PreviewUpstream = plan.plannedPreview()
+	switch {
+	case state == nil:
+		plan.PreviousActive = types.StringNull()
+		plan.SwitchedAt = types.StringUnknown()
+	case routingChanged(state, &plan):
+		plan.SwitchedAt = types.StringUnknown()
+		plan.PreviousActive = state.PreviousActive
+		if plan.Active.IsUnknown() {
+			plan.PreviousActive = types.StringUnknown()
+		} else if plan.Active.ValueString() != state.Active.ValueString() && router.Colour(state.Active.ValueString()).Valid() {
+			plan.PreviousActive = state.Active
+		}
+	default:
+		plan.SwitchedAt = state.SwitchedAt
+		plan.PreviousActive = state.PreviousActive
+	}
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+func (m *blueGreenRouterModel) routerID() types.String {
+	switch {
+	case m.Nginx != nil:
+		return m.Nginx.ConfigFile
+	case m.Directory != nil:
+		return m.Directory.Path
+	}
+	return types.StringUnknown()
+}
+
+func (m *blueGreenRouterModel) colourUpstream(c router.Colour) types.String {
+	col := m.Blue
+	if c == router.Green {
+		col = m.Green
+	}
+	if col == nil {
+		return types.StringNull()
+	}
+	return col.Upstream
+}
+
+// plannedPreview is the idle colour's upstream (nginx) or directory (directory router).
+func (m *blueGreenRouterModel) plannedPreview() types.String {
+	if m.Active.IsUnknown() {
+		return types.StringUnknown()
+	}
+	idle := router.Colour(m.Active.ValueString()).Other()
+	switch {
+	case m.Nginx != nil:
+		return m.colourUpstream(idle)
+	case m.Directory != nil:
+		if m.Directory.Path.IsUnknown() {
+			return types.StringUnknown()
+		}
+		return types.StringValue(filepath.Join(m.Directory.Path.ValueString(), string(idle)))
+	}
+	return types.StringUnknown()
+}
+
+// routingChanged reports whether applying plan over state rewrites the router.
+func routingChanged(state, plan *blueGreenRouterModel) bool {
+	if !plan.Active.Equal(state.Active) || !plan.PreviewUpstream.Equal(state.PreviewUpstream) {
+		return true
+	}
+	if plan.Nginx != nil {
+		if state.Nginx == nil || !plan.Nginx.PreviewServerName.Equal(state.Nginx.PreviewServerName) {
+			return true
+		}
+		for _, c := range []router.Colour{router.Blue, router.Green} {
+			if !plan.colourUpstream(c).Equal(state.colourUpstream(c)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (m *blueGreenRouterModel) router(ctx context.Context) router.Router {
+	logger := func(msg string, fields map[string]any) { tflog.Info(ctx, msg, fields) }
+	if m.Directory != nil {
+		return &router.Directory{Path: m.Directory.Path.ValueString(), Log: logger}
+	}
+	n := m.Nginx
+	test := defaultNginxTestCommand
+	if !n.TestCommand.IsNull() {
+		test = n.TestCommand.ValueString()
+	}
+	return &router.Nginx{
+		ConfigFile:        n.ConfigFile.ValueString(),
+		UpstreamName:      n.UpstreamName.ValueString(),
+		Blue:              m.colourUpstream(router.Blue).ValueString(),
+		Green:             m.colourUpstream(router.Green).ValueString(),
+		PreviewServerName: n.PreviewServerName.ValueString(),
+		TestCommand:       test,
+		ReloadCommand:     n.ReloadCommand.ValueString(),
+		Log:               logger,
+	}
+}
+
+func (m *blueGreenRouterModel) healthCheck(ctx context.Context, diags *diag.Diagnostics) router.HealthCheck {
+	h := m.HealthCheck
+	if h == nil {
+		return nil
+	}
+	hc := check.HTTPCheck{
+		ExpectStatus: int(h.ExpectStatus.ValueInt64()),
+		BodyContains: h.BodyContains.ValueString(),
+		Attempts:     int(h.Attempts.ValueInt64()),
+		Interval:     parseDuration(h.Interval.ValueString()),
+		Timeout:      parseDuration(h.Timeout.ValueString()),
+	}
+	if !h.Headers.IsNull() && !h.Headers.IsUnknown() {
+		hc.Headers = map[string]string{}
+		diags.Append(h.Headers.ElementsAs(ctx, &hc.Headers, false)...)
+	}
+	return func(ctx context.Context, colour router.Colour, _ string) error {
+		c := hc
+		if !h.URL.IsNull() {
+			c.URL = h.URL.ValueString()
+		} else {
+			c.URL = "http://" + m.colourUpstream(colour).ValueString() + h.Path.ValueString()
+		}
+		return check.Run(ctx, c, func(a check.Attempt) {
+			fields := map[string]any{"colour": string(colour), "url": c.URL, "attempt": a.N, "status": a.Status, "duration": a.Duration.String()}
+			if a.Err != nil {
+				fields["error"] = a.Err.Error()
+			}
+			tflog.Info(ctx, "Health check attempt", fields)
+		})
+	}
+}
+
+// observe copies what the router reports on the machine into m.
+func (m *blueGreenRouterModel) observe(st router.State) {
+	if st.Active != "" {
+		m.Active = types.StringValue(string(st.Active))
+	} else {
+		// Pointed elsewhere by hand: show the raw target so the plan switches it back.
+		m.Active = types.StringValue(st.Live)
+	}
+	if !st.SwitchedAt.IsZero() {
+		m.SwitchedAt = types.StringValue(st.SwitchedAt.UTC().Format(time.RFC3339))
+	}
+	if m.Directory != nil {
+		m.PreviewUpstream = types.StringValue("")
+		if st.Active != "" {
+			m.PreviewUpstream = types.StringValue(filepath.Join(m.Directory.Path.ValueString(), string(st.Active.Other())))
+		}
+		return
+	}
+	m.PreviewUpstream = types.StringValue(st.Preview)
+	if st.Blue != "" {
+		m.Blue = &blueGreenColourModel{Upstream: types.StringValue(st.Blue)}
+	}
+	if st.Green != "" {
+		m.Green = &blueGreenColourModel{Upstream: types.StringValue(st.Green)}
+	}
+}
+
+func (m *blueGreenRouterModel) describe() string {
+	if m.Nginx != nil {
+		return fmt.Sprintf("nginx upstream %s (%s)", m.Nginx.UpstreamName.ValueString(), m.Nginx.ConfigFile.ValueString())
+	}
+	return fmt.Sprintf("directory router %s", filepath.Join(m.Directory.Path.ValueString(), router.LiveLink))
+}
+
+func (r *blueGreenRouterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan blueGreenRouterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	r.apply(ctx, &plan, nil, &resp.State, &resp.Diagnostics)
+}
+
+func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state blueGreenRouterModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !routingChanged(&state, &plan) {
+		// Commands, health check or on_destroy only: nothing to rewrite.
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		return
+	}
+	r.apply(ctx, &plan, &state, &resp.State, &resp.Diagnostics)
+}
+
+type stateSetter interface {
+	Set(ctx context.Context, val any) diag.Diagnostics
+}
+
+// apply switches the router to plan.Active. On failure the saved state is what is
+// really live (prior, refreshed from the machine), never the plan.
+func (r *blueGreenRouterResource) apply(ctx context.Context, plan, prior *blueGreenRouterModel, out stateSetter, diags *diag.Diagnostics) {
+	colour := router.Colour(plan.Active.ValueString())
+	rt := plan.router(ctx)
+	hc := plan.healthCheck(ctx, diags)
+	if diags.HasError() {
+		return
+	}
+	tflog.Info(ctx, "Switching blue/green router", map[string]any{"colour": string(colour), "router": plan.describe()})
+	st, err := rt.Switch(ctx, colour, hc)
+	if err != nil {
+		summary := fmt.Sprintf("Unable to switch %s to %s", plan.describe(), colour)
+		diags.AddError(summary, switchFailureDetail(plan, colour, err))
+		r.record(ctx, plan, backend.KindFailed, fmt.Sprintf("switch to %s failed: %v", colour, err), diags)
+		if prior != nil {
+			truth := *prior
+			if live, rerr := rt.Read(ctx); rerr == nil {
+				truth.observe(live)
+			}
+			diags.Append(out.Set(ctx, &truth)...)
+		}
+		return
+	}
+	plan.SwitchedAt = types.StringValue(st.SwitchedAt.UTC().Format(time.RFC3339))
+	if plan.PreviousActive.IsUnknown() {
+		plan.PreviousActive = types.StringNull()
+	}
+	tflog.Info(ctx, "Blue/green router switched", map[string]any{"colour": string(colour), "live": st.Live, "preview": plan.PreviewUpstream.ValueString()})
+	detail := fmt.Sprintf("%s is live (%s) on %s", colour, st.Live, plan.describe())
+	if prior != nil && prior.Active.ValueString() != string(colour) {
+		detail = fmt.Sprintf("%s → %s (%s) on %s", prior.Active.ValueString(), colour, st.Live, plan.describe())
+	}
+	r.record(ctx, plan, backend.KindSwitched, detail, diags)
+	diags.Append(out.Set(ctx, plan)...)
+}
+
+func switchFailureDetail(plan *blueGreenRouterModel, colour router.Colour, err error) string {
+	var se *router.SwitchError
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	var b strings.Builder
+	switch se.Stage {
+	case router.StageHealthCheck:
+		fmt.Fprintf(&b, "The health check of %s failed: %v.\nNothing was switched", colour, se.Err)
+	case router.StageValidate, router.StageWrite:
+		fmt.Fprintf(&b, "%v.\nNothing was switched", se.Err)
+	default:
+		fmt.Fprintf(&b, "The %s `%s` failed: %v", se.Stage, se.Command, se.Err)
+		if se.Output != "" {
+			fmt.Fprintf(&b, "\n\n%s\n\n", se.Output)
+		} else {
+			b.WriteString(".\n")
+		}
+		switch {
+		case se.RestoreErr != nil:
+			fmt.Fprintf(&b, "Restoring the previous configuration failed too: %v. Check nginx by hand now", se.RestoreErr)
+		case se.Restored:
+			b.WriteString("The previous configuration was restored")
+		}
+	}
+	if se.Left != "" {
+		fmt.Fprintf(&b, "; traffic still goes to %s", se.Left)
+	}
+	b.WriteString(".\n")
+	switch se.Stage {
+	case router.StageHealthCheck:
+		fmt.Fprintf(&b, "Fix %s so that its health check passes (try it on the preview route), then apply again.", colour)
+	case router.StageTest, router.StageReload:
+		b.WriteString("Fix the nginx configuration or the command, then apply again.")
+	default:
+		b.WriteString("Fix the problem above, then apply again.")
+	}
+	return b.String()
+}
+
+// record appends a history event when the resource names an environment.
+func (r *blueGreenRouterResource) record(ctx context.Context, m *blueGreenRouterModel, kind, detail string, diags *diag.Diagnostics) {
+	if m.Environment.IsNull() || m.Environment.ValueString() == "" || r.data == nil || r.data.Backend == nil {
+		return
+	}
+	err := r.data.Backend.Append(ctx, backend.Event{
+		Time:        time.Now().UTC(),
+		Environment: m.Environment.ValueString(),
+		Kind:        kind,
+		Actor:       r.data.Actor,
+		Detail:      detail,
+	})
+	if err != nil {
+		diags.AddWarning("Unable to record the switch in the release history",
+			fmt.Sprintf("The router change itself is done; the history event (%s) was not written: %v.", detail, err))
+	}
+}
+
+func (r *blueGreenRouterResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state blueGreenRouterModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if state.Nginx == nil && state.Directory == nil {
+		resp.Diagnostics.AddError("Unable to read blue/green router", "The state names neither an nginx nor a directory router. Remove it from the state (terraform state rm) and import it again.")
+		return
+	}
+	st, err := state.router(ctx).Read(ctx)
+	if errors.Is(err, router.ErrNotFound) {
+		tflog.Info(ctx, "Blue/green router is gone; removing it from the state", map[string]any{"router": state.describe()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to read "+state.describe(), err.Error()+"\nThe file is not one this provider wrote or cannot be parsed. Restore it, or remove it and apply again.")
+		return
+	}
+	state.observe(st)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *blueGreenRouterResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state blueGreenRouterModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if state.OnDestroy.ValueString() != onDestroyRemove {
+		tflog.Info(ctx, "Leaving the blue/green router in place (on_destroy = keep)", map[string]any{"router": state.describe(), "active": state.Active.ValueString()})
+		return
+	}
+	tflog.Info(ctx, "Removing the blue/green router", map[string]any{"router": state.describe()})
+	if err := state.router(ctx).Remove(ctx); err != nil {
+		resp.Diagnostics.AddError("Unable to remove "+state.describe(), err.Error()+
+			"\nTraffic still goes to "+state.Active.ValueString()+". Remove the server blocks that proxy to the upstream first, or set on_destroy = \"keep\".")
+	}
+}
+
+// ImportState takes the nginx config_file, or the directory path of a directory router.
+func (r *blueGreenRouterResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	id := req.ID
+	fi, err := os.Stat(id)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to import blue/green router",
+			fmt.Sprintf("%v.\nImport with the nginx include file the router owns (e.g. /etc/nginx/conf.d/app-upstream.conf) or the directory holding the live symlink.", err))
+		return
+	}
+	m := blueGreenRouterModel{ID: types.StringValue(id), OnDestroy: types.StringValue(onDestroyKeep)}
+	if fi.IsDir() {
+		m.Directory = &blueGreenDirectoryModel{Path: types.StringValue(id)}
+	} else {
+		meta, err := router.ReadMeta(id)
+		if err != nil {
+			resp.Diagnostics.AddError("Unable to import blue/green router", err.Error()+".\nOnly files written by release_blue_green_router can be imported.")
+			return
+		}
+		m.Nginx = &blueGreenNginxModel{
+			ConfigFile:        types.StringValue(id),
+			UpstreamName:      types.StringValue(meta.UpstreamName),
+			PreviewServerName: optionalString(meta.PreviewServerName, ""),
+			TestCommand:       optionalString(meta.TestCommand, defaultNginxTestCommand),
+			ReloadCommand:     optionalString(meta.ReloadCommand, router.DefaultReloadCommand),
+		}
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// optionalString is null when v is the default the schema applies to a null value.
+func optionalString(v, def string) types.String {
+	if v == def {
+		return types.StringNull()
+	}
+	return types.StringValue(v)
+}
+
+var (
+	pathPrefixRe = regexp.MustCompile(`^/`)
+	hostNameRe   = regexp.MustCompile(`^[A-Za-z0-9*]([A-Za-z0-9.*-]*[A-Za-z0-9])?$`)
+)
+
+func validHostName(s string) bool { return hostNameRe.MatchString(s) }
+
+// upstreamValidator refuses addresses that would break or inject into the nginx file.
+type upstreamValidator struct{}
+
+func (upstreamValidator) Description(context.Context) string {
+	return "value must be host:port or unix:/path, without spaces, quotes or ;{}#$"
+}
+
+func (v upstreamValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (upstreamValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := router.ValidUpstream(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid upstream", err.Error()+".")
+	}
+}
+
+// upstreamNameValidator refuses names nginx cannot use for an upstream and a variable.
+type upstreamNameValidator struct{}
+
+func (upstreamNameValidator) Description(context.Context) string {
+	return "value must start with a letter or underscore and contain only letters, digits and underscores"
+}
+
+func (v upstreamNameValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (upstreamNameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := router.ValidUpstreamName(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid upstream name", err.Error()+".")
+	}
+}

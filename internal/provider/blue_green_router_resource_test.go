@@ -1,0 +1,477 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/releaseplan/terraform-provider-release/internal/acctest"
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/nginxtest"
+	"github.com/releaseplan/terraform-provider-release/internal/router"
+)
+
+// colourServer answers its colour on every path; /health answers health.
+type colourServer struct {
+	addr   string
+	health atomic.Int32
+}
+
+func startColourServer(t *testing.T, colour string) *colourServer {
+	t.Helper()
+	s := &colourServer{}
+	s.health.Store(http.StatusOK)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/health" {
+			w.WriteHeader(int(s.health.Load()))
+		}
+		fmt.Fprint(w, colour)
+	}))
+	t.Cleanup(srv.Close)
+	s.addr = strings.TrimPrefix(srv.URL, "http://")
+	return s
+}
+
+type routerFixture struct {
+	env         *acctest.Env
+	srv         *nginxtest.Server
+	blue, green *colourServer
+	file        string
+}
+
+// startRouterFixture starts nginx with a server block that proxies to the router's
+// map variable. nginx refuses to start while the variable is undefined, so the include
+// file is first written (blue live) the way an earlier setup would have left it.
+func startRouterFixture(t *testing.T) *routerFixture {
+	t.Helper()
+	f := &routerFixture{env: acctest.NewEnv(t), blue: startColourServer(t, "blue"), green: startColourServer(t, "green")}
+	confDir := t.TempDir()
+	f.file = filepath.Join(confDir, "app-upstream.conf")
+	seed := &router.Nginx{ConfigFile: f.file, UpstreamName: "app", Blue: f.blue.addr, Green: f.green.addr, ReloadCommand: "true"}
+	if _, err := seed.Switch(context.Background(), router.Blue, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.srv = nginxtest.Start(t, nginxtest.Config{
+		HTTP:   "include " + confDir + "/*.conf;",
+		Server: "location / { proxy_pass http://$app_backend; }",
+	})
+	return f
+}
+
+func (f *routerFixture) config(active, testCommand string) string {
+	if testCommand == "" {
+		testCommand = f.srv.TestCommand()
+	}
+	return f.env.ProviderBlock() + fmt.Sprintf(`
+resource "release_blue_green_router" "web" {
+  active      = %q
+  environment = "production"
+  blue {
+    upstream = %q
+  }
+  green {
+    upstream = %q
+  }
+  nginx {
+    config_file         = %q
+    upstream_name       = "app"
+    reload_command      = %q
+    test_command        = %q
+    preview_server_name = "preview.example.test"
+  }
+  health_check {
+    path          = "/health"
+    expect_status = 200
+    attempts      = 2
+    interval      = "100ms"
+    timeout       = "2s"
+  }
+}
+`, active, f.blue.addr, f.green.addr, f.file, f.srv.ReloadCommand(), testCommand)
+}
+
+// expectTraffic polls nginx until the request answers want (reloads are asynchronous).
+func (f *routerFixture) expectTraffic(headers map[string]string, want string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	last := ""
+	for time.Now().Before(deadline) {
+		status, body, err := f.srv.Get("/", headers)
+		if err == nil && status == http.StatusOK && body == want {
+			return nil
+		}
+		last = fmt.Sprintf("%d %q %v", status, body, err)
+		time.Sleep(20 * time.Millisecond)
+	}
+	return fmt.Errorf("GET / with %v never answered %q; last: %s", headers, want, last)
+}
+
+func (f *routerFixture) checkTraffic(live, idle string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		for _, c := range []struct {
+			headers map[string]string
+			want    string
+		}{
+			{nil, live},
+			{map[string]string{router.PreviewHeader: "1"}, idle},
+			{map[string]string{"Host": "preview.example.test"}, idle},
+		} {
+			if err := f.expectTraffic(c.headers, c.want); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// stillServes fails the test unless nginx answers want now (used after failed applies,
+// where nothing must have changed: no need to wait).
+func (f *routerFixture) stillServes(t *testing.T, want string) {
+	t.Helper()
+	for i := 0; i < 5; i++ {
+		if status, body, err := f.srv.Get("/", nil); err != nil || status != http.StatusOK || body != want {
+			t.Errorf("after a failed switch nginx answers %d %q %v, want %q", status, body, err, want)
+			return
+		}
+	}
+}
+
+func TestAccBlueGreenRouterResource_nginx(t *testing.T) {
+	f := startRouterFixture(t)
+	const res = "release_blue_green_router.web"
+	var before string
+
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			// on_destroy = "keep": nginx keeps routing to the last colour.
+			if _, err := os.Stat(f.file); err != nil {
+				return fmt.Errorf("destroy removed the include file: %v", err)
+			}
+			return f.expectTraffic(nil, "green")
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: f.config("blue", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(res, plancheck.ResourceActionCreate),
+						plancheck.ExpectKnownValue(res, tfjsonpath.New("id"), knownvalue.StringExact(f.file)),
+						plancheck.ExpectKnownValue(res, tfjsonpath.New("preview_upstream"), knownvalue.StringExact(f.green.addr)),
+						plancheck.ExpectKnownValue(res, tfjsonpath.New("previous_active"), knownvalue.Null()),
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("active"), knownvalue.StringExact("blue")),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("on_destroy"), knownvalue.StringExact("keep")),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("switched_at"), knownvalue.StringRegexp(regexp.MustCompile(`^\d{4}-\d\d-\d\dT`))),
+				},
+				Check: f.checkTraffic("blue", "green"),
+			},
+			{
+				ResourceName:      res,
+				ImportState:       true,
+				ImportStateId:     f.file,
+				ImportStateVerify: true,
+				// Neither is recorded in the include file.
+				ImportStateVerifyIgnore: []string{"health_check", "environment"},
+			},
+			{
+				Config: f.config("green", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(res, tfjsonpath.New("previous_active"), knownvalue.StringExact("blue")),
+						plancheck.ExpectKnownValue(res, tfjsonpath.New("preview_upstream"), knownvalue.StringExact(f.blue.addr)),
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("active"), knownvalue.StringExact("green")),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("previous_active"), knownvalue.StringExact("blue")),
+				},
+				Check: resource.ComposeTestCheckFunc(f.checkTraffic("green", "blue"), func(*terraform.State) error {
+					events, err := f.env.Backend(t).History(context.Background(), backend.HistoryQuery{Environment: "production", Kinds: []string{backend.KindSwitched}})
+					if err != nil {
+						return err
+					}
+					if len(events) != 2 || !strings.Contains(events[0].Detail, "blue → green") {
+						return fmt.Errorf("history has %d switched events, newest %+v; want 2, newest blue → green", len(events), events)
+					}
+					return nil
+				}),
+			},
+			{
+				// Blue is sick: switching back to it is refused and nothing moves.
+				PreConfig:   func() { f.blue.health.Store(http.StatusServiceUnavailable) },
+				Config:      f.config("blue", ""),
+				ExpectError: regexp.MustCompile(`(?s)health\s+check\s+of\s+blue\s+failed.*answered\s+503.*Nothing\s+was\s+switched;\s+traffic\s+still\s+goes\s+to\s+green`),
+			},
+			{
+				PreConfig: func() {
+					f.stillServes(t, "green")
+					f.blue.health.Store(http.StatusOK)
+					b, err := os.ReadFile(f.file)
+					if err != nil {
+						t.Fatal(err)
+					}
+					before = string(b)
+				},
+				Config: f.config("green", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+			{
+				// nginx rejects the configuration: the previous file comes back.
+				Config:      f.config("blue", "echo 'nginx: configuration file test failed' >&2; exit 1"),
+				ExpectError: regexp.MustCompile(`(?s)test_command.*configuration\s+file\s+test\s+failed.*previous\s+configuration\s+was\s+restored`),
+			},
+			{
+				PreConfig: func() {
+					if got, err := os.ReadFile(f.file); err != nil || string(got) != before {
+						t.Errorf("the include file was not restored after the failed test_command (%v):\n%s", err, got)
+					}
+					f.stillServes(t, "green")
+					// Someone switches nginx to blue by hand.
+					edited := strings.Replace(before, "upstream app {\n    server "+f.green.addr, "upstream app {\n    server "+f.blue.addr, 1)
+					if err := os.WriteFile(f.file, []byte(edited), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					f.srv.Reload(t)
+					if err := f.expectTraffic(nil, "blue"); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: f.config("green", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(res, tfjsonpath.New("previous_active"), knownvalue.StringExact("blue")),
+					},
+				},
+				Check: f.checkTraffic("green", "blue"),
+			},
+			{
+				Config: f.config("green", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+			{
+				// The file disappears: the router is gone from the state and created again.
+				PreConfig: func() {
+					if err := os.Remove(f.file); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: f.config("green", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(res, plancheck.ResourceActionCreate)},
+				},
+				Check: f.checkTraffic("green", "blue"),
+			},
+		},
+	})
+}
+
+func directoryRouterConfig(env *acctest.Env, dir, active string) string {
+	return env.ProviderBlock() + fmt.Sprintf(`
+resource "release_blue_green_router" "site" {
+  active     = %q
+  on_destroy = "remove"
+  directory {
+    path = %q
+  }
+}
+`, active, dir)
+}
+
+func TestAccBlueGreenRouterResource_directory(t *testing.T) {
+	env := acctest.NewEnv(t)
+	dir := t.TempDir()
+	for _, c := range []string{"blue", "green"} {
+		if err := os.MkdirAll(filepath.Join(dir, c), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, c, "index.html"), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := filepath.Join(dir, "live")
+	serves := func(want string) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			b, err := os.ReadFile(filepath.Join(live, "index.html"))
+			if err != nil || string(b) != want {
+				return fmt.Errorf("live serves %q (%v), want %q", b, err, want)
+			}
+			return nil
+		}
+	}
+	const res = "release_blue_green_router.site"
+
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			if _, err := os.Lstat(live); !os.IsNotExist(err) {
+				return fmt.Errorf("on_destroy = remove left %s: %v", live, err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "green", "index.html")); err != nil {
+				return fmt.Errorf("destroy touched the colours: %v", err)
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: directoryRouterConfig(env, dir, "blue"),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("id"), knownvalue.StringExact(dir)),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("active"), knownvalue.StringExact("blue")),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("preview_upstream"), knownvalue.StringExact(filepath.Join(dir, "green"))),
+				},
+				Check: serves("blue"),
+			},
+			{
+				ResourceName:            res,
+				ImportState:             true,
+				ImportStateId:           dir,
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"on_destroy"},
+			},
+			{
+				Config: directoryRouterConfig(env, dir, "green"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+						plancheck.ExpectKnownValue(res, tfjsonpath.New("previous_active"), knownvalue.StringExact("blue")),
+						plancheck.ExpectKnownValue(res, tfjsonpath.New("preview_upstream"), knownvalue.StringExact(filepath.Join(dir, "blue"))),
+					},
+				},
+				Check: serves("green"),
+			},
+			{
+				// The blue release directory is missing: nothing switches.
+				PreConfig: func() {
+					if err := os.Rename(filepath.Join(dir, "blue"), filepath.Join(dir, "blue.moved")); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:      directoryRouterConfig(env, dir, "blue"),
+				ExpectError: regexp.MustCompile(`(?s)blue.*no\s+such\s+file.*traffic\s+still\s+goes\s+to\s+green`),
+			},
+			{
+				PreConfig: func() {
+					if err := os.Rename(filepath.Join(dir, "blue.moved"), filepath.Join(dir, "blue")); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: directoryRouterConfig(env, dir, "green"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				Check: serves("green"),
+			},
+			{
+				// Switched back by hand: the plan puts green back.
+				PreConfig: func() {
+					if err := os.Remove(live); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Symlink("blue", live); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: directoryRouterConfig(env, dir, "green"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate)},
+				},
+				Check: serves("green"),
+			},
+			{
+				Config: directoryRouterConfig(env, dir, "green"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+		},
+	})
+}
+
+func TestAccBlueGreenRouterResource_invalidConfig(t *testing.T) {
+	env := acctest.NewEnv(t)
+	dir := t.TempDir()
+	tests := []struct {
+		name, body string
+		want       *regexp.Regexp
+	}{
+		{"unknown colour", `active = "purple"
+  directory { path = "` + dir + `" }`, regexp.MustCompile(`value must be one of`)},
+		{"two routers", `active = "blue"
+  directory { path = "` + dir + `" }
+  nginx {
+    config_file   = "` + dir + `/x.conf"
+    upstream_name = "app"
+  }
+  blue { upstream = "127.0.0.1:1" }
+  green { upstream = "127.0.0.1:2" }`, regexp.MustCompile(`(?i)invalid attribute combination`)},
+		{"nginx without upstreams", `active = "blue"
+  nginx {
+    config_file   = "` + dir + `/x.conf"
+    upstream_name = "app"
+  }`, regexp.MustCompile(`needs blue \{ upstream`)},
+		{"injected upstream", `active = "blue"
+  nginx {
+    config_file   = "` + dir + `/x.conf"
+    upstream_name = "app"
+  }
+  blue { upstream = "127.0.0.1:1; } server {" }
+  green { upstream = "127.0.0.1:2" }`, regexp.MustCompile(`Invalid upstream`)},
+		{"bad upstream name", `active = "blue"
+  nginx {
+    config_file   = "` + dir + `/x.conf"
+    upstream_name = "my-app"
+  }
+  blue { upstream = "127.0.0.1:1" }
+  green { upstream = "127.0.0.1:2" }`, regexp.MustCompile(`Invalid upstream name`)},
+		{"health check path without upstream", `active = "blue"
+  directory { path = "` + dir + `" }
+  health_check { path = "/health" }`, regexp.MustCompile(`needs a host:port upstream`)},
+		{"health check url and path", `active = "blue"
+  directory { path = "` + dir + `" }
+  health_check {
+    path = "/health"
+    url  = "http://127.0.0.1/health"
+  }`, regexp.MustCompile(`exactly one of health_check.url`)},
+	}
+	steps := make([]resource.TestStep, 0, len(tests))
+	for _, tt := range tests {
+		steps = append(steps, resource.TestStep{
+			Config:      env.ProviderBlock() + "\nresource \"release_blue_green_router\" \"x\" {\n  " + tt.body + "\n}\n",
+			PlanOnly:    true,
+			ExpectError: tt.want,
+		})
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps:                    steps,
+	})
+	if _, err := os.Lstat(filepath.Join(dir, "live")); !os.IsNotExist(err) {
+		t.Errorf("an invalid configuration touched %s: %v", dir, err)
+	}
+}
