@@ -347,6 +347,7 @@ func (p *releaseProvider) Resources(_ context.Context) []func() resource.Resourc
 func (p *releaseProvider) DataSources(_ context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		NewArtifactDataSource,
+		NewReleaseNotesDataSource,
 	}
 }
 
