@@ -339,6 +339,8 @@ func openBackend(ctx context.Context, m *backendModel) (backend.Backend, diag.Di
 func (p *releaseProvider) Resources(_ context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewArtifactResource,
+		NewEnvironmentLockResource,
+		NewEnvironmentLockForceReleaseResource,
 		NewDeploymentResource,
 		NewBlueGreenRouterResource,
 	}
@@ -352,7 +354,9 @@ func (p *releaseProvider) DataSources(_ context.Context) []func() datasource.Dat
 }
 
 func (p *releaseProvider) EphemeralResources(_ context.Context) []func() ephemeral.EphemeralResource {
-	return []func() ephemeral.EphemeralResource{}
+	return []func() ephemeral.EphemeralResource{
+		NewEnvironmentLockEphemeralResource,
+	}
 }
 
 func (p *releaseProvider) Functions(_ context.Context) []func() function.Function {

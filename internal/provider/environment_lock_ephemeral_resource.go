@@ -1,0 +1,203 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
+)
+
+var (
+	_ ephemeral.EphemeralResourceWithConfigure = (*environmentLockEphemeralResource)(nil)
+	_ ephemeral.EphemeralResourceWithRenew     = (*environmentLockEphemeralResource)(nil)
+	_ ephemeral.EphemeralResourceWithClose     = (*environmentLockEphemeralResource)(nil)
+)
+
+// NewEnvironmentLockEphemeralResource is the ephemeral release_environment_lock: held
+// for one plan or apply, renewed while Terraform runs, released at its end.
+func NewEnvironmentLockEphemeralResource() ephemeral.EphemeralResource {
+	return &environmentLockEphemeralResource{}
+}
+
+type environmentLockEphemeralResource struct {
+	data *providerData
+}
+
+// ephemeralLockDefaultTTL bounds how long the lock of a run killed before Close
+// outlives it; Terraform renews the lock halfway through each ttl.
+const ephemeralLockDefaultTTL = 15 * time.Minute
+
+type environmentLockEphemeralModel struct {
+	Environment types.String `tfsdk:"environment"`
+	Holder      types.String `tfsdk:"holder"`
+	Reason      types.String `tfsdk:"reason"`
+	TTL         types.String `tfsdk:"ttl"`
+	WaitTimeout types.String `tfsdk:"wait_timeout"`
+	ID          types.String `tfsdk:"id"`
+	Token       types.Int64  `tfsdk:"token"`
+	AcquiredAt  types.String `tfsdk:"acquired_at"`
+	ExpiresAt   types.String `tfsdk:"expires_at"`
+}
+
+// ephemeralLockPrivate is what Renew and Close need, kept in private data.
+type ephemeralLockPrivate struct {
+	Environment string        `json:"environment"`
+	ID          string        `json:"id"`
+	Token       int64         `json:"token"`
+	Reason      string        `json:"reason"`
+	TTL         time.Duration `json:"ttl"`
+}
+
+const ephemeralLockKey = "lock"
+
+func (r *environmentLockEphemeralResource) Metadata(_ context.Context, req ephemeral.MetadataRequest, resp *ephemeral.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_environment_lock"
+}
+
+func (r *environmentLockEphemeralResource) Schema(_ context.Context, _ ephemeral.SchemaRequest, resp *ephemeral.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Holds an environment's lock for the length of one `terraform plan` or `terraform apply`: acquired when Terraform opens it, " +
+			"renewed while the run lasts, and released when the run ends — also when it fails or is interrupted. A run killed outright " +
+			"(SIGKILL, lost runner) leaves the lock until its `ttl` runs out, after which the next run takes it over.\n\n" +
+			"Pass its `token` to `release_deployment.lock_token`: the deployment checks right before it changes the target that the " +
+			"token is still the environment's current one, so a run whose lock was taken over or force-released cannot deploy over " +
+			"the run that now holds the lock.",
+		Attributes: map[string]schema.Attribute{
+			"environment": schema.StringAttribute{MarkdownDescription: lockEnvironmentDesc, Required: true, Validators: []validator.String{environmentName()}},
+			"holder":      schema.StringAttribute{MarkdownDescription: lockHolderDesc, Optional: true, Computed: true},
+			"reason":      schema.StringAttribute{MarkdownDescription: lockReasonDesc, Optional: true, Computed: true},
+			"ttl": schema.StringAttribute{
+				MarkdownDescription: "How long the lock outlives a run that stopped renewing it, as a duration. Default `15m`; `0s` never expires (a killed run then leaves the lock until it is force-released).",
+				Optional:            true, Computed: true, Validators: []validator.String{goDuration()},
+			},
+			"wait_timeout": schema.StringAttribute{MarkdownDescription: lockWaitDesc, Optional: true, Computed: true, Validators: []validator.String{goDuration()}},
+			"id":           schema.StringAttribute{MarkdownDescription: lockIDDesc, Computed: true},
+			"token":        schema.Int64Attribute{MarkdownDescription: lockTokenDesc, Computed: true},
+			"acquired_at":  schema.StringAttribute{MarkdownDescription: lockAcquiredDesc, Computed: true},
+			"expires_at":   schema.StringAttribute{MarkdownDescription: lockExpiresDesc, Computed: true},
+		},
+	}
+}
+
+func (r *environmentLockEphemeralResource) Configure(_ context.Context, req ephemeral.ConfigureRequest, resp *ephemeral.ConfigureResponse) {
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (r *environmentLockEphemeralResource) Open(ctx context.Context, req ephemeral.OpenRequest, resp *ephemeral.OpenResponse) {
+	var m environmentLockEphemeralModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+		return
+	}
+	if m.Holder.ValueString() == "" {
+		m.Holder = types.StringValue(r.data.Actor)
+	}
+	if m.TTL.IsNull() || m.TTL.IsUnknown() {
+		m.TTL = types.StringValue(shortDuration(ephemeralLockDefaultTTL))
+	}
+	if m.WaitTimeout.IsNull() || m.WaitTimeout.IsUnknown() {
+		m.WaitTimeout = types.StringValue("0s")
+	}
+	ttl := parseDuration(m.TTL.ValueString())
+	lock, err := r.data.Backend.Acquire(ctx, backend.AcquireRequest{
+		Environment: m.Environment.ValueString(),
+		Holder:      m.Holder.ValueString(),
+		Reason:      m.Reason.ValueString(),
+		Operation:   "ephemeral release_environment_lock",
+		TTL:         ttl,
+		WaitTimeout: parseDuration(m.WaitTimeout.ValueString()),
+	})
+	if err != nil {
+		addAcquireError(&resp.Diagnostics, m.Environment.ValueString(), err)
+		return
+	}
+	tflog.Info(ctx, "Acquired the environment lock for this run", map[string]any{"environment": lock.Environment, "holder": lock.Holder, "token": lock.Token})
+	m.ID = types.StringValue(lock.ID)
+	m.Reason = types.StringValue(lock.Reason)
+	m.Token = types.Int64Value(lock.Token)
+	m.AcquiredAt = types.StringValue(lock.AcquiredAt.UTC().Format(time.RFC3339))
+	m.ExpiresAt = types.StringValue(formatExpiry(lock.ExpiresAt))
+
+	priv, err := json.Marshal(ephemeralLockPrivate{Environment: lock.Environment, ID: lock.ID, Token: lock.Token, Reason: lock.Reason, TTL: ttl})
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to record the lock of "+lock.Environment, err.Error())
+	}
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, ephemeralLockKey, priv)...)
+	resp.Diagnostics.Append(resp.Result.Set(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		// Without private data Close could not release it: release now.
+		_ = r.data.Backend.Release(context.WithoutCancel(ctx), lock.Environment, lock.ID)
+		return
+	}
+	resp.RenewAt = renewAt(lock.ExpiresAt, ttl)
+}
+
+// renewAt asks for a renewal halfway through the ttl; zero (never) without one.
+func renewAt(expires time.Time, ttl time.Duration) time.Time {
+	if expires.IsZero() || ttl <= 0 {
+		return time.Time{}
+	}
+	return expires.Add(-ttl / 2)
+}
+
+func (r *environmentLockEphemeralResource) Renew(ctx context.Context, req ephemeral.RenewRequest, resp *ephemeral.RenewResponse) {
+	raw, diags := req.Private.GetKey(ctx, ephemeralLockKey)
+	resp.Diagnostics.Append(diags...)
+	var p ephemeralLockPrivate
+	if resp.Diagnostics.HasError() || !decodeLockPrivate(raw, &p, &resp.Diagnostics) || !requireBackend(r.data, &resp.Diagnostics) {
+		return
+	}
+	lock, err := r.data.Backend.Renew(ctx, p.Environment, p.ID, p.TTL, p.Reason)
+	if err != nil {
+		detail := err.Error()
+		if errors.Is(err, backend.ErrNotHolder) {
+			detail += "\n\nThis run lost the lock of " + p.Environment + " (token " + itoa64(p.Token) + "): a deployment fenced with this token will be refused. Run again to acquire it anew."
+		}
+		resp.Diagnostics.AddError("Unable to renew the lock of "+p.Environment, detail)
+		return
+	}
+	tflog.Debug(ctx, "Renewed the environment lock", map[string]any{"environment": p.Environment, "expires_at": formatExpiry(lock.ExpiresAt)})
+	resp.RenewAt = renewAt(lock.ExpiresAt, p.TTL)
+}
+
+func (r *environmentLockEphemeralResource) Close(ctx context.Context, req ephemeral.CloseRequest, resp *ephemeral.CloseResponse) {
+	raw, diags := req.Private.GetKey(ctx, ephemeralLockKey)
+	resp.Diagnostics.Append(diags...)
+	var p ephemeralLockPrivate
+	if resp.Diagnostics.HasError() || !decodeLockPrivate(raw, &p, &resp.Diagnostics) || !requireBackend(r.data, &resp.Diagnostics) {
+		return
+	}
+	err := r.data.Backend.Release(ctx, p.Environment, p.ID)
+	if errors.Is(err, backend.ErrNotHolder) {
+		resp.Diagnostics.AddWarning("Did not release the lock of "+p.Environment,
+			err.Error()+"\n\nThis run's lock was no longer the environment's lock, so nothing was released: the current holder keeps it.")
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to release the lock of "+p.Environment,
+			err.Error()+"\n\nThe lock is still held until its ttl runs out; force-release it with release_environment_lock_force_release if it must be freed sooner.")
+		return
+	}
+	tflog.Info(ctx, "Released the environment lock of this run", map[string]any{"environment": p.Environment, "token": p.Token})
+}
+
+func decodeLockPrivate(raw []byte, p *ephemeralLockPrivate, diags *diag.Diagnostics) bool {
+	if len(raw) == 0 || json.Unmarshal(raw, p) != nil || p.ID == "" {
+		diags.AddError("Unable to find the lock of this run",
+			"The ephemeral lock's private data is missing or unreadable, so its lock id is unknown. The lock, if any, stays until its ttl runs out. Please report this issue to the provider developers.")
+		return false
+	}
+	return true
+}
+
+func itoa64(n int64) string { return fmt.Sprint(n) }

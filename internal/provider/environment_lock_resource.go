@@ -1,0 +1,408 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
+)
+
+var (
+	_ resource.ResourceWithConfigure   = (*environmentLockResource)(nil)
+	_ resource.ResourceWithImportState = (*environmentLockResource)(nil)
+	_ resource.ResourceWithModifyPlan  = (*environmentLockResource)(nil)
+)
+
+// NewEnvironmentLockResource is the managed release_environment_lock: a lock held
+// across applies, for example while a person validates a release by hand.
+func NewEnvironmentLockResource() resource.Resource { return &environmentLockResource{} }
+
+type environmentLockResource struct {
+	data *providerData
+}
+
+type environmentLockModel struct {
+	Environment types.String `tfsdk:"environment"`
+	Holder      types.String `tfsdk:"holder"`
+	Reason      types.String `tfsdk:"reason"`
+	TTL         types.String `tfsdk:"ttl"`
+	WaitTimeout types.String `tfsdk:"wait_timeout"`
+	ID          types.String `tfsdk:"id"`
+	Token       types.Int64  `tfsdk:"token"`
+	AcquiredAt  types.String `tfsdk:"acquired_at"`
+	ExpiresAt   types.String `tfsdk:"expires_at"`
+}
+
+func (r *environmentLockResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_environment_lock"
+}
+
+func (r *environmentLockResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = environmentLockSchema()
+}
+
+// Descriptions shared by the managed and the ephemeral lock.
+const (
+	lockEnvironmentDesc = "Environment to lock, e.g. `staging`: 1 to 128 letters, digits, `-`, `_` or `.`."
+	lockHolderDesc      = "Who holds the lock, shown to everyone who finds the environment locked. Default: the provider's `actor` (`<user>@<host>`)."
+	lockReasonDesc      = "Why the lock is held, shown to everyone who finds the environment locked, e.g. `release 1.7.4: manual validation`."
+	lockWaitDesc        = "How long to wait while another holder has the lock, as a duration (`10m`). Default `0s`: fail at once, naming the holder. Waiting is logged at INFO every 10 seconds with the holder and the time waited."
+	lockIDDesc          = "Lock id: releasing needs it, so a lock is never released by someone who does not hold it."
+	lockTokenDesc       = "Fencing token: greater than every token given before for this environment. Pass it to `release_deployment.lock_token` so a deployment whose lock was taken over is refused."
+	lockAcquiredDesc    = "When the lock was acquired (RFC 3339)."
+	lockExpiresDesc     = "When the lock expires (RFC 3339); empty when it never expires."
+)
+
+func environmentLockSchema() schema.Schema {
+	return schema.Schema{
+		MarkdownDescription: "Holds an environment's lock across applies — for example from the start of a deploy until a person has validated the release — " +
+			"so that no other pipeline deploys meanwhile. Every acquisition gets a fencing `token` greater than any before it. " +
+			"Destroying the resource releases the lock, but only if it is still this resource's lock: a lock taken over after its `ttl` " +
+			"or force-released is never released on someone else's behalf. When the lock was taken over or force-released, the next " +
+			"refresh removes the resource from state and the plan shows it will be acquired again.\n\n" +
+			"For a lock held only for the length of one plan or apply, use the `release_environment_lock` ephemeral resource. " +
+			"To free a lock whose holder is gone, use `release_environment_lock_force_release`.",
+		Attributes: map[string]schema.Attribute{
+			"environment": schema.StringAttribute{
+				MarkdownDescription: lockEnvironmentDesc + " Changing it releases this lock and acquires the other environment's.",
+				Required:            true,
+				Validators:          []validator.String{environmentName()},
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
+			},
+			"holder": schema.StringAttribute{
+				MarkdownDescription: lockHolderDesc + " Changing it acquires the lock again under the new name.",
+				Optional:            true,
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplace()},
+			},
+			"reason": schema.StringAttribute{
+				MarkdownDescription: lockReasonDesc + " Changing it updates the lock in place.",
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString(""),
+			},
+			"ttl": schema.StringAttribute{
+				MarkdownDescription: "How long the lock lasts without being renewed, as a duration (`4h`). After it, another holder may take the lock over (the takeover is recorded in the history). " +
+					"Default `0s`: never expires. Changing it renews the lock in place: the new expiry is counted from the apply.",
+				Optional:   true,
+				Computed:   true,
+				Default:    stringdefault.StaticString("0s"),
+				Validators: []validator.String{goDuration()},
+			},
+			"wait_timeout": schema.StringAttribute{
+				MarkdownDescription: lockWaitDesc,
+				Optional:            true,
+				Computed:            true,
+				Default:             stringdefault.StaticString("0s"),
+				Validators:          []validator.String{goDuration()},
+			},
+			"id": schema.StringAttribute{
+				MarkdownDescription: lockIDDesc,
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"token": schema.Int64Attribute{
+				MarkdownDescription: lockTokenDesc,
+				Computed:            true,
+				PlanModifiers:       []planmodifier.Int64{int64planmodifier.UseStateForUnknown()},
+			},
+			"acquired_at": schema.StringAttribute{
+				MarkdownDescription: lockAcquiredDesc,
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"expires_at": schema.StringAttribute{
+				MarkdownDescription: lockExpiresDesc,
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+		},
+	}
+}
+
+func (r *environmentLockResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ModifyPlan shows the default holder at plan time and marks expires_at as changing
+// when the lock will be renewed.
+func (r *environmentLockResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() {
+		return
+	}
+	var plan environmentLockModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.Holder.IsUnknown() && r.data != nil {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("holder"), r.data.Actor)...)
+	}
+	if req.State.Raw.IsNull() {
+		return
+	}
+	var state environmentLockModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if needsRenew(plan, state) && !plan.TTL.IsUnknown() {
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("expires_at"), types.StringUnknown())...)
+	}
+}
+
+func needsRenew(plan, state environmentLockModel) bool {
+	return !plan.TTL.Equal(state.TTL) || !plan.Reason.Equal(state.Reason)
+}
+
+func (r *environmentLockResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan environmentLockModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+		return
+	}
+	holder := plan.Holder.ValueString()
+	if holder == "" {
+		holder = r.data.Actor
+	}
+	lock, err := r.data.Backend.Acquire(ctx, backend.AcquireRequest{
+		Environment: plan.Environment.ValueString(),
+		Holder:      holder,
+		Reason:      plan.Reason.ValueString(),
+		Operation:   "release_environment_lock",
+		TTL:         parseDuration(plan.TTL.ValueString()),
+		WaitTimeout: parseDuration(plan.WaitTimeout.ValueString()),
+	})
+	if err != nil {
+		addAcquireError(&resp.Diagnostics, plan.Environment.ValueString(), err)
+		return
+	}
+	tflog.Info(ctx, "Acquired the environment lock", map[string]any{"environment": lock.Environment, "holder": lock.Holder, "token": lock.Token})
+	setLockComputed(&plan, lock)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *environmentLockResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state environmentLockModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+		return
+	}
+	env := state.Environment.ValueString()
+	cur, err := r.data.Backend.Inspect(ctx, env)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to read the lock of "+env, err.Error()+"\n\nThe state was left unchanged; check the backend and refresh again.")
+		return
+	}
+	if cur == nil || cur.ID != state.ID.ValueString() {
+		detail := "The lock of " + env + " acquired by " + state.Holder.ValueString() + " (token " + fmt.Sprint(state.Token.ValueInt64()) + ") is no longer held: "
+		if cur == nil {
+			detail += "it was force-released, or taken over after its ttl and released since."
+		} else {
+			detail += "it is now held by " + describeLock(*cur) + "."
+		}
+		detail += " It was removed from the state; the next apply acquires the lock again."
+		resp.Diagnostics.AddWarning("Lost the lock of "+env, detail)
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if cur.Expired(time.Now()) {
+		resp.Diagnostics.AddWarning("The lock of "+env+" has expired",
+			"The lock expired at "+cur.ExpiresAt.UTC().Format(time.RFC3339)+" and may be taken over by another holder at any time. Apply to renew it (change ttl or reason), or release it.")
+	}
+	setLockComputed(&state, *cur)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *environmentLockResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state environmentLockModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+		return
+	}
+	if !needsRenew(plan, state) {
+		// Only wait_timeout changed: it matters for the next acquisition only.
+		plan.ExpiresAt = state.ExpiresAt
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		return
+	}
+	env := state.Environment.ValueString()
+	lock, err := r.data.Backend.Renew(ctx, env, state.ID.ValueString(), parseDuration(plan.TTL.ValueString()), plan.Reason.ValueString())
+	if err != nil {
+		detail := err.Error() + "\n\nThe lock was not changed."
+		if errors.Is(err, backend.ErrNotHolder) {
+			detail += " Refresh (the lock is then removed from the state) and apply again to acquire it anew."
+		}
+		resp.Diagnostics.AddError("Unable to renew the lock of "+env, detail)
+		return
+	}
+	setLockComputed(&plan, lock)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *environmentLockResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state environmentLockModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+		return
+	}
+	env := state.Environment.ValueString()
+	err := r.data.Backend.Release(ctx, env, state.ID.ValueString())
+	if errors.Is(err, backend.ErrNotHolder) {
+		resp.Diagnostics.AddWarning("Did not release the lock of "+env,
+			err.Error()+"\n\nThis resource's lock is no longer the environment's lock, so nothing was released: the current holder keeps it. The resource was removed from the state.")
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to release the lock of "+env, err.Error()+"\n\nThe lock is still held; destroy again once the backend is reachable.")
+		return
+	}
+	tflog.Info(ctx, "Released the environment lock", map[string]any{"environment": env, "token": state.Token.ValueInt64()})
+}
+
+// ImportState adopts the environment's current lock: `terraform import
+// release_environment_lock.staging staging`.
+func (r *environmentLockResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	if !requireBackend(r.data, &resp.Diagnostics) {
+		return
+	}
+	env := req.ID
+	if err := backend.ValidateEnvironment(env); err != nil {
+		resp.Diagnostics.AddError("Unable to import the lock of "+env, err.Error()+"\n\nThe import id is the environment name, e.g. `staging`.")
+		return
+	}
+	cur, err := r.data.Backend.Inspect(ctx, env)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to import the lock of "+env, err.Error())
+		return
+	}
+	if cur == nil {
+		resp.Diagnostics.AddError("Unable to import the lock of "+env,
+			"The environment "+env+" is not locked, so there is no lock to import. Apply a release_environment_lock to acquire it instead.")
+		return
+	}
+	m := environmentLockModel{
+		Environment: types.StringValue(env),
+		TTL:         types.StringValue("0s"),
+		WaitTimeout: types.StringValue("0s"),
+	}
+	if !cur.ExpiresAt.IsZero() {
+		m.TTL = types.StringValue(shortDuration(cur.ExpiresAt.Sub(cur.AcquiredAt)))
+	}
+	setLockComputed(&m, *cur)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func setLockComputed(m *environmentLockModel, l backend.Lock) {
+	m.ID = types.StringValue(l.ID)
+	m.Holder = types.StringValue(l.Holder)
+	m.Reason = types.StringValue(l.Reason)
+	m.Token = types.Int64Value(l.Token)
+	m.AcquiredAt = types.StringValue(l.AcquiredAt.UTC().Format(time.RFC3339))
+	m.ExpiresAt = types.StringValue(formatExpiry(l.ExpiresAt))
+}
+
+func formatExpiry(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// shortDuration prints whole seconds without zero units: "4h", "1h30m", "90s" → "1m30s".
+func shortDuration(d time.Duration) string {
+	s := d.Round(time.Second).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func requireBackend(d *providerData, diags *diag.Diagnostics) bool {
+	if d == nil || d.Backend == nil {
+		diags.AddError("Provider not configured", "The release provider has no backend configured; this is a bug in the provider or a configuration evaluated too early. Apply again.")
+		return false
+	}
+	return true
+}
+
+func describeLock(l backend.Lock) string {
+	s := l.Holder
+	if l.Reason != "" {
+		s += " (" + l.Reason + ")"
+	}
+	s += " since " + l.AcquiredAt.UTC().Format(time.RFC3339) + ", token " + fmt.Sprint(l.Token)
+	if !l.ExpiresAt.IsZero() {
+		s += ", expiring " + l.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	return s
+}
+
+// addAcquireError explains a failed acquisition: who holds the lock, since when, and
+// how to get past it.
+func addAcquireError(diags *diag.Diagnostics, env string, err error) {
+	summary := "Unable to acquire the lock of " + env
+	var le *backend.LockedError
+	if !errors.As(err, &le) {
+		diags.AddError(summary, err.Error()+"\n\nNothing was locked; check the backend and apply again.")
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "The environment %s is locked by %s.\n", env, describeLock(le.Lock))
+	if le.Waited > 0 {
+		fmt.Fprintf(&b, "Waited %s for it to be released.\n", le.Waited.Round(time.Second))
+	}
+	b.WriteString("\nNothing was changed. Wait for the holder to release it (it destroys its release_environment_lock or its run ends), " +
+		"or set wait_timeout to queue behind it.")
+	if !le.Lock.ExpiresAt.IsZero() {
+		fmt.Fprintf(&b, " The lock expires at %s and may then be taken over.", le.Lock.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	fmt.Fprintf(&b, "\nIf the holder is gone (a cancelled job), force the lock free, which is recorded in the history with your name:\n\n"+
+		"  resource \"release_environment_lock_force_release\" \"unstick\" {\n"+
+		"    environment = %q\n"+
+		"    lock_id     = %q\n"+
+		"    reason      = \"why the lock is forced\"\n"+
+		"  }\n", env, le.Lock.ID)
+	diags.AddError(summary, b.String())
+}
+
+// environmentNameValidator refuses environment names the backends cannot hold.
+type environmentNameValidator struct{}
+
+func environmentName() validator.String { return environmentNameValidator{} }
+
+func (environmentNameValidator) Description(context.Context) string {
+	return "value must be 1 to 128 letters, digits, '-', '_' or '.', starting with a letter or digit"
+}
+
+func (v environmentNameValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (environmentNameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := backend.ValidateEnvironment(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid environment name", err.Error()+".")
+	}
+}

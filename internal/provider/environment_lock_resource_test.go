@@ -1,0 +1,339 @@
+package provider
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/releaseplan/terraform-provider-release/internal/acctest"
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
+)
+
+const lockActor = "ci@runner"
+
+// lockProviderBlock is the environment's provider block with a fixed actor, so the
+// default holder and the history's actor are known.
+func lockProviderBlock(env *acctest.Env) string {
+	return strings.Replace(env.ProviderBlock(), `provider "release" {`, `provider "release" {
+  actor = "`+lockActor+`"`, 1)
+}
+
+func lockConfig(env *acctest.Env, name, body string) string {
+	return lockProviderBlock(env) + fmt.Sprintf(`
+resource "release_environment_lock" %q {
+  environment = "staging"
+%s
+}
+`, name, body)
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// stateAttr reads one attribute of a resource from the state.
+func stateAttr(s *terraform.State, addr, attr string) (string, error) {
+	rs, ok := s.RootModule().Resources[addr]
+	if !ok {
+		return "", fmt.Errorf("%s is not in the state", addr)
+	}
+	return rs.Primary.Attributes[attr], nil
+}
+
+// checkBackendLock verifies from Go that the backend holds the lock in the state.
+func checkBackendLock(t *testing.T, env *acctest.Env, addr string, into *backend.Lock) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		id, err := stateAttr(s, addr, "id")
+		if err != nil {
+			return err
+		}
+		cur, err := env.Backend(t).Inspect(t.Context(), "staging")
+		if err != nil {
+			return err
+		}
+		if cur == nil || cur.ID != id {
+			return fmt.Errorf("backend lock = %+v, want id %s from the state", cur, id)
+		}
+		if into != nil {
+			*into = *cur
+		}
+		return nil
+	}
+}
+
+func TestAccEnvironmentLockResource_lifecycle(t *testing.T) {
+	env := acctest.NewEnv(t)
+	var first backend.Lock
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			b := env.Backend(t)
+			if cur, err := b.Inspect(t.Context(), "staging"); err != nil || cur != nil {
+				return fmt.Errorf("lock after destroy = %+v, %v; want released", cur, err)
+			}
+			evs, err := b.History(t.Context(), backend.HistoryQuery{Environment: "staging", Limit: 1})
+			if err != nil || len(evs) != 1 || evs[0].Kind != backend.KindLockReleased || evs[0].Actor != lockActor {
+				return fmt.Errorf("last history event = %+v, %v; want lock_released by %s", evs, err, lockActor)
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: lockConfig(env, "staging", `  reason = "release 1.7.4"
+  ttl    = "4h"`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("release_environment_lock.staging", plancheck.ResourceActionCreate),
+						// The reviewer sees who will hold the lock.
+						plancheck.ExpectKnownValue("release_environment_lock.staging", tfjsonpath.New("holder"), knownvalue.StringExact(lockActor)),
+						plancheck.ExpectUnknownValue("release_environment_lock.staging", tfjsonpath.New("token")),
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("release_environment_lock.staging", tfjsonpath.New("id"), knownvalue.StringRegexp(uuidRE)),
+					statecheck.ExpectKnownValue("release_environment_lock.staging", tfjsonpath.New("token"), knownvalue.Int64Exact(1)),
+					statecheck.ExpectKnownValue("release_environment_lock.staging", tfjsonpath.New("holder"), knownvalue.StringExact(lockActor)),
+					statecheck.ExpectKnownValue("release_environment_lock.staging", tfjsonpath.New("reason"), knownvalue.StringExact("release 1.7.4")),
+					statecheck.ExpectKnownValue("release_environment_lock.staging", tfjsonpath.New("ttl"), knownvalue.StringExact("4h")),
+					statecheck.ExpectKnownValue("release_environment_lock.staging", tfjsonpath.New("wait_timeout"), knownvalue.StringExact("0s")),
+					statecheck.ExpectKnownValue("release_environment_lock.staging", tfjsonpath.New("expires_at"), knownvalue.StringRegexp(regexp.MustCompile(`^\d{4}-\d\d-\d\dT`))),
+				},
+				Check: checkBackendLock(t, env, "release_environment_lock.staging", &first),
+			},
+			{
+				ResourceName:                         "release_environment_lock.staging",
+				ImportState:                          true,
+				ImportStateId:                        "staging",
+				ImportStateVerify:                    true,
+				ImportStateVerifyIdentifierAttribute: "environment",
+			},
+			{
+				// Reason and ttl change in place: same lock, same token, new expiry.
+				Config: lockConfig(env, "staging", `  reason = "release 1.7.4: manual validation"
+  ttl    = "8h"`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{
+						plancheck.ExpectResourceAction("release_environment_lock.staging", plancheck.ResourceActionUpdate),
+						plancheck.ExpectUnknownValue("release_environment_lock.staging", tfjsonpath.New("expires_at")),
+					},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("release_environment_lock.staging", tfjsonpath.New("token"), knownvalue.Int64Exact(1)),
+					statecheck.ExpectKnownValue("release_environment_lock.staging", tfjsonpath.New("reason"), knownvalue.StringExact("release 1.7.4: manual validation")),
+				},
+				Check: func(s *terraform.State) error {
+					var cur backend.Lock
+					if err := checkBackendLock(t, env, "release_environment_lock.staging", &cur)(s); err != nil {
+						return err
+					}
+					if cur.ID != first.ID || cur.Reason != "release 1.7.4: manual validation" || cur.ExpiresAt.Sub(first.ExpiresAt) < 3*time.Hour {
+						return fmt.Errorf("renewed lock %+v does not extend %+v", cur, first)
+					}
+					return nil
+				},
+			},
+			{
+				Config: lockConfig(env, "staging", `  reason = "release 1.7.4: manual validation"
+  ttl    = "8h"`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+			{
+				// Force-released behind Terraform's back: the refresh drops it and the
+				// apply acquires it again with a larger token.
+				PreConfig: func() {
+					if _, err := env.Backend(t).ForceRelease(t.Context(), "staging", "ops", "test"); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: lockConfig(env, "staging", `  reason = "release 1.7.4: manual validation"
+  ttl    = "8h"`),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("release_environment_lock.staging", plancheck.ResourceActionCreate)},
+				},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("release_environment_lock.staging", tfjsonpath.New("token"), knownvalue.Int64Exact(2)),
+				},
+			},
+			{
+				Config:      lockConfig(env, "staging", `  ttl = "soon"`),
+				ExpectError: regexp.MustCompile(`(?s)Invalid duration.*"soon" is not a duration`),
+			},
+			{
+				Config:      strings.Replace(lockConfig(env, "staging", ""), `environment = "staging"`, `environment = "../prod"`, 1),
+				ExpectError: regexp.MustCompile(`Invalid environment name`),
+			},
+		},
+	})
+}
+
+// Two configurations race for one environment: the second fails naming the holder,
+// then succeeds with a larger token once the first is destroyed.
+func TestAccEnvironmentLockResource_race(t *testing.T) {
+	env := acctest.NewEnv(t)
+	configA := lockProviderBlock(env) + `
+resource "release_environment_lock" "a" {
+  environment = "staging"
+  holder      = "pipeline-a"
+  reason      = "manual validation of 1.7.4"
+}
+`
+	configB := lockProviderBlock(env) + `
+resource "release_environment_lock" "b" {
+  environment = "staging"
+  holder      = "pipeline-b"
+}
+`
+	var tokenA int64
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: configA,
+				Check: func(s *terraform.State) error {
+					v, err := stateAttr(s, "release_environment_lock.a", "token")
+					if err != nil {
+						return err
+					}
+					tokenA, err = strconv.ParseInt(v, 10, 64)
+					return err
+				},
+			},
+			{
+				// While A holds the lock, B (its own configuration and state) fails.
+				PreConfig: func() {
+					t.Run("second configuration is refused", func(t *testing.T) {
+						resource.Test(t, resource.TestCase{
+							ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+							Steps: []resource.TestStep{{
+								Config:      configB,
+								ExpectError: regexp.MustCompile(`(?s)Unable to acquire the lock of staging.*locked by pipeline-a \(manual\s+validation of 1\.7\.4\) since .*release_environment_lock_force_release`),
+							}},
+						})
+					})
+				},
+				Config:   configA,
+				PlanOnly: true,
+			},
+		},
+	})
+	// A was destroyed at the end of its test: B now gets the lock, with a larger token.
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: configB,
+			Check: func(s *terraform.State) error {
+				v, err := stateAttr(s, "release_environment_lock.b", "token")
+				if err != nil {
+					return err
+				}
+				if tok, _ := strconv.ParseInt(v, 10, 64); tokenA == 0 || tok <= tokenA {
+					return fmt.Errorf("token of B %d is not larger than A's %d", tok, tokenA)
+				}
+				return nil
+			},
+		}},
+	})
+}
+
+// An expired lock is taken over by another holder: the refresh notices, the apply is
+// refused while the new holder has it, and the old token is stale for deployments.
+func TestAccEnvironmentLockResource_ttlTakeover(t *testing.T) {
+	env := acctest.NewEnv(t)
+	config := lockConfig(env, "staging", `  holder = "crashed-job"
+  ttl    = "1s"`)
+	var old, taker backend.Lock
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				Check:  checkBackendLock(t, env, "release_environment_lock.staging", &old),
+			},
+			{
+				PreConfig: func() {
+					b := env.Backend(t)
+					var err error
+					// Waits for the 1s ttl to run out, then takes the lock over.
+					taker, err = b.Acquire(t.Context(), backend.AcquireRequest{Environment: "staging", Holder: "next-job", WaitTimeout: 30 * time.Second})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if taker.Token <= old.Token {
+						t.Fatalf("takeover token %d <= %d", taker.Token, old.Token)
+					}
+					// Fencing: a deployment still carrying the old token is refused.
+					var stale *backend.StaleTokenError
+					if err := backend.CheckToken(t.Context(), b, "staging", old.Token); !errors.As(err, &stale) || stale.Current != taker.Token {
+						t.Fatalf("CheckToken(old token) = %v, want stale with current %d", err, taker.Token)
+					}
+				},
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction("release_environment_lock.staging", plancheck.ResourceActionCreate)},
+				},
+				ExpectError: regexp.MustCompile(`locked by next-job`),
+			},
+			{
+				PreConfig: func() {
+					if err := env.Backend(t).Release(t.Context(), "staging", taker.ID); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config,
+				Check: func(s *terraform.State) error {
+					v, _ := stateAttr(s, "release_environment_lock.staging", "token")
+					if tok, _ := strconv.ParseInt(v, 10, 64); tok <= taker.Token {
+						return fmt.Errorf("token %d after the takeover was released is not larger than %d", tok, taker.Token)
+					}
+					evs, err := env.Backend(t).History(t.Context(), backend.HistoryQuery{Environment: "staging", Kinds: []string{backend.KindLockTakenOver}})
+					if err != nil || len(evs) != 1 || evs[0].Actor != "next-job" {
+						return fmt.Errorf("takeover history = %+v, %v", evs, err)
+					}
+					return nil
+				},
+			},
+		},
+	})
+}
+
+// Destroying a lock that was taken over releases nothing and warns.
+func TestAccEnvironmentLockResource_deleteKeepsOthersLock(t *testing.T) {
+	env := acctest.NewEnv(t)
+	var taker backend.Lock
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			cur, err := env.Backend(t).Inspect(t.Context(), "staging")
+			if err != nil || cur == nil || cur.ID != taker.ID {
+				return fmt.Errorf("lock after destroy = %+v, %v; want the other holder's lock kept", cur, err)
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				Config: lockConfig(env, "staging", `  ttl = "1s"`),
+				Check: func(*terraform.State) error {
+					var err error
+					taker, err = env.Backend(t).Acquire(t.Context(), backend.AcquireRequest{Environment: "staging", Holder: "other", WaitTimeout: 30 * time.Second})
+					return err
+				},
+				// The refresh after apply already sees the takeover.
+				ExpectNonEmptyPlan: true,
+			},
+		},
+	})
+}
