@@ -1,0 +1,376 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/compare"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/releaseplan/terraform-provider-release/internal/acctest"
+	"github.com/releaseplan/terraform-provider-release/internal/archive"
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
+)
+
+// deploymentEnv is an acceptance test's world: a provider environment, an
+// application folder served over HTTP like a web server would, and published
+// versions of the "app" artifact whose /health answers "ok" (or "fail").
+type deploymentEnv struct {
+	*acctest.Env
+	app    string
+	server *httptest.Server
+	sums   map[string]string
+}
+
+func newDeploymentEnv(t *testing.T, versions map[string]string) *deploymentEnv {
+	t.Helper()
+	e := &deploymentEnv{Env: acctest.NewEnv(t), sums: map[string]string{}}
+	e.app = filepath.Join(e.Dir, "app")
+	e.server = httptest.NewServer(http.FileServer(http.Dir(filepath.Join(e.app, "current"))))
+	t.Cleanup(e.server.Close)
+	st := e.Store(t)
+	for version, health := range versions {
+		src := t.TempDir()
+		for name, body := range map[string]string{"health": health, "index.html": "version " + version} {
+			if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var buf bytes.Buffer
+		if err := archive.WriteTarGz(&buf, src); err != nil {
+			t.Fatal(err)
+		}
+		obj, err := st.Put(context.Background(), "app", version, &buf, "", map[string]string{"git_commit": "abc" + version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.sums[version] = obj.SHA256
+	}
+	return e
+}
+
+// config deploys app@version; extra goes inside the resource block.
+func (e *deploymentEnv) config(version, extra string) string {
+	return e.ProviderBlock() + fmt.Sprintf(`
+resource "release_deployment" "test" {
+  environment = "staging"
+  artifact    = "app@%s"
+  directory {
+    path          = %q
+    keep_releases = 3
+  }
+  smoke_test {
+    url           = "%s/health"
+    body_contains = "ok"
+    attempts      = 2
+    interval      = "10ms"
+  }
+%s
+}
+`, version, e.app, e.server.URL, extra)
+}
+
+func (e *deploymentEnv) serving(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.app, "current", "index.html"))
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+func (e *deploymentEnv) checkServing(version string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		b, _ := os.ReadFile(filepath.Join(e.app, "current", "index.html"))
+		if string(b) != "version "+version {
+			return fmt.Errorf("current serves %q, want version %s", b, version)
+		}
+		return nil
+	}
+}
+
+// switchCurrent repoints current by hand, as an operator would.
+func (e *deploymentEnv) switchCurrent(t *testing.T, version string) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(e.app, "releases"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, en := range entries {
+		if en.IsDir() && strings.HasPrefix(en.Name(), version+"-") {
+			tmp := filepath.Join(e.app, "current.manual")
+			if err := os.Symlink(filepath.Join("releases", en.Name()), tmp); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(tmp, filepath.Join(e.app, "current")); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("no release folder of %s", version)
+}
+
+const deploymentAddr = "release_deployment.test"
+
+const backupBlock = `
+  backup {
+    command = "printf 'dump of %s' \"$RELEASE_PREVIOUS_VERSION\" > \"$RELEASE_BACKUP_FILE\""
+  }`
+
+// wrapped matches the parts in order, however Terraform wraps the lines.
+func wrapped(parts ...string) *regexp.Regexp {
+	quoted := make([]string, len(parts))
+	for i, p := range parts {
+		quoted[i] = strings.Join(strings.Fields(regexp.QuoteMeta(p)), `\s+`)
+	}
+	return regexp.MustCompile(`(?s)` + strings.Join(quoted, ".*"))
+}
+
+func depAttr(name string) tfjsonpath.Path { return tfjsonpath.New(name) }
+
+func TestAccDeploymentResource_story(t *testing.T) {
+	e := newDeploymentEnv(t, map[string]string{"1.0.0": "ok", "1.0.1": "ok", "1.0.2": "fail"})
+	sameRelease := statecheck.CompareValue(compare.ValuesSame())
+	backupSum := sha256.Sum256([]byte("dump of 1.0.0"))
+	var staleToken int64
+
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			// on_destroy = "keep": the site keeps running.
+			if e.serving(t) == "" {
+				return fmt.Errorf("destroy stopped the site although on_destroy is keep")
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{ // deploy
+				Config: e.config("1.0.0", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionCreate),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.0")),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.Null()),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("sha256"), knownvalue.StringExact(e.sums["1.0.0"])),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("id"), knownvalue.StringExact("staging:"+e.app)),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("backup_id"), knownvalue.Null()),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
+						1: knownvalue.StringRegexp(regexp.MustCompile(`verifying sha256 ` + e.sums["1.0.0"])),
+					})),
+					plancheck.ExpectUnknownValue(deploymentAddr, depAttr("release_id")),
+					plancheck.ExpectUnknownValue(deploymentAddr, depAttr("deployed_at")),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.0")),
+					statecheck.ExpectKnownValue(deploymentAddr, depAttr("release_id"), knownvalue.StringRegexp(regexp.MustCompile(`^1\.0\.0-\d{8}T\d{6}Z$`))),
+					sameRelease.AddStateValue(deploymentAddr, depAttr("release_id")),
+				},
+				Check: e.checkServing("1.0.0"),
+			},
+			{ // import
+				ResourceName:      deploymentAddr,
+				ImportState:       true,
+				ImportStateId:     "staging:" + e.app,
+				ImportStateVerify: true,
+				// Settings that only live in the configuration.
+				ImportStateVerifyIgnore: []string{"smoke_test", "hooks", "backup", "timeouts", "lock_token", "planned_steps", "directory.keep_releases"},
+			},
+			{ // no-op plan
+				Config: e.config("1.0.0", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+				}},
+			},
+			{ // update, with a backup
+				Config: e.config("1.0.1", backupBlock),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.0")),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.1")),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("sha256"), knownvalue.StringExact(e.sums["1.0.1"])),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("rollback_on_failure"), knownvalue.Bool(true)),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("backup"), knownvalue.NotNull()),
+					plancheck.ExpectUnknownValue(deploymentAddr, depAttr("backup_id")),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.1")),
+					statecheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.0")),
+					statecheck.ExpectKnownValue(deploymentAddr, depAttr("backup_id"), knownvalue.StringRegexp(regexp.MustCompile(`^app-backup@1\.0\.1\+\d{8}T\d{6}Z$`))),
+				},
+				Check: resource.ComposeTestCheckFunc(
+					e.checkServing("1.0.1"),
+					func(s *terraform.State) error {
+						id := s.RootModule().Resources[deploymentAddr].Primary.Attributes["backup_id"]
+						version := strings.TrimPrefix(id, "app-backup@")
+						obj, err := e.Store(t).Verify(context.Background(), "app-backup", version)
+						if err != nil {
+							return err
+						}
+						if obj.SHA256 != hex.EncodeToString(backupSum[:]) {
+							return fmt.Errorf("backup %s has sha256 %s, want the sha256 of the file the command wrote", id, obj.SHA256)
+						}
+						return nil
+					},
+				),
+			},
+			{ // failed smoke test: rolled back, the state keeps 1.0.1
+				Config:      e.config("1.0.2", backupBlock),
+				ExpectError: wrapped("Unable to deploy app@1.0.2 to staging", "The smoke test GET", "/health answered 200 but the body does not contain", "The previous release 1.0.1 was restored and is serving."),
+			},
+			{ // the state says 1.0.1 and current serves 1.0.1
+				Config: e.config("1.0.1", backupBlock),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.1")),
+				},
+				Check: e.checkServing("1.0.1"),
+			},
+			{ // rollback by variable: the 1.0.0 folder goes live again
+				Config: e.config("1.0.0", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.1")),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.0")),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
+						1: knownvalue.StringRegexp(regexp.MustCompile(`^reuse release 1\.0\.0-`)),
+					})),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					sameRelease.AddStateValue(deploymentAddr, depAttr("release_id")),
+				},
+				Check: e.checkServing("1.0.0"),
+			},
+			{ // drift: someone points current at 1.0.1 by hand
+				PreConfig: func() { e.switchCurrent(t, "1.0.1") },
+				Config:    e.config("1.0.0", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.1")),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.0")),
+				}},
+				Check: e.checkServing("1.0.0"),
+			},
+			{ // a stale lock token is refused
+				PreConfig: func() {
+					be := e.Backend(t)
+					ctx := context.Background()
+					l, err := be.Acquire(ctx, backend.AcquireRequest{Environment: "staging", Holder: "old-job"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := be.Release(ctx, "staging", l.ID); err != nil {
+						t.Fatal(err)
+					}
+					if _, err := be.Acquire(ctx, backend.AcquireRequest{Environment: "staging", Holder: "new-job"}); err != nil {
+						t.Fatal(err)
+					}
+					staleToken = l.Token
+				},
+				Config:      e.config("1.0.1", "  lock_token = 1\n"),
+				ExpectError: wrapped("Unable to deploy app@1.0.1 to staging", "lock token 1 for staging is stale"),
+			},
+			{
+				Config: e.config("1.0.0", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+				}},
+				Check: resource.ComposeTestCheckFunc(e.checkServing("1.0.0"), func(*terraform.State) error {
+					if staleToken != 1 {
+						return fmt.Errorf("the stale token step used token 1 but the lock had %d", staleToken)
+					}
+					return nil
+				}),
+			},
+		},
+	})
+}
+
+func TestAccDeploymentResource_failedCreateSavesNothing(t *testing.T) {
+	e := newDeploymentEnv(t, map[string]string{"1.0.0": "fail", "1.0.1": "ok"})
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      e.config("1.0.0", ""),
+				ExpectError: wrapped("Unable to deploy app@1.0.0 to staging", "serves nothing"),
+			},
+			{
+				PreConfig: func() {
+					if got := e.serving(t); got != "" {
+						t.Fatalf("a failed first deployment left %q serving", got)
+					}
+				},
+				Config: e.config("1.0.1", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionCreate),
+				}},
+				Check: e.checkServing("1.0.1"),
+			},
+		},
+	})
+}
+
+func TestAccDeploymentResource_blockedAndRemoved(t *testing.T) {
+	e := newDeploymentEnv(t, map[string]string{"1.0.0": "ok"})
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			if _, err := os.Lstat(filepath.Join(e.app, "current")); !os.IsNotExist(err) {
+				return fmt.Errorf("on_destroy = remove left current behind")
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() {
+					if err := e.Backend(t).SetBlock(context.Background(), backend.Block{Name: "app", Version: "1.0.0", Reason: "corrupts invoices"}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:      e.config("1.0.0", `  on_destroy = "remove"`),
+				ExpectError: wrapped("Unable to deploy app@1.0.0 to staging", "app@1.0.0 is blocked: corrupts invoices"),
+			},
+			{
+				Config: e.config("1.0.0", "  on_destroy = \"remove\"\n  allow_blocked = true\n"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("allow_blocked"), knownvalue.Bool(true)),
+				}},
+				Check: e.checkServing("1.0.0"),
+			},
+			{ // disappears: current removed by hand, the next plan creates it again
+				PreConfig: func() {
+					if err := os.Remove(filepath.Join(e.app, "current")); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: e.config("1.0.0", "  on_destroy = \"remove\"\n  allow_blocked = true\n"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionCreate),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
+						1: knownvalue.StringRegexp(regexp.MustCompile(`^reuse release 1\.0\.0-`)),
+					})),
+				}},
+				Check: e.checkServing("1.0.0"),
+			},
+		},
+	})
+}
