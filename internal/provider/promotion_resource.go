@@ -1,0 +1,392 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/releaseplan/terraform-provider-release/internal/notify"
+	"github.com/releaseplan/terraform-provider-release/internal/promote"
+	"github.com/releaseplan/terraform-provider-release/internal/store"
+)
+
+var (
+	_ resource.ResourceWithConfigure      = (*promotionResource)(nil)
+	_ resource.ResourceWithImportState    = (*promotionResource)(nil)
+	_ resource.ResourceWithModifyPlan     = (*promotionResource)(nil)
+	_ resource.ResourceWithValidateConfig = (*promotionResource)(nil)
+)
+
+// NewPromotionResource returns the release_promotion resource.
+func NewPromotionResource() resource.Resource { return &promotionResource{} }
+
+type promotionResource struct {
+	data *providerData
+}
+
+type promotionResourceModel struct {
+	ID                  types.String       `tfsdk:"id"`
+	Name                types.String       `tfsdk:"name"`
+	FromVersion         types.String       `tfsdk:"from_version"`
+	ToVersion           types.String       `tfsdk:"to_version"`
+	SHA256              types.String       `tfsdk:"sha256"`
+	RequireDeployedIn   types.List         `tfsdk:"require_deployed_in"`
+	RequireDescendantOf *descendantOfModel `tfsdk:"require_descendant_of"`
+	RetainOnDestroy     types.Bool         `tfsdk:"retain_on_destroy"`
+	GitCommit           types.String       `tfsdk:"git_commit"`
+	PromotedAt          types.String       `tfsdk:"promoted_at"`
+	URI                 types.String       `tfsdk:"uri"`
+}
+
+type descendantOfModel struct {
+	Repository types.String `tfsdk:"repository"`
+	Commit     types.String `tfsdk:"commit"`
+}
+
+func (r *promotionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_promotion"
+}
+
+func (r *promotionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = promotionResourceSchema()
+}
+
+func promotionResourceSchema() schema.Schema {
+	computed := []planmodifier.String{stringplanmodifier.UseStateForUnknown()}
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	return schema.Schema{
+		MarkdownDescription: "Promotes the *same bytes* to the next channel: publishes the artifact `name@from_version` again as `name@to_version` " +
+			"(e.g. `1.7.4-staging` → `1.7.4-rc` → `1.7.4`), re-verifying the sha256 while copying, once every guard passed. " +
+			"Each failing guard is reported by name with its reason, and nothing is published. " +
+			"The new version's metadata is the source's plus `promoted_from` and `promoted_by`; a `promoted` event is recorded in the release history. " +
+			"Guards are checked when the promotion is made; changing them later changes nothing.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "The promoted artifact, `name@to_version`; pass it to `release_deployment.artifact`.",
+				Computed:            true,
+				PlanModifiers:       computed,
+			},
+			"name": schema.StringAttribute{
+				MarkdownDescription: "Artifact name, e.g. `histologe`.",
+				Required:            true,
+				Validators:          []validator.String{artifactName()},
+				PlanModifiers:       replace,
+			},
+			"from_version": schema.StringAttribute{
+				MarkdownDescription: "The published version whose bytes are promoted, e.g. `1.7.4-staging`.",
+				Required:            true,
+				Validators:          []validator.String{semverVersion()},
+				PlanModifiers:       replace,
+			},
+			"to_version": schema.StringAttribute{
+				MarkdownDescription: "The version to publish, e.g. `1.7.4-rc` (see `provider::release::semver_channel`). It must not be published already with other bytes.",
+				Required:            true,
+				Validators:          []validator.String{semverVersion()},
+				PlanModifiers:       replace,
+			},
+			"sha256": schema.StringAttribute{
+				MarkdownDescription: "The sha256 that the stored bytes of `from_version` must have, usually `release_artifact.<x>.sha256`: the bytes reviewed are the bytes promoted.",
+				Required:            true,
+				Validators:          []validator.String{sha256Hex()},
+				PlanModifiers:       replace,
+			},
+			"require_deployed_in": schema.ListAttribute{
+				MarkdownDescription: "Environments where `from_version` must be live, its last deployment there a success (from the release history): the guard that the bytes were validated. E.g. `[\"staging\"]`.",
+				Optional:            true,
+				ElementType:         types.StringType,
+			},
+			"retain_on_destroy": schema.BoolAttribute{
+				MarkdownDescription: "Keep the promoted version in the artifact store when the resource is destroyed, as artifact repositories do. Default: `true`; `false` deletes it.",
+				Optional:            true,
+				Computed:            true,
+				Default:             booldefault.StaticBool(true),
+			},
+			"git_commit": schema.StringAttribute{
+				MarkdownDescription: "The `git_commit` metadata of the promoted bytes, when they have one.",
+				Computed:            true,
+				PlanModifiers:       computed,
+			},
+			"promoted_at": schema.StringAttribute{
+				MarkdownDescription: "When `to_version` was published (RFC 3339).",
+				Computed:            true,
+				PlanModifiers:       computed,
+			},
+			"uri": schema.StringAttribute{
+				MarkdownDescription: "Where the promoted bytes are stored (`file://` or `https://`).",
+				Computed:            true,
+				PlanModifiers:       computed,
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"require_descendant_of": schema.SingleNestedBlock{
+				MarkdownDescription: "The deploy-by-sha guard: the `git_commit` metadata of `from_version` must descend from `commit` (or be it) in a local git clone. " +
+					"A shallow clone that cannot tell, or a commit the clone lacks, fails the guard: it never passes by default.",
+				Attributes: map[string]schema.Attribute{
+					"repository": schema.StringAttribute{
+						MarkdownDescription: "Path of a local git clone with enough history. Default: `.`.",
+						Optional:            true,
+					},
+					"commit": schema.StringAttribute{
+						MarkdownDescription: "The commit to descend from, usually what production runs: `data.release_environment.production.git_commit`.",
+						Optional:            true,
+					},
+				},
+			},
+		},
+	}
+}
+
+func (r *promotionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+// ValidateConfig refuses a require_descendant_of block without a commit, and a
+// promotion onto its own version.
+func (r *promotionResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var cfg promotionResourceModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if d := cfg.RequireDescendantOf; d != nil && d.Commit.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("require_descendant_of").AtName("commit"), "Missing commit",
+			"require_descendant_of needs the commit to descend from, e.g. commit = data.release_environment.production.git_commit.")
+	}
+	if !cfg.FromVersion.IsUnknown() && !cfg.ToVersion.IsUnknown() && !cfg.FromVersion.IsNull() && cfg.FromVersion.Equal(cfg.ToVersion) {
+		resp.Diagnostics.AddAttributeError(path.Root("to_version"), "Invalid promotion",
+			fmt.Sprintf("from_version and to_version are both %s: a promotion publishes the bytes under the next channel's version, e.g. provider::release::semver_channel(%q, \"rc\").", cfg.ToVersion.ValueString(), cfg.ToVersion.ValueString()))
+	}
+}
+
+// ModifyPlan computes the id and refuses at plan time what the apply would refuse
+// for sure: a sha256 that the stored bytes do not have, a blocked version, a
+// to_version published with other bytes. The environment guards run at apply
+// time, since a deployment in the same apply may satisfy them.
+func (r *promotionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || r.data == nil {
+		return
+	}
+	var plan promotionResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.Name.IsUnknown() || plan.ToVersion.IsUnknown() {
+		return
+	}
+	name, to := plan.Name.ValueString(), plan.ToVersion.ValueString()
+	plan.ID = types.StringValue(name + "@" + to)
+	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), plan.ID)...)
+	if !req.State.Raw.IsNull() || plan.FromVersion.IsUnknown() {
+		return // an existing promotion: nothing is published by this plan
+	}
+	from := plan.FromVersion.ValueString()
+	summary := fmt.Sprintf("Unable to promote %s@%s to %s", name, from, to)
+	for _, v := range []string{from, to} {
+		b, err := r.data.Backend.GetBlock(ctx, name, v)
+		if err != nil {
+			resp.Diagnostics.AddWarning("Unable to check version blocks", err.Error())
+			continue
+		}
+		if b != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("from_version"), summary,
+				fmt.Sprintf("The guard %s refused it: %s@%s is blocked: %s. Remove the release_version_block to promote it.", promote.GuardBlocked, name, v, b.Reason))
+		}
+	}
+	if src, err := r.data.Store.Stat(ctx, name, from); err == nil && !plan.SHA256.IsUnknown() && !strings.EqualFold(src.SHA256, plan.SHA256.ValueString()) {
+		resp.Diagnostics.AddAttributeError(path.Root("sha256"), summary,
+			fmt.Sprintf("The guard sha256 refused it: %s has sha256 %s, the promotion expects %s: these are not the bytes that were reviewed. Nothing will be published.", src.ID(), src.SHA256, plan.SHA256.ValueString()))
+	}
+	if existing, err := r.data.Store.Stat(ctx, name, to); err == nil && existing.Metadata[promote.MetaPromotedFrom] != from {
+		origin := "published directly"
+		if f := existing.Metadata[promote.MetaPromotedFrom]; f != "" {
+			origin = "promoted from " + f
+		}
+		resp.Diagnostics.AddAttributeError(path.Root("to_version"), summary,
+			fmt.Sprintf("%s is already published (%s, sha256 %s). Published versions are immutable: promote to another version, or import the existing promotion.", existing.ID(), origin, existing.SHA256))
+	}
+}
+
+func (r *promotionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan promotionResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx = notify.Collect(ctx)
+	defer notificationWarnings(ctx, &resp.Diagnostics)
+
+	preq := promote.Request{
+		Name:        plan.Name.ValueString(),
+		FromVersion: plan.FromVersion.ValueString(),
+		ToVersion:   plan.ToVersion.ValueString(),
+		SHA256:      plan.SHA256.ValueString(),
+		Actor:       r.data.Actor,
+		Store:       r.data.Store,
+		Backend:     r.data.Backend,
+		Log:         func(msg string, fields map[string]any) { tflog.Info(ctx, msg, fields) },
+	}
+	resp.Diagnostics.Append(plan.RequireDeployedIn.ElementsAs(ctx, &preq.RequireDeployedIn, false)...)
+	if d := plan.RequireDescendantOf; d != nil {
+		preq.RequireDescendantOf = &promote.DescendantOf{Repository: firstNonEmpty(d.Repository.ValueString(), "."), Commit: d.Commit.ValueString()}
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	start := time.Now()
+	res, err := promote.Promote(ctx, preq)
+	if err != nil {
+		resp.Diagnostics.Append(promotionError(preq, err)...)
+		return
+	}
+	tflog.Info(ctx, "artifact promoted", map[string]any{"artifact": res.Object.ID(), "from": preq.FromVersion, "sha256": res.Object.SHA256, "already_promoted": res.AlreadyPromoted, "elapsed": time.Since(start).String()})
+	setPromotionComputed(&plan, res.Object)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// promotionError says which guards refused the promotion, and that nothing was published.
+func promotionError(req promote.Request, err error) diag.Diagnostics {
+	var diags diag.Diagnostics
+	summary := fmt.Sprintf("Unable to promote %s@%s to %s", req.Name, req.FromVersion, req.ToVersion)
+	if errors.Is(err, promote.ErrGuard) {
+		var lines []string
+		for _, e := range flattenJoined(err) {
+			var ge *promote.GuardError
+			if errors.As(e, &ge) {
+				lines = append(lines, fmt.Sprintf("- the guard %s refused it: %s.", ge.Guard, ge.Reason))
+			}
+		}
+		diags.AddError(summary, strings.Join(lines, "\n")+"\nNothing was published. Fix what the guards report (or the guards themselves), then apply again.")
+		return diags
+	}
+	switch {
+	case errors.Is(err, store.ErrChecksumMismatch):
+		diags.AddError(summary, fmt.Sprintf("The stored bytes of %s@%s no longer have their recorded sha256: %v. Nothing was published; publish the artifact again under a new version.", req.Name, req.FromVersion, err))
+	case errors.Is(err, store.ErrConflict):
+		diags.AddAttributeError(path.Root("to_version"), summary, err.Error()+". Nothing was changed.")
+	default:
+		diags.AddError(summary, err.Error()+".")
+	}
+	return diags
+}
+
+func flattenJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			if _, isGuard := e.(*promote.GuardError); isGuard {
+				out = append(out, e)
+				continue
+			}
+			out = append(out, flattenJoined(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+func setPromotionComputed(m *promotionResourceModel, obj store.Object) {
+	m.ID = types.StringValue(obj.ID())
+	m.SHA256 = types.StringValue(obj.SHA256)
+	m.URI = types.StringValue(obj.URI)
+	m.PromotedAt = types.StringValue(obj.PublishedAt.UTC().Format(time.RFC3339))
+	m.GitCommit = types.StringValue(obj.Metadata[promote.MetaGitCommit])
+}
+
+func (r *promotionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state promotionResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	name, to := state.Name.ValueString(), state.ToVersion.ValueString()
+	var obj store.Object
+	var err error
+	if r.data.VerifyOnRead {
+		obj, err = r.data.Store.Verify(ctx, name, to)
+	} else {
+		obj, err = r.data.Store.Stat(ctx, name, to)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		tflog.Warn(ctx, "promoted artifact is gone from the store; removing it from state", map[string]any{"artifact": name + "@" + to})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to read "+name+"@"+to, err.Error())
+		return
+	}
+	if from := obj.Metadata[promote.MetaPromotedFrom]; from != "" {
+		state.FromVersion = types.StringValue(from)
+	}
+	setPromotionComputed(&state, obj)
+	if state.RetainOnDestroy.IsNull() {
+		state.RetainOnDestroy = types.BoolValue(true)
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// Update only runs when guards or retain_on_destroy changed: guards apply to the
+// making of the promotion, so only the state changes.
+func (r *promotionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state promotionResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	plan.ID, plan.SHA256, plan.URI, plan.PromotedAt, plan.GitCommit = state.ID, state.SHA256, state.URI, state.PromotedAt, state.GitCommit
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *promotionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state promotionResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if state.RetainOnDestroy.IsNull() || state.RetainOnDestroy.ValueBool() {
+		tflog.Info(ctx, "keeping promoted artifact (retain_on_destroy)", map[string]any{"artifact": state.ID.ValueString()})
+		return
+	}
+	if err := r.data.Store.Delete(ctx, state.Name.ValueString(), state.ToVersion.ValueString()); err != nil {
+		resp.Diagnostics.AddError("Unable to delete "+state.ID.ValueString(),
+			fmt.Sprintf("%v. The promoted version is still published; apply again once the artifact store is reachable.", err))
+	}
+}
+
+func (r *promotionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	summary := "Unable to import release_promotion"
+	name, to, err := store.ParseID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error()+". Import with the promoted artifact's id, name@to_version, e.g. histologe@1.7.4-rc.")
+		return
+	}
+	obj, err := r.data.Store.Stat(ctx, name, to)
+	if err != nil {
+		resp.Diagnostics.AddError(summary, err.Error()+".")
+		return
+	}
+	from := obj.Metadata[promote.MetaPromotedFrom]
+	if from == "" {
+		resp.Diagnostics.AddError(summary,
+			fmt.Sprintf("%s was published directly, not promoted (its metadata has no promoted_from). Import it as a release_artifact instead.", req.ID))
+		return
+	}
+	for attr, v := range map[string]any{"id": req.ID, "name": name, "to_version": to, "from_version": from, "sha256": obj.SHA256, "retain_on_destroy": true} {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), v)...)
+	}
+}
