@@ -343,6 +343,8 @@ func (p *releaseProvider) Resources(_ context.Context) []func() resource.Resourc
 		NewEnvironmentLockForceReleaseResource,
 		NewDeploymentResource,
 		NewBlueGreenRouterResource,
+		NewPromotionResource,
+		NewVersionBlockResource,
 	}
 }
 
@@ -350,6 +352,8 @@ func (p *releaseProvider) DataSources(_ context.Context) []func() datasource.Dat
 	return []func() datasource.DataSource{
 		NewArtifactDataSource,
 		NewReleaseNotesDataSource,
+		NewEnvironmentDataSource,
+		NewHistoryDataSource,
 	}
 }
 
