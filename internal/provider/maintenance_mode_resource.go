@@ -1,0 +1,506 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/releaseplan/terraform-provider-release/internal/maintenance"
+)
+
+var (
+	_ resource.ResourceWithConfigure        = (*maintenanceModeResource)(nil)
+	_ resource.ResourceWithImportState      = (*maintenanceModeResource)(nil)
+	_ resource.ResourceWithConfigValidators = (*maintenanceModeResource)(nil)
+)
+
+// NewMaintenanceModeResource returns the release_maintenance_mode resource.
+func NewMaintenanceModeResource() resource.Resource { return &maintenanceModeResource{} }
+
+type maintenanceModeResource struct {
+	data *providerData
+}
+
+type maintenanceModeModel struct {
+	ID         types.String          `tfsdk:"id"`
+	Enabled    types.Bool            `tfsdk:"enabled"`
+	Banner     types.Bool            `tfsdk:"banner"`
+	Message    types.String          `tfsdk:"message"`
+	Reason     types.String          `tfsdk:"reason"`
+	Until      types.String          `tfsdk:"until"`
+	AllowedIPs types.List            `tfsdk:"allowed_ips"`
+	Directory  *maintenanceDirectory `tfsdk:"directory"`
+	Nginx      *maintenanceNginx     `tfsdk:"nginx"`
+	Scalingo   *maintenanceScalingo  `tfsdk:"scalingo"`
+	Timeouts   timeouts.Value        `tfsdk:"timeouts"`
+}
+
+type maintenanceDirectory struct {
+	Path types.String `tfsdk:"path"`
+}
+
+type maintenanceNginx struct {
+	ConfigFile    types.String `tfsdk:"config_file"`
+	ReloadCommand types.String `tfsdk:"reload_command"`
+	TestCommand   types.String `tfsdk:"test_command"`
+}
+
+type maintenanceScalingo struct {
+	App           types.String              `tfsdk:"app"`
+	Restart       types.Bool                `tfsdk:"restart"`
+	VariableNames *maintenanceVariableNames `tfsdk:"variable_names"`
+}
+
+type maintenanceVariableNames struct {
+	Enable        types.String `tfsdk:"enable"`
+	BannerEnable  types.String `tfsdk:"banner_enable"`
+	BannerMessage types.String `tfsdk:"banner_message"`
+}
+
+const defaultMaintenanceTimeout = 10 * time.Minute
+
+// restartPendingKey marks, in private state, a Scalingo change whose restart failed.
+const restartPendingKey = "restart_pending"
+
+func restartPending(pending bool) []byte {
+	if pending {
+		return []byte(`true`)
+	}
+	return nil
+}
+
+func (r *maintenanceModeResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_maintenance_mode"
+}
+
+func (r *maintenanceModeResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = maintenanceModeSchema(ctx)
+}
+
+func maintenanceModeSchema(ctx context.Context) schema.Schema {
+	replace := []planmodifier.String{stringplanmodifier.RequiresReplace()}
+	return schema.Schema{
+		MarkdownDescription: "Turns an application's maintenance mode on or off where it is served: files in a " +
+			"`directory` the application reads, an `nginx` snippet answering 503 to everyone but `allowed_ips`, or the " +
+			"`MAINTENANCE_*` variables of a `scalingo` app (restarted so the change reaches the containers). " +
+			"Refresh reads the real state, so a change made by hand shows in the next plan. Destroying the resource " +
+			"turns maintenance off. Exactly one of `directory`, `nginx` or `scalingo` is required.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				MarkdownDescription: "`directory:<path>`, `nginx:<config_file>` or `scalingo:<app>`; also the import ID.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"enabled": schema.BoolAttribute{
+				MarkdownDescription: "Whether maintenance is on. Default `true`: apply with `false` (or destroy) to end it.",
+				Optional:            true, Computed: true, Default: booldefault.StaticBool(true),
+			},
+			"banner": schema.BoolAttribute{
+				MarkdownDescription: "Show a banner only: the site stays up (`MAINTENANCE_BANNER_ENABLE` on Scalingo, `\"banner\": true` in `maintenance.json`; nginx lets every request through). Default `false`.",
+				Optional:            true, Computed: true, Default: booldefault.StaticBool(false),
+			},
+			"message": schema.StringAttribute{
+				MarkdownDescription: "Message shown to visitors (HTML-escaped on the generated pages; `MAINTENANCE_BANNER_MESSAGE` on Scalingo).",
+				Optional:            true, Computed: true, Default: stringdefault.StaticString(""),
+			},
+			"reason": schema.StringAttribute{
+				MarkdownDescription: "Why maintenance is on, for operators; written in `maintenance.json` and on the page (not stored on Scalingo).",
+				Optional:            true,
+			},
+			"until": schema.StringAttribute{
+				MarkdownDescription: "Expected end, RFC 3339 (`2025-03-01T23:00:00+01:00`): shown on the page and sent as nginx's `Retry-After`.",
+				Optional:            true,
+				Validators:          []validator.String{rfc3339()},
+			},
+			"allowed_ips": schema.ListAttribute{
+				MarkdownDescription: "Addresses or CIDR ranges that still reach the site while maintenance is on (nginx; written in `maintenance.json` for the application to honour). The nginx backend accepts IPv4 ranges and single IPv6 addresses.",
+				ElementType:         types.StringType,
+				Optional:            true,
+				Validators:          []validator.List{listvalidator.ValueStringsAre(ipOrCIDR())},
+			},
+		},
+		Blocks: map[string]schema.Block{
+			"directory": schema.SingleNestedBlock{
+				MarkdownDescription: "Write `<path>/maintenance.json` and `<path>/maintenance.html` (atomically) while maintenance is on; remove them when it is off.",
+				Attributes: map[string]schema.Attribute{
+					"path": schema.StringAttribute{
+						MarkdownDescription: "Absolute path of an existing folder the application or its web server reads.",
+						Optional:            true, PlanModifiers: replace,
+						Validators: []validator.String{absolutePathValidator{}},
+					},
+				},
+			},
+			"nginx": schema.SingleNestedBlock{
+				MarkdownDescription: "Own an nginx snippet, included in the site's `server {}` block, that answers 503 with `Retry-After` and the page `<config_file>.html` to everyone but `allowed_ips`. Each change is validated with `test_command` and applied with `reload_command`; on failure the previous snippet is put back.",
+				Attributes: map[string]schema.Attribute{
+					"config_file": schema.StringAttribute{
+						MarkdownDescription: "Absolute path of the snippet owned by the resource (`include` it inside `server {}`).",
+						Optional:            true, PlanModifiers: replace,
+						Validators: []validator.String{absolutePathValidator{}},
+					},
+					"reload_command": schema.StringAttribute{
+						MarkdownDescription: "Shell command that reloads nginx. Default `" + maintenance.DefaultReloadCommand + "`.",
+						Optional:            true, Computed: true, Default: stringdefault.StaticString(maintenance.DefaultReloadCommand),
+					},
+					"test_command": schema.StringAttribute{
+						MarkdownDescription: "Shell command that validates the configuration before the reload. Default `" + maintenance.DefaultTestCommand + "`; `-` skips the test.",
+						Optional:            true, Computed: true, Default: stringdefault.StaticString(maintenance.DefaultTestCommand),
+					},
+				},
+			},
+			"scalingo": schema.SingleNestedBlock{
+				MarkdownDescription: "Set the app's `MAINTENANCE_ENABLE`, `MAINTENANCE_BANNER_ENABLE` (`1`/`0`) and `MAINTENANCE_BANNER_MESSAGE` variables, then restart it and wait for the restart. Needs the provider's `scalingo` block.",
+				Attributes: map[string]schema.Attribute{
+					"app": schema.StringAttribute{
+						MarkdownDescription: "Scalingo app name.",
+						Optional:            true, PlanModifiers: replace,
+					},
+					"restart": schema.BoolAttribute{
+						MarkdownDescription: "Restart the app after changing the variables (a variable change alone does not reach running containers). Default `true`.",
+						Optional:            true, Computed: true, Default: booldefault.StaticBool(true),
+					},
+					"variable_names": schema.SingleNestedAttribute{
+						MarkdownDescription: "Other variable names, for applications that read different ones.",
+						Optional:            true,
+						Attributes: map[string]schema.Attribute{
+							"enable":         schema.StringAttribute{Optional: true, MarkdownDescription: "Default `" + maintenance.DefaultEnableVariable + "`."},
+							"banner_enable":  schema.StringAttribute{Optional: true, MarkdownDescription: "Default `" + maintenance.DefaultBannerEnableVariable + "`."},
+							"banner_message": schema.StringAttribute{Optional: true, MarkdownDescription: "Default `" + maintenance.DefaultBannerMessageVariable + "`."},
+						},
+					},
+				},
+			},
+			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+		},
+	}
+}
+
+func (r *maintenanceModeResource) ConfigValidators(_ context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{
+		resourcevalidator.ExactlyOneOf(path.MatchRoot("directory"), path.MatchRoot("nginx"), path.MatchRoot("scalingo")),
+		resourcevalidator.RequiredTogether(path.MatchRoot("directory"), path.MatchRoot("directory").AtName("path")),
+		resourcevalidator.RequiredTogether(path.MatchRoot("nginx"), path.MatchRoot("nginx").AtName("config_file")),
+		resourcevalidator.RequiredTogether(path.MatchRoot("scalingo"), path.MatchRoot("scalingo").AtName("app")),
+	}
+}
+
+func (r *maintenanceModeResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func tflogger(ctx context.Context) maintenance.Logger {
+	return func(msg string, fields map[string]any) { tflog.Info(ctx, msg, fields) }
+}
+
+// backend builds the maintenance backend the model's block describes.
+func (r *maintenanceModeResource) backend(ctx context.Context, m *maintenanceModeModel) (maintenance.Backend, string, error) {
+	switch {
+	case m.Directory != nil:
+		p := m.Directory.Path.ValueString()
+		return &maintenance.Directory{Path: p, Log: tflogger(ctx)}, "directory:" + p, nil
+	case m.Nginx != nil:
+		p := m.Nginx.ConfigFile.ValueString()
+		return &maintenance.Nginx{ConfigFile: p, ReloadCommand: m.Nginx.ReloadCommand.ValueString(),
+			TestCommand: m.Nginx.TestCommand.ValueString(), Log: tflogger(ctx)}, "nginx:" + p, nil
+	case m.Scalingo != nil:
+		c, err := r.data.scalingoClient(ctx)
+		if err != nil {
+			return nil, "", err
+		}
+		b := &maintenance.Scalingo{Client: c, App: m.Scalingo.App.ValueString(), Restart: m.Scalingo.Restart.IsNull() || m.Scalingo.Restart.ValueBool(),
+			PollInterval: scalingoPollInterval, Log: tflogger(ctx)}
+		if n := m.Scalingo.VariableNames; n != nil {
+			b.Names = maintenance.VariableNames{Enable: n.Enable.ValueString(), BannerEnable: n.BannerEnable.ValueString(), BannerMessage: n.BannerMessage.ValueString()}
+		}
+		return b, "scalingo:" + b.App, nil
+	}
+	return nil, "", fmt.Errorf("one of directory, nginx or scalingo is required")
+}
+
+func (m *maintenanceModeModel) state(ctx context.Context, diags *diag.Diagnostics) maintenance.State {
+	s := maintenance.State{Enabled: m.Enabled.ValueBool(), Banner: m.Banner.ValueBool(), Message: m.Message.ValueString(), Reason: m.Reason.ValueString()}
+	if v := m.Until.ValueString(); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			diags.AddAttributeError(path.Root("until"), "Invalid until", err.Error())
+		}
+		s.Until = t
+	}
+	if !m.AllowedIPs.IsNull() && !m.AllowedIPs.IsUnknown() {
+		diags.Append(m.AllowedIPs.ElementsAs(ctx, &s.AllowedIPs, false)...)
+	}
+	return s
+}
+
+// observe copies the real state into m. What a disabled backend cannot show (the
+// message of a maintenance that is off, reason, until, allowed_ips on Scalingo)
+// keeps the value m had, so only real differences show as drift.
+func (m *maintenanceModeModel) observe(b maintenance.Backend, s maintenance.State) {
+	m.Enabled = types.BoolValue(s.Enabled)
+	if !s.Enabled {
+		if m.Banner.IsNull() {
+			m.Banner = types.BoolValue(false)
+		}
+		if m.Message.IsNull() {
+			m.Message = types.StringValue("")
+		}
+		return
+	}
+	m.Banner = types.BoolValue(s.Banner)
+	m.Message = types.StringValue(s.Message)
+	if _, ok := b.(*maintenance.Scalingo); ok {
+		return
+	}
+	m.Reason = optionalString(s.Reason, "")
+	if s.Until.IsZero() {
+		m.Until = types.StringNull()
+	} else if prev, err := time.Parse(time.RFC3339, m.Until.ValueString()); err != nil || !prev.Equal(s.Until) {
+		m.Until = types.StringValue(s.Until.Format(time.RFC3339))
+	}
+	if len(s.AllowedIPs) == 0 {
+		m.AllowedIPs = types.ListNull(types.StringType)
+	} else {
+		m.AllowedIPs, _ = types.ListValueFrom(context.Background(), types.StringType, s.AllowedIPs)
+	}
+}
+
+func describeMaintenance(s maintenance.State) string {
+	switch {
+	case !s.Enabled:
+		return "off"
+	case s.Banner:
+		return "banner"
+	}
+	return "on"
+}
+
+func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenanceModeModel, timeout time.Duration, diags *diag.Diagnostics, verb string) bool {
+	want := m.state(ctx, diags)
+	if diags.HasError() {
+		return false
+	}
+	b, id, err := r.backend(ctx, m)
+	if err != nil {
+		diags.AddError("Unable to "+verb+" maintenance mode", err.Error()+". Nothing was changed. Configure the provider's scalingo block (or SCALINGO_API_TOKEN), then apply again.")
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tflog.Info(ctx, "setting maintenance mode", map[string]any{"backend": b.Describe(), "mode": describeMaintenance(want)})
+	if err := b.Apply(ctx, want); err != nil {
+		now, _, rerr := b.Read(context.WithoutCancel(ctx))
+		where := "could not be read back (" + fmtErr(rerr) + ")"
+		if rerr == nil {
+			where = "is " + describeMaintenance(now)
+		}
+		diags.AddError("Unable to "+verb+" maintenance mode on "+b.Describe(),
+			fmt.Sprintf("Turning maintenance %s failed: %v. Maintenance there now %s. Fix the cause, then apply again.", describeMaintenance(want), err, where))
+		switch _, paas := b.(*maintenance.Scalingo); {
+		case paas:
+			// The variables may be set while the containers still run the old
+			// ones: keep what was there so the next apply sets and restarts again.
+			if prior != nil {
+				t := m.Timeouts
+				*m = *prior
+				m.Timeouts = t
+			}
+		case rerr == nil:
+			m.ID = types.StringValue(id)
+			m.observe(b, now)
+		}
+		return false
+	}
+	m.ID = types.StringValue(id)
+	return true
+}
+
+func fmtErr(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	return err.Error()
+}
+
+func (r *maintenanceModeResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var m maintenanceModeModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := m.Timeouts.Create(ctx, defaultMaintenanceTimeout)
+	resp.Diagnostics.Append(d...)
+	if r.apply(ctx, &m, nil, timeout, &resp.Diagnostics, "set") || !m.ID.IsNull() && !m.ID.IsUnknown() {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	}
+}
+
+func (r *maintenanceModeResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var m, prior maintenanceModeModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := m.Timeouts.Update(ctx, defaultMaintenanceTimeout)
+	resp.Diagnostics.Append(d...)
+	ok := r.apply(ctx, &m, &prior, timeout, &resp.Diagnostics, "change")
+	if !ok && m.ID.IsUnknown() {
+		m.ID = prior.ID
+	}
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, restartPendingKey, restartPending(!ok && m.Scalingo != nil))...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *maintenanceModeResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var m maintenanceModeModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if m.Nginx != nil {
+		if m.Nginx.ReloadCommand.IsNull() {
+			m.Nginx.ReloadCommand = types.StringValue(maintenance.DefaultReloadCommand)
+		}
+		if m.Nginx.TestCommand.IsNull() {
+			m.Nginx.TestCommand = types.StringValue(maintenance.DefaultTestCommand)
+		}
+	}
+	if m.Scalingo != nil && m.Scalingo.Restart.IsNull() {
+		m.Scalingo.Restart = types.BoolValue(true)
+	}
+	b, id, err := r.backend(ctx, &m)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to read maintenance mode", err.Error()+". Configure the provider's scalingo block (or SCALINGO_API_TOKEN), then refresh again.")
+		return
+	}
+	if pending, _ := req.Private.GetKey(ctx, restartPendingKey); len(pending) > 0 && m.Scalingo != nil {
+		// The last change failed before the restart finished: the variables do not
+		// tell what the containers run, so keep the state that forces a new apply.
+		tflog.Info(ctx, "a maintenance change is pending a restart; keeping the recorded state", map[string]any{"backend": b.Describe()})
+		return
+	}
+	s, exists, err := b.Read(ctx)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to read maintenance mode on "+b.Describe(), err.Error()+". The state was left as it was. Check access to it, then refresh again.")
+		return
+	}
+	if !exists {
+		tflog.Warn(ctx, "the maintenance target is gone; removing the resource from the state", map[string]any{"backend": b.Describe()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	m.ID = types.StringValue(id)
+	m.observe(b, s)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func (r *maintenanceModeResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var m maintenanceModeModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, d := m.Timeouts.Delete(ctx, defaultMaintenanceTimeout)
+	resp.Diagnostics.Append(d...)
+	b, _, err := r.backend(ctx, &m)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to turn maintenance mode off", err.Error()+". Maintenance was left as it is.")
+		return
+	}
+	if _, exists, err := b.Read(ctx); err == nil && !exists {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := b.Apply(ctx, maintenance.State{}); err != nil {
+		resp.Diagnostics.AddError("Unable to turn maintenance mode off on "+b.Describe(),
+			fmt.Sprintf("%v. Maintenance may still be on: check %s, then destroy again.", err, b.Describe()))
+	}
+}
+
+func (r *maintenanceModeResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	kind, ref, ok := strings.Cut(req.ID, ":")
+	if !ok || ref == "" {
+		resp.Diagnostics.AddError("Unable to import maintenance mode",
+			fmt.Sprintf("The import ID %q is not one of directory:<path>, nginx:<config_file> or scalingo:<app>.", req.ID))
+		return
+	}
+	var p path.Path
+	switch kind {
+	case "directory":
+		p = path.Root("directory").AtName("path")
+	case "nginx":
+		p = path.Root("nginx").AtName("config_file")
+	case "scalingo":
+		p = path.Root("scalingo").AtName("app")
+	default:
+		resp.Diagnostics.AddError("Unable to import maintenance mode",
+			fmt.Sprintf("Unknown kind %q in the import ID %q: use directory:<path>, nginx:<config_file> or scalingo:<app>.", kind, req.ID))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, p, ref)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+}
+
+// ---- validators -----------------------------------------------------------------
+
+type rfc3339Validator struct{}
+
+func rfc3339() validator.String { return rfc3339Validator{} }
+
+func (rfc3339Validator) Description(context.Context) string {
+	return "must be an RFC 3339 time such as 2025-03-01T23:00:00+01:00"
+}
+func (v rfc3339Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v rfc3339Validator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := time.Parse(time.RFC3339, req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid time", fmt.Sprintf("%q %s.", req.ConfigValue.ValueString(), v.Description(ctx)))
+	}
+}
+
+type ipOrCIDRValidator struct{}
+
+func ipOrCIDR() validator.String { return ipOrCIDRValidator{} }
+
+func (ipOrCIDRValidator) Description(context.Context) string {
+	return "must be an IP address (192.0.2.10, 2001:db8::1) or a CIDR range (10.0.0.0/8)"
+}
+func (v ipOrCIDRValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v ipOrCIDRValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	s := req.ConfigValue.ValueString()
+	var err error
+	if strings.Contains(s, "/") {
+		_, err = netip.ParsePrefix(s)
+	} else {
+		_, err = netip.ParseAddr(s)
+	}
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid address", fmt.Sprintf("%q %s.", s, v.Description(ctx)))
+	}
+}

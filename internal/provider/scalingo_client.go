@@ -1,0 +1,53 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/releaseplan/terraform-provider-release/internal/scalingo"
+)
+
+// scalingoPollInterval is how often Scalingo deployments, operations and backups
+// are polled. Tests shorten it.
+var scalingoPollInterval = 3 * time.Second
+
+// scalingoClients shares one client (and so one bearer token) per configuration
+// across the resources of a run; clients are only created when a scalingo block is
+// used, so configurations without one never need a token.
+var scalingoClients = struct {
+	sync.Mutex
+	m map[scalingoSettings]*scalingo.Client
+}{m: map[scalingoSettings]*scalingo.Client{}}
+
+// scalingoClient returns the client for the provider's scalingo settings.
+func (d *providerData) scalingoClient(ctx context.Context) (*scalingo.Client, error) {
+	if d == nil {
+		return nil, errors.New("the provider is not configured")
+	}
+	s := d.Scalingo
+	scalingoClients.Lock()
+	defer scalingoClients.Unlock()
+	if c, ok := scalingoClients.m[s]; ok {
+		return c, nil
+	}
+	c, err := scalingo.New(ctx, scalingo.ClientConfig{
+		APIToken:            s.APIToken,
+		Region:              s.Region,
+		APIEndpoint:         s.APIURL,
+		AuthEndpoint:        s.AuthURL,
+		DatabaseAPIEndpoint: s.DBAPIURL,
+		UserAgent:           "terraform-provider-release/" + d.ProviderVersion,
+		Logger: func(msg string, fields map[string]any) {
+			tflog.Info(ctx, msg, fields)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	scalingoClients.m[s] = c
+	return c, nil
+}
