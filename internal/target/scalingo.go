@@ -1,0 +1,223 @@
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/scalingo"
+	"github.com/releaseplan/terraform-provider-release/internal/store"
+)
+
+// Scalingo deploys to a Scalingo app: the verified bytes are uploaded through
+// /v1/sources (or the artifact's own URL is passed when SourceURLFromStore is set),
+// then a deployment is created with git_ref = version and followed until it ends.
+// A failed Scalingo deployment leaves the previous containers running, so a failed
+// Activate changes nothing. The live release is the last successful deployment.
+type Scalingo struct {
+	Client *scalingo.Client
+	App    string
+	// Name is the artifact name deployed to the app, to name the live release.
+	Name string
+	// Store, when set, gives the sha256 and git commit of the live version and the
+	// artifact URL for SourceURLFromStore.
+	Store store.Store
+	// SourceURLFromStore passes the artifact's http(s) URI to Scalingo instead of
+	// uploading the bytes (they are still read and verified first).
+	SourceURLFromStore bool
+	// PollInterval is how often the deployment is polled (default 3s).
+	PollInterval time.Duration
+	// TempDir holds the verified bytes between Prepare and Activate (default os.TempDir()).
+	TempDir string
+	// Log receives progress messages.
+	Log func(msg string, fields map[string]any)
+
+	mu    sync.Mutex
+	files map[*Prepared]string
+}
+
+var _ Target = (*Scalingo)(nil)
+
+// Describe implements Target.
+func (s *Scalingo) Describe() string { return "Scalingo app " + s.App }
+
+func (s *Scalingo) log(msg string, fields map[string]any) {
+	if s.Log != nil {
+		s.Log(msg, fields)
+	}
+}
+
+// Current implements Target: the git_ref of the app's last successful deployment.
+func (s *Scalingo) Current(ctx context.Context) (*Release, error) {
+	d, err := s.Client.LastSuccessfulDeployment(ctx, s.App, 0)
+	if scalingo.IsNotFound(err) {
+		return nil, fmt.Errorf("%w: Scalingo app %s", ErrNotFound, s.App)
+	}
+	if err != nil || d == nil {
+		return nil, err
+	}
+	rel := &Release{ID: d.ID, Name: s.Name, Version: d.GitRef}
+	if d.CreatedAt != nil {
+		rel.PreparedAt, rel.ActivatedAt = *d.CreatedAt, *d.CreatedAt
+	}
+	if s.Store != nil && s.Name != "" && d.GitRef != "" {
+		if obj, err := s.Store.Stat(ctx, s.Name, d.GitRef); err == nil {
+			rel.SHA256, rel.GitCommit = obj.SHA256, obj.Metadata["git_commit"]
+		}
+	}
+	return rel, nil
+}
+
+// Find implements Target: Scalingo keeps no prepared release to reuse.
+func (s *Scalingo) Find(context.Context, Spec) (*Prepared, error) { return nil, nil }
+
+// Prepare implements Target: the bytes are read to their end (which verifies them)
+// into a temporary file; nothing on Scalingo changes yet.
+func (s *Scalingo) Prepare(ctx context.Context, spec Spec, r io.Reader) (*Prepared, error) {
+	p := &Prepared{Release: Release{Name: spec.Name, Version: spec.Version, SHA256: spec.SHA256, GitCommit: spec.GitCommit, PreparedAt: time.Now().UTC()}}
+	if s.SourceURLFromStore {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	f, err := os.CreateTemp(s.TempDir, "release-scalingo-*.tar.gz")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.files == nil {
+		s.files = map[*Prepared]string{}
+	}
+	s.files[p] = f.Name()
+	s.mu.Unlock()
+	return p, nil
+}
+
+// Discard implements Target.
+func (s *Scalingo) Discard(_ context.Context, p *Prepared) error {
+	s.mu.Lock()
+	file := s.files[p]
+	delete(s.files, p)
+	s.mu.Unlock()
+	if file != "" {
+		return os.Remove(file)
+	}
+	return nil
+}
+
+// sourceURL uploads the prepared bytes (fresh pre-signed URLs last 10 minutes) or
+// returns the artifact's own URL.
+func (s *Scalingo) sourceURL(ctx context.Context, rel Release, file string) (string, error) {
+	if s.SourceURLFromStore {
+		if s.Store == nil {
+			return "", errors.New("source_url_from_store needs an artifact store")
+		}
+		obj, err := s.Store.Stat(ctx, rel.Name, rel.Version)
+		if err != nil {
+			return "", err
+		}
+		if !strings.HasPrefix(obj.URI, "http://") && !strings.HasPrefix(obj.URI, "https://") {
+			return "", fmt.Errorf("source_url_from_store needs an http artifact store reachable by Scalingo; %s@%s is at a %s URI", rel.Name, rel.Version, strings.SplitN(obj.URI, ":", 2)[0])
+		}
+		return obj.URI, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return "", fmt.Errorf("the verified bytes are gone: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	s.log("uploading the release to Scalingo", map[string]any{"app": s.App, "version": rel.Version, "bytes": st.Size()})
+	return s.Client.SourcesUploadArchive(ctx, f, st.Size())
+}
+
+// deploy creates a deployment of rel and waits for its end.
+func (s *Scalingo) deploy(ctx context.Context, rel Release, file string) (*scalingo.Deployment, error) {
+	url, err := s.sourceURL(ctx, rel, file)
+	if err != nil {
+		return nil, err
+	}
+	ref := rel.Version
+	d, err := s.Client.DeploymentsCreate(ctx, s.App, &scalingo.DeploymentsCreateParams{GitRef: &ref, SourceURL: url})
+	if err != nil {
+		return nil, err
+	}
+	s.log("Scalingo deployment created", map[string]any{"app": s.App, "deployment": d.ID, "git_ref": ref})
+	interval := s.PollInterval
+	if interval <= 0 {
+		interval = 3 * time.Second
+	}
+	return s.Client.WaitDeployment(ctx, s.App, d.ID, interval, func(d *scalingo.Deployment) {
+		s.log("Scalingo deployment status", map[string]any{"app": s.App, "deployment": d.ID, "status": string(d.Status)})
+	})
+}
+
+// Activate implements Target. When the deployment fails, Scalingo keeps the previous
+// containers: the error carries the end of the deployment output.
+func (s *Scalingo) Activate(ctx context.Context, p *Prepared) error {
+	s.mu.Lock()
+	file := s.files[p]
+	s.mu.Unlock()
+	d, err := s.deploy(ctx, p.Release, file)
+	if d != nil {
+		p.Release.ID = d.ID
+	}
+	if err != nil {
+		return err
+	}
+	p.Release.ActivatedAt = time.Now().UTC()
+	_ = s.Discard(ctx, p)
+	return nil
+}
+
+// Restore implements Target by deploying the previous version's artifact again.
+// A Scalingo app cannot serve nothing: with no previous release the failed one
+// stays live and Restore says so.
+func (s *Scalingo) Restore(ctx context.Context, previous *Release, open Opener) error {
+	if previous == nil {
+		return fmt.Errorf("nothing was live on %s before, and a Scalingo app cannot be left without a release: scale it down (scalingo --app %s scale web:0) if it must stop serving", s.App, s.App)
+	}
+	if previous.Name == "" || previous.SHA256 == "" {
+		return fmt.Errorf("the previous release %q of %s is not an artifact of the store (deployed by hand?), so it cannot be deployed again from verified bytes", previous.Version, s.App)
+	}
+	rc, err := open(ctx, Spec{Name: previous.Name, Version: previous.Version, SHA256: previous.SHA256, GitCommit: previous.GitCommit})
+	if err != nil {
+		return fmt.Errorf("open %s@%s: %w", previous.Name, previous.Version, err)
+	}
+	p, err := s.Prepare(ctx, Spec{Name: previous.Name, Version: previous.Version, SHA256: previous.SHA256, GitCommit: previous.GitCommit}, rc)
+	rc.Close()
+	if err != nil {
+		return fmt.Errorf("read %s@%s: %w", previous.Name, previous.Version, err)
+	}
+	defer s.Discard(context.WithoutCancel(ctx), p)
+	s.log("redeploying the previous release", map[string]any{"app": s.App, "version": previous.Version})
+	return s.Activate(ctx, p)
+}
+
+// MarkFailed implements Target: Scalingo keeps the deployment history itself.
+func (s *Scalingo) MarkFailed(context.Context, Release, string) error { return nil }
+
+// Prune implements Target: there is nothing to prune on Scalingo.
+func (s *Scalingo) Prune(context.Context, int, ...string) ([]string, error) { return nil, nil }
+
+// Remove implements Target: the app and its deployments are left as they are
+// (deleting an app is out of scope).
+func (s *Scalingo) Remove(context.Context) error { return nil }
