@@ -10,9 +10,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -66,7 +68,11 @@ type blueGreenRouterModel struct {
 	PreviousActive  types.String             `tfsdk:"previous_active"`
 	SwitchedAt      types.String             `tfsdk:"switched_at"`
 	PreviewUpstream types.String             `tfsdk:"preview_upstream"`
+	Timeouts        timeouts.Value           `tfsdk:"timeouts"`
 }
+
+// defaultSwitchTimeout bounds a switch: health check attempts, test and reload.
+const defaultSwitchTimeout = 10 * time.Minute
 
 type blueGreenColourModel struct {
 	Upstream types.String `tfsdk:"upstream"`
@@ -99,8 +105,9 @@ func (r *blueGreenRouterResource) Metadata(_ context.Context, req resource.Metad
 	resp.TypeName = req.ProviderTypeName + "_blue_green_router"
 }
 
-func (r *blueGreenRouterResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+func (r *blueGreenRouterResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = blueGreenRouterSchema()
+	resp.Schema.Blocks["timeouts"] = timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true})
 }
 
 func colourBlock(colour string) schema.SingleNestedBlock {
@@ -527,6 +534,10 @@ func (r *blueGreenRouterResource) Create(ctx context.Context, req resource.Creat
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	timeout, diags := plan.Timeouts.Create(ctx, defaultSwitchTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	r.apply(ctx, &plan, nil, &resp.State, &resp.Diagnostics)
 }
 
@@ -542,6 +553,10 @@ func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.Updat
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
+	timeout, diags := plan.Timeouts.Update(ctx, defaultSwitchTimeout)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	r.apply(ctx, &plan, &state, &resp.State, &resp.Diagnostics)
 }
 
@@ -694,7 +709,11 @@ func (r *blueGreenRouterResource) ImportState(ctx context.Context, req resource.
 			fmt.Sprintf("%v.\nImport with the nginx include file the router owns (e.g. /etc/nginx/conf.d/app-upstream.conf) or the directory holding the live symlink.", err))
 		return
 	}
-	m := blueGreenRouterModel{ID: types.StringValue(id), OnDestroy: types.StringValue(onDestroyKeep)}
+	m := blueGreenRouterModel{
+		ID:        types.StringValue(id),
+		OnDestroy: types.StringValue(onDestroyKeep),
+		Timeouts:  timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "update": types.StringType})},
+	}
 	if fi.IsDir() {
 		m.Directory = &blueGreenDirectoryModel{Path: types.StringValue(id)}
 	} else {

@@ -155,7 +155,7 @@ func TestAccBlueGreenRouterResource_nginx(t *testing.T) {
 	const res = "release_blue_green_router.web"
 	var before string
 
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy: func(*terraform.State) error {
@@ -324,7 +324,7 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 	}
 	const res = "release_blue_green_router.site"
 
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		CheckDestroy: func(*terraform.State) error {
@@ -466,7 +466,7 @@ func TestAccBlueGreenRouterResource_invalidConfig(t *testing.T) {
 			ExpectError: tt.want,
 		})
 	}
-	resource.Test(t, resource.TestCase{
+	resource.ParallelTest(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps:                    steps,
