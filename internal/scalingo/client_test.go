@@ -382,6 +382,10 @@ func TestBackups(t *testing.T) {
 	if n := fake.CountCalls(http.MethodPost, "/v1/apps/histologe-staging/addons/"+pg+"/token"); n != 1 {
 		t.Fatalf("addon token exchanges = %d, want 1 (cached)", n)
 	}
+	whole, err := c.BackupDatabase(ctx, "histologe-staging", "postgresql", poll)
+	if err != nil || whole.Status != scalingo.BackupStatusDone {
+		t.Fatalf("BackupDatabase = %+v, %v", whole, err)
+	}
 	fake.FailNextBackup(pg)
 	b, err = c.BackupCreate(ctx, "histologe-staging", pg)
 	if err != nil {

@@ -113,3 +113,17 @@ func Tail(s string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// BackupDatabase takes a manual backup of an app's database addon, named by addon
+// id or provider ("postgresql"), and waits until it is done.
+func (c *Client) BackupDatabase(ctx context.Context, app, addonRef string, interval time.Duration) (*Backup, error) {
+	addon, err := c.FindAddon(ctx, app, addonRef)
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.BackupCreate(ctx, app, addon.ID)
+	if err != nil {
+		return nil, err
+	}
+	return c.WaitBackup(ctx, app, addon.ID, b.ID, interval)
+}
