@@ -50,8 +50,18 @@ func build(t *testing.T) history {
 	return h
 }
 
-func TestIsAncestor(t *testing.T) {
+// TestRepository builds one history (git is slow to start on a busy machine) and
+// asks it every question.
+func TestRepository(t *testing.T) {
 	h := build(t)
+	t.Run("IsAncestor", func(t *testing.T) { testIsAncestor(t, h) })
+	t.Run("IsAncestorShallowClone", func(t *testing.T) { testIsAncestorShallowClone(t, h) })
+	t.Run("ResolveCommit", func(t *testing.T) { testResolveCommit(t, h) })
+	t.Run("Log", func(t *testing.T) { testLog(t, h) })
+	t.Run("Dates", func(t *testing.T) { testDates(t, h) })
+}
+
+func testIsAncestor(t *testing.T, h history) {
 	ctx := context.Background()
 	tests := []struct {
 		name                 string
@@ -87,8 +97,7 @@ func TestIsAncestor(t *testing.T) {
 	}
 }
 
-func TestIsAncestorShallowClone(t *testing.T) {
-	h := build(t)
+func testIsAncestorShallowClone(t *testing.T, h history) {
 	ctx := context.Background()
 	shallow := h.repo.ShallowClone(1)
 	if ok, err := gitrepo.IsShallow(ctx, shallow); err != nil || !ok {
@@ -122,8 +131,7 @@ func TestNotARepository(t *testing.T) {
 	}
 }
 
-func TestResolveCommit(t *testing.T) {
-	h := build(t)
+func testResolveCommit(t *testing.T, h history) {
 	for ref, want := range map[string]string{"v1.0.0": h.c1, "v1.1.0": h.c5, "main": h.c5, "main~1": h.m2, h.c3[:10]: h.c3, "feature": h.c2} {
 		got, err := gitrepo.ResolveCommit(context.Background(), h.repo.Dir, ref)
 		if err != nil || got != want {
@@ -132,8 +140,7 @@ func TestResolveCommit(t *testing.T) {
 	}
 }
 
-func TestLog(t *testing.T) {
-	h := build(t)
+func testLog(t *testing.T, h history) {
 	ctx := context.Background()
 	commits, err := gitrepo.Log(ctx, h.repo.Dir, "v1.0.0", "v1.1.0")
 	if err != nil {
@@ -193,8 +200,7 @@ func TestLog(t *testing.T) {
 	}
 }
 
-func TestDates(t *testing.T) {
-	h := build(t)
+func testDates(t *testing.T, h history) {
 	ctx := context.Background()
 	if d, err := gitrepo.TagDate(ctx, h.repo.Dir, "v1.0.0"); err != nil || !d.Equal(h.v100Date) {
 		t.Errorf("annotated TagDate = %v, %v; want the tagger date %v", d, err, h.v100Date)
