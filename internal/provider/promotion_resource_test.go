@@ -1,0 +1,245 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/releaseplan/terraform-provider-release/internal/acctest"
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/gitrepo/gitrepotest"
+)
+
+const promotionAddr = "release_promotion.rc"
+
+// promotionWorld is a provider environment with app@1.0.0-staging published from
+// the commit "feature" of a git repository where "base" (what production runs)
+// is an ancestor of feature and "side" is not.
+type promotionWorld struct {
+	*acctest.Env
+	repo                *gitrepotest.Repo
+	base, feature, side string
+	sum                 string
+}
+
+func newPromotionWorld(t *testing.T) *promotionWorld {
+	t.Helper()
+	w := &promotionWorld{Env: acctest.NewEnv(t), repo: gitrepotest.New(t)}
+	w.repo.Commit("feat: first")
+	w.repo.Branch("side")
+	w.side = w.repo.Commit("fix: forgotten branch")
+	w.repo.Checkout("main")
+	w.base = w.repo.Commit("fix: what production runs")
+	w.feature = w.repo.Commit("feat: the release")
+	obj, err := w.Store(t).Put(context.Background(), "app", "1.0.0-staging", strings.NewReader("app 1.0.0 bytes"), "", map[string]string{"git_commit": w.feature})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.sum = obj.SHA256
+	return w
+}
+
+// config promotes app@1.0.0-staging to toVersion; extra goes inside the resource.
+func (w *promotionWorld) config(toVersion, sha, extra string) string {
+	return w.ProviderBlock() + fmt.Sprintf(`
+resource "release_promotion" "rc" {
+  name         = "app"
+  from_version = "1.0.0-staging"
+  to_version   = %q
+  sha256       = %q
+%s
+}
+`, toVersion, sha, extra)
+}
+
+func (w *promotionWorld) descendant(repo, commit string) string {
+	return fmt.Sprintf("  require_descendant_of {\n    repository = %q\n    commit     = %q\n  }\n", repo, commit)
+}
+
+func (w *promotionWorld) deployed(t *testing.T, env, version string) {
+	t.Helper()
+	if err := w.Backend(t).Append(context.Background(), backend.Event{Time: time.Now().UTC(), Environment: env, Kind: backend.KindDeployed, Name: "app", Version: version, SHA256: w.sum, Actor: "deployer"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (w *promotionWorld) checkNotPublished(t *testing.T, version string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if _, err := w.Store(t).Stat(context.Background(), "app", version); err == nil {
+			return fmt.Errorf("app@%s was published by a refused promotion", version)
+		}
+		return nil
+	}
+}
+
+func TestAccPromotionResource_guards(t *testing.T) {
+	w := newPromotionWorld(t)
+	guards := `  require_deployed_in = ["staging"]` + "\n" + w.descendant(w.repo.Dir, w.base)
+	wrong := strings.Repeat("0", 64)
+	shallow := w.repo.ShallowClone(1)
+
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			// retain_on_destroy defaults to true: the promoted bytes stay published.
+			_, err := w.Store(t).Verify(context.Background(), "app", "1.0.0-rc")
+			return err
+		},
+		Steps: []resource.TestStep{
+			{
+				Config:      w.config("1.0.0-staging", w.sum, ""),
+				ExpectError: wrapped("from_version and to_version are both 1.0.0-staging"),
+			},
+			{
+				Config:      w.config("1.0.0-rc2", w.sum, "  require_descendant_of {\n    repository = \".\"\n  }\n"),
+				ExpectError: wrapped("Missing commit", "require_descendant_of needs the commit"),
+			},
+			{
+				// Refused at plan time: not the reviewed bytes.
+				Config:      w.config("1.0.0-rc", wrong, guards),
+				ExpectError: wrapped("Unable to promote app@1.0.0-staging to 1.0.0-rc", "The guard sha256 refused it: app@1.0.0-staging has sha256 "+w.sum+", the promotion expects "+wrong, "not the bytes that were reviewed"),
+			},
+			{
+				// Every failing guard is reported at once, by name, with its reason.
+				Config: w.config("1.0.0-rc", w.sum, `  require_deployed_in = ["staging"]`+"\n"+w.descendant(w.repo.Dir, w.side)),
+				ExpectError: wrapped("Unable to promote app@1.0.0-staging to 1.0.0-rc",
+					"the guard require_deployed_in refused it: app has never been deployed to staging",
+					"the guard require_descendant_of refused it: "+w.feature[:12]+" (git_commit of app@1.0.0-staging) does not descend from "+w.side[:12],
+					"Nothing was published"),
+				Check: w.checkNotPublished(t, "1.0.0-rc"),
+			},
+			{
+				// Another version runs in staging.
+				PreConfig:   func() { w.deployed(t, "staging", "0.9.0") },
+				Config:      w.config("1.0.0-rc", w.sum, guards),
+				ExpectError: wrapped("the guard require_deployed_in refused it: staging runs app@0.9.0", "not 1.0.0-staging"),
+			},
+			{
+				// A shallow clone cannot answer: the guard fails, it never passes by default.
+				PreConfig:   func() { w.deployed(t, "staging", "1.0.0-staging") },
+				Config:      w.config("1.0.0-rc", w.sum, `  require_deployed_in = ["staging"]`+"\n"+w.descendant(shallow, w.base)),
+				ExpectError: wrapped("the guard require_descendant_of refused it: the clone at", "is shallow", "git fetch --unshallow"),
+			},
+			{
+				// A blocked version is refused at plan time, with the reason.
+				PreConfig: func() {
+					if err := w.Backend(t).SetBlock(context.Background(), backend.Block{Name: "app", Version: "1.0.0-staging", Reason: "corrupts invoices"}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:      w.config("1.0.0-rc", w.sum, guards),
+				ExpectError: wrapped("The guard blocked versions refused it: app@1.0.0-staging is blocked: corrupts invoices"),
+			},
+			{
+				PreConfig: func() {
+					if err := w.Backend(t).RemoveBlock(context.Background(), "app", "1.0.0-staging"); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: w.config("1.0.0-rc", w.sum, guards),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(promotionAddr, plancheck.ResourceActionCreate),
+					plancheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("id"), knownvalue.StringExact("app@1.0.0-rc")),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("id"), knownvalue.StringExact("app@1.0.0-rc")),
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("sha256"), knownvalue.StringExact(w.sum)),
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("git_commit"), knownvalue.StringExact(w.feature)),
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("retain_on_destroy"), knownvalue.Bool(true)),
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("promoted_at"), knownvalue.StringRegexp(releaseTimeRe)),
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("uri"), knownvalue.StringRegexp(regexp.MustCompile(`^file:///.*/app/1\.0\.0-rc/data$`))),
+				},
+				Check: func(*terraform.State) error {
+					obj, err := w.Store(t).Verify(context.Background(), "app", "1.0.0-rc")
+					if err != nil {
+						return err
+					}
+					if obj.SHA256 != w.sum || obj.Metadata["promoted_from"] != "1.0.0-staging" || obj.Metadata["git_commit"] != w.feature {
+						return fmt.Errorf("promoted object = %+v", obj)
+					}
+					events, err := w.Backend(t).History(context.Background(), backend.HistoryQuery{Name: "app", Kinds: []string{backend.KindPromoted}})
+					if err != nil || len(events) != 1 || events[0].Version != "1.0.0-rc" || !strings.Contains(events[0].Detail, "promoted from 1.0.0-staging") {
+						return fmt.Errorf("promoted events = %+v, %v", events, err)
+					}
+					return nil
+				},
+			},
+			{
+				ResourceName:            promotionAddr,
+				ImportState:             true,
+				ImportStateId:           "app@1.0.0-rc",
+				ImportStateVerify:       true,
+				ImportStateVerifyIgnore: []string{"require_deployed_in", "require_descendant_of"},
+			},
+			{
+				Config:           w.config("1.0.0-rc", w.sum, guards),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+			{
+				// Guards apply to the making of the promotion: changing them re-promotes nothing.
+				Config: w.config("1.0.0-rc", w.sum, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(promotionAddr, plancheck.ResourceActionUpdate),
+				}},
+			},
+			{
+				// A version published directly is never overwritten.
+				PreConfig: func() {
+					if _, err := w.Store(t).Put(context.Background(), "app", "1.0.0", strings.NewReader("other bytes"), "", nil); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:      w.config("1.0.0", w.sum, ""),
+				ExpectError: wrapped("app@1.0.0 is already published (published directly", "Published versions are immutable"),
+			},
+			{
+				Config:        w.config("1.0.0-rc", w.sum, ""),
+				ResourceName:  promotionAddr,
+				ImportState:   true,
+				ImportStateId: "app@1.0.0",
+				ExpectError:   wrapped("app@1.0.0 was published directly, not promoted", "Import it as a release_artifact instead"),
+			},
+		},
+	})
+}
+
+// The promoted bytes vanish from the store: the next plan promotes them again.
+func TestAccPromotionResource_disappears(t *testing.T) {
+	w := newPromotionWorld(t)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		CheckDestroy: func(*terraform.State) error {
+			// retain_on_destroy = false deletes the promoted version.
+			if _, err := w.Store(t).Stat(context.Background(), "app", "1.0.0-rc"); err == nil {
+				return fmt.Errorf("app@1.0.0-rc survived a destroy with retain_on_destroy = false")
+			}
+			return nil
+		},
+		Steps: []resource.TestStep{
+			{Config: w.config("1.0.0-rc", w.sum, "  retain_on_destroy = false\n")},
+			{
+				PreConfig: func() {
+					if err := w.Store(t).Delete(context.Background(), "app", "1.0.0-rc"); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: w.config("1.0.0-rc", w.sum, "  retain_on_destroy = false\n"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(promotionAddr, plancheck.ResourceActionCreate),
+				}},
+			},
+		},
+	})
+}
