@@ -281,7 +281,9 @@ func (r *run) prepare(ctx context.Context, obj store.Object) (*target.Prepared, 
 	started := time.Now()
 	r.log("fetching and extracting", map[string]any{"artifact": r.id(), "bytes": obj.Size, "target": req.Target.Describe()})
 	vr := store.NewVerifyingReader(rc, r.spec.SHA256, obj.Size)
-	p, err := req.Target.Prepare(ctx, r.spec, vr)
+	ra := newReadAhead(vr, 4, 1<<20)
+	p, err := req.Target.Prepare(ctx, r.spec, ra)
+	_ = ra.Close()
 	if err != nil {
 		if errors.Is(err, store.ErrChecksumMismatch) {
 			return nil, r.fail("verify", err, "The bytes of %s do not match the expected sha256 %s (%v). Nothing was changed on %s: the extracted files were deleted. The stored artifact may be corrupt; publish it again.", r.id(), r.spec.SHA256, err, req.Target.Describe())
