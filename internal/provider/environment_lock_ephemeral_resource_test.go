@@ -1,9 +1,11 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/echoprovider"
@@ -46,6 +48,7 @@ resource "echo" "lock" {}
 // The run's lock is held while Terraform runs and released at its end.
 func TestAccEnvironmentLockEphemeralResource(t *testing.T) {
 	env := acctest.NewEnv(t)
+	var other backend.Lock
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: echoFactories(),
@@ -90,12 +93,36 @@ func TestAccEnvironmentLockEphemeralResource(t *testing.T) {
 			{
 				// Someone else holds the environment: the run fails naming them.
 				PreConfig: func() {
-					if _, err := env.Backend(t).Acquire(t.Context(), backend.AcquireRequest{Environment: "staging", Holder: "pipeline-b", Reason: "deploying 1.7.5"}); err != nil {
+					var err error
+					other, err = env.Backend(t).Acquire(t.Context(), backend.AcquireRequest{Environment: "staging", Holder: "pipeline-b", Reason: "deploying 1.7.5"})
+					if err != nil {
 						t.Fatal(err)
 					}
 				},
 				Config:      ephemeralLockConfig(env, ""),
-				ExpectError: regexp.MustCompile(`(?s)locked by pipeline-b \(deploying\s+1\.7\.5\)`),
+				ExpectError: regexp.MustCompile(`(?s)locked\s+by\s+pipeline-b\s+\(deploying\s+1\.7\.5\)`),
+			},
+			{
+				// With a wait_timeout the run queues behind pipeline-b and gets the
+				// lock once pipeline-b releases it.
+				PreConfig: func() {
+					go func() {
+						time.Sleep(time.Second)
+						_ = env.Backend(t).Release(context.Background(), "staging", other.ID)
+					}()
+				},
+				Config: ephemeralLockConfig(env, `  wait_timeout = "60s"`),
+				Check: func(*terraform.State) error {
+					b := env.Backend(t)
+					if cur, err := b.Inspect(t.Context(), "staging"); err != nil || cur != nil {
+						return fmt.Errorf("lock after apply = %+v, %v; want released", cur, err)
+					}
+					evs, err := b.History(t.Context(), backend.HistoryQuery{Environment: "staging", Kinds: []string{backend.KindLockAcquired}, Limit: 1})
+					if err != nil || len(evs) != 1 || evs[0].Actor != lockActor || evs[0].LockToken <= other.Token {
+						return fmt.Errorf("last acquisition = %+v, %v; want the run's, after pipeline-b's token %d", evs, err, other.Token)
+					}
+					return nil
+				},
 			},
 		},
 	})

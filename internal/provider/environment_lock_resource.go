@@ -368,8 +368,8 @@ func addAcquireError(diags *diag.Diagnostics, env string, err error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "The environment %s is locked by %s.\n", env, describeLock(le.Lock))
-	if le.Waited > 0 {
-		fmt.Fprintf(&b, "Waited %s for it to be released.\n", le.Waited.Round(time.Second))
+	if w := le.Waited.Round(100 * time.Millisecond); w > 0 {
+		fmt.Fprintf(&b, "Waited %s for it to be released.\n", w)
 	}
 	b.WriteString("\nNothing was changed. Wait for the holder to release it (it destroys its release_environment_lock or its run ends), " +
 		"or set wait_timeout to queue behind it.")

@@ -148,6 +148,14 @@ func TestAccEnvironmentLockResource_lifecycle(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
 			{
+				Config:      lockConfig(env, "staging", `  ttl = "soon"`),
+				ExpectError: regexp.MustCompile(`(?s)Invalid duration.*"soon" is not a duration`),
+			},
+			{
+				Config:      strings.Replace(lockConfig(env, "staging", ""), `environment = "staging"`, `environment = "../prod"`, 1),
+				ExpectError: regexp.MustCompile(`Invalid environment name`),
+			},
+			{
 				// Force-released behind Terraform's back: the refresh drops it and the
 				// apply acquires it again with a larger token.
 				PreConfig: func() {
@@ -163,14 +171,6 @@ func TestAccEnvironmentLockResource_lifecycle(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("release_environment_lock.staging", tfjsonpath.New("token"), knownvalue.Int64Exact(2)),
 				},
-			},
-			{
-				Config:      lockConfig(env, "staging", `  ttl = "soon"`),
-				ExpectError: regexp.MustCompile(`(?s)Invalid duration.*"soon" is not a duration`),
-			},
-			{
-				Config:      strings.Replace(lockConfig(env, "staging", ""), `environment = "staging"`, `environment = "../prod"`, 1),
-				ExpectError: regexp.MustCompile(`Invalid environment name`),
 			},
 		},
 	})
@@ -217,7 +217,7 @@ resource "release_environment_lock" "b" {
 							ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 							Steps: []resource.TestStep{{
 								Config:      configB,
-								ExpectError: regexp.MustCompile(`(?s)Unable to acquire the lock of staging.*locked by pipeline-a \(manual\s+validation of 1\.7\.4\) since .*release_environment_lock_force_release`),
+								ExpectError: regexp.MustCompile(`(?s)Unable to acquire the lock of staging.*locked\s+by\s+pipeline-a\s+\(manual\s+validation\s+of\s+1\.7\.4\)\s+since.*release_environment_lock_force_release`),
 							}},
 						})
 					})
