@@ -1,0 +1,85 @@
+package provider
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/releaseplan/terraform-provider-release/internal/acctest"
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
+)
+
+func TestAccHistoryDataSource(t *testing.T) {
+	env := acctest.NewEnv(t)
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	b := env.Backend(t)
+	for i, ev := range []backend.Event{
+		{Environment: "staging", Kind: backend.KindDeployed, Name: "app", Version: "1.0.0", SHA256: "s1", Actor: "alice", LockToken: 3},
+		{Kind: backend.KindPromoted, Name: "app", Version: "1.0.0-rc", Detail: "promoted from 1.0.0"},
+		{Environment: "production", Kind: backend.KindDeployed, Name: "app", Version: "1.0.0-rc", GitCommit: "c1"},
+		{Environment: "production", Kind: backend.KindDeployed, Name: "worker", Version: "2.0.0"},
+	} {
+		ev.Time = t0.Add(time.Duration(i) * time.Minute)
+		if err := b.Append(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := func(version, kind string) knownvalue.Check {
+		return knownvalue.ObjectPartial(map[string]knownvalue.Check{"version": knownvalue.StringExact(version), "kind": knownvalue.StringExact(kind)})
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:      env.ProviderBlock() + "\ndata \"release_history\" \"bad\" {\n  kinds = [\"deploy\"]\n}\n",
+				ExpectError: errorRe(`value must be one of`),
+			},
+			{
+				Config:      env.ProviderBlock() + "\ndata \"release_history\" \"bad\" {\n  limit = -1\n}\n",
+				ExpectError: errorRe(`at least 0`),
+			},
+			{
+				Config: env.ProviderBlock() + `
+data "release_history" "app" {
+  name = "app"
+}
+
+data "release_history" "prod" {
+  environment = "production"
+  limit       = 1
+}
+
+data "release_history" "deploys" {
+  name  = "app"
+  kinds = ["deployed"]
+}
+`,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.release_history.app", tfjsonpath.New("events"), knownvalue.ListExact([]knownvalue.Check{
+						ev("1.0.0-rc", "deployed"), ev("1.0.0-rc", "promoted"), ev("1.0.0", "deployed"),
+					})),
+					statecheck.ExpectKnownValue("data.release_history.app", tfjsonpath.New("events").AtSliceIndex(2), knownvalue.ObjectExact(map[string]knownvalue.Check{
+						"time":        knownvalue.StringExact("2026-03-01T10:00:00Z"),
+						"environment": knownvalue.StringExact("staging"),
+						"kind":        knownvalue.StringExact("deployed"),
+						"name":        knownvalue.StringExact("app"),
+						"version":     knownvalue.StringExact("1.0.0"),
+						"sha256":      knownvalue.StringExact("s1"),
+						"git_commit":  knownvalue.StringExact(""),
+						"actor":       knownvalue.StringExact("alice"),
+						"lock_token":  knownvalue.Int64Exact(3),
+						"detail":      knownvalue.StringExact(""),
+					})),
+					statecheck.ExpectKnownValue("data.release_history.prod", tfjsonpath.New("events"), knownvalue.ListExact([]knownvalue.Check{ev("2.0.0", "deployed")})),
+					statecheck.ExpectKnownValue("data.release_history.deploys", tfjsonpath.New("events"), knownvalue.ListSizeExact(2)),
+				},
+			},
+		},
+	})
+}
