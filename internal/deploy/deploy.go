@@ -69,6 +69,13 @@ type Request struct {
 	// BackupCommand runs before the switch with RELEASE_BACKUP_FILE set; the file
 	// is stored as <name>-backup@<version>+<timestamp>.
 	BackupCommand string
+	// Backup, when set, takes the backup instead of a command (a PaaS database
+	// backup) at the same point, before the switch, and returns the backup's id.
+	// BackupCommand and Backup are exclusive.
+	Backup func(ctx context.Context) (id string, err error)
+	// BackupName describes Backup in messages ("the Scalingo backup of postgresql");
+	// default "the backup".
+	BackupName string
 	// SmokeTest, when set, is run after the switch and again after a rollback.
 	SmokeTest         *check.HTTPCheck
 	RollbackOnFailure bool
@@ -96,6 +103,9 @@ type Result struct {
 	Reused bool
 	// Backup is the stored backup, when a backup command ran.
 	Backup *store.Object
+	// BackupID identifies the backup taken before the switch: the stored backup's
+	// artifact id, or the id Request.Backup returned. Empty when none was taken.
+	BackupID string
 	// RolledBack is true when a failure switched back to Previous.
 	RolledBack bool
 	// Pruned lists the releases deleted after success.
@@ -151,6 +161,9 @@ func (r *run) do(ctx context.Context) error {
 	req := r.req
 	if req.Target == nil || req.Store == nil || req.Backend == nil {
 		return errors.New("deploy: Target, Store and Backend are required")
+	}
+	if req.BackupCommand != "" && req.Backup != nil {
+		return errors.New("deploy: BackupCommand and Backup are exclusive")
 	}
 	prev, err := req.Target.Current(ctx)
 	if err != nil {
@@ -212,7 +225,7 @@ func (r *run) do(ctx context.Context) error {
 		return r.failed(ctx, e)
 	}
 
-	if req.BackupCommand != "" {
+	if req.BackupCommand != "" || req.Backup != nil {
 		if err := r.backup(ctx); err != nil {
 			return discard(err)
 		}
@@ -303,6 +316,9 @@ func (r *run) prepare(ctx context.Context, obj store.Object) (*target.Prepared, 
 
 func (r *run) backup(ctx context.Context) error {
 	req := r.req
+	if req.Backup != nil {
+		return r.backupFunc(ctx)
+	}
 	dir, err := os.MkdirTemp("", "release-backup-")
 	if err != nil {
 		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "Could not create a folder for the backup: %v. Nothing was changed.", err)
@@ -333,7 +349,30 @@ func (r *run) backup(ctx context.Context) error {
 		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "Could not store the backup as %s%s@%s: %v. The switch did not happen: %s still serves %s.", req.Name, BackupSuffix, version, err, req.Target.Describe(), describe(r.prev))
 	}
 	r.res.Backup = &obj
+	r.res.BackupID = obj.ID()
 	r.log("backup stored", map[string]any{"backup": obj.ID(), "bytes": obj.Size, "sha256": obj.SHA256})
+	return nil
+}
+
+// backupFunc takes the backup with Request.Backup, where the backup lives outside
+// the artifact store (a managed database's own backups).
+func (r *run) backupFunc(ctx context.Context) error {
+	req := r.req
+	name := req.BackupName
+	if name == "" {
+		name = "the backup"
+	}
+	started := time.Now()
+	r.log("taking "+name, map[string]any{"environment": req.Environment})
+	id, err := req.Backup(ctx)
+	if err == nil && id == "" {
+		err = errors.New("no backup id was returned")
+	}
+	if err != nil {
+		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "Taking %s failed: %v. The switch did not happen: %s still serves %s. Check the database and its backups, then apply again.", name, err, req.Target.Describe(), describe(r.prev))
+	}
+	r.res.BackupID = id
+	r.log("backup done", map[string]any{"backup": id, "seconds": time.Since(started).Seconds()})
 	return nil
 }
 

@@ -131,6 +131,19 @@ func TestDeployRefusals(t *testing.T) {
 			step:  "backup", is: ErrBackup, in: "no database",
 		},
 		{
+			name: "failing backup function",
+			setup: func(f *fixture, req *Request) {
+				req.BackupName = "the Scalingo backup of postgresql"
+				req.Backup = func(context.Context) (string, error) { return "", errors.New("backup ended in error") }
+			},
+			step: "backup", is: ErrBackup, in: "Taking the Scalingo backup of postgresql failed: backup ended in error",
+		},
+		{
+			name:  "backup function returns no id",
+			setup: func(f *fixture, req *Request) { req.Backup = func(context.Context) (string, error) { return "", nil } },
+			step:  "backup", is: ErrBackup, in: "no backup id",
+		},
+		{
 			name:  "backup writes no file",
 			setup: func(f *fixture, req *Request) { req.BackupCommand = "true" },
 			step:  "backup", is: ErrBackup, in: "did not write",
@@ -209,14 +222,45 @@ func TestDeployHooksAndBackup(t *testing.T) {
 	if len(lines) != 2 || lines[0] != wantBefore || lines[1] != "after releases/"+res.Release.ID {
 		t.Fatalf("hooks saw:\n%s\nwant:\n%s\nafter releases/%s", log, wantBefore, res.Release.ID)
 	}
-	if res.Backup == nil || res.Backup.ID() != "app-backup@1.0.1+20250304T050607Z" {
-		t.Fatalf("backup = %+v", res.Backup)
+	if res.Backup == nil || res.Backup.ID() != "app-backup@1.0.1+20250304T050607Z" || res.BackupID != res.Backup.ID() {
+		t.Fatalf("backup = %+v, id %q", res.Backup, res.BackupID)
 	}
 	if res.Backup.SHA256 != sha256hex([]byte("dump of 1.0.0")) {
 		t.Fatalf("backup sha256 %s does not match the file written", res.Backup.SHA256)
 	}
 	if _, err := f.store.Verify(context.Background(), "app-backup", "1.0.1+20250304T050607Z"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestDeployBackupFunc(t *testing.T) {
+	f := newFixture(t)
+	f.publish("1.0.0", "ok")
+	f.publish("1.0.1", "ok")
+	mustDeploy(t, f.request("1.0.0"))
+	req := f.request("1.0.1")
+	var sawServing string
+	req.Backup = func(ctx context.Context) (string, error) {
+		// Runs once the new release is prepared and verified, before the switch.
+		sawServing = f.serving()
+		return "bk-42", nil
+	}
+	res := mustDeploy(t, req)
+	if res.BackupID != "bk-42" || res.Backup != nil {
+		t.Fatalf("backup id %q, stored backup %+v; want bk-42 and no stored file", res.BackupID, res.Backup)
+	}
+	if sawServing != "version 1.0.0" {
+		t.Fatalf("the backup ran while %q was serving, want before the switch", sawServing)
+	}
+	if f.serving() != "version 1.0.1" {
+		t.Fatalf("serving %q after the deployment", f.serving())
+	}
+
+	both := f.request("1.0.0")
+	both.BackupCommand = "true"
+	both.Backup = req.Backup
+	if _, err := Deploy(context.Background(), both); err == nil || !strings.Contains(err.Error(), "exclusive") {
+		t.Fatalf("BackupCommand with Backup: err = %v, want a refusal", err)
 	}
 }
 
