@@ -30,6 +30,7 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/check"
 	"github.com/releaseplan/terraform-provider-release/internal/deploy"
+	"github.com/releaseplan/terraform-provider-release/internal/notify"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
 )
@@ -60,11 +61,13 @@ type deploymentResource struct {
 }
 
 type deploymentResourceModel struct {
-	ID                types.String `tfsdk:"id"`
-	Environment       types.String `tfsdk:"environment"`
-	Artifact          types.String `tfsdk:"artifact"`
-	SHA256            types.String `tfsdk:"sha256"`
-	LockToken         types.Int64  `tfsdk:"lock_token"`
+	ID          types.String `tfsdk:"id"`
+	Environment types.String `tfsdk:"environment"`
+	Artifact    types.String `tfsdk:"artifact"`
+	SHA256      types.String `tfsdk:"sha256"`
+	LockToken   types.Int64  `tfsdk:"lock_token"`
+	// LockTokenWO is write-only: always null in plan and state; read from the config.
+	LockTokenWO       types.Int64  `tfsdk:"lock_token_wo"`
 	RollbackOnFailure types.Bool   `tfsdk:"rollback_on_failure"`
 	AllowBlocked      types.Bool   `tfsdk:"allow_blocked"`
 	OnDestroy         types.String `tfsdk:"on_destroy"`
@@ -76,9 +79,10 @@ type deploymentResourceModel struct {
 	BackupID        types.String `tfsdk:"backup_id"`
 	PlannedSteps    types.List   `tfsdk:"planned_steps"`
 
-	// Target blocks: exactly one is set. A PaaS target adds its block here (and to
+	// Target blocks: exactly one is set. A target adds its block here (and to
 	// deploymentSchema, ConfigValidators and deploymentTarget).
 	Directory *deploymentDirectoryModel `tfsdk:"directory"`
+	Scalingo  *deploymentScalingoModel  `tfsdk:"scalingo"`
 
 	Hooks     *deploymentHooksModel     `tfsdk:"hooks"`
 	Backup    *deploymentBackupModel    `tfsdk:"backup"`
@@ -98,7 +102,8 @@ type deploymentHooksModel struct {
 }
 
 type deploymentBackupModel struct {
-	Command types.String `tfsdk:"command"`
+	Command       types.String `tfsdk:"command"`
+	ScalingoAddon types.String `tfsdk:"scalingo_addon"`
 }
 
 type deploymentSmokeTestModel struct {
@@ -162,6 +167,16 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 				Optional:            true,
 				Validators:          []validator.Int64{int64validator.AtLeast(1)},
 			},
+			"lock_token_wo": schema.Int64Attribute{
+				MarkdownDescription: "Write-only `lock_token`, for the token of a run-scoped lock (`ephemeral.release_environment_lock.<name>.token`), which is " +
+					"ephemeral and so cannot be stored: it is checked like `lock_token` and never saved in the plan or the state. Needs Terraform 1.11 or later. Conflicts with `lock_token`.",
+				Optional:  true,
+				WriteOnly: true,
+				Validators: []validator.Int64{
+					int64validator.AtLeast(1),
+					int64validator.ConflictsWith(path.MatchRoot("lock_token")),
+				},
+			},
 			"rollback_on_failure": schema.BoolAttribute{
 				MarkdownDescription: "Switch back to the previous release when an `after_switch` hook or the smoke test fails, then smoke-test it. Default `true`.",
 				Optional:            true,
@@ -185,7 +200,7 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 			"previous_version": computed("Version that was live before this deployment; null when nothing was. Applying it again is the rollback."),
 			"deployed_at":      computed("When the live release went live (RFC 3339, UTC)."),
 			"release_id":       computed("Target's id of the live release: its folder name under `releases/` for a directory target."),
-			"backup_id":        computed("Artifact id of the backup taken before the switch (`<name>-backup@<version>+<timestamp>`), when a `backup` block is set."),
+			"backup_id":        computed("Id of the backup taken before the switch, when a `backup` block is set: the artifact id `<name>-backup@<version>+<timestamp>` of a `command` backup, or the Scalingo backup id of a `scalingo_addon` backup."),
 			"planned_steps": schema.ListAttribute{
 				MarkdownDescription: "The steps the apply performs, in order, as the plan shows them to the reviewer.",
 				ElementType:         types.StringType,
@@ -216,6 +231,7 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 					},
 				},
 			},
+			"scalingo": deploymentScalingoBlock(),
 			"hooks": schema.SingleNestedBlock{
 				MarkdownDescription: "Shell commands (`sh -c`) run in the new release folder with `RELEASE_VERSION`, `RELEASE_PATH`, `RELEASE_PREVIOUS_VERSION`, `RELEASE_NAME` and `RELEASE_ENVIRONMENT` set.",
 				Attributes: map[string]schema.Attribute{
@@ -232,12 +248,20 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 				},
 			},
 			"backup": schema.SingleNestedBlock{
-				MarkdownDescription: "Take a backup before the switch. The file is stored in the artifact store as `<name>-backup@<version>+<utc timestamp>` with its sha256; its id is `backup_id`.",
+				MarkdownDescription: "Take a backup once the new release is verified and before the switch; a failed backup stops the deployment before anything changes. " +
+					"Set exactly one of `command` and `scalingo_addon`. The backup's id is `backup_id`.",
 				Attributes: map[string]schema.Attribute{
 					"command": schema.StringAttribute{
-						MarkdownDescription: "Shell command (`sh -c`) that writes the backup to `$RELEASE_BACKUP_FILE`, e.g. `pg_dump -Fc app > \"$RELEASE_BACKUP_FILE\"`. It runs in the live release folder.",
-						Optional:            true,
-						Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
+						MarkdownDescription: "Shell command (`sh -c`) that writes the backup to `$RELEASE_BACKUP_FILE`, e.g. `pg_dump -Fc app > \"$RELEASE_BACKUP_FILE\"`. " +
+							"It runs in the live release folder (a temporary folder when the target has none). The file is stored in the artifact store as `<name>-backup@<version>+<utc timestamp>` with its sha256.",
+						Optional:   true,
+						Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+					},
+					"scalingo_addon": schema.StringAttribute{
+						MarkdownDescription: "With the `scalingo` target: take a manual backup of this database addon of the app through Scalingo's database API and wait until it is `done`. " +
+							"The addon id, or its provider name (`postgresql`, `mysql`, ...) when the app has one addon of that provider. `backup_id` is the Scalingo backup id.",
+						Optional:   true,
+						Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
 					},
 				},
 			},
@@ -315,10 +339,12 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 
 func (r *deploymentResource) ConfigValidators(context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
-		// Target blocks: add path.MatchRoot("scalingo") (and others) here.
-		resourcevalidator.ExactlyOneOf(path.MatchRoot("directory")),
+		// Target blocks: exactly one.
+		resourcevalidator.ExactlyOneOf(path.MatchRoot("directory"), path.MatchRoot("scalingo")),
 		blockAttributeRequired{block: "directory", attr: "path"},
-		blockAttributeRequired{block: "backup", attr: "command"},
+		blockAttributeRequired{block: "scalingo", attr: "app"},
+		blockExactlyOneOf{block: "backup", attrs: []string{"command", "scalingo_addon"}},
+		attributeNeedsBlock{block: "backup", attr: "scalingo_addon", needs: "scalingo"},
 		blockAttributeRequired{block: "smoke_test", attr: "url"},
 	}
 }
@@ -327,10 +353,18 @@ func (r *deploymentResource) Configure(_ context.Context, req resource.Configure
 	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
-// deploymentTarget builds the target the model names. A PaaS target adds its case.
-func deploymentTarget(ctx context.Context, m *deploymentResourceModel) (target.Target, string, diag.Diagnostics) {
+// deploymentTarget builds the target the model names, and its key in the resource
+// id: the directory path, or "scalingo:<app>".
+func deploymentTarget(ctx context.Context, data *providerData, m *deploymentResourceModel) (target.Target, string, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	switch {
+	case m.Scalingo != nil:
+		if data == nil {
+			diags.AddError("Unconfigured provider", "The release provider was not configured.")
+			return nil, "", diags
+		}
+		name, _, _ := m.nameVersion()
+		return data.scalingoDeploymentTarget(ctx, m.Scalingo, name)
 	case m.Directory != nil:
 		if m.Directory.Path.IsUnknown() || m.Directory.Path.IsNull() {
 			return nil, "", diags
@@ -346,7 +380,7 @@ func deploymentTarget(ctx context.Context, m *deploymentResourceModel) (target.T
 		}
 		return t, t.Path, diags
 	}
-	diags.AddError("Missing deployment target", "Set a directory block: it says where the release is deployed.")
+	diags.AddError("Missing deployment target", "Set a directory or a scalingo block: it says where the release is deployed.")
 	return nil, "", diags
 }
 
@@ -377,7 +411,7 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	tgt, key, diags := deploymentTarget(ctx, &plan)
+	tgt, key, diags := deploymentTarget(ctx, r.data, &plan)
 	resp.Diagnostics.Append(diags...)
 	if tgt == nil || resp.Diagnostics.HasError() {
 		return
@@ -386,6 +420,8 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 		plan.ID = types.StringValue(deploymentID(plan.Environment.ValueString(), key))
 	}
 	name, version, known := plan.nameVersion()
+	var wo types.Int64
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
 
 	var cfgSHA types.String
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("sha256"), &cfgSHA)...)
@@ -420,7 +456,7 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 
 	live, err := tgt.Current(ctx)
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(path.Root("directory"), "Unable to read the deployment target", fmt.Sprintf("%s: %v. Fix the target, then plan again.", tgt.Describe(), err))
+		resp.Diagnostics.AddAttributeError(plan.targetPath(), "Unable to read the deployment target", fmt.Sprintf("%s: %v. Fix the target, then plan again.", tgt.Describe(), err))
 		return
 	}
 	plan.DeployedAt, plan.ReleaseID = types.StringUnknown(), types.StringUnknown()
@@ -435,7 +471,7 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	plan.DeployedVersion = types.StringUnknown()
 	if known {
 		plan.DeployedVersion = types.StringValue(version)
-		resp.Diagnostics.Append(r.planRefusals(ctx, &plan, name, version)...)
+		resp.Diagnostics.Append(r.planRefusals(ctx, &plan, wo, name, version)...)
 		if resp.Diagnostics.HasError() {
 			return
 		}
@@ -446,7 +482,7 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 		if p, err := tgt.Find(ctx, target.Spec{Name: name, Version: version, SHA256: plan.SHA256.ValueString()}); err == nil {
 			reuse = p
 		}
-		s, d := types.ListValueFrom(ctx, types.StringType, plannedSteps(ctx, &plan, tgt, live, reuse))
+		s, d := types.ListValueFrom(ctx, types.StringType, plannedSteps(ctx, &plan, wo, tgt, live, reuse))
 		resp.Diagnostics.Append(d...)
 		steps = s
 	}
@@ -455,7 +491,7 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 }
 
 // planRefusals reports at plan time a blocked version and a stale lock token.
-func (r *deploymentResource) planRefusals(ctx context.Context, plan *deploymentResourceModel, name, version string) diag.Diagnostics {
+func (r *deploymentResource) planRefusals(ctx context.Context, plan *deploymentResourceModel, wo types.Int64, name, version string) diag.Diagnostics {
 	var diags diag.Diagnostics
 	if plan.Environment.IsUnknown() {
 		return diags
@@ -472,34 +508,48 @@ func (r *deploymentResource) planRefusals(ctx context.Context, plan *deploymentR
 			diags.AddWarning("Deploying a blocked version", fmt.Sprintf("%s@%s is blocked (%s); allow_blocked = true overrides the block.", name, version, b.Reason))
 		}
 	}
-	if !plan.LockToken.IsNull() && !plan.LockToken.IsUnknown() {
-		if err := backend.CheckToken(ctx, r.data.Backend, env, plan.LockToken.ValueInt64()); err != nil {
-			diags.AddAttributeError(path.Root("lock_token"), summary,
+	for attr, token := range map[string]types.Int64{"lock_token": plan.LockToken, "lock_token_wo": wo} {
+		if token.IsNull() || token.IsUnknown() {
+			continue
+		}
+		if err := backend.CheckToken(ctx, r.data.Backend, env, token.ValueInt64()); err != nil {
+			diags.AddAttributeError(path.Root(attr), summary,
 				fmt.Sprintf("The deployment would be refused: %v. Acquire the environment lock again and plan with its new token.", err))
 		}
 	}
 	return diags
 }
 
-func plannedSteps(ctx context.Context, m *deploymentResourceModel, tgt target.Target, live *target.Release, reuse *target.Prepared) []string {
+func plannedSteps(ctx context.Context, m *deploymentResourceModel, wo types.Int64, tgt target.Target, live *target.Release, reuse *target.Prepared) []string {
 	name, version, _ := m.nameVersion()
 	id := name + "@" + version
 	var steps []string
-	if !m.LockToken.IsNull() {
+	switch {
+	case !m.LockToken.IsNull():
 		steps = append(steps, fmt.Sprintf("check that lock token %d is still the lock of %s", m.LockToken.ValueInt64(), m.Environment.ValueString()))
+	case !wo.IsNull():
+		// A run lock is acquired again by the apply: its token is only known then.
+		steps = append(steps, fmt.Sprintf("check that the run's lock token (lock_token_wo) is still the lock of %s", m.Environment.ValueString()))
 	}
 	if m.AllowBlocked.ValueBool() {
 		steps = append(steps, "deploy "+id+" even if it is blocked (allow_blocked)")
 	} else {
 		steps = append(steps, "refuse "+id+" if it is blocked")
 	}
-	if reuse != nil {
+	switch {
+	case reuse != nil:
 		steps = append(steps, fmt.Sprintf("reuse release %s on %s (same sha256 %s, nothing downloaded)", reuse.Release.ID, tgt.Describe(), m.SHA256.ValueString()))
-	} else {
+	case m.Scalingo != nil:
+		steps = append(steps, fmt.Sprintf("read %s from the artifact store, verifying sha256 %s before anything goes to %s", id, m.SHA256.ValueString(), tgt.Describe()))
+	default:
 		steps = append(steps, fmt.Sprintf("stream %s into a new release on %s, verifying sha256 %s before anything goes live", id, tgt.Describe(), m.SHA256.ValueString()))
 	}
-	if m.Backup != nil {
-		steps = append(steps, fmt.Sprintf("run the backup command and store its file as %s%s@%s+<timestamp>", name, deploy.BackupSuffix, version))
+	if b := m.Backup; b != nil {
+		if !b.ScalingoAddon.IsNull() {
+			steps = append(steps, fmt.Sprintf("take a manual backup of the %s addon of %s through Scalingo's database API and wait until it is done; a failure stops here", b.ScalingoAddon.ValueString(), tgt.Describe()))
+		} else {
+			steps = append(steps, fmt.Sprintf("run the backup command and store its file as %s%s@%s+<timestamp>", name, deploy.BackupSuffix, version))
+		}
 	}
 	if m.Hooks != nil {
 		if n := len(m.Hooks.BeforeSwitch.Elements()); n > 0 {
@@ -510,7 +560,15 @@ func plannedSteps(ctx context.Context, m *deploymentResourceModel, tgt target.Ta
 	if live != nil {
 		from = live.Version + " (" + live.ID + ")"
 	}
-	steps = append(steps, fmt.Sprintf("switch %s from %s to %s atomically", tgt.Describe(), from, version))
+	if m.Scalingo != nil {
+		src := "upload the verified bytes as a source archive"
+		if m.Scalingo.SourceURLFromStore.ValueBool() {
+			src = "pass the artifact store's URL of " + id
+		}
+		steps = append(steps, fmt.Sprintf("%s, deploy git_ref %s to %s (live now: %s) and wait for success; a failed build keeps the previous containers running", src, version, tgt.Describe(), from))
+	} else {
+		steps = append(steps, fmt.Sprintf("switch %s from %s to %s atomically", tgt.Describe(), from, version))
+	}
 	if m.Hooks != nil {
 		if n := len(m.Hooks.AfterSwitch.Elements()); n > 0 {
 			steps = append(steps, fmt.Sprintf("run %d after_switch hook(s)", n))
@@ -520,9 +578,12 @@ func plannedSteps(ctx context.Context, m *deploymentResourceModel, tgt target.Ta
 		steps = append(steps, fmt.Sprintf("smoke test %s %s expecting %d (%d attempts)", st.Method.ValueString(), st.URL.ValueString(), st.ExpectStatus.ValueInt64(), st.Attempts.ValueInt64()))
 	}
 	if m.RollbackOnFailure.ValueBool() {
-		if live != nil {
+		switch {
+		case live != nil && m.Scalingo != nil:
+			steps = append(steps, "on failure after a successful build, deploy "+live.Version+"'s artifact again and smoke-test it")
+		case live != nil:
 			steps = append(steps, "on failure, switch back to "+live.Version+" and smoke-test it")
-		} else {
+		default:
 			steps = append(steps, "on failure, stop serving the failed release (nothing was live before)")
 		}
 	} else {
@@ -536,8 +597,13 @@ func plannedSteps(ctx context.Context, m *deploymentResourceModel, tgt target.Ta
 }
 
 func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	// A webhook that cannot be reached is a warning, never a failed deployment.
+	ctx = notify.Collect(ctx)
+	defer notificationWarnings(ctx, &resp.Diagnostics)
 	var plan deploymentResourceModel
+	var wo types.Int64
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -545,13 +611,17 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r.apply(ctx, &plan, nil, &resp.State, &resp.Diagnostics)
+	r.apply(ctx, &plan, nil, wo, &resp.State, &resp.Diagnostics)
 }
 
 func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	ctx = notify.Collect(ctx)
+	defer notificationWarnings(ctx, &resp.Diagnostics)
 	var plan, state deploymentResourceModel
+	var wo types.Int64
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -564,7 +634,7 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
-	r.apply(ctx, &plan, &state, &resp.State, &resp.Diagnostics)
+	r.apply(ctx, &plan, &state, wo, &resp.State, &resp.Diagnostics)
 }
 
 // deploymentState is the part of tfsdk.State apply needs.
@@ -574,12 +644,14 @@ type deploymentState interface {
 
 // apply runs the deployment and saves what is really live: on success the plan
 // with its computed values; on failure, the live release over the prior state (or
-// nothing after a failed first deployment that left nothing live).
-func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentResourceModel, st deploymentState, diags *diag.Diagnostics) {
+// nothing after a failed first deployment that left nothing live). wo is the
+// write-only lock token from the configuration (null when not set).
+func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentResourceModel, wo types.Int64, st deploymentState, diags *diag.Diagnostics) {
 	if r.data == nil {
 		diags.AddError("Unconfigured provider", "The release provider was not configured.")
 		return
 	}
+	plan.LockTokenWO = types.Int64Null() // write-only: never saved
 	name, version, ok := plan.nameVersion()
 	env := plan.Environment.ValueString()
 	summary := fmt.Sprintf("Unable to deploy %s to %s", plan.Artifact.ValueString(), env)
@@ -587,7 +659,7 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 		diags.AddAttributeError(path.Root("artifact"), summary, "artifact must be name@version.")
 		return
 	}
-	tgt, key, d := deploymentTarget(ctx, plan)
+	tgt, key, d := deploymentTarget(ctx, r.data, plan)
 	diags.Append(d...)
 	if tgt == nil || diags.HasError() {
 		return
@@ -598,6 +670,14 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 		return
 	}
 	req.Target, req.Store, req.Backend, req.Actor = tgt, r.data.Store, r.data.Backend, r.data.Actor
+	if !wo.IsNull() && !wo.IsUnknown() {
+		req.LockToken = wo.ValueInt64()
+	}
+	if b := plan.Backup; b != nil && !b.ScalingoAddon.IsNull() && plan.Scalingo != nil {
+		app, addon := plan.Scalingo.App.ValueString(), b.ScalingoAddon.ValueString()
+		req.BackupName = fmt.Sprintf("the Scalingo backup of the %s addon of %s", addon, app)
+		req.Backup = func(ctx context.Context) (string, error) { return r.data.scalingoBackup(ctx, app, addon) }
+	}
 
 	// The plan was approved against what was live then; refuse if it moved since.
 	live, err := tgt.Current(ctx)
@@ -635,7 +715,7 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 		diags.AddError(summary, err.Error())
 		if res.Live != nil && res.Release != nil && res.Live.ID == res.Release.ID {
 			// rollback_on_failure = false: the failed release is what serves.
-			r.saveSuccess(ctx, plan, key, tgt, res, st, diags)
+			r.saveSuccess(ctx, plan, wo, key, tgt, res, st, diags)
 			return
 		}
 		if prior != nil {
@@ -643,7 +723,7 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 		}
 		return
 	}
-	r.saveSuccess(ctx, plan, key, tgt, res, st, diags)
+	r.saveSuccess(ctx, plan, wo, key, tgt, res, st, diags)
 }
 
 func orNothing(v string) string {
@@ -653,7 +733,7 @@ func orNothing(v string) string {
 	return v
 }
 
-func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentResourceModel, key string, tgt target.Target, res deploy.Result, st deploymentState, diags *diag.Diagnostics) {
+func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentResourceModel, wo types.Int64, key string, tgt target.Target, res deploy.Result, st deploymentState, diags *diag.Diagnostics) {
 	m := *plan
 	m.ID = types.StringValue(deploymentID(m.Environment.ValueString(), key))
 	live := res.Live
@@ -669,11 +749,11 @@ func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentRe
 		m.PreviousVersion = types.StringValue(res.Previous.Version)
 	}
 	m.BackupID = types.StringNull()
-	if res.Backup != nil {
-		m.BackupID = types.StringValue(res.Backup.ID())
+	if res.BackupID != "" {
+		m.BackupID = types.StringValue(res.BackupID)
 	}
 	if m.PlannedSteps.IsUnknown() {
-		steps, d := types.ListValueFrom(ctx, types.StringType, plannedSteps(ctx, &m, tgt, res.Previous, nil))
+		steps, d := types.ListValueFrom(ctx, types.StringType, plannedSteps(ctx, &m, wo, tgt, res.Previous, nil))
 		diags.Append(d...)
 		m.PlannedSteps = steps
 	}
@@ -777,12 +857,17 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	tgt, _, diags := deploymentTarget(ctx, &state)
+	tgt, _, diags := deploymentTarget(ctx, r.data, &state)
 	resp.Diagnostics.Append(diags...)
 	if tgt == nil || resp.Diagnostics.HasError() {
 		return
 	}
 	live, err := tgt.Current(ctx)
+	if errors.Is(err, target.ErrNotFound) {
+		tflog.Info(ctx, "the target is gone; removing the deployment from the state", map[string]any{"target": tgt.Describe(), "error": err.Error()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to read deployment "+state.ID.ValueString(), fmt.Sprintf("%s: %v", tgt.Describe(), err))
 		return
@@ -817,7 +902,12 @@ func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequ
 		tflog.Info(ctx, "on_destroy = keep: the live release keeps serving", map[string]any{"id": state.ID.ValueString()})
 		return
 	}
-	tgt, _, diags := deploymentTarget(ctx, &state)
+	if state.Scalingo != nil {
+		resp.Diagnostics.AddWarning("The Scalingo app keeps running",
+			fmt.Sprintf("on_destroy = \"remove\" does not delete Scalingo app %s nor its deployments: the resource only leaves the state. Delete or scale down the app with Scalingo's tools if it must stop.", state.Scalingo.App.ValueString()))
+		return
+	}
+	tgt, _, diags := deploymentTarget(ctx, r.data, &state)
 	resp.Diagnostics.Append(diags...)
 	if tgt == nil || resp.Diagnostics.HasError() {
 		return
@@ -828,21 +918,23 @@ func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequ
 	}
 }
 
-// ImportState takes `<environment>:<path>`; Read then fills in the live release.
+// ImportState takes `<environment>:<absolute path>` for a directory target and
+// `<environment>:scalingo:<app>` (optionally `:<artifact name>`) for a Scalingo app;
+// Read then fills in the live release.
 func (r *deploymentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	env, p, ok := strings.Cut(req.ID, ":")
-	if !ok || !environmentNameRe.MatchString(env) || !filepath.IsAbs(p) {
-		resp.Diagnostics.AddError("Unable to import release_deployment",
-			fmt.Sprintf("The import id %q must be <environment>:<absolute path of the directory target>, e.g. staging:/srv/histologe.", req.ID))
+	const summary = "Unable to import release_deployment"
+	env, rest, ok := strings.Cut(req.ID, ":")
+	if !ok || !environmentNameRe.MatchString(env) {
+		resp.Diagnostics.AddError(summary, fmt.Sprintf("The import id %q must be <environment>:<absolute path> for a directory target (e.g. staging:/srv/histologe) "+
+			"or <environment>:scalingo:<app> for a Scalingo app (e.g. staging:scalingo:histologe-staging).", req.ID))
 		return
 	}
-	p = filepath.Clean(p)
 	m := deploymentResourceModel{
-		ID:                types.StringValue(deploymentID(env, p)),
 		Environment:       types.StringValue(env),
 		Artifact:          types.StringNull(),
 		SHA256:            types.StringNull(),
 		LockToken:         types.Int64Null(),
+		LockTokenWO:       types.Int64Null(),
 		RollbackOnFailure: types.BoolValue(true),
 		AllowBlocked:      types.BoolValue(false),
 		OnDestroy:         types.StringValue("keep"),
@@ -852,35 +944,88 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 		ReleaseID:         types.StringNull(),
 		BackupID:          types.StringNull(),
 		PlannedSteps:      types.ListValueMust(types.StringType, []attr.Value{}),
-		Directory: &deploymentDirectoryModel{
+		Timeouts:          timeouts.Value{Object: typesObjectNull(ctx)},
+	}
+	name := ""
+	if app, isScalingo := strings.CutPrefix(rest, "scalingo:"); isScalingo {
+		app, name, _ = strings.Cut(app, ":")
+		if app == "" || (name != "" && store.ValidateName(name) != nil) {
+			resp.Diagnostics.AddError(summary, fmt.Sprintf("The import id %q must be <environment>:scalingo:<app>, or <environment>:scalingo:<app>:<artifact name> when the release history does not know which artifact the app runs.", req.ID))
+			return
+		}
+		m.ID = types.StringValue(deploymentID(env, "scalingo:"+app))
+		m.Scalingo = &deploymentScalingoModel{App: types.StringValue(app), SourceURLFromStore: types.BoolValue(false)}
+	} else {
+		if !filepath.IsAbs(rest) {
+			resp.Diagnostics.AddError(summary, fmt.Sprintf("The import id %q must be <environment>:<absolute path of the directory target>, e.g. staging:/srv/histologe, "+
+				"or <environment>:scalingo:<app> for a Scalingo app.", req.ID))
+			return
+		}
+		p := filepath.Clean(rest)
+		m.ID = types.StringValue(deploymentID(env, p))
+		m.Directory = &deploymentDirectoryModel{
 			Path:         types.StringValue(p),
 			KeepReleases: types.Int64Value(deploymentDefaultKeep),
 			Shared:       types.ListNull(types.StringType),
-		},
-		Timeouts: timeouts.Value{Object: typesObjectNull(ctx)},
+		}
 	}
-	tgt, _, diags := deploymentTarget(ctx, &m)
+	tgt, _, diags := deploymentTarget(ctx, r.data, &m)
 	resp.Diagnostics.Append(diags...)
 	if tgt == nil || resp.Diagnostics.HasError() {
 		return
 	}
 	live, err := tgt.Current(ctx)
 	if err != nil || live == nil {
-		resp.Diagnostics.AddError("Unable to import release_deployment",
+		resp.Diagnostics.AddError(summary,
 			fmt.Sprintf("Nothing is live on %s (%v): there is no deployment to import.", tgt.Describe(), errOrNothing(err)))
 		return
 	}
+	var deployed []backend.Event
+	if r.data != nil {
+		deployed, _ = r.data.Backend.History(ctx, backend.HistoryQuery{Environment: env, Kinds: []string{backend.KindDeployed}, Limit: 20})
+	}
+	if m.Scalingo != nil && name == "" {
+		// A Scalingo deployment records only its git_ref: the history of the
+		// environment tells which artifact that version was.
+		for _, ev := range deployed {
+			if ev.Version == live.Version && ev.Name != "" {
+				name = ev.Name
+				break
+			}
+		}
+		if name == "" {
+			resp.Diagnostics.AddError(summary, fmt.Sprintf("%s runs %s, but the release history of %s has no deployment of that version, so the artifact name is unknown. "+
+				"Import with %s:scalingo:%s:<artifact name>.", tgt.Describe(), live.Version, env, env, m.Scalingo.App.ValueString()))
+			return
+		}
+	}
+	if m.Scalingo != nil {
+		m.Artifact = types.StringValue(name + "@" + live.Version)
+		// Read the live release again under the artifact's name: sha256 and git commit.
+		if tgt, _, diags = deploymentTarget(ctx, r.data, &m); diags.HasError() {
+			resp.Diagnostics.Append(diags...)
+			return
+		}
+		if live, err = tgt.Current(ctx); err != nil || live == nil {
+			resp.Diagnostics.AddError(summary, fmt.Sprintf("Could not read what %s serves: %v.", tgt.Describe(), errOrNothing(err)))
+			return
+		}
+	}
 	if live.Name == "" {
-		resp.Diagnostics.AddError("Unable to import release_deployment",
+		resp.Diagnostics.AddError(summary,
 			fmt.Sprintf("The live release %s of %s records no artifact name: it was not deployed by this provider. Deploy it with release_deployment instead.", live.ID, tgt.Describe()))
 		return
 	}
 	applyLive(&m, live)
-	if r.data != nil {
-		// The version that was live before, from the history, when the backend knows it.
-		if evs, err := r.data.Backend.History(ctx, backend.HistoryQuery{Environment: env, Name: live.Name, Kinds: []string{backend.KindDeployed}, Limit: 2}); err == nil && len(evs) == 2 && evs[0].Version == live.Version {
-			m.PreviousVersion = types.StringValue(evs[1].Version)
+	// The version that was live before, from the history, when the backend knows it.
+	var same []backend.Event
+	for _, ev := range deployed {
+		if ev.Name == live.Name {
+			same = append(same, ev)
 		}
+	}
+	if len(same) >= 2 && same[0].Version == live.Version {
+		m.PreviousVersion = types.StringValue(same[1].Version)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 }
@@ -936,6 +1081,71 @@ func (absolutePathValidator) ValidateString(_ context.Context, req validator.Str
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid directory path",
 			fmt.Sprintf("%q is relative; use an absolute path such as /srv/histologe (for example with abspath()).", req.ConfigValue.ValueString()))
 	}
+}
+
+// targetPath is the target block, for diagnostics about the target.
+func (m *deploymentResourceModel) targetPath() path.Path {
+	if m.Scalingo != nil {
+		return path.Root("scalingo")
+	}
+	return path.Root("directory")
+}
+
+// blockExactlyOneOf requires exactly one of attrs when the optional single block is
+// present.
+type blockExactlyOneOf struct {
+	block string
+	attrs []string
+}
+
+func (v blockExactlyOneOf) Description(context.Context) string {
+	return fmt.Sprintf("exactly one of %s must be set in the %s block", strings.Join(v.attrs, ", "), v.block)
+}
+
+func (v blockExactlyOneOf) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (v blockExactlyOneOf) ValidateResource(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var block types.Object
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(v.block), &block)...)
+	if resp.Diagnostics.HasError() || block.IsNull() || block.IsUnknown() {
+		return
+	}
+	var set []string
+	for _, name := range v.attrs {
+		if a, ok := block.Attributes()[name]; ok && !a.IsNull() {
+			set = append(set, name)
+		}
+	}
+	if len(set) != 1 {
+		resp.Diagnostics.AddAttributeError(path.Root(v.block), "Invalid "+v.block+" block",
+			fmt.Sprintf("Set exactly one of %s in the %s block (found %d).", strings.Join(v.attrs, ", "), v.block, len(set)))
+	}
+}
+
+// attributeNeedsBlock refuses block.attr unless the block needs is present (a
+// Scalingo backup needs the Scalingo target).
+type attributeNeedsBlock struct{ block, attr, needs string }
+
+func (v attributeNeedsBlock) Description(context.Context) string {
+	return fmt.Sprintf("%s.%s needs the %s block", v.block, v.attr, v.needs)
+}
+
+func (v attributeNeedsBlock) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (v attributeNeedsBlock) ValidateResource(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var attr types.String
+	var needs types.Object
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(v.block).AtName(v.attr), &attr)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(v.needs), &needs)...)
+	if resp.Diagnostics.HasError() || attr.IsNull() || !needs.IsNull() {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(path.Root(v.block).AtName(v.attr), "Invalid "+v.block+" block",
+		fmt.Sprintf("%s.%s only works with the %s target block; use %s.command for other targets.", v.block, v.attr, v.needs, v.block))
 }
 
 // blockAttributeRequired makes an attribute of an optional single block required
