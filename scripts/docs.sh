@@ -17,7 +17,8 @@ terraform {
 }
 HCL
 (cd "$work" && TF_CLI_CONFIG_FILE="$tfrc" "$tf" providers schema -json 2>/dev/null) > "$work/schema.json"
-# OpenTofu names the provider after its own registry; the docs use Terraform's.
-sed -i 's#registry.opentofu.org/releaseplan/release#registry.terraform.io/releaseplan/release#' "$work/schema.json"
+# tfplugindocs looks the schema up by the provider's short name; Terraform and
+# OpenTofu key it by their registry addresses.
+sed -i -E 's#"registry\.(terraform\.io|opentofu\.org)/releaseplan/release"#"release"#' "$work/schema.json"
 cd "$root"
 go tool tfplugindocs generate --provider-name release --rendered-provider-name release --providers-schema "$work/schema.json"

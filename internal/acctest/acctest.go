@@ -41,9 +41,9 @@ func PreCheck(t testing.TB) {
 		if p := os.Getenv("TF_ACC_TERRAFORM_PATH"); p == "" {
 			for _, name := range []string{"terraform", "tofu"} {
 				if found, err := exec.LookPath(name); err == nil {
-					os.Setenv("TF_ACC_TERRAFORM_PATH", found)
+					os.Setenv("TF_ACC_TERRAFORM_PATH", found) //nolint:usetesting // for every test of the process
 					if name == "tofu" && os.Getenv("TF_ACC_PROVIDER_HOST") == "" {
-						os.Setenv("TF_ACC_PROVIDER_HOST", "registry.opentofu.org")
+						os.Setenv("TF_ACC_PROVIDER_HOST", "registry.opentofu.org") //nolint:usetesting // for every test of the process
 					}
 					break
 				}
@@ -52,10 +52,10 @@ func PreCheck(t testing.TB) {
 		// A CLI configuration file that does not exist makes some CLIs print a warning
 		// that breaks version detection: point at an empty one instead.
 		if cfg := os.Getenv("TF_CLI_CONFIG_FILE"); cfg == "" || !fileExists(cfg) {
-			f, err := os.CreateTemp("", "release-acc-*.tfrc")
+			f, err := os.CreateTemp(os.TempDir(), "release-acc-*.tfrc") //nolint:usetesting // shared by every test of the process
 			if err == nil {
 				f.Close()
-				os.Setenv("TF_CLI_CONFIG_FILE", f.Name())
+				os.Setenv("TF_CLI_CONFIG_FILE", f.Name()) //nolint:usetesting // for every test of the process
 			}
 		}
 	})
@@ -119,7 +119,7 @@ func (e *Env) Backend(t testing.TB) backend.Backend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { b.Close() })
+	t.Cleanup(func() { _ = b.Close() })
 	return b
 }
 

@@ -227,7 +227,7 @@ func Run(ctx context.Context, c HTTPCheck, onAttempt func(Attempt)) error {
 // checks do not share connections or TLS settings, and keep-alives are off so
 // every attempt opens a fresh connection (what a new visitor would do).
 func (c HTTPCheck) client() (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr := http.DefaultTransport.(*http.Transport).Clone() //nolint:forcetypeassert // the standard library sets an *http.Transport
 	tr.DisableKeepAlives = true
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {

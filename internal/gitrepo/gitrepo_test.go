@@ -13,9 +13,9 @@ import (
 )
 
 type history struct {
-	repo                               *gitrepotest.Repo
-	c1, c2, c3, m1, c4, m2, c5, other  string
-	v100Date, v110Date, c5Date, m2Date time.Time
+	repo                              *gitrepotest.Repo
+	c1, c2, c3, m1, c4, m2, c5, other string
+	v100Date, c5Date, m2Date          time.Time
 }
 
 // build makes:

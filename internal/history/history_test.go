@@ -10,8 +10,8 @@ import (
 
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 
-func ev(min int, kind, version string) backend.Event {
-	return backend.Event{Time: t0.Add(time.Duration(min) * time.Minute), Environment: "staging", Kind: kind, Name: "app", Version: version, SHA256: "sha-" + version, Actor: "actor-" + version}
+func ev(minute int, kind, version string) backend.Event {
+	return backend.Event{Time: t0.Add(time.Duration(minute) * time.Minute), Environment: "staging", Kind: kind, Name: "app", Version: version, SHA256: "sha-" + version, Actor: "actor-" + version}
 }
 
 func TestCurrent(t *testing.T) {

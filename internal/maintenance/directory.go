@@ -116,8 +116,11 @@ func (d *Directory) Apply(_ context.Context, s State) error {
 // Read implements Backend: no maintenance.json means maintenance is off.
 func (d *Directory) Read(_ context.Context) (State, bool, error) {
 	st, err := os.Stat(d.Path)
-	if err != nil || !st.IsDir() {
+	if errors.Is(err, fs.ErrNotExist) || err == nil && !st.IsDir() {
 		return State{}, false, nil
+	}
+	if err != nil {
+		return State{}, false, err
 	}
 	raw, err := os.ReadFile(filepath.Join(d.Path, JSONFile))
 	if errors.Is(err, fs.ErrNotExist) {

@@ -84,7 +84,7 @@ func FreePort(t testing.TB) int {
 		t.Fatalf("nginxtest: cannot find a free loopback port: %v", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port //nolint:forcetypeassert // a TCP listener has a TCP address
 }
 
 // Start renders cfg into a fresh prefix, starts nginx in the foreground of a child
@@ -377,7 +377,7 @@ func (s *Server) WaitFor(t testing.TB, path string, headers map[string]string, w
 
 func shellQuote(s string) string {
 	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@,+", r))
+		return (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') && (r < '0' || r > '9') && !strings.ContainsRune("-_./:=@,+", r)
 	}) < 0 {
 		return s
 	}

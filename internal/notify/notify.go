@@ -63,7 +63,7 @@ func New(webhooks []Webhook, client *http.Client) (*Notifier, error) {
 		}
 	}
 	if client == nil {
-		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()} //nolint:forcetypeassert // the standard library sets an *http.Transport
 	}
 	return &Notifier{Webhooks: webhooks, Client: client}, nil
 }

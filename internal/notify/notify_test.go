@@ -78,7 +78,7 @@ func TestNewValidates(t *testing.T) {
 		{"ok", Webhook{URL: "https://chat.example.org/hooks/abc"}, ""},
 		{"relative url", Webhook{URL: "/hooks/abc"}, "absolute http"},
 		{"ftp", Webhook{URL: "ftp://chat.example.org/x"}, "absolute http"},
-		{"unknown kind", Webhook{URL: "https://chat.example.org/x", Events: []string{"deployd"}}, `unknown event kind "deployd"`},
+		{"unknown kind", Webhook{URL: "https://chat.example.org/x", Events: []string{"shipped"}}, `unknown event kind "shipped"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -78,8 +78,8 @@ func TestAccArtifactResource_lifecycle(t *testing.T) {
 			},
 			{
 				// New bytes under the published version: refused at plan time, nothing changes.
-				PreConfig: func() { env.WriteFile(t, "dist/app.tar.gz", v2) },
-				Config:    artifactConfig(env, "1.7.4-staging", src, ""),
+				PreConfig:   func() { env.WriteFile(t, "dist/app.tar.gz", v2) },
+				Config:      artifactConfig(env, "1.7.4-staging", src, ""),
 				ExpectError: errorRe(`Version already published with different content.*bump the version`),
 			},
 			{

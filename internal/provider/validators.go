@@ -103,7 +103,7 @@ func (sha256Validator) ValidateString(_ context.Context, req validator.StringReq
 	s := req.ConfigValue.ValueString()
 	ok := len(s) == 64
 	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
 			ok = false
 		}
 	}

@@ -101,7 +101,7 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 	hc := cfg.HTTPClient
 	if hc == nil {
 		// Clone the default transport so that stores do not share TLS settings.
-		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr := http.DefaultTransport.(*http.Transport).Clone() //nolint:forcetypeassert // the standard library sets an *http.Transport
 		if cfg.CAFile != "" || cfg.Insecure {
 			tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.Insecure} //nolint:gosec // explicit user choice
 			if cfg.CAFile != "" {

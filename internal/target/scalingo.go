@@ -207,7 +207,7 @@ func (s *Scalingo) Restore(ctx context.Context, previous *Release, open Opener) 
 	if err != nil {
 		return fmt.Errorf("read %s@%s: %w", previous.Name, previous.Version, err)
 	}
-	defer s.Discard(context.WithoutCancel(ctx), p)
+	defer func() { _ = s.Discard(context.WithoutCancel(ctx), p) }()
 	s.log("redeploying the previous release", map[string]any{"app": s.App, "version": previous.Version})
 	return s.Activate(ctx, p)
 }

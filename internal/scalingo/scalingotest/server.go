@@ -377,8 +377,6 @@ func variablesMap(vs []*variable) map[string]string {
 
 // ---- state machines ----------------------------------------------------------
 
-var deploySteps = []string{"queued", "building", "pushing", "starting"}
-
 // deploymentState returns the status reached by now and the output so far.
 func (s *Server) deploymentState(d *deployment) (string, string) {
 	step := int(time.Since(d.createdAt) / s.opts.StepDuration)
