@@ -13,7 +13,9 @@ recent_enough() { # <binary>: version >= 1.11
   [ "${1:-0}" -gt 1 ] || { [ "${1:-0}" -eq 1 ] && [ "${2:-0}" -ge 11 ]; }
 }
 
-for candidate in "${TF_ACC_TERRAFORM_PATH:-}" "$(command -v terraform || true)" "$(command -v tofu || true)" "$root/.tools/bin/tofu"; do
+candidates=("${TF_ACC_TERRAFORM_PATH:-}" "$(command -v terraform || true)" "$(command -v tofu || true)" "$root/.tools/bin/tofu")
+[ "${1:-}" = tofu ] && candidates=("$(command -v tofu || true)" "$root/.tools/bin/tofu")
+for candidate in "${candidates[@]}"; do
   if [ -n "$candidate" ] && [ -x "$candidate" ] && recent_enough "$candidate"; then
     echo "$candidate"
     exit 0
