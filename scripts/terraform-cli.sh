@@ -8,7 +8,8 @@ tofu_version=${TOFU_VERSION:-v1.12.6}
 recent_enough() { # <binary>: version >= 1.11
   local out v
   out=$(CHECKPOINT_DISABLE=1 "$1" version 2>/dev/null) || return 1
-  v=$(printf '%s\n' "$out" | sed -n -E '1s/^[^0-9]*v?([0-9]+)\.([0-9]+).*/\1 \2/p')
+  # OpenTofu prints CLI configuration warnings first when TF_CLI_CONFIG_FILE is missing.
+  v=$(printf '%s\n' "$out" | sed -n -E 's/^(Terraform|OpenTofu) v([0-9]+)\.([0-9]+).*/\2 \3/p' | head -n1)
   set -- $v
   [ "${1:-0}" -gt 1 ] || { [ "${1:-0}" -eq 1 ] && [ "${2:-0}" -ge 11 ]; }
 }
