@@ -14,6 +14,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/compare"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -373,4 +378,154 @@ func TestAccDeploymentResource_blockedAndRemoved(t *testing.T) {
 			},
 		},
 	})
+}
+
+// A run-scoped (ephemeral) lock fences a deployment through the write-only
+// lock_token_wo: its token is checked but never stored.
+func TestAccDeploymentResource_runLockFencing(t *testing.T) {
+	e := newDeploymentEnv(t, map[string]string{"1.0.0": "ok", "1.0.1": "ok"})
+	const runLock = `
+ephemeral "release_environment_lock" "run" {
+  environment = "staging"
+  holder      = "run-4711"
+}
+`
+	withRunLock := func(version string) string {
+		return e.config(version, "  lock_token_wo = ephemeral.release_environment_lock.run.token\n") + runLock
+	}
+	ctx := context.Background()
+	var otherLock string
+	deployedWithToken := func(version string) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			be := e.Backend(t)
+			evs, err := be.History(ctx, backend.HistoryQuery{Environment: "staging", Kinds: []string{backend.KindDeployed}, Limit: 1})
+			if err != nil {
+				return err
+			}
+			if len(evs) != 1 || evs[0].Version != version || evs[0].LockToken == 0 {
+				return fmt.Errorf("last deployed event %+v, want %s fenced by the run lock's token", evs, version)
+			}
+			if cur, err := be.CurrentToken(ctx, "staging"); err != nil || cur != 0 {
+				return fmt.Errorf("after the run the environment lock has token %d (%v), want released", cur, err)
+			}
+			return nil
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: withRunLock("1.0.0"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("lock_token_wo"), knownvalue.Null()),
+					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
+						0: knownvalue.StringExact("check that the run's lock token (lock_token_wo) is still the lock of staging"),
+					})),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(deploymentAddr, depAttr("lock_token_wo"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(deploymentAddr, depAttr("lock_token"), knownvalue.Null()),
+				},
+				Check: resource.ComposeTestCheckFunc(e.checkServing("1.0.0"), deployedWithToken("1.0.0")),
+			},
+			{
+				Config: withRunLock("1.0.1"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionUpdate),
+				}},
+				Check: resource.ComposeTestCheckFunc(e.checkServing("1.0.1"), deployedWithToken("1.0.1")),
+			},
+			{ // a token whose lock is gone is refused, and nothing changes
+				PreConfig: func() {
+					l, err := e.Backend(t).Acquire(ctx, backend.AcquireRequest{Environment: "staging", Holder: "other-pipeline"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					otherLock = l.ID
+				},
+				Config:      e.config("1.0.0", "  lock_token_wo = 1\n"),
+				ExpectError: wrapped("Unable to deploy app@1.0.0 to staging", "lock token 1 for staging is stale: the current lock has token"),
+			},
+			{ // while another pipeline holds the environment, the run cannot even lock it
+				Config:      withRunLock("1.0.0"),
+				ExpectError: wrapped("other-pipeline"),
+			},
+			{
+				Config:      e.config("1.0.0", "  lock_token = 1\n  lock_token_wo = 1\n"),
+				PlanOnly:    true,
+				ExpectError: regexp.MustCompile(`(?s)Invalid Attribute Combination.*lock_token`),
+			},
+			{ // the write-only token is not in the state: dropping it changes nothing
+				PreConfig: func() {
+					if err := e.Backend(t).Release(ctx, "staging", otherLock); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: e.config("1.0.1", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectEmptyPlan(),
+				}},
+				Check: e.checkServing("1.0.1"),
+			},
+		},
+	})
+}
+
+// A webhook that fails does not fail the deployment: Create reports it as a
+// warning. Terraform hides warnings from the test framework, so Create is called
+// directly with a plan and a configuration built from the model.
+func TestDeploymentResource_notificationFailureIsAWarning(t *testing.T) {
+	e := newDeploymentEnv(t, map[string]string{"1.0.0": "ok"})
+	var posts int
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		posts++
+		http.Error(w, "chat service down", http.StatusBadGateway)
+	}))
+	defer hook.Close()
+	data := &providerData{Store: e.Store(t), Backend: e.Backend(t), Actor: "tester",
+		Webhooks: []webhookSettings{{URL: hook.URL, Events: []string{"deployed"}}}}
+	if d := wireNotifications(data); d.HasError() {
+		t.Fatal(d)
+	}
+	ctx := context.Background()
+	r := &deploymentResource{data: data}
+	sch := deploymentSchema(ctx)
+	m := deploymentResourceModel{
+		ID: types.StringUnknown(), Environment: types.StringValue("staging"), Artifact: types.StringValue("app@1.0.0"),
+		SHA256: types.StringValue(e.sums["1.0.0"]), LockToken: types.Int64Null(), LockTokenWO: types.Int64Null(),
+		RollbackOnFailure: types.BoolValue(true), AllowBlocked: types.BoolValue(false), OnDestroy: types.StringValue("keep"),
+		DeployedVersion: types.StringValue("1.0.0"), PreviousVersion: types.StringNull(), DeployedAt: types.StringUnknown(),
+		ReleaseID: types.StringUnknown(), BackupID: types.StringNull(), PlannedSteps: types.ListUnknown(types.StringType),
+		Directory: &deploymentDirectoryModel{Path: types.StringValue(e.app), KeepReleases: types.Int64Value(3), Shared: types.ListNull(types.StringType)},
+		Timeouts:  timeouts.Value{Object: typesObjectNull(ctx)},
+	}
+	plan := tfsdk.Plan{Schema: sch, Raw: tftypes.NewValue(sch.Type().TerraformType(ctx), nil)}
+	config := tfsdk.Config{Schema: sch, Raw: tftypes.NewValue(sch.Type().TerraformType(ctx), nil)}
+	if d := plan.Set(ctx, &m); d.HasError() {
+		t.Fatal(d)
+	}
+	cfg := tfsdk.State{Schema: sch, Raw: config.Raw}
+	if d := cfg.Set(ctx, &m); d.HasError() {
+		t.Fatal(d)
+	}
+	config.Raw = cfg.Raw
+	resp := fwresource.CreateResponse{State: tfsdk.State{Schema: sch, Raw: tftypes.NewValue(sch.Type().TerraformType(ctx), nil)}}
+	r.Create(ctx, fwresource.CreateRequest{Plan: plan, Config: config}, &resp)
+
+	if resp.Diagnostics.HasError() {
+		t.Fatalf("a failing webhook failed the deployment: %v", resp.Diagnostics)
+	}
+	if e.serving(t) != "version 1.0.0" {
+		t.Fatalf("serving %q", e.serving(t))
+	}
+	var warned bool
+	for _, d := range resp.Diagnostics.Warnings() {
+		if d.Summary() == "Unable to send a release notification" && strings.Contains(d.Detail(), "chat service down") {
+			warned = true
+		}
+	}
+	if posts != 1 || !warned {
+		t.Fatalf("webhook posts %d, warnings %v; want one post and its failure as a warning", posts, resp.Diagnostics.Warnings())
+	}
 }
