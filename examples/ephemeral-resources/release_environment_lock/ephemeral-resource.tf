@@ -12,6 +12,18 @@ ephemeral "release_environment_lock" "run" {
 }
 
 # The token is ephemeral: it can be passed to ephemeral resources, provider blocks and
-# write-only arguments, never stored in state. A deployment fenced with it checks, right
-# before it changes the target, that the token is still the environment's current lock
-# token, so a run whose lock was taken over cannot deploy over the run that holds it now.
+# write-only arguments, never stored in state. release_deployment takes it in the
+# write-only lock_token_wo (Terraform 1.11 or later): right before it changes the
+# target, the deployment checks that the token is still the environment's current lock
+# token, so a run whose lock was taken over or force-released cannot deploy over the
+# run that holds it now. The plan shows the check among the planned steps; the token
+# itself is in neither the plan nor the state.
+resource "release_deployment" "staging" {
+  environment   = "staging"
+  artifact      = "histologe@1.7.4-staging"
+  lock_token_wo = ephemeral.release_environment_lock.run.token
+
+  directory {
+    path = "/srv/histologe"
+  }
+}

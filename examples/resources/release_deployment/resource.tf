@@ -48,6 +48,28 @@ resource "release_deployment" "staging" {
   }
 }
 
-# Rolling back is applying the previous version again:
-#   terraform apply -var version=1.7.3
+# Rolling back is applying the previous version again, e.g. with the version in a
+# variable: terraform apply -var release_version=1.7.3
 # The release folder of 1.7.3 goes live at once when it is still on the server.
+
+# On Scalingo: the verified bytes are uploaded as a source archive and deployed with
+# git_ref = version; a manual database backup is taken first (backup_id). Needs the
+# provider's scalingo block (or SCALINGO_API_TOKEN).
+resource "release_deployment" "production" {
+  environment = "production"
+  artifact    = "histologe@1.7.4"
+
+  scalingo {
+    app = "histologe"
+  }
+
+  backup {
+    scalingo_addon = "postgresql"
+  }
+
+  smoke_test {
+    url      = "https://histologe.osc-fr1.scalingo.io/health"
+    attempts = 10
+    interval = "5s"
+  }
+}
