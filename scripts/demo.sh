@@ -1,42 +1,196 @@
 #!/usr/bin/env bash
-# make demo: a local release on the embedded defaults, printed step by step.
-# Everything it creates lives under .release/demo of the repository.
+# make demo: the whole release story of examples/pipeline on one machine, on the
+# embedded defaults (directory artifact store and backend), with no network and no
+# credentials. Everything it creates lives under .release/demo of the repository.
+#
+#   scripts/demo.sh <terraform-cli> <cli-config-file-with-dev-overrides>
+#
+# Story: two versions are built from a small git history; 1.0.0 then 1.1.0 go through
+# staging → recette → preprod → production (lock held until validation, same bytes
+# promoted -staging → -rc → release, production with its guards, maintenance page and
+# backup); a broken 1.2.0 fails its smoke test in staging and is rolled back by the
+# provider; production is rolled back to 1.0.0 by applying the previous version.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-tf=$1
-export TF_CLI_CONFIG_FILE=$2
+tf=${1:?usage: $0 <terraform-cli> <cli-config-file>}
+export TF_CLI_CONFIG_FILE=${2:?usage: $0 <terraform-cli> <cli-config-file>}
 export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
+command -v git >/dev/null || { echo "demo: git is needed (scripts/test-deps.sh installs it)" >&2; exit 1; }
+command -v curl >/dev/null || { echo "demo: curl is needed (apt-get install curl)" >&2; exit 1; }
+
 demo=$root/.release/demo
+pipeline=$demo/examples/pipeline
+logs=$demo/logs
+started=$(date +%s)
 rm -rf "$demo"
-mkdir -p "$demo/dist"
+mkdir -p "$demo/bin" "$logs" "$demo/examples"
+# The pipeline's environments use ../../../../modules: copy both, as in the repository.
+cp -R "$root/examples/pipeline" "$pipeline"
+cp -R "$root/modules" "$demo/modules"
+find "$demo" \( -name .terraform -o -name .terraform.lock.hcl -o -name '*.tfstate*' \) -prune -exec rm -rf {} +
+mkdir -p "$pipeline/dist"
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+bold=$'\033[1m' red=$'\033[31m' green=$'\033[32m' dim=$'\033[2m' off=$'\033[0m'
+if [ ! -t 1 ]; then bold='' red='' green='' dim='' off=''; fi
+n=0
+say() { printf '%s==>%s %s\n' "$bold" "$off" "$*"; }
+ok() { printf '    %s✓%s %s\n' "$green" "$off" "$*"; }
+look() { printf '    %s%s%s\n' "$dim" "$*" "$off"; }
 
-build_site() { # <version> <health body>
-  local v=$1 dir=$demo/build/$1
-  mkdir -p "$dir"
-  printf '<h1>demo-app %s</h1>\n' "$v" > "$dir/index.html"
-  printf '%s\n' "$2" > "$dir/health"
-  tar -C "$dir" -czf "$demo/dist/app-$v.tar.gz" .
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+# run <env> <what> <terraform args...>: applies quietly, logs everything, prints the
+# log's path. Returns terraform's status.
+run() {
+  local env=$1 what=$2
+  shift 2
+  n=$((n + 1))
+  local log
+  log=$logs/$(printf '%02d' "$n")-$env-$what.log
+  local rc=0
+  (cd "$pipeline/environments/$env" && "$tf" "$@" -no-color) >"$log" 2>&1 || rc=$?
+  look "log: ${log#"$root"/}"
+  return "$rc"
 }
 
-step "Building two versions of a small web app (1.0.0 and 1.0.1) into $demo/dist"
-build_site 1.0.0 ok
-build_site 1.0.1 ok
-ls -l "$demo/dist"
+apply() { # <env> <what> <vars...>
+  local env=$1 what=$2
+  shift 2
+  run "$env" "$what" apply -auto-approve -var "url=${url[$env]}" "$@"
+}
 
-cp "$root/examples/quickstart/main.tf" "$demo/main.tf"
-cd "$demo"
-for v in 1.0.0 1.0.1; do
-  step "Plan: publish demo-app@$v (the plan shows its sha256 before anything is written)"
-  "$tf" plan -no-color -var app_version=$v -var tarball=dist/app-$v.tar.gz -out=plan.out | sed -n '/Terraform will perform/,/Plan:/p'
-  step "Apply: publish demo-app@$v"
-  "$tf" apply -no-color -auto-approve plan.out | tail -n 6
-  # Each version is its own artifact: keep the published one out of the next plan.
-  "$tf" state rm -no-color release_artifact.app >/dev/null
+serves() { # <env>: the version the environment's site serves now
+  curl -fsS --max-time 2 "${url[$1]}/" 2>/dev/null | sed -n 's#.*demo-app \([^<]*\)<.*#\1#p'
+}
+
+expect_serving() { # <env> <version>
+  local got
+  got=$(serves "$1")
+  if [ "$got" != "$2" ]; then
+    echo "${red}demo: $1 serves '${got:-nothing}', expected $2${off}" >&2
+    exit 1
+  fi
+  ok "curl ${url[$1]}/ → demo-app $2"
+}
+
+# --- builds: a git history and one tarball per version ----------------------------
+say "Building demo-app 1.0.0, 1.1.0 and a broken 1.2.0 from a small git history"
+repo=$demo/app
+git init -q -b main "$repo"
+declare -A commit
+for v in 1.0.0 1.1.0 1.2.0; do
+  mkdir -p "$demo/build/$v"
+  printf '<h1>demo-app %s</h1>\n' "$v" >"$demo/build/$v/index.html"
+  if [ "$v" = 1.2.0 ]; then
+    printf 'database connection refused\n' >"$demo/build/$v/health" # the bug
+  else
+    printf 'ok\n' >"$demo/build/$v/health"
+  fi
+  cp "$demo/build/$v/index.html" "$repo/index.html"
+  git -C "$repo" add index.html
+  git -C "$repo" -c user.name=demo -c user.email=demo@example.org commit -q -m "release $v"
+  commit[$v]=$(git -C "$repo" rev-parse HEAD)
+  tar -C "$demo/build/$v" -czf "$pipeline/dist/app-$v.tar.gz" .
+done
+ok "tarballs in ${pipeline#"$root"/}/dist, commits in ${repo#"$root"/}"
+
+# --- one web server per environment, serving <site>/current ---------------------
+say "Starting one web server per environment (tools/demoserver, loopback only)"
+(cd "$root" && go build -o "$demo/bin/demoserver" ./tools/demoserver)
+declare -A url
+for env in staging recette preprod production; do
+  "$demo/bin/demoserver" -dir "$pipeline/.release/sites/$env" -listen 127.0.0.1:0 \
+    -addr-file "$demo/$env.addr" >"$logs/server-$env.log" 2>&1 &
+  pids+=($!)
+done
+for env in staging recette preprod production; do
+  for _ in $(seq 100); do [ -s "$demo/$env.addr" ] && break; sleep 0.05; done
+  [ -s "$demo/$env.addr" ] || { echo "demo: the $env server did not start, see $logs/server-$env.log" >&2; exit 1; }
+  url[$env]=http://$(tr -d '\n' <"$demo/$env.addr")
+  look "$env: ${url[$env]}/  (serves ${pipeline#"$root"/}/.release/sites/$env/current)"
 done
 
-step "Published artifacts (immutable, one folder per version):"
-find .release/artifacts -name metadata.json | sort | sed "s#^#  $demo/#"
-echo
-echo "Done. Everything the demo wrote is under $demo"
+# Local modules are installed with `terraform get`; the provider comes from the dev
+# override, so nothing is downloaded.
+for env in staging recette preprod production; do
+  (cd "$pipeline/environments/$env" && "$tf" get -no-color >/dev/null)
+done
+
+release() { # <version>: the full pipeline for one version
+  local v=$1
+  say "[$v] staging: publish demo-app@$v-staging, take the lock, deploy, smoke test"
+  apply staging deploy -var "app_version=$v" -var "git_commit=${commit[$v]}"
+  expect_serving staging "$v"
+  ok "lock held until validation: $(grep -o 'lock_holder = .*' "$(ls -t "$logs"/*staging-deploy.log | head -1)" | head -1)"
+
+  say "[$v] staging validated by hand → lock released, same bytes promoted to $v-rc"
+  apply staging validate -var "app_version=$v" -var "git_commit=${commit[$v]}" -var validated=true
+  ok "promoted demo-app@$v-rc (sha256 unchanged)"
+
+  say "[$v] recette: deploy $v-rc, validate → promoted to the release $v"
+  apply recette deploy -var "app_version=$v"
+  expect_serving recette "$v"
+  apply recette validate -var "app_version=$v" -var validated=true
+  ok "promoted demo-app@$v"
+
+  say "[$v] preprod: deploy $v, validate"
+  apply preprod deploy -var "app_version=$v"
+  expect_serving preprod "$v"
+  apply preprod validate -var "app_version=$v" -var validated=true
+
+  say "[$v] production: the plan is the approval"
+  run production plan plan -var "url=${url[production]}" -var "app_version=$v" -var maintenance=true -var "repository=$repo" -out=release.tfplan
+  # The deployment's planned_steps, new values only, as the reviewer reads them.
+  sed -n '/planned_steps *= \[/,/^ *\]/p' "$logs/$(printf '%02d' "$n")-production-plan.log" |
+    sed -n -e 's/.* -> "\(.*\)",\{0,1\}$/      - \1/p' -e 's/^ *[+]\{0,1\} *"\(.*\)",\{0,1\}$/      - \1/p' |
+    sed -e 's/\\"/"/g' -e "s#$root/##g"
+  say "[$v] production: guards, maintenance on, backup, deploy, smoke test"
+  run production apply apply -auto-approve release.tfplan
+  expect_serving production "$v"
+  if curl -fsS --max-time 2 "${url[production]}/maintenance/maintenance.json" >/dev/null; then
+    ok "maintenance page up: ${url[production]}/maintenance/maintenance.html"
+  else
+    echo "${red}demo: the maintenance page is not served${off}" >&2
+    exit 1
+  fi
+  local backup
+  backup=$(sed -n 's/^backup_id = "\(.*\)"$/\1/p' "$logs/$(printf '%02d' "$n")-production-apply.log")
+  ok "backup before the switch: ${backup:-none}"
+  ok "guards passed: $(sed -n 's/^clearance = "\(.*\)"$/\1/p' "$logs/$(printf '%02d' "$n")-production-apply.log") (live in preprod; commit descends from production's)"
+  say "[$v] production checked → maintenance off"
+  apply production maintenance-off -var "app_version=$v" -var "repository=$repo"
+  curl -fsS --max-time 2 -o /dev/null "${url[production]}/maintenance/maintenance.json" 2>/dev/null &&
+    { echo "${red}demo: the maintenance page is still up${off}" >&2; exit 1; }
+  ok "maintenance page gone, demo-app $v live"
+}
+
+release 1.0.0
+release 1.1.0
+
+say "[1.2.0] staging: a broken build (its /health says 'database connection refused')"
+if apply staging deploy -var "app_version=1.2.0" -var "git_commit=${commit[1.2.0]}" -var smoke_attempts=2 -var smoke_interval=500ms; then
+  echo "${red}demo: the broken version was accepted${off}" >&2
+  exit 1
+fi
+sed -n '/^Error: /,$p' "$(ls -t "$logs"/*staging-deploy.log | head -1)" | grep -v -E '^[[:space:]│╷╵]*$|with module|on .*line|^ *[0-9]+: ' | head -6 | sed 's/^/      /'
+expect_serving staging 1.1.0
+ok "the provider rolled staging back to 1.1.0 by itself; 1.2.0 is never promoted"
+
+say "[rollback] production: terraform apply -var app_version=1.0.0"
+apply production rollback -var "app_version=1.0.0" -var "repository=$repo"
+expect_serving production 1.0.0
+ok "1.0.0 was cleared for production before, so the guards let the rollback through"
+
+say "Done in $(($(date +%s) - started))s. Where to look:"
+look "sites (current -> releases/<version>-<time>):  ${pipeline#"$root"/}/.release/sites/<env>"
+look "artifacts (-staging, -rc, release, +production clearances, backups):  ${pipeline#"$root"/}/.release/artifacts"
+look "locks, fencing tokens and history (one JSON line per event):  ${pipeline#"$root"/}/.release/state/history/<env>.jsonl"
+look "terraform output of every step:  ${logs#"$root"/}/"
+look "serve a site again:  $demo/bin/demoserver -dir $pipeline/.release/sites/production -listen 127.0.0.1:8089"
+look "production history:"
+sed -n 's/.*"time":"\([^"]*\)".*"kind":"\([^"]*\)".*"version":"\([^"]*\)".*/      \1  \2  \3/p' "$pipeline/.release/state/history/production.jsonl" | tail -n 8

@@ -274,8 +274,18 @@ resource "release_deployment" "scalingo" {
   ]
 }
 
+# Attribute by attribute: the resources' smoke_test headers are sensitive, and taking
+# whole objects through one() would mark every output sensitive.
 locals {
-  deployment = one(concat(release_deployment.directory, release_deployment.scalingo))
+  deployment = {
+    artifact         = one(concat(release_deployment.directory[*].artifact, release_deployment.scalingo[*].artifact))
+    deployed_version = one(concat(release_deployment.directory[*].deployed_version, release_deployment.scalingo[*].deployed_version))
+    previous_version = one(concat(release_deployment.directory[*].previous_version, release_deployment.scalingo[*].previous_version))
+    sha256           = one(concat(release_deployment.directory[*].sha256, release_deployment.scalingo[*].sha256))
+    release_id       = one(concat(release_deployment.directory[*].release_id, release_deployment.scalingo[*].release_id))
+    backup_id        = one(concat(release_deployment.directory[*].backup_id, release_deployment.scalingo[*].backup_id))
+    planned_steps    = one(concat(release_deployment.directory[*].planned_steps, release_deployment.scalingo[*].planned_steps))
+  }
 }
 
 # The same bytes, published under the next channel once people validated this

@@ -1,0 +1,146 @@
+terraform {
+  required_version = ">= 1.11"
+  required_providers {
+    release = {
+      source = "releaseplan/release"
+    }
+  }
+}
+
+# Embedded defaults, shared by the four environments of this pipeline: artifacts and
+# locks/history live in <pipeline>/.release, so what staging publishes, recette can
+# promote, and what preprod runs, production can require. On several runners, use
+# backend { postgres { dsn = var.release_dsn } } and an http artifact store instead.
+provider "release" {
+  artifact_store {
+    directory {
+      path = "${local.pipeline_dir}/.release/artifacts"
+    }
+  }
+  backend {
+    directory {
+      path = "${local.pipeline_dir}/.release/state"
+    }
+  }
+}
+
+variable "app_version" {
+  description = "Version to release here, e.g. 1.7.4. Rolling back is applying the previous one: -var app_version=1.7.3."
+  type        = string
+}
+
+variable "pipeline_dir" {
+  description = "Folder holding dist/ (builds) and .release/ (artifacts, state, sites). Default: examples/pipeline."
+  type        = string
+  default     = null
+}
+
+variable "url" {
+  description = "Base URL where this environment is served (e.g. http://127.0.0.1:8081): the smoke test requests <url>/health. null: no smoke test."
+  type        = string
+  default     = null
+}
+
+variable "smoke_attempts" {
+  description = "Smoke test requests before the deployment counts as failed and is rolled back."
+  type        = number
+  default     = 5
+}
+
+variable "smoke_interval" {
+  description = "Pause between smoke test requests."
+  type        = string
+  default     = "1s"
+}
+
+variable "maintenance" {
+  description = "true: the maintenance page goes up before the backup and the deployment, and stays up until an apply with false."
+  type        = bool
+  default     = false
+}
+
+variable "repository" {
+  description = "Local git clone with the history of the builds, for the descendant-of guard. Default: pipeline_dir."
+  type        = string
+  default     = null
+}
+
+locals {
+  pipeline_dir = abspath(coalesce(var.pipeline_dir, "${path.root}/../.."))
+  sites        = "${local.pipeline_dir}/.release/sites"
+  smoke_test = var.url == null ? null : {
+    url           = "${var.url}/health"
+    body_contains = "ok"
+    attempts      = var.smoke_attempts
+    interval      = var.smoke_interval
+    timeout       = "2s"
+  }
+}
+
+locals {
+  # The web server serves <site>/current; the release's maintenance/ folder is a
+  # link to <site>/shared/maintenance, where the maintenance pages are written.
+  maintenance_dir = "${local.sites}/production/shared/maintenance"
+}
+
+# On a real server this folder is provisioned with the web server.
+resource "terraform_data" "maintenance_dir" {
+  input = local.maintenance_dir
+  provisioner "local-exec" {
+    command = "mkdir -p \"${local.maintenance_dir}\""
+  }
+}
+
+# Production: only the release that runs healthy in preprod (require_deployed_in),
+# built from a commit that descends from what production runs now (the deploy-by-sha
+# guard); maintenance page on, backup of the live release, deploy, smoke test, and
+# rollback by itself when the smoke test fails. The lock lives for the run only.
+module "release" {
+  source = "../../../../modules/environment"
+
+  name        = "demo-app"
+  environment = "production"
+  app_version = var.app_version
+  target = {
+    directory = { path = "${local.sites}/production", keep_releases = 5, shared = ["maintenance"] }
+  }
+  smoke_test                       = local.smoke_test
+  require_deployed_in              = ["preprod"]
+  require_descendant_of_production = { repository = coalesce(var.repository, local.pipeline_dir) }
+  backup = {
+    # Stands for "pg_dump + files": here, the files of the live release.
+    command = "tar -czf \"$RELEASE_BACKUP_FILE\" ."
+  }
+  maintenance = {
+    enabled   = var.maintenance
+    message   = "Mise à jour en cours : retour dans quelques minutes."
+    directory = { path = terraform_data.maintenance_dir.output } # created first
+  }
+  lock = { wait_timeout = "5m" }
+}
+
+output "backup_id" {
+  description = "The backup taken before the last switch (an artifact: <name>-backup@<version>+<time>)."
+  value       = module.release.backup_id
+}
+
+output "maintenance" {
+  value = module.release.maintenance_enabled
+}
+
+output "clearance" {
+  value = module.release.clearance
+}
+
+output "deployed_version" {
+  value = module.release.deployed_version
+}
+
+output "previous_version" {
+  description = "Apply it (-var app_version=...) to roll back."
+  value       = module.release.previous_version
+}
+
+output "served_from" {
+  value = "${local.sites}/production/current"
+}
