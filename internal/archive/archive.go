@@ -21,6 +21,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/readahead"
 )
 
 // Errors callers can test with errors.Is.
@@ -126,10 +128,14 @@ func ExtractTarGz(ctx context.Context, r io.Reader, dir string, lim Limits) (Sta
 	if err := ctx.Err(); err != nil {
 		return st, err
 	}
-	zr, err := gzip.NewReader(&ctxReader{ctx: ctx, r: r})
+	gz, err := gzip.NewReader(&ctxReader{ctx: ctx, r: r})
 	if err != nil {
 		return st, fmt.Errorf("read gzip header: %w", err)
 	}
+	// Decompress on another core while this one writes the files, like
+	// `gzip -d | tar -x`; Close waits for the goroutine, so r is not read after return.
+	zr := readahead.New(gz, 4, 256<<10)
+	defer zr.Close()
 
 	x := &extractor{root: root, lim: lim, dirs: map[string]bool{".": true}}
 	tr := tar.NewReader(zr)

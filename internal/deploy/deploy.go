@@ -21,6 +21,7 @@ import (
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/check"
+	"github.com/releaseplan/terraform-provider-release/internal/readahead"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
 )
@@ -294,7 +295,7 @@ func (r *run) prepare(ctx context.Context, obj store.Object) (*target.Prepared, 
 	started := time.Now()
 	r.log("fetching and extracting", map[string]any{"artifact": r.id(), "bytes": obj.Size, "target": req.Target.Describe()})
 	vr := store.NewVerifyingReader(rc, r.spec.SHA256, obj.Size)
-	ra := newReadAhead(vr, 4, 1<<20)
+	ra := readahead.New(vr, 4, 1<<20)
 	p, err := req.Target.Prepare(ctx, r.spec, ra)
 	_ = ra.Close()
 	if err != nil {

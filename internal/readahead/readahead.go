@@ -1,11 +1,13 @@
-package deploy
+// Package readahead runs a reader in its own goroutine, a few chunks ahead of its
+// consumer, so that two stages of a stream (reading and hashing an artifact,
+// decompressing it, writing the files) run on different cores at the same time, as
+// a shell pipeline does. Memory stays bounded: chunks+1 buffers of size bytes.
+package readahead
 
 import "io"
 
-// readAhead reads its source in a goroutine, a few chunks ahead of its consumer,
-// so that reading and hashing the artifact overlap with decompressing and writing
-// the release (the shell baseline gets the same overlap from its pipes).
-type readAhead struct {
+// Reader reads its source in a goroutine. Close it to stop the goroutine.
+type Reader struct {
 	chunks chan chunk
 	free   chan []byte
 	stop   chan struct{}
@@ -21,8 +23,10 @@ type chunk struct {
 	err error // after buf[:n]
 }
 
-func newReadAhead(r io.Reader, chunks, size int) *readAhead {
-	ra := &readAhead{
+// New starts reading r in a goroutine, at most chunks buffers of size bytes ahead.
+// r's error (io.EOF at the end) is returned by Read once the data before it is read.
+func New(r io.Reader, chunks, size int) *Reader {
+	ra := &Reader{
 		chunks: make(chan chunk, chunks),
 		free:   make(chan []byte, chunks+1),
 		stop:   make(chan struct{}),
@@ -35,7 +39,7 @@ func newReadAhead(r io.Reader, chunks, size int) *readAhead {
 	return ra
 }
 
-func (ra *readAhead) fill(r io.Reader) {
+func (ra *Reader) fill(r io.Reader) {
 	defer close(ra.done)
 	for {
 		var buf []byte
@@ -62,7 +66,11 @@ func (ra *readAhead) fill(r io.Reader) {
 	}
 }
 
-func (ra *readAhead) Read(p []byte) (int, error) {
+// Read implements io.Reader. It must not be called after Close.
+func (ra *Reader) Read(p []byte) (int, error) {
+	if ra.closed {
+		return 0, io.ErrClosedPipe
+	}
 	for ra.off >= ra.cur.n {
 		if ra.cur.err != nil {
 			return 0, ra.cur.err
@@ -70,20 +78,16 @@ func (ra *readAhead) Read(p []byte) (int, error) {
 		if ra.cur.buf != nil {
 			ra.free <- ra.cur.buf
 		}
-		c, ok := <-ra.chunks
-		if !ok {
-			return 0, io.ErrClosedPipe
-		}
-		ra.cur, ra.off = c, 0
+		ra.cur, ra.off = <-ra.chunks, 0
 	}
 	n := copy(p, ra.cur.buf[ra.off:ra.cur.n])
 	ra.off += n
 	return n, nil
 }
 
-// Close stops the reading goroutine and waits for it, so the source (and its
-// hash) is no longer used once Close returns.
-func (ra *readAhead) Close() error {
+// Close stops the reading goroutine and waits for it, so the source is no longer
+// used once Close returns. It always returns nil.
+func (ra *Reader) Close() error {
 	if !ra.closed {
 		ra.closed = true
 		close(ra.stop)

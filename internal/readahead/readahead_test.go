@@ -1,4 +1,4 @@
-package deploy
+package readahead
 
 import (
 	"bytes"
@@ -9,7 +9,7 @@ import (
 	"testing/iotest"
 )
 
-func TestReadAhead(t *testing.T) {
+func TestReader(t *testing.T) {
 	data := make([]byte, 300_000)
 	for i := range data {
 		data[i] = byte(rand.IntN(256))
@@ -28,7 +28,7 @@ func TestReadAhead(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ra := newReadAhead(tc.src, 2, 4096)
+			ra := New(tc.src, 2, 4096)
 			got, err := io.ReadAll(ra)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
@@ -45,10 +45,17 @@ func TestReadAhead(t *testing.T) {
 		})
 	}
 	t.Run("close before the end stops the reader", func(t *testing.T) {
-		ra := newReadAhead(bytes.NewReader(data), 2, 1024)
+		ra := New(bytes.NewReader(data), 2, 1024)
 		if _, err := io.ReadFull(ra, make([]byte, 10)); err != nil {
 			t.Fatal(err)
 		}
 		_ = ra.Close() // returns only once the goroutine is gone
+	})
+	t.Run("read after close fails", func(t *testing.T) {
+		ra := New(bytes.NewReader(data), 2, 1024)
+		_ = ra.Close()
+		if _, err := ra.Read(make([]byte, 1)); !errors.Is(err, io.ErrClosedPipe) {
+			t.Fatalf("read after close: %v, want io.ErrClosedPipe", err)
+		}
 	})
 }
