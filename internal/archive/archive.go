@@ -135,7 +135,7 @@ func ExtractTarGz(ctx context.Context, r io.Reader, dir string, lim Limits) (Sta
 	// Decompress on another core while this one writes the files, like
 	// `gzip -d | tar -x`; Close waits for the goroutine, so r is not read after return.
 	zr := readahead.New(gz, 4, 256<<10)
-	defer zr.Close()
+	defer func() { _ = zr.Close() }()
 
 	x := &extractor{root: root, lim: lim, dirs: map[string]bool{".": true}}
 	tr := tar.NewReader(zr)
