@@ -69,7 +69,7 @@ func (r *environmentLockEphemeralResource) Schema(_ context.Context, _ ephemeral
 		MarkdownDescription: "Holds an environment's lock for the length of one `terraform plan` or `terraform apply`: acquired when Terraform opens it, " +
 			"renewed while the run lasts, and released when the run ends — also when it fails or is interrupted. A run killed outright " +
 			"(SIGKILL, lost runner) leaves the lock until its `ttl` runs out, after which the next run takes it over.\n\n" +
-			"Pass its `token` to `release_deployment.lock_token`: the deployment checks right before it changes the target that the " +
+			"Pass its `token` to `release_deployment.lock_token_wo` (a write-only argument, which accepts ephemeral values): the deployment checks right before it changes the target that the " +
 			"token is still the environment's current one, so a run whose lock was taken over or force-released cannot deploy over " +
 			"the run that now holds the lock.",
 		Attributes: map[string]schema.Attribute{
