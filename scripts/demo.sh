@@ -162,8 +162,8 @@ release() { # <version>: the full pipeline for one version
   backup=$(sed -n 's/^backup_id = "\(.*\)"$/\1/p' "$logs/$(printf '%02d' "$n")-production-apply.log")
   ok "backup before the switch: ${backup:-none}"
   ok "guards passed: $(sed -n 's/^clearance = "\(.*\)"$/\1/p' "$logs/$(printf '%02d' "$n")-production-apply.log") (live in preprod; commit descends from production's)"
-  say "[$v] production checked → maintenance off"
-  apply production maintenance-off -var "app_version=$v" -var "repository=$repo"
+  say "[$v] production checked → maintenance off, lock released"
+  apply production validate -var "app_version=$v" -var "repository=$repo" -var validated=true
   curl -fsS --max-time 2 -o /dev/null "${url[production]}/maintenance/maintenance.json" 2>/dev/null &&
     { echo "${red}demo: the maintenance page is still up${off}" >&2; exit 1; }
   ok "maintenance page gone, demo-app $v live"
@@ -185,6 +185,7 @@ say "[rollback] production: terraform apply -var app_version=1.0.0"
 apply production rollback -var "app_version=1.0.0" -var "repository=$repo"
 expect_serving production 1.0.0
 ok "1.0.0 was cleared for production before, so the guards let the rollback through"
+ok "production's lock is held until someone checks it: apply again with -var validated=true"
 
 say "Done in $(($(date +%s) - started))s. Where to look:"
 look "sites (current -> releases/<version>-<time>):  ${pipeline#"$root"/}/.release/sites/<env>"

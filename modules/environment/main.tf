@@ -96,10 +96,12 @@ resource "release_environment_lock" "this" {
 ephemeral "release_environment_lock" "run" {
   count = local.ephemeral_lock ? 1 : 0
 
-  environment  = var.environment
-  holder       = var.lock.holder
-  reason       = local.lock_reason
-  ttl          = var.lock.ttl
+  environment = var.environment
+  holder      = var.lock.holder
+  reason      = local.lock_reason
+  # Renewed while the run lasts, so a short ttl is safe; it bounds how long a run
+  # that ends without closing the lock (see README) keeps others out.
+  ttl          = coalesce(var.lock.ttl, "5m")
   wait_timeout = var.lock.wait_timeout
 }
 

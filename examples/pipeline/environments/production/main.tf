@@ -53,6 +53,12 @@ variable "smoke_interval" {
   default     = "1s"
 }
 
+variable "validated" {
+  description = "Apply with -var validated=true once production was checked: releases the lock (with maintenance=false, ends the maintenance window in the same apply)."
+  type        = bool
+  default     = false
+}
+
 variable "maintenance" {
   description = "true: the maintenance page goes up before the backup and the deployment, and stays up until an apply with false."
   type        = bool
@@ -94,7 +100,7 @@ resource "terraform_data" "maintenance_dir" {
 # Production: only the release that runs healthy in preprod (require_deployed_in),
 # built from a commit that descends from what production runs now (the deploy-by-sha
 # guard); maintenance page on, backup of the live release, deploy, smoke test, and
-# rollback by itself when the smoke test fails. The lock lives for the run only.
+# rollback by itself when the smoke test fails. The lock is held until validated.
 module "release" {
   source = "../../../../modules/environment"
 
@@ -116,7 +122,14 @@ module "release" {
     message   = "Mise à jour en cours : retour dans quelques minutes."
     directory = { path = terraform_data.maintenance_dir.output } # created first
   }
-  lock = { wait_timeout = "5m" }
+  # Held from the deploy until production was checked (-var validated=true).
+  hold_lock_until_validated = true
+  validated                 = var.validated
+  lock                      = { ttl = "12h", wait_timeout = "5m" }
+}
+
+output "lock_holder" {
+  value = module.release.lock_holder
 }
 
 output "backup_id" {
