@@ -13,13 +13,22 @@ export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 command -v git >/dev/null || { echo "test-modules: git is needed (scripts/test-deps.sh installs it)" >&2; exit 1; }
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+(cd "$root" && go build -o "$tmp/demoserver" ./tools/demoserver)
 
 # Fixtures every module test may use, under ./work of the module copy:
 #   dist/app-<v>.tar.gz for 1.0.0, 1.1.0 and 1.2.0 (index.html + health "ok"),
 #   repo/: a git clone where 1.1.0's commit descends from 1.0.0's and 1.2.0's does not;
 #   commits/<v>: the commit of each version, read by the tests with file();
-#   maintenance/: an existing folder for maintenance pages.
+#   maintenance/: an existing folder for maintenance pages;
+#   sites/blue, sites/green served on loopback by tools/demoserver, their host:port in
+#   blue.addr and green.addr (for the blue-green module's smoke tests and health checks).
 make_fixtures() { # <dir>
   local w=$1 v
   mkdir -p "$w/dist" "$w/commits" "$w/repo" "$w/maintenance"
@@ -32,6 +41,15 @@ make_fixtures() { # <dir>
   git -C "$w/repo" checkout -q main
   git -C "$w/repo" -c user.name=test -c user.email=test@example.org commit -q --allow-empty -m "fix: 1.1.0"
   git -C "$w/repo" rev-parse HEAD | tr -d '\n' > "$w/commits/1.1.0"
+  local c
+  for c in blue green; do
+    "$tmp/demoserver" -dir "$w/sites/$c" -listen 127.0.0.1:0 -addr-file "$w/$c.addr.tmp" >/dev/null 2>&1 &
+    pids+=($!)
+  done
+  for c in blue green; do
+    for _ in $(seq 100); do [ -s "$w/$c.addr.tmp" ] && break; sleep 0.05; done
+    tr -d '\n' <"$w/$c.addr.tmp" >"$w/$c.addr"
+  done
   for v in 1.0.0 1.1.0 1.2.0; do
     mkdir -p "$w/build/$v"
     printf '<h1>app %s</h1>\n' "$v" > "$w/build/$v/index.html"

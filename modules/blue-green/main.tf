@@ -1,0 +1,95 @@
+# Blue/green on directory targets: blue and green are two environments
+# (<environment>-blue, -green), each a directory target under <path>; the router points
+# <path>/live at one of them.
+#
+# Which colour gets what comes from the release history, so the plan is stable:
+# * a colour that already runs app_version is made live (nothing is deployed);
+# * otherwise app_version is deployed to the idle colour (the one not live now),
+#   smoke-tested on its preview upstream, then the router health-checks it and switches;
+# * rollback = true makes live the colour that does not run app_version, deploying nothing.
+locals {
+  colours = ["blue", "green"]
+  running = { for c in local.colours : c => data.release_environment.colour[c].version }
+
+  # The live colour, from the router's newest switch event ("blue is live (...)" or
+  # "blue → green (...)"); blue before the first switch.
+  last_switch = try(data.release_history.switches.events[0].detail, "")
+  live_now    = try(regex("(blue|green) (?:is live|\\()", local.last_switch)[0], "blue")
+  idle_now    = local.live_now == "blue" ? "green" : "blue"
+
+  runs_version = [for c in local.colours : c if local.running[c] == var.app_version]
+  first        = alltrue([for c in local.colours : local.running[c] == ""])
+  target = (length(local.runs_version) > 0 ? (contains(local.runs_version, local.live_now) ? local.live_now : local.runs_version[0])
+  : local.first ? "blue" : local.idle_now)
+  other  = local.target == "blue" ? "green" : "blue"
+  active = var.rollback ? local.other : local.target
+
+  # What each colour runs after this apply: the target gets app_version (unless
+  # rolling back), the other keeps what it runs (nothing if it never ran anything).
+  versions = {
+    for c in local.colours : c => (c == local.target && !var.rollback ? var.app_version : local.running[c])
+  }
+}
+
+data "release_environment" "colour" {
+  for_each    = toset(local.colours)
+  environment = "${var.environment}-${each.key}"
+  name        = var.name
+}
+
+data "release_history" "switches" {
+  environment = var.environment
+  kinds       = ["switched"]
+  limit       = 1
+}
+
+resource "release_deployment" "colour" {
+  for_each = { for c, v in local.versions : c => v if v != "" }
+
+  environment = "${var.environment}-${each.key}"
+  artifact    = "${var.name}@${each.value}"
+  sha256      = each.value == var.app_version ? var.sha256 : null
+
+  directory {
+    path          = "${var.path}/${each.key}"
+    keep_releases = var.keep_releases
+  }
+
+  smoke_test {
+    url           = "http://${var.upstreams[each.key]}${var.health_path}"
+    body_contains = var.health_body_contains
+    attempts      = var.health_attempts
+    interval      = "1s"
+  }
+}
+
+resource "release_blue_green_router" "this" {
+  active      = local.active
+  environment = var.environment
+
+  blue {
+    upstream = var.upstreams.blue
+  }
+  green {
+    upstream = var.upstreams.green
+  }
+
+  directory {
+    path = var.path
+  }
+
+  health_check {
+    path          = var.health_path
+    body_contains = var.health_body_contains
+    attempts      = var.health_attempts
+  }
+
+  lifecycle {
+    precondition {
+      condition     = local.versions[local.active] != ""
+      error_message = "The ${local.active} colour runs nothing yet, so there is nothing to switch to: deploy a version first (rollback = false)."
+    }
+  }
+
+  depends_on = [release_deployment.colour]
+}
