@@ -1,0 +1,73 @@
+package provider
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/archive"
+	"github.com/releaseplan/terraform-provider-release/internal/scalingo/scalingotest"
+)
+
+// TestExampleScalingo applies examples/scalingo as documented, against the fake
+// Scalingo API given through SCALINGO_API_URL, SCALINGO_AUTH_URL, SCALINGO_DB_API_URL
+// and SCALINGO_API_TOKEN: staging deploys the build, validation promotes the same
+// bytes, production gets them with a database backup under maintenance, then the
+// maintenance ends.
+func TestExampleScalingo(t *testing.T) {
+	c := newExamplesCLI(t)
+	fake := scalingotest.NewServer(t, scalingotest.Options{StepDuration: 5 * time.Millisecond})
+	fake.CreateApp("histologe-staging")
+	fake.CreateApp("histologe")
+	db := fake.AddAddon("histologe", "postgresql")
+	c.env = append(c.env,
+		"SCALINGO_API_URL="+fake.URL, "SCALINGO_AUTH_URL="+fake.URL, "SCALINGO_DB_API_URL="+fake.URL,
+		"SCALINGO_API_TOKEN="+fake.APIToken)
+
+	dir := filepath.Join(c.tree, "examples", "scalingo")
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "index.php"), []byte("<?php echo 'histologe 1.8.0';\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := archive.WriteTarGz(&buf, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "dist"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "dist", "histologe-1.8.0.tar.gz"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.run(dir, "get"); err != nil {
+		t.Fatalf("terraform get: %v\n%s", err, out)
+	}
+	// No smoke test: the fake serves no application.
+	base := []string{"app_version=1.8.0", "git_commit=3f2a9c1", "smoke_url="}
+
+	c.apply(dir, base...)
+	if got := fake.LiveVersion("histologe-staging"); got != "1.8.0-staging" {
+		t.Fatalf("histologe-staging runs %q, want 1.8.0-staging", got)
+	}
+
+	c.apply(dir, append(base, "validated=true", "production_version=1.8.0", "maintenance=true")...)
+	if got := fake.LiveVersion("histologe"); got != "1.8.0" {
+		t.Fatalf("histologe runs %q, want 1.8.0", got)
+	}
+	if got := fake.Variables("histologe")["MAINTENANCE_ENABLE"]; got != "1" {
+		t.Fatalf("MAINTENANCE_ENABLE = %q during the release, want 1", got)
+	}
+	if got, backups := c.output(dir, "production_backup"), fake.Backups(db); len(backups) != 1 || got == "" {
+		t.Fatalf("production should take one database backup before the deployment and record it: backup_id %q, %d backups", got, len(backups))
+	}
+
+	c.apply(dir, append(base, "validated=true", "production_version=1.8.0")...)
+	if got := fake.Variables("histologe")["MAINTENANCE_ENABLE"]; got != "0" {
+		t.Fatalf("MAINTENANCE_ENABLE = %q after the release, want 0", got)
+	}
+	if n := len(fake.Deployments("histologe")); n != 1 {
+		t.Fatalf("production was deployed %d times, want once (ending maintenance must not redeploy)", n)
+	}
+}
