@@ -525,6 +525,9 @@ func plannedSteps(ctx context.Context, m *deploymentResourceModel, wo types.Int6
 	id := name + "@" + version
 	var steps []string
 	switch {
+	case m.LockToken.IsUnknown():
+		// The lock is acquired in the same apply: its token is only known then.
+		steps = append(steps, fmt.Sprintf("check that the token of the lock acquired by this apply is still the lock of %s", m.Environment.ValueString()))
 	case !m.LockToken.IsNull():
 		steps = append(steps, fmt.Sprintf("check that lock token %d is still the lock of %s", m.LockToken.ValueInt64(), m.Environment.ValueString()))
 	case !wo.IsNull():
@@ -1114,7 +1117,11 @@ func (v blockExactlyOneOf) ValidateResource(ctx context.Context, req resource.Va
 	}
 	var set []string
 	for _, name := range v.attrs {
-		if a, ok := block.Attributes()[name]; ok && !a.IsNull() {
+		a, ok := block.Attributes()[name]
+		if ok && a.IsUnknown() {
+			return // decided once the value is known (for example in a module, at plan time)
+		}
+		if ok && !a.IsNull() {
 			set = append(set, name)
 		}
 	}
@@ -1141,7 +1148,7 @@ func (v attributeNeedsBlock) ValidateResource(ctx context.Context, req resource.
 	var needs types.Object
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(v.block).AtName(v.attr), &attr)...)
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(v.needs), &needs)...)
-	if resp.Diagnostics.HasError() || attr.IsNull() || !needs.IsNull() {
+	if resp.Diagnostics.HasError() || attr.IsNull() || attr.IsUnknown() || !needs.IsNull() {
 		return
 	}
 	resp.Diagnostics.AddAttributeError(path.Root(v.block).AtName(v.attr), "Invalid "+v.block+" block",

@@ -33,9 +33,11 @@ type environmentLockEphemeralResource struct {
 	data *providerData
 }
 
-// ephemeralLockDefaultTTL bounds how long the lock of a run killed before Close
-// outlives it; Terraform renews the lock halfway through each ttl.
-const ephemeralLockDefaultTTL = 15 * time.Minute
+// ephemeralLockDefaultTTL bounds how long the lock of a run that ended without
+// closing it outlives the run. It is short because Terraform renews the lock halfway
+// through each ttl while the run lasts, and because a run that fails (or is killed)
+// may never call Close: the lock must then free itself soon.
+const ephemeralLockDefaultTTL = 2 * time.Minute
 
 type environmentLockEphemeralModel struct {
 	Environment types.String `tfsdk:"environment"`
@@ -77,7 +79,7 @@ func (r *environmentLockEphemeralResource) Schema(_ context.Context, _ ephemeral
 			"holder":      schema.StringAttribute{MarkdownDescription: lockHolderDesc, Optional: true, Computed: true},
 			"reason":      schema.StringAttribute{MarkdownDescription: lockReasonDesc, Optional: true, Computed: true},
 			"ttl": schema.StringAttribute{
-				MarkdownDescription: "How long the lock outlives a run that stopped renewing it, as a duration. Default `15m`; `0s` never expires (a killed run then leaves the lock until it is force-released).",
+				MarkdownDescription: "How long the lock outlives a run that stopped renewing it, as a duration. Default `2m` (renewed every minute while the run lasts, so long applies keep it); `0s` never expires (a killed run then leaves the lock until it is force-released).",
 				Optional:            true, Computed: true, Validators: []validator.String{goDuration()},
 			},
 			"wait_timeout": schema.StringAttribute{MarkdownDescription: lockWaitDesc, Optional: true, Computed: true, Validators: []validator.String{goDuration()}},

@@ -59,7 +59,7 @@ func TestAccEnvironmentLockEphemeralResource(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue("echo.lock", tfjsonpath.New("data").AtMapKey("holder"), knownvalue.StringExact(lockActor)),
 					statecheck.ExpectKnownValue("echo.lock", tfjsonpath.New("data").AtMapKey("reason"), knownvalue.StringExact("deploy 1.7.4")),
-					statecheck.ExpectKnownValue("echo.lock", tfjsonpath.New("data").AtMapKey("ttl"), knownvalue.StringExact("15m")),
+					statecheck.ExpectKnownValue("echo.lock", tfjsonpath.New("data").AtMapKey("ttl"), knownvalue.StringExact("2m")),
 					statecheck.ExpectKnownValue("echo.lock", tfjsonpath.New("data").AtMapKey("id"), knownvalue.StringRegexp(uuidRE)),
 					statecheck.ExpectKnownValue("echo.lock", tfjsonpath.New("data").AtMapKey("expires_at"), knownvalue.StringRegexp(regexp.MustCompile(`^\d{4}-`))),
 				},

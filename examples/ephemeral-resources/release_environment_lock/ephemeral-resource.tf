@@ -7,8 +7,8 @@
 ephemeral "release_environment_lock" "run" {
   environment  = "staging"
   reason       = "terraform apply of release 1.7.4"
-  ttl          = "15m" # default; renewed halfway through while the run lasts
-  wait_timeout = "5m"  # queue behind another run instead of failing at once
+  ttl          = "2m" # default; renewed every minute while the run lasts
+  wait_timeout = "5m" # queue behind another run instead of failing at once
 }
 
 # The token is ephemeral: it can be passed to ephemeral resources, provider blocks and

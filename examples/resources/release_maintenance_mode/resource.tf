@@ -1,5 +1,11 @@
 # Scalingo: sets MAINTENANCE_ENABLE / MAINTENANCE_BANNER_ENABLE / MAINTENANCE_BANNER_MESSAGE,
 # then restarts the app and waits for the restart.
+variable "maintenance" {
+  type        = bool
+  description = "Turn maintenance on for this apply; a later apply with false turns it off."
+  default     = false
+}
+
 resource "release_maintenance_mode" "production" {
   enabled = var.maintenance
   message = "Mise à jour en cours, retour vers 23h."

@@ -1,3 +1,11 @@
+# The bytes built once and deployed to staging.
+resource "release_artifact" "app" {
+  name     = "histologe"
+  version  = "1.7.4-staging"
+  source   = "dist/histologe.tar.gz"
+  metadata = { git_commit = "3f2a9c1" }
+}
+
 # What production runs now: its commit feeds the deploy-by-sha guard.
 data "release_environment" "production" {
   environment = "production"
