@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Installs the real components the tests start themselves (PostgreSQL, nginx with the
-# WebDAV module, git) when they are missing. Debian packages only.
+# WebDAV module, git, curl) when they are missing. Debian packages only.
+# With the argument "demo", only what make demo needs (git, curl).
 set -euo pipefail
 
 need=()
 command -v git >/dev/null 2>&1 || need+=(git)
-if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  need+=(postgresql)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+if [ "${1:-}" != demo ]; then
+  if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    need+=(postgresql)
+  fi
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+  [ -e /usr/lib/nginx/modules/ngx_http_dav_ext_module.so ] || need+=(libnginx-mod-http-dav-ext)
 fi
-command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
-[ -e /usr/lib/nginx/modules/ngx_http_dav_ext_module.so ] || need+=(libnginx-mod-http-dav-ext)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "==> installing ${need[*]}"
