@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/atomicfile"
 )
 
 // Directory is the embedded backend: coordination data in a local directory, shared
@@ -136,32 +138,6 @@ func readLock(path string) (*Lock, error) {
 	return &l, nil
 }
 
-// writeFileAtomic writes data to a temp file beside path, then renames it over path
-// (exclusive=false) or links it to path, failing when path exists (exclusive=true:
-// the O_EXCL semantics, with the content complete before the name appears).
-func writeFileAtomic(path string, data []byte, exclusive bool) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if exclusive {
-		return os.Link(tmp.Name(), path)
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
 // Acquire implements Backend.
 func (d *Directory) Acquire(ctx context.Context, req AcquireRequest) (Lock, error) {
 	if err := ValidateEnvironment(req.Environment); err != nil {
@@ -230,7 +206,7 @@ func (d *Directory) tryAcquire(ctx context.Context, req AcquireRequest) (*Lock, 
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(path, data, true); err != nil {
+		if err := atomicfile.CreateFile(path, data, 0o600); err != nil {
 			return fmt.Errorf("creating the lock file: %w", err)
 		}
 		return nil
@@ -322,7 +298,7 @@ func (d *Directory) Renew(ctx context.Context, environment, lockID string, ttl t
 		if err != nil {
 			return err
 		}
-		return writeFileAtomic(d.lockPath(environment), data, false)
+		return atomicfile.WriteFile(d.lockPath(environment), data, 0o600)
 	})
 	return renewed, err
 }
@@ -490,7 +466,7 @@ func (d *Directory) SetBlock(_ context.Context, b Block) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(path, data, false); err != nil {
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("writing block of %s@%s: %w", b.Name, b.Version, err)
 	}
 	return nil

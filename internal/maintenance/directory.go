@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/atomicfile"
 )
 
 // Directory files, read by the application or its web server.
@@ -103,10 +105,10 @@ func (d *Directory) Apply(_ context.Context, s State) error {
 		return err
 	}
 	// The page first: an application that sees the JSON finds its page ready.
-	if err := writeAtomic(htmlPath, []byte(page), 0o644); err != nil {
+	if err := atomicfile.WriteFile(htmlPath, []byte(page), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", htmlPath, err)
 	}
-	if err := writeAtomic(jsonPath, append(raw, '\n'), 0o644); err != nil {
+	if err := atomicfile.WriteFile(jsonPath, append(raw, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", jsonPath, err)
 	}
 	d.Log.log("maintenance mode on", map[string]any{"backend": d.Describe(), "banner": s.Banner})

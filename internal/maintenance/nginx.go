@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/atomicfile"
 )
 
 // DefaultReloadCommand reloads the system nginx.
@@ -161,16 +163,16 @@ func (n *Nginx) Apply(ctx context.Context, s State) error {
 		if err != nil {
 			return err
 		}
-		if err := writeAtomic(n.PagePath(), []byte(page), 0o644); err != nil {
+		if err := atomicfile.WriteFile(n.PagePath(), []byte(page), 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", n.PagePath(), err)
 		}
 	}
-	if err := writeAtomic(n.ConfigFile, []byte(snippet), 0o644); err != nil {
+	if err := atomicfile.WriteFile(n.ConfigFile, []byte(snippet), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", n.ConfigFile, err)
 	}
 	restore := func() error {
 		if hadOld {
-			return writeAtomic(n.ConfigFile, old, 0o644)
+			return atomicfile.WriteFile(n.ConfigFile, old, 0o644)
 		}
 		return os.Remove(n.ConfigFile)
 	}

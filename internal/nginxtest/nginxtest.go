@@ -306,7 +306,16 @@ func (s *Server) Command(args ...string) string {
 
 // ReloadCommand is the shell command that reloads this server ("nginx -p … -c … -s reload"),
 // for resources that take a reload_command.
-func (s *Server) ReloadCommand() string { return s.Command("-s", "reload") }
+//
+// nginx reloads asynchronously: the command returns once the workers that served the
+// old configuration are gone (at most 10 s), so a test that checks behaviour right
+// after a resource's reload never meets an old worker.
+func (s *Server) ReloadCommand() string {
+	return "m=$(cat " + shellQuote(s.PidFile) + "); old=$(cat /proc/$m/task/*/children 2>/dev/null); " +
+		s.Command("-s", "reload") + " || exit $?; " +
+		"i=0; while [ $i -lt 200 ]; do alive=; for p in $old; do [ -d /proc/$p ] && alive=1; done; " +
+		"[ -z \"$alive\" ] && exit 0; i=$((i+1)); sleep 0.05; done"
+}
 
 // TestCommand is the shell command that validates this server's configuration
 // ("nginx -p … -c … -t"), for resources that take a test_command.

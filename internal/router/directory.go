@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/releaseplan/terraform-provider-release/internal/atomicfile"
 )
 
 // LiveLink is the name of the symlink the directory router switches.
@@ -84,7 +86,7 @@ func (d *Directory) Switch(ctx context.Context, colour Colour, check HealthCheck
 			return State{}, &SwitchError{Stage: StageHealthCheck, Colour: colour, Err: err, Left: left}
 		}
 	}
-	if err := symlinkAtomic(string(colour), d.LivePath()); err != nil {
+	if err := atomicfile.Symlink(string(colour), d.LivePath()); err != nil {
 		return State{}, &SwitchError{Stage: StageWrite, Colour: colour, Err: err, Left: left}
 	}
 	d.Log.log("Live symlink switched", map[string]any{"colour": string(colour), "path": d.LivePath()})

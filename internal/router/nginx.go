@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/atomicfile"
 )
 
 // DefaultReloadCommand reloads the system nginx.
@@ -309,7 +311,7 @@ func (n *Nginx) Switch(ctx context.Context, colour Colour, check HealthCheck) (S
 		now = n.Now
 	}
 	content := n.Render(colour, now())
-	if err := writeFileAtomic(n.ConfigFile, []byte(content), 0o644); err != nil {
+	if err := atomicfile.WriteFile(n.ConfigFile, []byte(content), 0o644); err != nil {
 		return State{}, &SwitchError{Stage: StageWrite, Colour: colour, Err: err, Left: left}
 	}
 
@@ -317,7 +319,7 @@ func (n *Nginx) Switch(ctx context.Context, colour Colour, check HealthCheck) (S
 		se := &SwitchError{Stage: stage, Colour: colour, Command: command, Output: output, Err: err, Left: left}
 		var rerr error
 		if hadPrevious {
-			rerr = writeFileAtomic(n.ConfigFile, previous, 0o644)
+			rerr = atomicfile.WriteFile(n.ConfigFile, previous, 0o644)
 		} else {
 			rerr = os.Remove(n.ConfigFile)
 		}
@@ -369,7 +371,7 @@ func (n *Nginx) Remove(ctx context.Context) error {
 		return err
 	}
 	fail := func(command, out string, err error) error {
-		rerr := writeFileAtomic(n.ConfigFile, previous, 0o644)
+		rerr := atomicfile.WriteFile(n.ConfigFile, previous, 0o644)
 		if rerr != nil {
 			return fmt.Errorf("%s failed after removing %s: %v: %s; putting the file back failed too: %v", command, n.ConfigFile, err, out, rerr)
 		}

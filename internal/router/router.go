@@ -14,9 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -163,74 +161,4 @@ func tail(s string, lines, bytes int) string {
 		s = "…" + s[len(s)-bytes:]
 	}
 	return s
-}
-
-// writeFileAtomic writes data to a temporary file in path's directory, syncs it and
-// renames it over path, then syncs the directory. The temporary name starts with a dot
-// and does not end in .conf, so include globs never pick it up half-written.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	return syncDir(dir)
-}
-
-// symlinkAtomic points link at target by renaming a temporary symlink over it, so
-// readers see the old or the new target and never a missing link (unlike ln -sfn).
-func symlinkAtomic(target, link string) error {
-	dir := filepath.Dir(link)
-	for i := 0; ; i++ {
-		tmp := filepath.Join(dir, fmt.Sprintf(".%s.tmp-%d-%d", filepath.Base(link), os.Getpid(), time.Now().UnixNano()+int64(i)))
-		err := os.Symlink(target, tmp)
-		if errors.Is(err, os.ErrExist) && i < 10 {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, link); err != nil {
-			_ = os.Remove(tmp)
-			return err
-		}
-		return syncDir(dir)
-	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	// Some filesystems refuse fsync on directories; the rename is done either way.
-	_ = d.Sync()
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/releaseplan/terraform-provider-release/internal/atomicfile"
 	"github.com/releaseplan/terraform-provider-release/internal/nginxtest"
 )
 
@@ -59,7 +60,7 @@ func deploySite(t testing.TB, dir, content string) {
 	if err := os.MkdirAll(pub, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeFileAtomic(filepath.Join(pub, "index.html"), []byte(content), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(pub, "index.html"), []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

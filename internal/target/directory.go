@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/archive"
+	"github.com/releaseplan/terraform-provider-release/internal/atomicfile"
 )
 
 // Directory layout (Capistrano / Deployer style), under Path:
@@ -377,17 +378,8 @@ func (d *Directory) switchTo(id string) error {
 	if fi, err := os.Lstat(link); err == nil && fi.Mode()&fs.ModeSymlink == 0 {
 		return fmt.Errorf("%s is not a symbolic link; move it away so releases can be switched atomically", link)
 	}
-	tmp := filepath.Join(d.Path, "."+currentLink+tmpPrefix+strconv.Itoa(os.Getpid())+"-"+randomHex())
-	if err := os.Symlink(filepath.Join(releasesDir, id), tmp); err != nil {
-		return fmt.Errorf("create symlink: %w", err)
-	}
-	if err := os.Rename(tmp, link); err != nil {
-		_ = os.Remove(tmp)
+	if err := atomicfile.Symlink(filepath.Join(releasesDir, id), link); err != nil {
 		return fmt.Errorf("switch %s: %w", link, err)
-	}
-	if f, err := os.Open(d.Path); err == nil {
-		_ = f.Sync()
-		_ = f.Close()
 	}
 	return nil
 }
