@@ -110,6 +110,11 @@ type Backend interface {
 	// ForceRelease frees whatever lock the environment has and records who did it.
 	// It returns the lock that was released, or nil when it was already free.
 	ForceRelease(ctx context.Context, environment, actor, reason string) (*Lock, error)
+	// ForceReleaseID frees the environment's lock only if lockID is still its lock,
+	// and records who did it, in one step: no lock acquired in between can be broken.
+	// It returns the released lock, nil when the environment is free, or an error
+	// wrapping ErrNotHolder (changing nothing) when another lock is held now.
+	ForceReleaseID(ctx context.Context, environment, lockID, actor, reason string) (*Lock, error)
 	// Renew extends the lock's expiry to now+ttl (0: never) and updates its reason;
 	// it fails with ErrNotHolder if lockID is no longer the environment's lock.
 	Renew(ctx context.Context, environment, lockID string, ttl time.Duration, reason string) (Lock, error)

@@ -167,7 +167,10 @@ func (d *Directory) Acquire(ctx context.Context, req AcquireRequest) (Lock, erro
 }
 
 // tryAcquire takes the lock when it is free or expired; otherwise it returns the
-// holder's lock.
+// holder's lock. The acquisition is all or nothing: the history entry is written
+// under the environment's flock, and when it cannot be written the lock file is
+// removed again (and an expired lock that was taken over put back) before the error
+// is returned, so a failed Acquire never leaves a lock behind.
 func (d *Directory) tryAcquire(ctx context.Context, req AcquireRequest) (*Lock, Lock, error) {
 	path := d.lockPath(req.Environment)
 	// Cheap check without the flock: most polls of a held lock end here.
@@ -178,7 +181,7 @@ func (d *Directory) tryAcquire(ctx context.Context, req AcquireRequest) (*Lock, 
 	}
 	var held *Lock
 	var got Lock
-	var previous *Lock
+	undone := false
 	err := d.withEnvLock(req.Environment, func(tokens *os.File) error {
 		cur, err := readLock(path)
 		if err != nil {
@@ -186,6 +189,7 @@ func (d *Directory) tryAcquire(ctx context.Context, req AcquireRequest) (*Lock, 
 		}
 		now := time.Now().UTC()
 		var floor int64
+		var previous *Lock
 		if cur != nil {
 			if !cur.Expired(now) {
 				held = cur
@@ -199,28 +203,75 @@ func (d *Directory) tryAcquire(ctx context.Context, req AcquireRequest) (*Lock, 
 		}
 		token, err := nextToken(tokens, floor)
 		if err != nil {
-			return err
+			return d.restoreExpired(path, previous, err)
 		}
 		got = newLock(req, token, now)
 		data, err := json.Marshal(got)
 		if err != nil {
-			return err
+			return d.restoreExpired(path, previous, err)
 		}
 		if err := atomicfile.CreateFile(path, data, 0o600); err != nil {
-			return fmt.Errorf("creating the lock file: %w", err)
+			return d.restoreExpired(path, previous, fmt.Errorf("creating the lock file: %w", err))
+		}
+		if err := d.Append(ctx, acquiredEvent(got, previous)); err != nil {
+			err = fmt.Errorf("recording the acquisition in the history: %w", err)
+			if uerr := d.undoAcquire(path, got, previous); uerr != nil {
+				return fmt.Errorf("%w; undoing the acquisition also failed, so lock %s (token %d) is still held: %w", err, got.ID, got.Token, uerr)
+			}
+			undone = true
+			return fmt.Errorf("%w; the lock was not taken", err)
 		}
 		return nil
 	})
+	if undone {
+		// Waiters that saw the short-lived lock file retry now.
+		d.waiters.wake(req.Environment)
+	}
 	if err != nil {
 		return nil, Lock{}, fmt.Errorf("acquiring the lock of %s: %w", req.Environment, err)
 	}
 	if held != nil {
 		return held, Lock{}, nil
 	}
-	if err := d.Append(ctx, acquiredEvent(got, previous)); err != nil {
-		return nil, got, fmt.Errorf("lock of %s acquired (id %s) but its history entry failed: %w", got.Environment, got.ID, err)
-	}
 	return nil, got, nil
+}
+
+// undoAcquire, called under the environment's flock, removes the lock file if it is
+// still got and puts back the expired lock it had replaced.
+func (d *Directory) undoAcquire(path string, got Lock, previous *Lock) error {
+	cur, err := readLock(path)
+	if err != nil {
+		return err
+	}
+	if cur == nil || cur.ID != got.ID {
+		// Someone who ignores the flock changed it: leave their lock alone.
+		return nil
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("removing the lock file: %w", err)
+	}
+	return d.restoreExpired(path, previous, nil)
+}
+
+// restoreExpired puts back the expired lock that an acquisition removed, so a failed
+// takeover leaves the environment as it found it; it returns cause, or the restore's
+// own failure joined to it.
+func (d *Directory) restoreExpired(path string, previous *Lock, cause error) error {
+	if previous == nil {
+		return cause
+	}
+	data, err := json.Marshal(previous)
+	if err == nil {
+		err = atomicfile.CreateFile(path, data, 0o600)
+	}
+	if err != nil {
+		err = fmt.Errorf("putting back the expired lock %s: %w", previous.ID, err)
+		if cause == nil {
+			return err
+		}
+		return fmt.Errorf("%w; %w", cause, err)
+	}
+	return cause
 }
 
 // Release implements Backend.
@@ -255,6 +306,20 @@ func (d *Directory) Release(ctx context.Context, environment, lockID string) err
 
 // ForceRelease implements Backend.
 func (d *Directory) ForceRelease(ctx context.Context, environment, actor, reason string) (*Lock, error) {
+	return d.forceRelease(ctx, environment, "", actor, reason)
+}
+
+// ForceReleaseID implements Backend.
+func (d *Directory) ForceReleaseID(ctx context.Context, environment, lockID, actor, reason string) (*Lock, error) {
+	if lockID == "" {
+		return nil, errors.New("force-releasing the lock of " + environment + ": the lock id is empty")
+	}
+	return d.forceRelease(ctx, environment, lockID, actor, reason)
+}
+
+// forceRelease frees the environment's lock, any lock when lockID is empty; the
+// comparison and the removal happen under the environment's flock.
+func (d *Directory) forceRelease(ctx context.Context, environment, lockID, actor, reason string) (*Lock, error) {
 	if err := ValidateEnvironment(environment); err != nil {
 		return nil, err
 	}
@@ -263,6 +328,11 @@ func (d *Directory) ForceRelease(ctx context.Context, environment, actor, reason
 		cur, err := readLock(d.lockPath(environment))
 		if err != nil || cur == nil {
 			return err
+		}
+		if lockID != "" {
+			if err := checkHolder(environment, cur, lockID); err != nil {
+				return err
+			}
 		}
 		if err := os.Remove(d.lockPath(environment)); err != nil {
 			return fmt.Errorf("removing the lock file: %w", err)
@@ -274,7 +344,10 @@ func (d *Directory) ForceRelease(ctx context.Context, environment, actor, reason
 		return nil, err
 	}
 	d.waiters.wake(environment)
-	return released, d.Append(ctx, forceReleasedEvent(*released, actor, reason))
+	if err := d.Append(ctx, forceReleasedEvent(*released, actor, reason)); err != nil {
+		return released, fmt.Errorf("the lock of %s (token %d) was force-released but recording it in the history failed: %w", environment, released.Token, err)
+	}
+	return released, nil
 }
 
 // Renew implements Backend.

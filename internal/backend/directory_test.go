@@ -1,6 +1,8 @@
 package backend_test
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -57,4 +59,30 @@ func TestNewDirectoryErrors(t *testing.T) {
 			t.Errorf("NewDirectory(%q) succeeded", p)
 		}
 	}
+}
+
+// A directory where the history file should be makes every append fail.
+func TestDirectoryAcquireAllOrNothing(t *testing.T) {
+	historyFile := func(b backend.Backend) string {
+		return filepath.Join(b.(*backend.Directory).Path(), "history", "staging.jsonl")
+	}
+	checkAcquireAllOrNothing(t, newDirectory,
+		func(t *testing.T, b backend.Backend) {
+			f := historyFile(b)
+			if err := os.Rename(f, f+".kept"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(f, 0o700); err != nil {
+				t.Fatal(err)
+			}
+		},
+		func(t *testing.T, b backend.Backend) {
+			f := historyFile(b)
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(f+".kept", f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				t.Fatal(err)
+			}
+		})
 }

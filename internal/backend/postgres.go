@@ -381,6 +381,21 @@ func (p *Postgres) Release(ctx context.Context, environment, lockID string) erro
 
 // ForceRelease implements Backend.
 func (p *Postgres) ForceRelease(ctx context.Context, environment, actor, reason string) (*Lock, error) {
+	return p.forceRelease(ctx, environment, "", actor, reason)
+}
+
+// ForceReleaseID implements Backend.
+func (p *Postgres) ForceReleaseID(ctx context.Context, environment, lockID, actor, reason string) (*Lock, error) {
+	if lockID == "" {
+		return nil, errors.New("force-releasing the lock of " + environment + ": the lock id is empty")
+	}
+	return p.forceRelease(ctx, environment, lockID, actor, reason)
+}
+
+// forceRelease frees the environment's lock, any lock when lockID is empty: one
+// conditional DELETE in the transaction that records the event, so the lock checked
+// is the lock deleted.
+func (p *Postgres) forceRelease(ctx context.Context, environment, lockID, actor, reason string) (*Lock, error) {
 	if err := ValidateEnvironment(environment); err != nil {
 		return nil, err
 	}
@@ -392,12 +407,30 @@ func (p *Postgres) ForceRelease(ctx context.Context, environment, actor, reason 
 		return fail(err)
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // after Commit this is a no-op
-	released, err := scanLock(tx.QueryRow(ctx, p.q(`DELETE FROM {s}.locks WHERE environment = $1 RETURNING `+lockColumns), environment))
+	var row pgx.Row
+	if lockID == "" {
+		row = tx.QueryRow(ctx, p.q(`DELETE FROM {s}.locks WHERE environment = $1 RETURNING `+lockColumns), environment)
+	} else {
+		row = tx.QueryRow(ctx, p.q(`DELETE FROM {s}.locks WHERE environment = $1 AND id = $2 RETURNING `+lockColumns), environment, lockID)
+	}
+	released, err := scanLock(row)
 	if err != nil {
 		return fail(err)
 	}
 	if released == nil {
-		return nil, nil
+		if lockID == "" {
+			return nil, nil
+		}
+		// Say which lock is held instead; a lock taken after the DELETE is not ours to
+		// report, but nothing was released either way.
+		cur, err := scanLock(tx.QueryRow(ctx, p.q(`SELECT `+lockColumns+` FROM {s}.locks WHERE environment = $1`), environment))
+		if err != nil {
+			return fail(err)
+		}
+		if cur == nil {
+			return nil, nil
+		}
+		return nil, checkHolder(environment, cur, lockID)
 	}
 	if err := p.insertEvent(ctx, tx, forceReleasedEvent(*released, actor, reason)); err != nil {
 		return fail(err)

@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/pgtest"
 )
@@ -104,4 +106,40 @@ func TestPostgresErrorsHideTheDSN(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A CHECK constraint refusing lock events makes the history insert fail inside the
+// acquiring transaction.
+func TestPostgresAcquireAllOrNothing(t *testing.T) {
+	srv := postgresServer(t)
+	schemas := map[backend.Backend]string{}
+	newBackend := func(t *testing.T) backend.Backend {
+		schema := fmt.Sprintf("t%d", schemaSeq.Add(1))
+		b, err := backend.NewPostgres(t.Context(), backend.PostgresConfig{DSN: srv.DSN, Schema: schema})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		schemas[b] = schema
+		return b
+	}
+	exec := func(t *testing.T, sql string) {
+		t.Helper()
+		conn, err := pgx.Connect(t.Context(), srv.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(t.Context(), sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkAcquireAllOrNothing(t, newBackend,
+		func(t *testing.T, b backend.Backend) {
+			exec(t, `ALTER TABLE `+schemas[b]+`.events ADD CONSTRAINT refuse_lock_events
+				CHECK (kind NOT IN ('lock_acquired', 'lock_taken_over')) NOT VALID`)
+		},
+		func(t *testing.T, b backend.Backend) {
+			exec(t, `ALTER TABLE `+schemas[b]+`.events DROP CONSTRAINT refuse_lock_events`)
+		})
 }

@@ -215,6 +215,81 @@ var behaviours = []struct {
 			t.Fatalf("force release history = %+v", evs)
 		}
 	}},
+	{"force release by lock id breaks only that lock", func(t *testing.T, b backend.Backend) {
+		l := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "stuck-job"})
+		got, err := b.ForceReleaseID(ctx(t), "staging", "not-the-id", "ops@laptop", "wrong lock")
+		if !errors.Is(err, backend.ErrNotHolder) || got != nil || !strings.Contains(err.Error(), "stuck-job") {
+			t.Fatalf("ForceReleaseID(wrong id) = %+v, %v; want ErrNotHolder naming stuck-job", got, err)
+		}
+		if cur := mustInspect(t, b, "staging"); cur == nil || cur.ID != l.ID {
+			t.Fatalf("lock changed by a refused force release: %+v", cur)
+		}
+		if _, err := b.ForceReleaseID(ctx(t), "staging", "", "ops", ""); err == nil {
+			t.Fatal("ForceReleaseID with an empty lock id succeeded")
+		}
+		got, err = b.ForceReleaseID(ctx(t), "staging", l.ID, "ops@laptop", "job 4711 was cancelled")
+		if err != nil || got == nil || got.ID != l.ID || got.Token != l.Token {
+			t.Fatalf("ForceReleaseID = %+v, %v; want the stuck lock", got, err)
+		}
+		if cur := mustInspect(t, b, "staging"); cur != nil {
+			t.Fatalf("lock still held after force release by id: %+v", cur)
+		}
+		if got, err := b.ForceReleaseID(ctx(t), "staging", l.ID, "ops", ""); err != nil || got != nil {
+			t.Fatalf("ForceReleaseID of a free environment = %+v, %v; want nil, nil", got, err)
+		}
+		next := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "pipeline-b"})
+		got, err = b.ForceReleaseID(ctx(t), "staging", l.ID, "ops", "")
+		if !errors.Is(err, backend.ErrNotHolder) || got != nil || !strings.Contains(err.Error(), "pipeline-b") {
+			t.Fatalf("ForceReleaseID(old id) = %+v, %v; want ErrNotHolder naming pipeline-b", got, err)
+		}
+		if cur := mustInspect(t, b, "staging"); cur == nil || cur.ID != next.ID {
+			t.Fatalf("a force release by an old id broke the new lock: %+v", cur)
+		}
+		evs := mustHistory(t, b, backend.HistoryQuery{Environment: "staging", Kinds: []string{backend.KindLockForceReleased}})
+		if len(evs) != 1 || evs[0].Actor != "ops@laptop" || evs[0].LockToken != l.Token || !strings.Contains(evs[0].Detail, "job 4711 was cancelled") {
+			t.Fatalf("force release history = %+v; want only the release of the stuck lock", evs)
+		}
+	}},
+	{"force release by lock id never breaks a lock acquired in between", func(t *testing.T, b backend.Backend) {
+		// The old holder releases and a new one acquires while the operator's force
+		// release of the old id runs: whatever the interleaving, the new lock survives.
+		for round := range 20 {
+			old := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "old"})
+			newc := make(chan backend.Lock, 1)
+			errc := make(chan error, 1)
+			go func() {
+				if err := b.Release(ctx(t), "staging", old.ID); err != nil && !errors.Is(err, backend.ErrNotHolder) {
+					errc <- err
+					return
+				}
+				l, err := b.Acquire(ctx(t), backend.AcquireRequest{Environment: "staging", Holder: "new", WaitTimeout: 10 * time.Second})
+				if err != nil {
+					errc <- err
+					return
+				}
+				newc <- l
+			}()
+			released, err := b.ForceReleaseID(ctx(t), "staging", old.ID, "ops", "race")
+			if err != nil && !errors.Is(err, backend.ErrNotHolder) {
+				t.Fatalf("round %d: ForceReleaseID = %v", round, err)
+			}
+			if released != nil && released.ID != old.ID {
+				t.Fatalf("round %d: ForceReleaseID(%s) released %+v", round, old.ID, released)
+			}
+			var l backend.Lock
+			select {
+			case l = <-newc:
+			case err := <-errc:
+				t.Fatalf("round %d: %v", round, err)
+			}
+			if cur := mustInspect(t, b, "staging"); cur == nil || cur.ID != l.ID {
+				t.Fatalf("round %d: the lock acquired in between is gone: %+v, want %+v", round, cur, l)
+			}
+			if err := b.Release(ctx(t), "staging", l.ID); err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}},
 	{"renew extends the expiry and updates the reason", func(t *testing.T, b backend.Backend) {
 		l := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "a", Reason: "r1", TTL: time.Minute})
 		r, err := b.Renew(ctx(t), "staging", l.ID, time.Hour, "r2")
@@ -317,6 +392,59 @@ var behaviours = []struct {
 			}
 		}
 	}},
+}
+
+// checkAcquireAllOrNothing proves that an Acquire whose history entry cannot be
+// written leaves no lock behind: breakHistory makes the history of "staging"
+// unwritable, repair makes it writable again.
+func checkAcquireAllOrNothing(t *testing.T, newBackend func(t *testing.T) backend.Backend, breakHistory, repair func(t *testing.T, b backend.Backend)) {
+	t.Helper()
+	cases := []struct {
+		name     string
+		previous bool // an expired lock is there to be taken over
+		kind     string
+	}{
+		{"free environment", false, backend.KindLockAcquired},
+		{"takeover of an expired lock", true, backend.KindLockTakenOver},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBackend(t)
+			var prev *backend.Lock
+			if tc.previous {
+				l := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "crashed-job", TTL: time.Millisecond})
+				waitUntil(t, func() bool { return time.Now().After(l.ExpiresAt.Add(5 * time.Millisecond)) })
+				prev = &l
+			}
+			breakHistory(t, b)
+			got, err := b.Acquire(ctx(t), backend.AcquireRequest{Environment: "staging", Holder: "pipeline-b", WaitTimeout: time.Second})
+			if err == nil {
+				t.Fatalf("Acquire succeeded with an unwritable history: %+v", got)
+			}
+			if errors.Is(err, backend.ErrLocked) || got.ID != "" {
+				t.Fatalf("Acquire = %+v, %v; want a history error and no lock", got, err)
+			}
+			cur := mustInspect(t, b, "staging")
+			switch {
+			case prev == nil && cur != nil:
+				t.Fatalf("failed Acquire left a lock behind: %+v", cur)
+			case prev != nil && (cur == nil || cur.ID != prev.ID || cur.Token != prev.Token):
+				t.Fatalf("failed takeover left %+v, want the expired lock %+v back", cur, prev)
+			}
+			if tok, err := b.CurrentToken(ctx(t), "staging"); err != nil || tok != 0 {
+				t.Fatalf("CurrentToken after a failed Acquire = %d, %v; want 0", tok, err)
+			}
+			repair(t, b)
+			l := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "pipeline-b"})
+			if prev != nil && l.Token <= prev.Token {
+				t.Fatalf("token %d after the failed takeover is not above %d", l.Token, prev.Token)
+			}
+			evs := mustHistory(t, b, backend.HistoryQuery{Environment: "staging", Kinds: []string{tc.kind}})
+			if len(evs) != 1 || evs[0].LockToken != l.Token || evs[0].Actor != "pipeline-b" {
+				t.Fatalf("%s history = %+v; want one event for token %d", tc.kind, evs, l.Token)
+			}
+		})
+	}
 }
 
 func runBehaviours(t *testing.T, newBackend func(t *testing.T) backend.Backend) {

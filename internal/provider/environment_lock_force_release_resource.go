@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -139,28 +140,32 @@ func (r *lockForceReleaseResource) Create(ctx context.Context, req resource.Crea
 	}
 	env := plan.Environment.ValueString()
 	summary := "Unable to force-release the lock of " + env
-	cur, err := r.data.Backend.Inspect(ctx, env)
-	if err != nil {
-		resp.Diagnostics.AddError(summary, err.Error()+"\n\nNothing was released.")
-		return
-	}
-	// The plan showed whose lock would be broken: refuse to break another one.
+	// The plan showed whose lock would be broken: break that one or none. The backend
+	// compares and releases in one step, so a lock acquired after the plan (or after
+	// the holder released the stuck one) is never broken.
 	wantID := plan.LockID.ValueString()
 	if wantID == "" && !plan.ID.IsUnknown() && !plan.ID.IsNull() && plan.ID.ValueString() != env {
 		wantID = plan.ID.ValueString()
 	}
-	if cur != nil && wantID != "" && cur.ID != wantID {
-		resp.Diagnostics.AddError(summary, "The environment's lock changed since the plan: it is now held by "+describeLock(*cur)+
+	var released *backend.Lock
+	var err error
+	if wantID != "" {
+		released, err = r.data.Backend.ForceReleaseID(ctx, env, wantID, r.data.Actor, plan.Reason.ValueString())
+	} else {
+		released, err = r.data.Backend.ForceRelease(ctx, env, r.data.Actor, plan.Reason.ValueString())
+	}
+	switch {
+	case errors.Is(err, backend.ErrNotHolder):
+		resp.Diagnostics.AddError(summary, "The environment's lock changed since the plan: "+err.Error()+
 			". Nothing was released. Plan again to review the lock that would be broken.")
 		return
-	}
-	var released *backend.Lock
-	if cur != nil {
-		released, err = r.data.Backend.ForceRelease(ctx, env, r.data.Actor, plan.Reason.ValueString())
-		if err != nil {
-			resp.Diagnostics.AddError(summary, err.Error()+"\n\nNothing was released.")
-			return
-		}
+	case err != nil && released != nil:
+		// Released, but the history entry is missing: the state must still say so.
+		resp.Diagnostics.AddWarning("The force release of "+env+" is not in the history", err.Error()+
+			"\n\nThe lock was released. Record who released it and why by other means.")
+	case err != nil:
+		resp.Diagnostics.AddError(summary, err.Error()+"\n\nNothing was released.")
+		return
 	}
 	plan.ReleasedAt = types.StringValue(time.Now().UTC().Format(time.RFC3339))
 	if released == nil {
