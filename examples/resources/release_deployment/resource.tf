@@ -49,7 +49,7 @@ resource "release_deployment" "staging" {
 }
 
 # Rolling back is applying the previous version again, e.g. with the version in a
-# variable: terraform apply -var release_version=1.7.3
+# variable: terraform apply -var app_version=1.7.3
 # The release folder of 1.7.3 goes live at once when it is still on the server.
 
 # On Scalingo: the verified bytes are uploaded as a source archive and deployed with
