@@ -428,7 +428,7 @@ func TestAccBlueGreenRouterResource_invalidConfig(t *testing.T) {
     upstream_name = "app"
   }
   blue { upstream = "127.0.0.1:1" }
-  green { upstream = "127.0.0.1:2" }`, regexp.MustCompile(`(?i)invalid attribute combination`)},
+  green { upstream = "127.0.0.1:2" }`, regexp.MustCompile(`(?s)Invalid block combination.*nginx\s+and\s+directory\s+are\s+both\s+set`)},
 		{"nginx without upstreams", `active = "blue"
   nginx {
     config_file   = "` + dir + `/x.conf"

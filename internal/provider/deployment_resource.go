@@ -11,7 +11,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -339,8 +338,7 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 
 func (r *deploymentResource) ConfigValidators(context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
-		// Target blocks: exactly one.
-		resourcevalidator.ExactlyOneOf(path.MatchRoot("directory"), path.MatchRoot("scalingo")),
+		exactlyOneOfBlocks("directory", "scalingo"),
 		blockAttributeRequired{block: "directory", attr: "path"},
 		blockAttributeRequired{block: "scalingo", attr: "app"},
 		blockExactlyOneOf{block: "backup", attrs: []string{"command", "scalingo_addon"}},

@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/compare"
+	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -528,4 +529,57 @@ func TestDeploymentResource_notificationFailureIsAWarning(t *testing.T) {
 	if posts != 1 || !warned {
 		t.Fatalf("webhook posts %d, warnings %v; want one post and its failure as a warning", posts, resp.Diagnostics.Warnings())
 	}
+}
+
+// A module chooses its target with dynamic blocks whose for_each is unknown while
+// Terraform validates it: that must validate, and "no target at all" is refused at plan.
+func TestAccDeploymentResource_dynamicTargetBlocks(t *testing.T) {
+	e := newDeploymentEnv(t, map[string]string{"1.0.0": "ok"})
+	dynamicConfig := e.ProviderBlock() + fmt.Sprintf(`
+variable "app_path" {
+  type = string
+}
+
+resource "release_deployment" "test" {
+  environment = "staging"
+  artifact    = "app@1.0.0"
+  dynamic "directory" {
+    for_each = var.app_path != "" ? [var.app_path] : []
+    content {
+      path = directory.value
+    }
+  }
+  dynamic "scalingo" {
+    for_each = var.app_path == "" ? ["histologe"] : []
+    content {
+      app = scalingo.value
+    }
+  }
+  smoke_test {
+    url           = "%s/health"
+    body_contains = "ok"
+  }
+}
+`, e.server.URL)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: e.ProviderBlock() + `
+resource "release_deployment" "test" {
+  environment = "staging"
+  artifact    = "app@1.0.0"
+}
+`,
+				PlanOnly:    true,
+				ExpectError: wrapped("Invalid block combination", "Set exactly one of the directory, scalingo blocks: none is set."),
+			},
+			{
+				Config:          dynamicConfig,
+				ConfigVariables: config.Variables{"app_path": config.StringVariable(e.app)},
+				Check:           e.checkServing("1.0.0"),
+			},
+		},
+	})
 }

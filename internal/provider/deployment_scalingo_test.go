@@ -321,7 +321,7 @@ resource "release_deployment" "test" {
     path = "/srv/app"
   }`),
 				PlanOnly:    true,
-				ExpectError: regexp.MustCompile(`(?s)Invalid Attribute Combination.*directory.*scalingo`),
+				ExpectError: wrapped("Invalid block combination", "directory and scalingo are both set"),
 			},
 			{ // an app that does not exist is reported at plan time
 				Config:      scalingoProviderBlock(e.Env, e.fake) + `resource "release_deployment" "test" {` + "\n" + `  environment = "staging"` + "\n" + `  artifact = "app@1.0.0"` + "\n" + `  scalingo { app = "no-such-app" }` + "\n}\n",

@@ -194,7 +194,7 @@ func maintenanceModeSchema(ctx context.Context) schema.Schema {
 
 func (r *maintenanceModeResource) ConfigValidators(_ context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
-		resourcevalidator.ExactlyOneOf(path.MatchRoot("directory"), path.MatchRoot("nginx"), path.MatchRoot("scalingo")),
+		exactlyOneOfBlocks("directory", "nginx", "scalingo"),
 		resourcevalidator.RequiredTogether(path.MatchRoot("directory"), path.MatchRoot("directory").AtName("path")),
 		resourcevalidator.RequiredTogether(path.MatchRoot("nginx"), path.MatchRoot("nginx").AtName("config_file")),
 		resourcevalidator.RequiredTogether(path.MatchRoot("scalingo"), path.MatchRoot("scalingo").AtName("app")),

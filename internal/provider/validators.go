@@ -3,9 +3,13 @@ package provider
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/releaseplan/terraform-provider-release/internal/semver"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
@@ -111,4 +115,67 @@ func (sha256Validator) ValidateString(_ context.Context, req validator.StringReq
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid sha256",
 			fmt.Sprintf("%q is not a sha256 checksum: expected 64 hexadecimal characters, as filesha256() returns.", s))
 	}
+}
+
+// allUnknown tells whether a known block has nothing known in it: every attribute is
+// unknown or unset, and at least one is unknown. That is how Terraform passes a dynamic
+// single block whose for_each is not known yet (and a block whose only values come
+// from unknown variables, which is decided at plan time just as well).
+func allUnknown(block types.Object) bool {
+	if block.IsNull() {
+		return false
+	}
+	unknown := false
+	for _, a := range block.Attributes() {
+		switch {
+		case a.IsUnknown():
+			unknown = true
+		case !a.IsNull():
+			return false
+		}
+	}
+	return unknown
+}
+
+// exactlyOneBlock requires exactly one of several optional single nested blocks. Unlike
+// resourcevalidator.ExactlyOneOf, it waits while any of them is unknown, so that a
+// module may choose its block with `dynamic` and a for_each that is only known at
+// plan time (while Terraform validates a module, its variables are unknown). A block
+// whose attributes are all unknown is such a block, so it is judged at plan time too.
+type exactlyOneBlock struct {
+	blocks []string
+}
+
+func exactlyOneOfBlocks(blocks ...string) resource.ConfigValidator {
+	return exactlyOneBlock{blocks: blocks}
+}
+
+func (v exactlyOneBlock) Description(context.Context) string {
+	return "exactly one of the " + strings.Join(v.blocks, ", ") + " blocks must be set"
+}
+
+func (v exactlyOneBlock) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v exactlyOneBlock) ValidateResource(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var set []string
+	for _, name := range v.blocks {
+		var block types.Object
+		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(name), &block)...)
+		if resp.Diagnostics.HasError() || block.IsUnknown() || allUnknown(block) {
+			return
+		}
+		if !block.IsNull() {
+			set = append(set, name)
+		}
+	}
+	if len(set) == 1 {
+		return
+	}
+	detail := fmt.Sprintf("Set exactly one of the %s blocks", strings.Join(v.blocks, ", "))
+	if len(set) == 0 {
+		detail += ": none is set."
+	} else {
+		detail += ": " + strings.Join(set, " and ") + " are both set."
+	}
+	resp.Diagnostics.AddError("Invalid block combination", detail)
 }
