@@ -30,10 +30,6 @@ locals {
   # nothing to descend from, so the guard is left out).
   production_commit = local.guard_descendant ? data.release_environment.production[0].git_commit : ""
 
-  maintenance_kind = var.maintenance == null ? "" : (
-    var.maintenance.directory != null ? "directory" : var.maintenance.nginx != null ? "nginx" : "scalingo"
-  )
-
   promote    = var.promote_to_channel != null && var.validated
   to_version = var.promote_to_channel == null ? null : provider::release::semver_channel(var.app_version, var.promote_to_channel)
 }
@@ -109,11 +105,8 @@ ephemeral "release_environment_lock" "run" {
 # turned off by a later apply with enabled = false. A resource cannot be on and then
 # off within one apply: the window is two applies, so the release can be checked
 # while visitors still see the maintenance page.
-#
-# One resource per backend, each with a static block: the provider requires exactly
-# one backend block, which dynamic blocks cannot prove to `terraform validate`.
-resource "release_maintenance_mode" "directory" {
-  count = local.maintenance_kind == "directory" ? 1 : 0
+resource "release_maintenance_mode" "this" {
+  count = var.maintenance != null ? 1 : 0
 
   enabled     = var.maintenance.enabled
   banner      = var.maintenance.banner
@@ -122,135 +115,74 @@ resource "release_maintenance_mode" "directory" {
   until       = var.maintenance.until
   allowed_ips = var.maintenance.allowed_ips
 
-  directory {
-    path = var.maintenance.directory.path
+  # Exactly one of these is set (checked by the maintenance variable).
+  dynamic "directory" {
+    for_each = var.maintenance.directory[*]
+    content {
+      path = directory.value.path
+    }
+  }
+  dynamic "nginx" {
+    for_each = var.maintenance.nginx[*]
+    content {
+      config_file    = nginx.value.config_file
+      reload_command = nginx.value.reload_command
+      test_command   = nginx.value.test_command
+    }
+  }
+  dynamic "scalingo" {
+    for_each = var.maintenance.scalingo[*]
+    content {
+      app     = scalingo.value.app
+      restart = scalingo.value.restart
+    }
   }
 
   depends_on = [release_promotion.clearance, release_environment_lock.this, ephemeral.release_environment_lock.run]
 }
 
-resource "release_maintenance_mode" "nginx" {
-  count = local.maintenance_kind == "nginx" ? 1 : 0
-
-  enabled     = var.maintenance.enabled
-  banner      = var.maintenance.banner
-  message     = var.maintenance.message
-  reason      = var.maintenance.reason
-  until       = var.maintenance.until
-  allowed_ips = var.maintenance.allowed_ips
-
-  nginx {
-    config_file    = var.maintenance.nginx.config_file
-    reload_command = var.maintenance.nginx.reload_command
-    test_command   = var.maintenance.nginx.test_command
-  }
-
-  depends_on = [release_promotion.clearance, release_environment_lock.this, ephemeral.release_environment_lock.run]
-}
-
-resource "release_maintenance_mode" "scalingo" {
-  count = local.maintenance_kind == "scalingo" ? 1 : 0
-
-  enabled     = var.maintenance.enabled
-  banner      = var.maintenance.banner
-  message     = var.maintenance.message
-  reason      = var.maintenance.reason
-  until       = var.maintenance.until
-  allowed_ips = var.maintenance.allowed_ips
-
-  scalingo {
-    app     = var.maintenance.scalingo.app
-    restart = var.maintenance.scalingo.restart
-  }
-
-  depends_on = [release_promotion.clearance, release_environment_lock.this, ephemeral.release_environment_lock.run]
-}
-
-# The deployment, one resource per target kind for the same reason as maintenance.
-resource "release_deployment" "directory" {
-  count = var.target.directory != null ? 1 : 0
-
+resource "release_deployment" "this" {
   environment         = var.environment
   artifact            = local.artifact_id
   lock_token_wo       = local.lock_token
   rollback_on_failure = var.rollback_on_failure
   allow_blocked       = var.allow_blocked
 
-  directory {
-    path          = var.target.directory.path
-    keep_releases = var.target.directory.keep_releases
-    shared        = length(var.target.directory.shared) > 0 ? var.target.directory.shared : null
+  # Exactly one target (checked by the target variable).
+  dynamic "directory" {
+    for_each = var.target.directory[*]
+    content {
+      path          = directory.value.path
+      keep_releases = directory.value.keep_releases
+      shared        = length(directory.value.shared) > 0 ? directory.value.shared : null
+    }
+  }
+  dynamic "scalingo" {
+    for_each = var.target.scalingo[*]
+    content {
+      app                   = scalingo.value.app
+      source_url_from_store = scalingo.value.source_url_from_store
+    }
   }
 
   dynamic "hooks" {
-    for_each = var.hooks != null ? [var.hooks] : []
+    for_each = var.hooks[*]
     content {
       before_switch = length(hooks.value.before_switch) > 0 ? hooks.value.before_switch : null
       after_switch  = length(hooks.value.after_switch) > 0 ? hooks.value.after_switch : null
     }
   }
+  # command for a directory target, scalingo_addon for a scalingo one: the backup
+  # variable holds exactly one of them, the one the target needs.
   dynamic "backup" {
-    for_each = var.backup != null ? [var.backup] : []
+    for_each = var.backup[*]
     content {
-      command = backup.value.command
-    }
-  }
-  dynamic "smoke_test" {
-    for_each = var.smoke_test != null ? [var.smoke_test] : []
-    content {
-      url           = smoke_test.value.url
-      expect_status = smoke_test.value.expect_status
-      body_contains = smoke_test.value.body_contains
-      attempts      = smoke_test.value.attempts
-      interval      = smoke_test.value.interval
-      timeout       = smoke_test.value.timeout
-      host          = smoke_test.value.host
-    }
-  }
-
-  timeouts {
-    create = var.deploy_timeout
-    update = var.deploy_timeout
-  }
-
-  depends_on = [
-    release_promotion.clearance,
-    ephemeral.release_environment_lock.run,
-    release_maintenance_mode.directory,
-    release_maintenance_mode.nginx,
-    release_maintenance_mode.scalingo,
-  ]
-}
-
-resource "release_deployment" "scalingo" {
-  count = var.target.scalingo != null ? 1 : 0
-
-  environment         = var.environment
-  artifact            = local.artifact_id
-  lock_token_wo       = local.lock_token
-  rollback_on_failure = var.rollback_on_failure
-  allow_blocked       = var.allow_blocked
-
-  scalingo {
-    app                   = var.target.scalingo.app
-    source_url_from_store = var.target.scalingo.source_url_from_store
-  }
-
-  dynamic "hooks" {
-    for_each = var.hooks != null ? [var.hooks] : []
-    content {
-      before_switch = length(hooks.value.before_switch) > 0 ? hooks.value.before_switch : null
-      after_switch  = length(hooks.value.after_switch) > 0 ? hooks.value.after_switch : null
-    }
-  }
-  dynamic "backup" {
-    for_each = var.backup != null ? [var.backup] : []
-    content {
+      command        = backup.value.command
       scalingo_addon = backup.value.scalingo_addon
     }
   }
   dynamic "smoke_test" {
-    for_each = var.smoke_test != null ? [var.smoke_test] : []
+    for_each = var.smoke_test[*]
     content {
       url           = smoke_test.value.url
       expect_status = smoke_test.value.expect_status
@@ -270,24 +202,8 @@ resource "release_deployment" "scalingo" {
   depends_on = [
     release_promotion.clearance,
     ephemeral.release_environment_lock.run,
-    release_maintenance_mode.directory,
-    release_maintenance_mode.nginx,
-    release_maintenance_mode.scalingo,
+    release_maintenance_mode.this,
   ]
-}
-
-# Attribute by attribute: the resources' smoke_test headers are sensitive, and taking
-# whole objects through one() would mark every output sensitive.
-locals {
-  deployment = {
-    artifact         = one(concat(release_deployment.directory[*].artifact, release_deployment.scalingo[*].artifact))
-    deployed_version = one(concat(release_deployment.directory[*].deployed_version, release_deployment.scalingo[*].deployed_version))
-    previous_version = one(concat(release_deployment.directory[*].previous_version, release_deployment.scalingo[*].previous_version))
-    sha256           = one(concat(release_deployment.directory[*].sha256, release_deployment.scalingo[*].sha256))
-    release_id       = one(concat(release_deployment.directory[*].release_id, release_deployment.scalingo[*].release_id))
-    backup_id        = one(concat(release_deployment.directory[*].backup_id, release_deployment.scalingo[*].backup_id))
-    planned_steps    = one(concat(release_deployment.directory[*].planned_steps, release_deployment.scalingo[*].planned_steps))
-  }
 }
 
 # The same bytes, published under the next channel once people validated this
@@ -299,7 +215,7 @@ resource "release_promotion" "next" {
   name                = local.artifact_name
   from_version        = local.deploy_version
   to_version          = local.to_version
-  sha256              = local.deployment.sha256
+  sha256              = release_deployment.this.sha256
   require_deployed_in = [var.environment]
 
   lifecycle {

@@ -1,36 +1,36 @@
 output "artifact" {
   description = "The artifact deployed here, name@version."
-  value       = local.deployment.artifact
+  value       = release_deployment.this.artifact
 }
 
 output "deployed_version" {
   description = "The version live in this environment (what the target really serves)."
-  value       = local.deployment.deployed_version
+  value       = release_deployment.this.deployed_version
 }
 
 output "previous_version" {
   description = "The version live before the last deployment: apply it to roll back."
-  value       = local.deployment.previous_version
+  value       = release_deployment.this.previous_version
 }
 
 output "sha256" {
   description = "sha256 of the live release's bytes."
-  value       = local.deployment.sha256
+  value       = release_deployment.this.sha256
 }
 
 output "release_id" {
   description = "The target's id of the live release (its folder under releases/ for a directory target)."
-  value       = local.deployment.release_id
+  value       = release_deployment.this.release_id
 }
 
 output "backup_id" {
   description = "Id of the backup taken before the last switch, when a backup is configured."
-  value       = local.deployment.backup_id
+  value       = release_deployment.this.backup_id
 }
 
 output "planned_steps" {
   description = "The steps of the last deployment, as the plan showed them."
-  value       = local.deployment.planned_steps
+  value       = release_deployment.this.planned_steps
 }
 
 output "lock_token" {
@@ -60,5 +60,5 @@ output "clearance" {
 
 output "maintenance_enabled" {
   description = "Whether maintenance is on after this apply; null without a maintenance block."
-  value       = var.maintenance != null ? one(concat(release_maintenance_mode.directory, release_maintenance_mode.nginx, release_maintenance_mode.scalingo)).enabled : null
+  value       = one(release_maintenance_mode.this[*].enabled)
 }
