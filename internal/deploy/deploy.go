@@ -325,9 +325,16 @@ func (r *run) backup(ctx context.Context) error {
 		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "Could not create a folder for the backup: %v. Nothing was changed.", err)
 	}
 	defer os.RemoveAll(dir)
-	file := filepath.Join(dir, "backup")
+	// The file is written outside the folder the command runs in, so that a command
+	// archiving "." never reads the archive it is writing.
+	file := filepath.Join(dir, "out", "backup")
+	workdir := filepath.Join(dir, "work")
+	for _, d := range []string{filepath.Dir(file), workdir} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "Could not create a folder for the backup: %v. Nothing was changed.", err)
+		}
+	}
 	r.log("running the backup command", map[string]any{"environment": req.Environment})
-	workdir := dir
 	if r.prev != nil && r.prev.Path != "" {
 		workdir = r.prev.Path
 	}

@@ -233,6 +233,21 @@ func TestDeployHooksAndBackup(t *testing.T) {
 	}
 }
 
+// A first deploy has no live release to run the backup in: the command runs in an
+// empty folder, and the file it writes is elsewhere, so archiving "." is safe.
+func TestDeployFirstBackupArchivesAnEmptyFolder(t *testing.T) {
+	f := newFixture(t)
+	f.publish("1.0.0", "ok")
+	req := f.request("1.0.0")
+	req.BackupCommand = `case "$RELEASE_BACKUP_FILE" in "$PWD"/*) echo "backup file inside the working folder" >&2; exit 1;; esac
+[ -z "$(ls -A .)" ] || { echo "working folder not empty" >&2; exit 1; }
+tar -czf "$RELEASE_BACKUP_FILE" .`
+	res := mustDeploy(t, req)
+	if res.Backup == nil || res.Backup.Size == 0 {
+		t.Fatalf("backup = %+v", res.Backup)
+	}
+}
+
 func TestDeployBackupFunc(t *testing.T) {
 	f := newFixture(t)
 	f.publish("1.0.0", "ok")
