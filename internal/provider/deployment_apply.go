@@ -1,0 +1,272 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/releaseplan/terraform-provider-release/internal/check"
+	"github.com/releaseplan/terraform-provider-release/internal/deploy"
+	"github.com/releaseplan/terraform-provider-release/internal/notify"
+	"github.com/releaseplan/terraform-provider-release/internal/target"
+)
+
+func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	// A webhook that cannot be reached is a warning, never a failed deployment.
+	ctx = notify.Collect(ctx)
+	defer notificationWarnings(ctx, &resp.Diagnostics)
+	var plan deploymentResourceModel
+	var wo types.Int64
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, deploymentDefaultCreateFor)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r.apply(ctx, &plan, nil, wo, &resp.State, &resp.Diagnostics)
+}
+
+func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	ctx = notify.Collect(ctx)
+	defer notificationWarnings(ctx, &resp.Diagnostics)
+	var plan, state deploymentResourceModel
+	var wo types.Int64
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, deploymentDefaultCreateFor)
+	resp.Diagnostics.Append(diags...)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if plan.Artifact.Equal(state.Artifact) && plan.SHA256.Equal(state.SHA256) && !plan.DeployedAt.IsUnknown() {
+		// Settings only (hooks, smoke test, lock token...): nothing to deploy.
+		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+		return
+	}
+	r.apply(ctx, &plan, &state, wo, &resp.State, &resp.Diagnostics)
+}
+
+// deploymentState is the part of tfsdk.State apply needs.
+type deploymentState interface {
+	Set(ctx context.Context, val any) diag.Diagnostics
+}
+
+// apply runs the deployment and saves what is really live: on success the plan
+// with its computed values; on failure, the live release over the prior state (or
+// nothing after a failed first deployment that left nothing live). wo is the
+// write-only lock token from the configuration (null when not set).
+func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentResourceModel, wo types.Int64, st deploymentState, diags *diag.Diagnostics) {
+	if r.data == nil {
+		diags.AddError("Unconfigured provider", "The release provider was not configured.")
+		return
+	}
+	plan.LockTokenWO = types.Int64Null() // write-only: never saved
+	name, version, ok := plan.nameVersion()
+	env := plan.Environment.ValueString()
+	summary := fmt.Sprintf("Unable to deploy %s to %s", plan.Artifact.ValueString(), env)
+	if !ok {
+		diags.AddAttributeError(path.Root("artifact"), summary, "artifact must be name@version.")
+		return
+	}
+	tgt, key, d := deploymentTarget(ctx, r.data, plan)
+	diags.Append(d...)
+	if tgt == nil || diags.HasError() {
+		return
+	}
+	req, d := plan.deployRequest(ctx, name, version)
+	diags.Append(d...)
+	if diags.HasError() {
+		return
+	}
+	req.Target, req.Store, req.Backend, req.Actor = tgt, r.data.Store, r.data.Backend, r.data.Actor
+	if !wo.IsNull() && !wo.IsUnknown() {
+		req.LockToken = wo.ValueInt64()
+	}
+	if b := plan.Backup; b != nil && !b.ScalingoAddon.IsNull() && plan.Scalingo != nil {
+		app, addon := plan.Scalingo.App.ValueString(), b.ScalingoAddon.ValueString()
+		req.BackupName = fmt.Sprintf("the Scalingo backup of the %s addon of %s", addon, app)
+		req.Backup = func(ctx context.Context) (string, error) { return r.data.scalingoBackup(ctx, app, addon) }
+	}
+
+	// The plan was approved against what was live then; refuse if it moved since.
+	live, err := tgt.Current(ctx)
+	if err != nil {
+		diags.AddError(summary, fmt.Sprintf("Could not read what %s serves: %v. Nothing was changed.", tgt.Describe(), err))
+		return
+	}
+	if !plan.PreviousVersion.IsUnknown() {
+		liveVersion := ""
+		if live != nil {
+			liveVersion = live.Version
+		}
+		if liveVersion != plan.PreviousVersion.ValueString() {
+			diags.AddError(summary, fmt.Sprintf("The plan replaces %s, but %s now serves %s: someone deployed since the plan. Nothing was changed. Plan again and review the new plan.",
+				orNothing(plan.PreviousVersion.ValueString()), tgt.Describe(), orNothing(liveVersion)))
+			if prior != nil {
+				r.saveLive(ctx, prior, live, st, diags)
+			}
+			return
+		}
+	}
+
+	req.Log = func(msg string, fields map[string]any) {
+		f := map[string]any{"environment": env, "artifact": name + "@" + version}
+		for k, v := range fields {
+			f[k] = v
+		}
+		tflog.Info(ctx, msg, f)
+	}
+	res, err := deploy.Deploy(ctx, req)
+	for _, w := range res.Warnings {
+		diags.AddWarning("Deployment of "+name+"@"+version+" to "+env+" finished with a warning", w)
+	}
+	if err != nil {
+		diags.AddError(summary, err.Error())
+		if res.Live != nil && res.Release != nil && res.Live.ID == res.Release.ID {
+			// rollback_on_failure = false: the failed release is what serves.
+			r.saveSuccess(ctx, plan, wo, key, tgt, res, st, diags)
+			return
+		}
+		if prior != nil {
+			r.saveLive(ctx, prior, res.Live, st, diags)
+		}
+		return
+	}
+	r.saveSuccess(ctx, plan, wo, key, tgt, res, st, diags)
+}
+
+func orNothing(v string) string {
+	if v == "" {
+		return "nothing"
+	}
+	return v
+}
+
+func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentResourceModel, wo types.Int64, key string, tgt target.Target, res deploy.Result, st deploymentState, diags *diag.Diagnostics) {
+	m := *plan
+	m.ID = types.StringValue(deploymentID(m.Environment.ValueString(), key))
+	live := res.Live
+	if cur, err := tgt.Current(ctx); err == nil && cur != nil && cur.ID == live.ID {
+		live = cur // its activation time as the target records it, like Read
+	}
+	m.DeployedVersion = types.StringValue(live.Version)
+	m.SHA256 = types.StringValue(live.SHA256)
+	m.ReleaseID = types.StringValue(live.ID)
+	m.DeployedAt = types.StringValue(activatedAt(live))
+	m.PreviousVersion = types.StringNull()
+	if res.Previous != nil {
+		m.PreviousVersion = types.StringValue(res.Previous.Version)
+	}
+	m.BackupID = types.StringNull()
+	if res.BackupID != "" {
+		m.BackupID = types.StringValue(res.BackupID)
+	}
+	if m.PlannedSteps.IsUnknown() {
+		steps, d := types.ListValueFrom(ctx, types.StringType, plannedSteps(ctx, &m, wo, tgt, res.Previous, nil))
+		diags.Append(d...)
+		m.PlannedSteps = steps
+	}
+	diags.Append(st.Set(ctx, &m)...)
+}
+
+// saveLive keeps the prior state but makes it say what is live now.
+func (r *deploymentResource) saveLive(ctx context.Context, prior *deploymentResourceModel, live *target.Release, st deploymentState, diags *diag.Diagnostics) {
+	m := *prior
+	if live != nil {
+		applyLive(&m, live)
+	}
+	diags.Append(st.Set(ctx, &m)...)
+}
+
+// applyLive makes m describe the live release; the artifact keeps its name when
+// the release does not record one (a folder made by hand).
+func applyLive(m *deploymentResourceModel, live *target.Release) {
+	name := live.Name
+	if name == "" {
+		name, _, _ = m.nameVersion()
+	}
+	if !m.ReleaseID.Equal(types.StringValue(live.ID)) || m.DeployedAt.IsNull() || m.DeployedAt.IsUnknown() {
+		m.DeployedAt = types.StringValue(activatedAt(live))
+	}
+	m.Artifact = types.StringValue(name + "@" + live.Version)
+	m.DeployedVersion = types.StringValue(live.Version)
+	m.ReleaseID = types.StringValue(live.ID)
+	if live.SHA256 != "" {
+		m.SHA256 = types.StringValue(live.SHA256)
+	}
+}
+
+func activatedAt(rel *target.Release) string {
+	t := rel.ActivatedAt
+	if t.IsZero() {
+		t = time.Now()
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func (m *deploymentResourceModel) deployRequest(ctx context.Context, name, version string) (deploy.Request, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	req := deploy.Request{
+		Environment:       m.Environment.ValueString(),
+		Name:              name,
+		Version:           version,
+		SHA256:            m.SHA256.ValueString(),
+		LockToken:         m.LockToken.ValueInt64(),
+		AllowBlocked:      m.AllowBlocked.ValueBool(),
+		RollbackOnFailure: m.RollbackOnFailure.ValueBool(),
+	}
+	if m.SHA256.IsUnknown() {
+		req.SHA256 = ""
+	}
+	if m.Directory != nil {
+		req.KeepReleases = int(m.Directory.KeepReleases.ValueInt64())
+	}
+	if m.Hooks != nil {
+		diags.Append(stringList(ctx, m.Hooks.BeforeSwitch, &req.Hooks.BeforeSwitch)...)
+		diags.Append(stringList(ctx, m.Hooks.AfterSwitch, &req.Hooks.AfterSwitch)...)
+	}
+	if m.Backup != nil {
+		req.BackupCommand = m.Backup.Command.ValueString()
+	}
+	if s := m.SmokeTest; s != nil {
+		c := check.HTTPCheck{
+			URL:          s.URL.ValueString(),
+			Method:       s.Method.ValueString(),
+			ExpectStatus: int(s.ExpectStatus.ValueInt64()),
+			BodyContains: s.BodyContains.ValueString(),
+			Attempts:     int(s.Attempts.ValueInt64()),
+			Interval:     parseDuration(s.Interval.ValueString()),
+			Timeout:      parseDuration(s.Timeout.ValueString()),
+			CAFile:       s.CAFile.ValueString(),
+			Insecure:     s.Insecure.ValueBool(),
+			Host:         s.Host.ValueString(),
+		}
+		if !s.Headers.IsNull() && !s.Headers.IsUnknown() {
+			diags.Append(s.Headers.ElementsAs(ctx, &c.Headers, false)...)
+		}
+		if err := c.Validate(); err != nil {
+			diags.AddAttributeError(path.Root("smoke_test"), "Invalid smoke_test", err.Error())
+		}
+		req.SmokeTest = &c
+	}
+	return req, diags
+}
+
+func stringList(ctx context.Context, l types.List, out *[]string) diag.Diagnostics {
+	if l.IsNull() || l.IsUnknown() {
+		return nil
+	}
+	return l.ElementsAs(ctx, out, false)
+}

@@ -1,0 +1,210 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/store"
+	"github.com/releaseplan/terraform-provider-release/internal/target"
+)
+
+// Read reports what the target really serves; it never downloads an artifact.
+func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state deploymentResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tgt, _, diags := deploymentTarget(ctx, r.data, &state)
+	resp.Diagnostics.Append(diags...)
+	if tgt == nil || resp.Diagnostics.HasError() {
+		return
+	}
+	live, err := tgt.Current(ctx)
+	if errors.Is(err, target.ErrNotFound) {
+		tflog.Info(ctx, "the target is gone; removing the deployment from the state", map[string]any{"target": tgt.Describe(), "error": err.Error()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to read deployment "+state.ID.ValueString(), fmt.Sprintf("%s: %v", tgt.Describe(), err))
+		return
+	}
+	if live == nil {
+		tflog.Info(ctx, "nothing is live on the target any more; removing the deployment from the state", map[string]any{"target": tgt.Describe()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if state.ReleaseID.ValueString() != "" && state.ReleaseID.ValueString() != live.ID {
+		tflog.Info(ctx, "the live release changed outside Terraform", map[string]any{"state": state.ReleaseID.ValueString(), "live": live.ID})
+	}
+	if live.Name == "" && state.Artifact.IsNull() {
+		resp.Diagnostics.AddError("Unable to read deployment "+state.ID.ValueString(),
+			fmt.Sprintf("The live release %s of %s records no artifact name (it was not deployed by this provider).", live.ID, tgt.Describe()))
+		return
+	}
+	applyLive(&state, live)
+	if state.PlannedSteps.IsNull() || state.PlannedSteps.IsUnknown() {
+		state.PlannedSteps = types.ListValueMust(types.StringType, []attr.Value{})
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state deploymentResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if state.OnDestroy.ValueString() != "remove" {
+		tflog.Info(ctx, "on_destroy = keep: the live release keeps serving", map[string]any{"id": state.ID.ValueString()})
+		return
+	}
+	if state.Scalingo != nil {
+		resp.Diagnostics.AddWarning("The Scalingo app keeps running",
+			fmt.Sprintf("on_destroy = \"remove\" does not delete Scalingo app %s nor its deployments: the resource only leaves the state. Delete or scale down the app with Scalingo's tools if it must stop.", state.Scalingo.App.ValueString()))
+		return
+	}
+	tgt, _, diags := deploymentTarget(ctx, r.data, &state)
+	resp.Diagnostics.Append(diags...)
+	if tgt == nil || resp.Diagnostics.HasError() {
+		return
+	}
+	if err := tgt.Remove(ctx); err != nil {
+		resp.Diagnostics.AddError("Unable to remove deployment "+state.ID.ValueString(),
+			fmt.Sprintf("Removing the releases of %s failed: %v. Some release folders may remain; remove them by hand or destroy again.", tgt.Describe(), err))
+	}
+}
+
+// ImportState takes `<environment>:<absolute path>` for a directory target and
+// `<environment>:scalingo:<app>` (optionally `:<artifact name>`) for a Scalingo app;
+// Read then fills in the live release.
+func (r *deploymentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	const summary = "Unable to import release_deployment"
+	env, rest, ok := strings.Cut(req.ID, ":")
+	if !ok || !environmentNameRe.MatchString(env) {
+		resp.Diagnostics.AddError(summary, fmt.Sprintf("The import id %q must be <environment>:<absolute path> for a directory target (e.g. staging:/srv/histologe) "+
+			"or <environment>:scalingo:<app> for a Scalingo app (e.g. staging:scalingo:histologe-staging).", req.ID))
+		return
+	}
+	m := deploymentResourceModel{
+		Environment:       types.StringValue(env),
+		Artifact:          types.StringNull(),
+		SHA256:            types.StringNull(),
+		LockToken:         types.Int64Null(),
+		LockTokenWO:       types.Int64Null(),
+		RollbackOnFailure: types.BoolValue(true),
+		AllowBlocked:      types.BoolValue(false),
+		OnDestroy:         types.StringValue("keep"),
+		DeployedVersion:   types.StringNull(),
+		PreviousVersion:   types.StringNull(),
+		DeployedAt:        types.StringNull(),
+		ReleaseID:         types.StringNull(),
+		BackupID:          types.StringNull(),
+		PlannedSteps:      types.ListValueMust(types.StringType, []attr.Value{}),
+		Timeouts:          timeouts.Value{Object: typesObjectNull(ctx)},
+	}
+	name := ""
+	if app, isScalingo := strings.CutPrefix(rest, "scalingo:"); isScalingo {
+		app, name, _ = strings.Cut(app, ":")
+		if app == "" || (name != "" && store.ValidateName(name) != nil) {
+			resp.Diagnostics.AddError(summary, fmt.Sprintf("The import id %q must be <environment>:scalingo:<app>, or <environment>:scalingo:<app>:<artifact name> when the release history does not know which artifact the app runs.", req.ID))
+			return
+		}
+		m.ID = types.StringValue(deploymentID(env, "scalingo:"+app))
+		m.Scalingo = &deploymentScalingoModel{App: types.StringValue(app), SourceURLFromStore: types.BoolValue(false)}
+	} else {
+		if !filepath.IsAbs(rest) {
+			resp.Diagnostics.AddError(summary, fmt.Sprintf("The import id %q must be <environment>:<absolute path of the directory target>, e.g. staging:/srv/histologe, "+
+				"or <environment>:scalingo:<app> for a Scalingo app.", req.ID))
+			return
+		}
+		p := filepath.Clean(rest)
+		m.ID = types.StringValue(deploymentID(env, p))
+		m.Directory = &deploymentDirectoryModel{
+			Path:         types.StringValue(p),
+			KeepReleases: types.Int64Value(deploymentDefaultKeep),
+			Shared:       types.ListNull(types.StringType),
+		}
+	}
+	tgt, _, diags := deploymentTarget(ctx, r.data, &m)
+	resp.Diagnostics.Append(diags...)
+	if tgt == nil || resp.Diagnostics.HasError() {
+		return
+	}
+	live, err := tgt.Current(ctx)
+	if err != nil || live == nil {
+		resp.Diagnostics.AddError(summary,
+			fmt.Sprintf("Nothing is live on %s (%v): there is no deployment to import.", tgt.Describe(), errOrNothing(err)))
+		return
+	}
+	var deployed []backend.Event
+	if r.data != nil {
+		deployed, _ = r.data.Backend.History(ctx, backend.HistoryQuery{Environment: env, Kinds: []string{backend.KindDeployed}, Limit: 20})
+	}
+	if m.Scalingo != nil && name == "" {
+		// A Scalingo deployment records only its git_ref: the history of the
+		// environment tells which artifact that version was.
+		for _, ev := range deployed {
+			if ev.Version == live.Version && ev.Name != "" {
+				name = ev.Name
+				break
+			}
+		}
+		if name == "" {
+			resp.Diagnostics.AddError(summary, fmt.Sprintf("%s runs %s, but the release history of %s has no deployment of that version, so the artifact name is unknown. "+
+				"Import with %s:scalingo:%s:<artifact name>.", tgt.Describe(), live.Version, env, env, m.Scalingo.App.ValueString()))
+			return
+		}
+	}
+	if m.Scalingo != nil {
+		m.Artifact = types.StringValue(name + "@" + live.Version)
+		// Read the live release again under the artifact's name: sha256 and git commit.
+		if tgt, _, diags = deploymentTarget(ctx, r.data, &m); diags.HasError() {
+			resp.Diagnostics.Append(diags...)
+			return
+		}
+		if live, err = tgt.Current(ctx); err != nil || live == nil {
+			resp.Diagnostics.AddError(summary, fmt.Sprintf("Could not read what %s serves: %v.", tgt.Describe(), errOrNothing(err)))
+			return
+		}
+	}
+	if live.Name == "" {
+		resp.Diagnostics.AddError(summary,
+			fmt.Sprintf("The live release %s of %s records no artifact name: it was not deployed by this provider. Deploy it with release_deployment instead.", live.ID, tgt.Describe()))
+		return
+	}
+	applyLive(&m, live)
+	// The version that was live before, from the history, when the backend knows it.
+	var same []backend.Event
+	for _, ev := range deployed {
+		if ev.Name == live.Name {
+			same = append(same, ev)
+		}
+	}
+	if len(same) >= 2 && same[0].Version == live.Version {
+		m.PreviousVersion = types.StringValue(same[1].Version)
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+func errOrNothing(err error) string {
+	if err == nil {
+		return "no current release"
+	}
+	return err.Error()
+}
+
+func typesObjectNull(context.Context) types.Object {
+	return types.ObjectNull(map[string]attr.Type{"create": types.StringType, "update": types.StringType})
+}
