@@ -102,19 +102,13 @@ var (
 // Validate reports configuration errors, without touching the network or files.
 func (c HTTPCheck) Validate() error {
 	var errs []error
-	u, err := url.Parse(c.URL)
-	switch {
-	case c.URL == "":
-		errs = append(errs, errors.New("url is required"))
-	case err != nil:
-		errs = append(errs, fmt.Errorf("url is not valid: %w", err))
-	case u.Scheme != "http" && u.Scheme != "https":
-		errs = append(errs, fmt.Errorf("url %s must use http or https", u.Redacted()))
-	case u.Host == "":
-		errs = append(errs, fmt.Errorf("url %s has no host", u.Redacted()))
+	if err := ValidateURL(c.URL); err != nil {
+		errs = append(errs, err)
 	}
-	if c.Method != "" && !validMethod(c.Method) {
-		errs = append(errs, fmt.Errorf("method %q is not a valid HTTP method", c.Method))
+	if c.Method != "" {
+		if err := ValidateMethod(c.Method); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if c.ExpectStatus != 0 && (c.ExpectStatus < 100 || c.ExpectStatus > 599) {
 		errs = append(errs, fmt.Errorf("expect_status %d is not an HTTP status (100-599)", c.ExpectStatus))
@@ -139,7 +133,35 @@ func (c HTTPCheck) Validate() error {
 	return errors.Join(errs...)
 }
 
-func validMethod(m string) bool { return validToken(m) }
+// Methods are the HTTP methods a check may use.
+var Methods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// ValidateURL refuses a check URL that is not absolute http(s) with a host, so
+// that a typo fails at plan time instead of after the switch.
+func ValidateURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "":
+		return errors.New("url is required")
+	case err != nil:
+		return fmt.Errorf("url is not valid: %w", err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("url %s must use http or https", u.Redacted())
+	case u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("url %s has no host", u.Redacted())
+	}
+	return nil
+}
+
+// ValidateMethod refuses a method a check does not send (methods are case-sensitive).
+func ValidateMethod(m string) error {
+	for _, ok := range Methods {
+		if m == ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("method %q is not a valid HTTP method for a check: use one of %s", m, strings.Join(Methods, ", "))
+}
 
 func validToken(s string) bool {
 	if s == "" {

@@ -227,8 +227,9 @@ func blueGreenRouterSchema() schema.Schema {
 					"the switch changes what is live. Set `url`, or `path` (appended to `http://<upstream>` of that colour).",
 				Attributes: map[string]schema.Attribute{
 					"url": schema.StringAttribute{
-						MarkdownDescription: "Full URL to check, e.g. the preview route `http://127.0.0.1/health` with `headers = { X-Release-Preview = \"1\" }`.",
+						MarkdownDescription: "Full URL to check, e.g. the preview route `http://127.0.0.1/health` with `headers = { X-Release-Preview = \"1\" }`: `http` or `https` with a host, checked at plan time.",
 						Optional:            true,
+						Validators:          []validator.String{checkURL()},
 					},
 					"path": schema.StringAttribute{
 						MarkdownDescription: "Path such as `/health`, requested from the upstream of the colour about to go live.",
