@@ -115,6 +115,9 @@ type Result struct {
 	Warnings []string
 	// Activated tells whether the new release went live at some point.
 	Activated bool
+	// Reverified is true when the live release was not a finished deployment and
+	// this deployment verified that same release again.
+	Reverified bool
 }
 
 // Error is a failed deployment: which step failed, what is live now, and what the
@@ -166,11 +169,19 @@ func (r *run) do(ctx context.Context) error {
 	if req.BackupCommand != "" && req.Backup != nil {
 		return errors.New("deploy: BackupCommand and Backup are exclusive")
 	}
-	prev, err := req.Target.Current(ctx)
+	live, err := req.Target.Current(ctx)
 	if err != nil {
 		return r.fail("fetch", err, "Could not read what %s serves now: %v. Nothing was changed.", req.Target.Describe(), err)
 	}
-	r.prev, r.res.Previous, r.res.Live = prev, prev, prev
+	prev := live
+	if live != nil && !live.Sound() {
+		// Not a finished deployment (killed after the switch, failed, or current
+		// pointing elsewhere): the release to go back to is the verified one it
+		// replaced, if any.
+		prev = live.Replaced
+		r.log("the live release is not a finished deployment", map[string]any{"problem": live.Problem})
+	}
+	r.prev, r.res.Previous, r.res.Live = prev, prev, live
 
 	if err := backend.CheckToken(ctx, req.Backend, req.Environment, req.LockToken); err != nil {
 		return r.fail("fence", err, "The deployment was refused before anything changed: %v. Acquire the environment lock again and plan with its new token.", err)
@@ -240,14 +251,21 @@ func (r *run) do(ctx context.Context) error {
 	if err := backend.CheckToken(ctx, req.Backend, req.Environment, req.LockToken); err != nil {
 		return discard(r.fail("fence", err, "The lock was lost before the switch: %v. The switch did not happen: %s still serves %s. Acquire the environment lock again, then apply again.", err, req.Target.Describe(), describe(prev)))
 	}
+	// Recorded before the switch, so that a deployment killed from here on leaves
+	// a live release that says it was never verified.
+	if err := req.Target.MarkUnverified(ctx, p.Release, prev); err != nil {
+		return discard(r.fail("switch", err, "Could not record the release as about to go live: %v. The switch did not happen: %s still serves %s.", err, req.Target.Describe(), describe(live)))
+	}
+	r.res.Reverified = live != nil && live.ID == p.Release.ID
 	r.log("switching", map[string]any{"release": p.Release.ID, "target": req.Target.Describe()})
 	if err := req.Target.Activate(ctx, p); err != nil {
 		return discard(r.fail("switch", err, "Could not switch %s to %s: %v. %s still serves %s.", req.Target.Describe(), p.Release.ID, err, req.Target.Describe(), describe(prev)))
 	}
 	r.res.Activated = true
-	live := p.Release
-	live.ActivatedAt = req.Now().UTC()
-	r.res.Live = &live
+	now := p.Release
+	now.ActivatedAt = req.Now().UTC()
+	now.Unverified, now.Replaced = true, prev
+	r.res.Live = &now
 
 	for i, cmd := range req.Hooks.AfterSwitch {
 		if err := r.hook(ctx, "after_switch", i, cmd, p); err != nil {
@@ -260,6 +278,11 @@ func (r *run) do(ctx context.Context) error {
 		}
 	}
 
+	if err := req.Target.MarkVerified(context.WithoutCancel(ctx), p.Release); err != nil {
+		r.res.Warnings = append(r.res.Warnings, "could not record the release as verified (the next plan verifies it again): "+err.Error())
+	} else if cur, err := req.Target.Current(context.WithoutCancel(ctx)); err == nil && cur != nil && cur.ID == p.Release.ID {
+		r.res.Live = cur
+	}
 	r.event(backend.KindDeployed, req.Version, r.spec.SHA256, fmt.Sprintf("release %s is live on %s%s", p.Release.ID, req.Target.Describe(), previousClause(prev)))
 	keep := req.KeepReleases
 	if keep == 0 {
@@ -451,6 +474,13 @@ func (r *run) afterSwitchFailure(ctx context.Context, step string, cause error, 
 	}
 	r.res.RolledBack = true
 	r.res.Live = r.prev
+	if r.prev != nil {
+		// The release gone back to was verified when it was live: a mark left on
+		// its folder by a deployment of the same release that was killed goes.
+		if err := req.Target.MarkVerified(bg, *r.prev); err != nil {
+			r.res.Warnings = append(r.res.Warnings, "could not clear the marks of the restored release: "+err.Error())
+		}
+	}
 	if r.prev == nil {
 		r.event(backend.KindRolledBack, "", "", fmt.Sprintf("%s failed and nothing was live before: %s serves nothing", r.id(), req.Target.Describe()))
 		return r.fail(step, cause, "%s Nothing was live before this deployment, so %s serves nothing now. Fix the release, then apply again.", what, req.Target.Describe())

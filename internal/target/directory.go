@@ -113,12 +113,20 @@ func (d *Directory) Current(_ context.Context) (*Release, error) {
 		dest = filepath.Join(d.Path, dest)
 	}
 	dest = filepath.Clean(dest)
+	// Only <path>/releases/<id> is a release: a link elsewhere (even to a folder of
+	// the same name) or to a folder that is gone is drift, reported, not adopted.
+	if filepath.Dir(dest) != filepath.Clean(d.releasesPath()) || strings.HasPrefix(filepath.Base(dest), ".") {
+		return &Release{Problem: fmt.Sprintf("%s points at %s, outside %s", link, dest, d.releasesPath())}, nil
+	}
 	st, err := os.Stat(dest)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Release{Problem: fmt.Sprintf("%s points at %s, which no longer exists", link, dest)}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s points to %s, which cannot be read: %w", link, dest, err)
 	}
 	if !st.IsDir() {
-		return nil, fmt.Errorf("%s points to %s, which is not a folder", link, dest)
+		return &Release{Problem: fmt.Sprintf("%s points at %s, which is not a release folder", link, dest)}, nil
 	}
 	rel, err := d.release(filepath.Base(dest))
 	if err != nil {
@@ -127,6 +135,12 @@ func (d *Directory) Current(_ context.Context) (*Release, error) {
 	rel.Path = dest
 	if fi, err := os.Lstat(link); err == nil {
 		rel.ActivatedAt = fi.ModTime().UTC()
+	}
+	switch {
+	case rel.Unverified:
+		rel.Problem = fmt.Sprintf("release %s (%s) went live but its after_switch hooks and smoke test never finished", rel.Version, rel.ID)
+	case rel.Failed:
+		rel.Problem = fmt.Sprintf("release %s (%s) is live although its deployment failed (%s)", rel.Version, rel.ID, rel.FailReason)
 	}
 	return rel, nil
 }
@@ -420,7 +434,39 @@ func (d *Directory) MarkFailed(_ context.Context, release Release, reason string
 	if err != nil {
 		return err
 	}
-	rel.Failed, rel.FailReason = true, reason
+	// A failed deployment has finished: failed, no longer unverified. Replaced
+	// stays, naming the release to go back to.
+	rel.Failed, rel.FailReason, rel.Unverified = true, reason, false
+	return d.writeMeta(*rel)
+}
+
+// MarkUnverified implements Target: the mark is in the release's metadata,
+// written atomically before the switch.
+func (d *Directory) MarkUnverified(_ context.Context, release Release, replaced *Release) error {
+	rel, err := d.release(release.ID)
+	if err != nil {
+		return err
+	}
+	rel.Unverified = true
+	rel.Replaced = nil
+	if replaced != nil && replaced.ID != "" {
+		r := *replaced
+		r.Replaced, r.Problem = nil, ""
+		rel.Replaced = &r
+	}
+	return d.writeMeta(*rel)
+}
+
+// MarkVerified implements Target.
+func (d *Directory) MarkVerified(_ context.Context, release Release) error {
+	rel, err := d.release(release.ID)
+	if err != nil {
+		return err
+	}
+	if !rel.Unverified && !rel.Failed && rel.Replaced == nil {
+		return nil
+	}
+	rel.Unverified, rel.Failed, rel.FailReason, rel.Replaced = false, false, "", nil
 	return d.writeMeta(*rel)
 }
 

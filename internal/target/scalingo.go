@@ -215,6 +215,14 @@ func (s *Scalingo) Restore(ctx context.Context, previous *Release, open Opener) 
 // MarkFailed implements Target: Scalingo keeps the deployment history itself.
 func (s *Scalingo) MarkFailed(context.Context, Release, string) error { return nil }
 
+// MarkUnverified implements Target. A Scalingo deployment has no file of its own
+// to carry the mark, and Scalingo keeps the previous containers until the new
+// ones start; the mark is not recorded there.
+func (s *Scalingo) MarkUnverified(context.Context, Release, *Release) error { return nil }
+
+// MarkVerified implements Target (see MarkUnverified).
+func (s *Scalingo) MarkVerified(context.Context, Release) error { return nil }
+
 // Prune implements Target: there is nothing to prune on Scalingo.
 func (s *Scalingo) Prune(context.Context, int, ...string) ([]string, error) { return nil, nil }
 

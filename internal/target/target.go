@@ -40,6 +40,23 @@ type Release struct {
 	Failed bool `json:"failed,omitempty"`
 	// FailReason says why, when Failed.
 	FailReason string `json:"fail_reason,omitempty"`
+	// Unverified is set from just before the release goes live until its
+	// after_switch hooks and smoke test passed: a live release that still has it
+	// was switched to by a deployment that never finished (killed, timed out).
+	Unverified bool `json:"unverified,omitempty"`
+	// Replaced is the release that was live when this one went live unverified:
+	// the one a new deployment goes back to when verification fails again.
+	Replaced *Release `json:"replaced,omitempty"`
+	// Problem, set by Current, says in a sentence why what is live is not a
+	// finished deployment (unverified, failed, or `current` not pointing at one of
+	// the target's releases, in which case ID and Version are empty). Empty when
+	// the live release is sound.
+	Problem string `json:"-"`
+}
+
+// Sound tells whether rel is a finished deployment that can be rolled back to.
+func (rel *Release) Sound() bool {
+	return rel != nil && rel.ID != "" && !rel.Unverified && !rel.Failed
 }
 
 // Spec names the artifact a release is made from.
@@ -91,6 +108,12 @@ type Target interface {
 	// MarkFailed records that release failed after going live, so Prune keeps it
 	// for inspection.
 	MarkFailed(ctx context.Context, release Release, reason string) error
+	// MarkUnverified records, durably and before the switch, that release is about
+	// to go live without having passed its checks, and which release it replaces.
+	MarkUnverified(ctx context.Context, release Release, replaced *Release) error
+	// MarkVerified clears the mark once the after_switch hooks and smoke test
+	// passed (and a failed mark from an earlier attempt).
+	MarkVerified(ctx context.Context, release Release) error
 	// Prune deletes releases beyond the newest keep ones. It never deletes the live
 	// release, any release whose ID is in protect, nor a release marked failed.
 	Prune(ctx context.Context, keep int, protect ...string) ([]string, error)
