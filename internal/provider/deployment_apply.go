@@ -100,25 +100,26 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 		req.Backup = func(ctx context.Context) (string, error) { return r.data.scalingoBackup(ctx, app, addon) }
 	}
 
-	// The plan was approved against what was live then; refuse if it moved since.
+	// The plan was approved against what was live then; refuse if it moved since
+	// (the final plan checks it too; this closes the gap up to the deploy).
 	live, err := tgt.Current(ctx)
 	if err != nil {
 		diags.AddError(summary, fmt.Sprintf("Could not read what %s serves: %v. Nothing was changed.", tgt.Describe(), err))
 		return
 	}
-	if !plan.PreviousVersion.IsUnknown() {
-		liveVersion := ""
-		if live != nil {
-			liveVersion = live.Version
+	stale := ""
+	switch {
+	case prior != nil:
+		stale = r.staleState(ctx, env, tgt, prior, live)
+	case plan.PreviousVersion.IsNull() && live != nil:
+		stale = staleDetail(ctx, r.data.Backend, env, tgt, "", live.Version, live.ID)
+	}
+	if stale != "" {
+		diags.AddError(summary, stale)
+		if prior != nil {
+			r.saveLive(ctx, prior, live, st, diags)
 		}
-		if liveVersion != plan.PreviousVersion.ValueString() {
-			diags.AddError(summary, fmt.Sprintf("The plan replaces %s, but %s now serves %s: someone deployed since the plan. Nothing was changed. Plan again and review the new plan.",
-				orNothing(plan.PreviousVersion.ValueString()), tgt.Describe(), orNothing(liveVersion)))
-			if prior != nil {
-				r.saveLive(ctx, prior, live, st, diags)
-			}
-			return
-		}
+		return
 	}
 
 	req.Log = func(msg string, fields map[string]any) {
@@ -135,7 +136,8 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 	if err != nil {
 		diags.AddError(summary, err.Error())
 		if res.Live != nil && res.Release != nil && res.Live.ID == res.Release.ID {
-			// rollback_on_failure = false: the failed release is what serves.
+			// rollback_on_failure = false: the failed release is what serves, and
+			// the state says it failed, so the next plan deploys again.
 			r.saveSuccess(ctx, plan, wo, key, tgt, res, st, diags)
 			return
 		}
@@ -162,7 +164,15 @@ func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentRe
 		live = cur // its activation time as the target records it, like Read
 	}
 	m.DeployedVersion = types.StringValue(live.Version)
-	m.SHA256 = types.StringValue(live.SHA256)
+	if !sameSHA256(m.SHA256, types.StringValue(live.SHA256)) {
+		m.SHA256 = types.StringValue(live.SHA256)
+	}
+	m.Status = types.StringValue(liveStatus(live))
+	if !diags.HasError() && m.Status.ValueString() != deploymentStatusLive {
+		diags.AddError(fmt.Sprintf("Unable to deploy %s to %s", m.Artifact.ValueString(), m.Environment.ValueString()),
+			fmt.Sprintf("Release %s passed its checks and is live on %s, but the target reports it as %s (%s): recording it as verified failed. The next plan deploys it again.",
+				live.ID, tgt.Describe(), m.Status.ValueString(), statusSentence(m.Status.ValueString())))
+	}
 	m.ReleaseID = types.StringValue(live.ID)
 	m.DeployedAt = types.StringValue(activatedAt(live))
 	m.PreviousVersion = types.StringNull()
@@ -174,7 +184,7 @@ func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentRe
 		m.BackupID = types.StringValue(res.BackupID)
 	}
 	if m.PlannedSteps.IsUnknown() {
-		steps, d := types.ListValueFrom(ctx, types.StringType, plannedSteps(ctx, &m, wo, tgt, res.Previous, nil))
+		steps, d := types.ListValueFrom(ctx, types.StringType, plannedSteps(&m, nil, wo, tgt))
 		diags.Append(d...)
 		m.PlannedSteps = steps
 	}
@@ -191,8 +201,16 @@ func (r *deploymentResource) saveLive(ctx context.Context, prior *deploymentReso
 }
 
 // applyLive makes m describe the live release; the artifact keeps its name when
-// the release does not record one (a folder made by hand).
+// the release does not record one (a folder made by hand). A live release that is
+// not a finished deployment gets its status, and previous_version names the
+// release a new deployment would go back to.
 func applyLive(m *deploymentResourceModel, live *target.Release) {
+	m.Status = types.StringValue(liveStatus(live))
+	if live.ID == "" {
+		// current is not one of the target's releases: nothing can be named live.
+		m.DeployedVersion, m.ReleaseID, m.PreviousVersion = types.StringNull(), types.StringNull(), types.StringNull()
+		return
+	}
 	name := live.Name
 	if name == "" {
 		name, _, _ = m.nameVersion()
@@ -203,8 +221,14 @@ func applyLive(m *deploymentResourceModel, live *target.Release) {
 	m.Artifact = types.StringValue(name + "@" + live.Version)
 	m.DeployedVersion = types.StringValue(live.Version)
 	m.ReleaseID = types.StringValue(live.ID)
-	if live.SHA256 != "" {
+	if live.SHA256 != "" && !sameSHA256(m.SHA256, types.StringValue(live.SHA256)) {
 		m.SHA256 = types.StringValue(live.SHA256)
+	}
+	if live.Unverified || live.Failed {
+		m.PreviousVersion = types.StringNull()
+		if live.Replaced != nil {
+			m.PreviousVersion = types.StringValue(live.Replaced.Version)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -18,8 +19,15 @@ import (
 )
 
 // ModifyPlan makes the plan the approval: it shows the live version that will be
-// replaced, the version and sha256 that go live, whether the release folder is
-// reused, and every step; it refuses at plan time what apply would refuse.
+// replaced, the version and sha256 that go live and every step; it refuses at plan
+// time what apply would refuse.
+//
+// Terraform plans every resource a second time at apply (the "final plan"), and a
+// value planned as known must come out the same then. So planned values are
+// computed from the configuration, the prior state (which the plan's refresh has
+// just read from the target) and the store's immutable records only — never from a
+// fresh look at the target. The fresh look happens too, to detect that the target
+// moved since the state was read: that is refused with a message, never planned.
 func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() || r.data == nil {
 		return
@@ -53,6 +61,9 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 		switch {
 		case err == nil:
 			plan.SHA256 = types.StringValue(obj.SHA256)
+			if state != nil && plan.Artifact.Equal(state.Artifact) && strings.EqualFold(state.SHA256.ValueString(), obj.SHA256) {
+				plan.SHA256 = state.SHA256 // the spelling already in the state
+			}
 		case errors.Is(err, store.ErrNotFound) && state != nil && plan.Artifact.Equal(state.Artifact):
 			// Deleted from the store since: what is deployed does not change.
 			plan.SHA256 = state.SHA256
@@ -63,16 +74,21 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 			resp.Diagnostics.AddAttributeError(path.Root("artifact"), "Unable to read the artifact store", err.Error())
 			return
 		}
-	} else if !cfgSHA.IsNull() && !cfgSHA.IsUnknown() {
-		plan.SHA256 = types.StringValue(strings.ToLower(cfgSHA.ValueString()))
+	} else if !cfgSHA.IsNull() {
+		// A configured sha256 is planned as written (upper case included); it is
+		// compared without regard to case everywhere.
+		plan.SHA256 = cfgSHA
 	}
 
-	changing := state == nil || !known || plan.SHA256.IsUnknown() ||
-		!plan.Artifact.Equal(state.Artifact) || !plan.SHA256.Equal(state.SHA256) || !plan.ID.Equal(state.ID)
+	unsound := state != nil && !state.isSound()
+	changing := state == nil || !known || plan.SHA256.IsUnknown() || unsound ||
+		!plan.Artifact.Equal(state.Artifact) || !sameSHA256(plan.SHA256, state.SHA256) || !plan.ID.Equal(state.ID)
 	if !changing {
 		// Only settings change: nothing is deployed, the computed values stay.
+		plan.SHA256 = state.SHA256
 		plan.DeployedVersion, plan.PreviousVersion, plan.DeployedAt = state.DeployedVersion, state.PreviousVersion, state.DeployedAt
 		plan.ReleaseID, plan.BackupID, plan.PlannedSteps = state.ReleaseID, state.BackupID, state.PlannedSteps
+		plan.Status = state.Status
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 		return
 	}
@@ -82,10 +98,35 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 		resp.Diagnostics.AddAttributeError(plan.targetPath(), "Unable to read the deployment target", fmt.Sprintf("%s: %v. Fix the target, then plan again.", tgt.Describe(), err))
 		return
 	}
+	if state != nil && !plan.Environment.IsUnknown() {
+		if d := r.staleState(ctx, plan.Environment.ValueString(), tgt, state, live); d != "" {
+			resp.Diagnostics.AddError(fmt.Sprintf("Unable to deploy %s to %s", plan.Artifact.ValueString(), plan.Environment.ValueString()), d)
+			return
+		}
+	}
+	if unsound && live != nil && live.Problem != "" {
+		resp.Diagnostics.AddWarning("The live release of "+plan.Environment.ValueString()+" is not a finished deployment",
+			fmt.Sprintf("On %s, %s. This apply deploys %s again: it runs the after_switch hooks and the smoke test, and rolls back when they fail.",
+				tgt.Describe(), live.Problem, plan.Artifact.ValueString()))
+	}
+
 	plan.DeployedAt, plan.ReleaseID = types.StringUnknown(), types.StringUnknown()
-	plan.PreviousVersion = types.StringNull()
-	if live != nil {
-		plan.PreviousVersion = types.StringValue(live.Version)
+	plan.Status = types.StringValue(deploymentStatusLive)
+	switch {
+	case state == nil && live == nil:
+		plan.PreviousVersion = types.StringNull()
+	case state == nil:
+		// Not in the state: shown as a warning, known at apply.
+		plan.PreviousVersion = types.StringUnknown()
+		if live.Problem == "" {
+			resp.Diagnostics.AddWarning("The target already serves a release that is not in this state",
+				fmt.Sprintf("%s serves %s now (%s). This deployment replaces it; import the deployment first to review it as previous_version.", tgt.Describe(), orNothing(live.Version), live.ID))
+		}
+	case unsound:
+		// Read put the release to go back to (the last verified one) there.
+		plan.PreviousVersion = state.PreviousVersion
+	default:
+		plan.PreviousVersion = state.DeployedVersion
 	}
 	plan.BackupID = types.StringNull()
 	if plan.Backup != nil {
@@ -101,16 +142,56 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	}
 	steps := types.ListUnknown(types.StringType)
 	if known && !plan.SHA256.IsUnknown() && !plan.Environment.IsUnknown() {
-		var reuse *target.Prepared
-		if p, err := tgt.Find(ctx, target.Spec{Name: name, Version: version, SHA256: plan.SHA256.ValueString()}); err == nil {
-			reuse = p
-		}
-		s, d := types.ListValueFrom(ctx, types.StringType, plannedSteps(ctx, &plan, wo, tgt, live, reuse))
+		s, d := types.ListValueFrom(ctx, types.StringType, plannedSteps(&plan, state, wo, tgt))
 		resp.Diagnostics.Append(d...)
 		steps = s
 	}
 	plan.PlannedSteps = steps
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// sameSHA256 compares two sha256 values without regard to case.
+func sameSHA256(a, b types.String) bool {
+	if a.IsUnknown() || b.IsUnknown() || a.IsNull() || b.IsNull() {
+		return a.Equal(b)
+	}
+	return strings.EqualFold(a.ValueString(), b.ValueString())
+}
+
+// staleState says how the target differs from what the state (and so the plan)
+// recorded as live, or "" when it does not: the plan replaces what the state says,
+// so a target that moved since must not be planned over.
+func (r *deploymentResource) staleState(ctx context.Context, env string, tgt target.Target, state *deploymentResourceModel, live *target.Release) string {
+	liveID, liveVersion := "", ""
+	if live != nil {
+		liveID, liveVersion = live.ID, live.Version
+	}
+	if liveID == state.ReleaseID.ValueString() {
+		return ""
+	}
+	return staleDetail(ctx, r.data.Backend, env, tgt, state.DeployedVersion.ValueString(), liveVersion, liveID)
+}
+
+// staleDetail phrases "the environment changed since the plan": what the plan
+// expected to replace, what is live now and who deployed it when the history says.
+func staleDetail(ctx context.Context, be backend.Backend, env string, tgt target.Target, planned, liveVersion, liveID string) string {
+	now := "nothing is live now"
+	if liveID != "" || liveVersion != "" {
+		now = fmt.Sprintf("%s is live now (release %s", orNothing(liveVersion), orNothing(liveID))
+		if evs, err := be.History(ctx, backend.HistoryQuery{Environment: env, Kinds: []string{backend.KindDeployed, backend.KindRolledBack}, Limit: 1}); err == nil && len(evs) == 1 && evs[0].Version == liveVersion {
+			now += fmt.Sprintf(", %s by %s at %s", evs[0].Kind, orUnknown(evs[0].Actor), evs[0].Time.UTC().Format(time.RFC3339))
+		}
+		now += ")"
+	}
+	return fmt.Sprintf("%s changed since this plan was made: it planned to replace %s on %s, and %s. Nothing was changed. Plan again and review.",
+		env, orNothing(planned), tgt.Describe(), now)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown actor"
+	}
+	return s
 }
 
 // planRefusals reports at plan time a blocked version and a stale lock token.
@@ -143,32 +224,36 @@ func (r *deploymentResource) planRefusals(ctx context.Context, plan *deploymentR
 	return diags
 }
 
-func plannedSteps(ctx context.Context, m *deploymentResourceModel, wo types.Int64, tgt target.Target, live *target.Release, reuse *target.Prepared) []string {
+// plannedSteps describes the apply in order. It reads only the planned model and
+// the prior state, never the target, so the steps are the same at plan and at apply
+// (see ModifyPlan); values that may be unknown at plan (the lock token of a lock
+// acquired in the same apply) are named, not quoted: the plan shows them in their
+// own attributes.
+func plannedSteps(m, state *deploymentResourceModel, wo types.Int64, tgt target.Target) []string {
 	name, version, _ := m.nameVersion()
 	id := name + "@" + version
+	env := m.Environment.ValueString()
+	sha := m.SHA256.ValueString()
 	var steps []string
 	switch {
-	case m.LockToken.IsUnknown():
-		// The lock is acquired in the same apply: its token is only known then.
-		steps = append(steps, fmt.Sprintf("check that the token of the lock acquired by this apply is still the lock of %s", m.Environment.ValueString()))
 	case !m.LockToken.IsNull():
-		steps = append(steps, fmt.Sprintf("check that lock token %d is still the lock of %s", m.LockToken.ValueInt64(), m.Environment.ValueString()))
+		steps = append(steps, fmt.Sprintf("check that lock_token is still the token of the lock of %s, before anything changes and again just before the switch", env))
 	case !wo.IsNull():
-		// A run lock is acquired again by the apply: its token is only known then.
-		steps = append(steps, fmt.Sprintf("check that the run's lock token (lock_token_wo) is still the lock of %s", m.Environment.ValueString()))
+		steps = append(steps, fmt.Sprintf("check that the run's lock token (lock_token_wo) is still the lock of %s", env))
 	}
 	if m.AllowBlocked.ValueBool() {
 		steps = append(steps, "deploy "+id+" even if it is blocked (allow_blocked)")
 	} else {
 		steps = append(steps, "refuse "+id+" if it is blocked")
 	}
+	reverify := state != nil && !state.isSound() && m.Artifact.Equal(state.Artifact) && sameSHA256(m.SHA256, state.SHA256) && !state.ReleaseID.IsNull()
 	switch {
-	case reuse != nil:
-		steps = append(steps, fmt.Sprintf("reuse release %s on %s (same sha256 %s, nothing downloaded)", reuse.Release.ID, tgt.Describe(), m.SHA256.ValueString()))
+	case reverify:
+		steps = append(steps, fmt.Sprintf("verify release %s on %s again: it is live but %s", state.ReleaseID.ValueString(), tgt.Describe(), statusSentence(state.Status.ValueString())))
 	case m.Scalingo != nil:
-		steps = append(steps, fmt.Sprintf("read %s from the artifact store, verifying sha256 %s before anything goes to %s", id, m.SHA256.ValueString(), tgt.Describe()))
+		steps = append(steps, fmt.Sprintf("read %s from the artifact store, verifying sha256 %s before anything goes to %s", id, sha, tgt.Describe()))
 	default:
-		steps = append(steps, fmt.Sprintf("stream %s into a new release on %s, verifying sha256 %s before anything goes live", id, tgt.Describe(), m.SHA256.ValueString()))
+		steps = append(steps, fmt.Sprintf("reuse a release of %s with sha256 %s when one is still on %s (nothing downloaded), else stream it into a new release, verifying the sha256 before anything goes live", id, sha, tgt.Describe()))
 	}
 	if b := m.Backup; b != nil {
 		if !b.ScalingoAddon.IsNull() {
@@ -182,9 +267,12 @@ func plannedSteps(ctx context.Context, m *deploymentResourceModel, wo types.Int6
 			steps = append(steps, fmt.Sprintf("run %d before_switch hook(s) in the new release; a failure stops here", n))
 		}
 	}
-	from := "nothing"
-	if live != nil {
-		from = live.Version + " (" + live.ID + ")"
+	from := "whatever it serves when the apply starts"
+	switch {
+	case state != nil:
+		from = describeState(state)
+	case m.PreviousVersion.IsNull():
+		from = "nothing"
 	}
 	if m.Scalingo != nil {
 		src := "upload the verified bytes as a source archive"
@@ -203,21 +291,32 @@ func plannedSteps(ctx context.Context, m *deploymentResourceModel, wo types.Int6
 	if st := m.SmokeTest; st != nil {
 		steps = append(steps, fmt.Sprintf("smoke test %s %s expecting %d (%d attempts)", st.Method.ValueString(), st.URL.ValueString(), st.ExpectStatus.ValueInt64(), st.Attempts.ValueInt64()))
 	}
-	if m.RollbackOnFailure.ValueBool() {
-		switch {
-		case live != nil && m.Scalingo != nil:
-			steps = append(steps, "on failure after a successful build, deploy "+live.Version+"'s artifact again and smoke-test it")
-		case live != nil:
-			steps = append(steps, "on failure, switch back to "+live.Version+" and smoke-test it")
-		default:
-			steps = append(steps, "on failure, stop serving the failed release (nothing was live before)")
-		}
-	} else {
+	switch {
+	case !m.RollbackOnFailure.ValueBool():
 		steps = append(steps, "on failure, leave "+version+" live (rollback_on_failure = false)")
+	case m.PreviousVersion.IsUnknown():
+		steps = append(steps, "on failure, switch back to what was live before and smoke-test it (stop serving the failed release when nothing was)")
+	case m.PreviousVersion.IsNull():
+		steps = append(steps, "on failure, stop serving the failed release (nothing verified was live before)")
+	case m.Scalingo != nil:
+		steps = append(steps, "on failure after a successful build, deploy "+m.PreviousVersion.ValueString()+"'s artifact again and smoke-test it")
+	default:
+		steps = append(steps, "on failure, switch back to "+m.PreviousVersion.ValueString()+" and smoke-test it")
 	}
 	if m.Directory != nil {
 		steps = append(steps, fmt.Sprintf("keep the %d newest releases, the previous one and failed ones", m.Directory.KeepReleases.ValueInt64()))
 	}
-	_ = ctx
 	return steps
+}
+
+// describeState names what the state says is live, for the switch step.
+func describeState(s *deploymentResourceModel) string {
+	if s.ReleaseID.IsNull() || s.ReleaseID.ValueString() == "" {
+		return "a current link that is not one of its releases"
+	}
+	d := s.DeployedVersion.ValueString() + " (" + s.ReleaseID.ValueString() + ")"
+	if !s.isSound() {
+		d += ", " + s.Status.ValueString()
+	}
+	return d
 }

@@ -48,7 +48,10 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 	if state.ReleaseID.ValueString() != "" && state.ReleaseID.ValueString() != live.ID {
 		tflog.Info(ctx, "the live release changed outside Terraform", map[string]any{"state": state.ReleaseID.ValueString(), "live": live.ID})
 	}
-	if live.Name == "" && state.Artifact.IsNull() {
+	if live.Problem != "" {
+		tflog.Warn(ctx, "the live release is not a finished deployment", map[string]any{"target": tgt.Describe(), "problem": live.Problem})
+	}
+	if live.Name == "" && live.ID != "" && state.Artifact.IsNull() {
 		resp.Diagnostics.AddError("Unable to read deployment "+state.ID.ValueString(),
 			fmt.Sprintf("The live release %s of %s records no artifact name (it was not deployed by this provider).", live.ID, tgt.Describe()))
 		return
@@ -79,6 +82,15 @@ func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequ
 	resp.Diagnostics.Append(diags...)
 	if tgt == nil || resp.Diagnostics.HasError() {
 		return
+	}
+	// Removing releases is a change of the target like a deployment: it honours
+	// the same fencing, so a pipeline whose lock was taken over deletes nothing.
+	if !state.LockToken.IsNull() && r.data != nil {
+		if err := backend.CheckToken(ctx, r.data.Backend, state.Environment.ValueString(), state.LockToken.ValueInt64()); err != nil {
+			resp.Diagnostics.AddError("Unable to remove deployment "+state.ID.ValueString(),
+				fmt.Sprintf("on_destroy = \"remove\" was refused before anything was deleted: %v. %s keeps serving. Acquire the environment lock again and destroy with its token, or set on_destroy = \"keep\".", err, tgt.Describe()))
+			return
+		}
 	}
 	if err := tgt.Remove(ctx); err != nil {
 		resp.Diagnostics.AddError("Unable to remove deployment "+state.ID.ValueString(),
@@ -112,6 +124,7 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 		ReleaseID:         types.StringNull(),
 		BackupID:          types.StringNull(),
 		PlannedSteps:      types.ListValueMust(types.StringType, []attr.Value{}),
+		Status:            types.StringNull(),
 		Timeouts:          timeouts.Value{Object: typesObjectNull(ctx)},
 	}
 	name := ""

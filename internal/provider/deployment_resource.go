@@ -69,6 +69,7 @@ type deploymentResourceModel struct {
 	ReleaseID       types.String `tfsdk:"release_id"`
 	BackupID        types.String `tfsdk:"backup_id"`
 	PlannedSteps    types.List   `tfsdk:"planned_steps"`
+	Status          types.String `tfsdk:"status"`
 
 	// Target blocks: exactly one is set. A target adds its block here (and to
 	// deploymentSchema, ConfigValidators and deploymentTarget).
@@ -192,6 +193,13 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 			"deployed_at":      computed("When the live release went live (RFC 3339, UTC)."),
 			"release_id":       computed("Target's id of the live release: its folder name under `releases/` for a directory target."),
 			"backup_id":        computed("Id of the backup taken before the switch, when a `backup` block is set: the artifact id `<name>-backup@<version>+<timestamp>` of a `command` backup, or the Scalingo backup id of a `scalingo_addon` backup."),
+			"status": schema.StringAttribute{
+				MarkdownDescription: "What the target serves, as the last refresh read it: `live` (a release whose deployment finished: after_switch hooks and smoke test passed), " +
+					"`unverified` (a release went live but its after_switch hooks and smoke test never finished, e.g. the apply was killed), " +
+					"`failed` (the live release failed its deployment and was not rolled back) or `drifted` (`current` is not one of the target's releases: it points outside `releases/`, or at a release folder that is gone). " +
+					"Anything but `live` makes the next plan deploy again, which verifies the release and rolls back when it still fails.",
+				Computed: true,
+			},
 			"planned_steps": schema.ListAttribute{
 				MarkdownDescription: "The steps the apply performs, in order, as the plan shows them to the reviewer.",
 				ElementType:         types.StringType,
@@ -260,14 +268,16 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 				MarkdownDescription: "HTTP check run after the switch, and again on the previous release after a rollback.",
 				Attributes: map[string]schema.Attribute{
 					"url": schema.StringAttribute{
-						MarkdownDescription: "URL to request, e.g. `http://127.0.0.1:8080/health`.",
+						MarkdownDescription: "URL to request, e.g. `http://127.0.0.1:8080/health`: `http` or `https` with a host, checked at plan time.",
 						Optional:            true,
+						Validators:          []validator.String{checkURL()},
 					},
 					"method": schema.StringAttribute{
-						MarkdownDescription: "HTTP method. Default `GET`.",
+						MarkdownDescription: "HTTP method: `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE` or `OPTIONS`. Default `GET`.",
 						Optional:            true,
 						Computed:            true,
 						Default:             stringdefault.StaticString("GET"),
+						Validators:          []validator.String{checkMethod()},
 					},
 					"expect_status": schema.Int64Attribute{
 						MarkdownDescription: "Status a healthy answer has. Default `200`.",
@@ -372,6 +382,47 @@ func deploymentTarget(ctx context.Context, data *providerData, m *deploymentReso
 	}
 	diags.AddError("Missing deployment target", "Set a directory or a scalingo block: it says where the release is deployed.")
 	return nil, "", diags
+}
+
+// Values of the status attribute.
+const (
+	deploymentStatusLive       = "live"
+	deploymentStatusUnverified = "unverified"
+	deploymentStatusFailed     = "failed"
+	deploymentStatusDrifted    = "drifted"
+)
+
+// isSound tells whether the state records a finished deployment (states written
+// before the status attribute existed count as finished).
+func (m *deploymentResourceModel) isSound() bool {
+	s := m.Status.ValueString()
+	return m.Status.IsNull() || m.Status.IsUnknown() || s == "" || s == deploymentStatusLive
+}
+
+// liveStatus is the status of the release the target reports as live.
+func liveStatus(live *target.Release) string {
+	switch {
+	case live.ID == "":
+		return deploymentStatusDrifted
+	case live.Unverified:
+		return deploymentStatusUnverified
+	case live.Failed:
+		return deploymentStatusFailed
+	}
+	return deploymentStatusLive
+}
+
+// statusSentence explains a status that is not live, for plans and messages.
+func statusSentence(status string) string {
+	switch status {
+	case deploymentStatusUnverified:
+		return "its after_switch hooks and smoke test never finished"
+	case deploymentStatusFailed:
+		return "its deployment failed"
+	case deploymentStatusDrifted:
+		return "current is not one of the target's releases"
+	}
+	return "its deployment finished"
 }
 
 func deploymentID(environment, targetKey string) string { return environment + ":" + targetKey }

@@ -177,7 +177,7 @@ func TestAccDeploymentResource_story(t *testing.T) {
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("id"), knownvalue.StringExact("staging:"+e.app)),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("backup_id"), knownvalue.Null()),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
-						1: knownvalue.StringRegexp(regexp.MustCompile(`verifying sha256 ` + e.sums["1.0.0"])),
+						1: knownvalue.StringRegexp(regexp.MustCompile(`with sha256 ` + e.sums["1.0.0"] + ` when one is still on directory .*, verifying the sha256 before anything goes live$`)),
 					})),
 					plancheck.ExpectUnknownValue(deploymentAddr, depAttr("release_id")),
 					plancheck.ExpectUnknownValue(deploymentAddr, depAttr("deployed_at")),
@@ -255,7 +255,7 @@ func TestAccDeploymentResource_story(t *testing.T) {
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.1")),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.0")),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
-						1: knownvalue.StringRegexp(regexp.MustCompile(`^reuse release 1\.0\.0-`)),
+						1: knownvalue.StringRegexp(regexp.MustCompile(`^reuse a release of app@1\.0\.0 with sha256 [0-9a-f]{64} when one is still on directory `)),
 					})),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
@@ -372,7 +372,7 @@ func TestAccDeploymentResource_blockedAndRemoved(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionCreate),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
-						1: knownvalue.StringRegexp(regexp.MustCompile(`^reuse release 1\.0\.0-`)),
+						1: knownvalue.StringRegexp(regexp.MustCompile(`^reuse a release of app@1\.0\.0 with sha256 [0-9a-f]{64} when one is still on directory `)),
 					})),
 				}},
 				Check: e.checkServing("1.0.0"),
