@@ -310,3 +310,47 @@ func copyDir(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 }
+
+// TestAccDeploymentResource_lockFromResource is the README's example: the lock is
+// acquired by the same apply, so its token is unknown when the plan is made, and
+// the final plan must match it; again when the lock is acquired anew.
+func TestAccDeploymentResource_lockFromResource(t *testing.T) {
+	e := newDeploymentEnv(t, map[string]string{"1.0.0": "ok", "1.0.1": "ok"})
+	cfg := func(version string) string {
+		return e.config(version, "  lock_token = release_environment_lock.staging.token\n") + `
+resource "release_environment_lock" "staging" {
+  environment = "staging"
+  reason      = "release"
+}
+`
+	}
+	lockStep := plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
+		0: knownvalue.StringExact("check that lock_token is still the token of the lock of staging, before anything changes and again just before the switch"),
+	}))
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg("1.0.0"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectUnknownValue(deploymentAddr, depAttr("lock_token")),
+					lockStep,
+				}},
+				Check: e.checkServing("1.0.0"),
+			},
+			{Config: cfg("1.0.0"), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			{ // the lock is acquired anew (a new token) in the apply that deploys
+				Config: cfg("1.0.1"),
+				Taint:  []string{"release_environment_lock.staging"},
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("release_environment_lock.staging", plancheck.ResourceActionReplace),
+					plancheck.ExpectUnknownValue(deploymentAddr, depAttr("lock_token")),
+					lockStep,
+				}},
+				Check: e.checkServing("1.0.1"),
+			},
+			{Config: cfg("1.0.1"), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+		},
+	})
+}
