@@ -38,7 +38,9 @@ func (checkMethodValidator) Description(context.Context) string {
 	return "value must be an HTTP method in upper case, such as GET"
 }
 
-func (v checkMethodValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+func (v checkMethodValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
 
 func (checkMethodValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {

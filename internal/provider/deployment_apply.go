@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/check"
 	"github.com/releaseplan/terraform-provider-release/internal/deploy"
 	"github.com/releaseplan/terraform-provider-release/internal/notify"
@@ -33,6 +34,7 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	r.apply(ctx, &plan, nil, wo, &resp.State, &resp.Diagnostics)
+	r.releaseRunLockOnFailure(ctx, plan.Environment.ValueString(), wo, &resp.Diagnostics)
 }
 
 func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -56,6 +58,25 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 		return
 	}
 	r.apply(ctx, &plan, &state, wo, &resp.State, &resp.Diagnostics)
+	r.releaseRunLockOnFailure(ctx, plan.Environment.ValueString(), wo, &resp.Diagnostics)
+}
+
+// releaseRunLockOnFailure frees the run-scoped lock whose token the failed
+// deployment was given: Terraform does not close an ephemeral resource when a
+// resource that used it failed, and a re-run must not find the lock held by the
+// run that failed. Locks held across runs, and locks someone else holds now, stay.
+func (r *deploymentResource) releaseRunLockOnFailure(ctx context.Context, env string, wo types.Int64, diags *diag.Diagnostics) {
+	if !diags.HasError() || wo.IsNull() || wo.IsUnknown() || r.data == nil {
+		return
+	}
+	released, err := backend.ReleaseRunLock(context.WithoutCancel(ctx), r.data.Backend, env, wo.ValueInt64(), r.data.Actor, "the deployment that held this run's lock failed")
+	switch {
+	case err != nil:
+		diags.AddWarning("Unable to release the run lock of "+env,
+			fmt.Sprintf("The deployment failed and its run lock (token %d) could not be released: %v. It expires at the end of its ttl.", wo.ValueInt64(), err))
+	case released:
+		tflog.Info(ctx, "released the run lock of the failed deployment", map[string]any{"environment": env, "token": wo.ValueInt64()})
+	}
 }
 
 // deploymentState is the part of tfsdk.State apply needs.

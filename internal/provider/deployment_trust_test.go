@@ -354,3 +354,36 @@ resource "release_environment_lock" "staging" {
 		},
 	})
 }
+
+// TestAccDeploymentResource_failedRunReleasesItsLock: Terraform does not close an
+// ephemeral lock when the deployment that used it fails; the deployment releases
+// it, so the re-run is not refused as locked by the failed run.
+func TestAccDeploymentResource_failedRunReleasesItsLock(t *testing.T) {
+	e := newDeploymentEnv(t, map[string]string{"1.0.0": "ok", "1.0.1": "fail"})
+	ctx := context.Background()
+	lock := `
+ephemeral "release_environment_lock" "run" {
+  environment = "staging"
+  ttl         = "%s"
+}
+`
+	cfg := func(version, ttl string) string {
+		return e.config(version, "  lock_token_wo = ephemeral.release_environment_lock.run.token\n") + fmt.Sprintf(lock, ttl)
+	}
+	free := func() {
+		if cur, err := e.Backend(t).CurrentToken(ctx, "staging"); err != nil || cur != 0 {
+			t.Fatalf("after the failed run the environment lock has token %d (%v), want released", cur, err)
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: cfg("1.0.0", "0s"), ExpectError: wrapped(`Invalid ttl`, `a run lock must expire`)},
+			{Config: cfg("1.0.0", "10m"), Check: e.checkServing("1.0.0")},
+			{Config: cfg("1.0.1", "10m"), ExpectError: wrapped("Unable to deploy app@1.0.1 to staging", "The previous release 1.0.0 was restored")},
+			{PreConfig: free, Config: cfg("1.0.1", "10m"), ExpectError: wrapped("Unable to deploy app@1.0.1 to staging", "The previous release 1.0.0 was restored")},
+			{PreConfig: free, Config: cfg("1.0.0", "10m"), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+		},
+	})
+}

@@ -79,8 +79,10 @@ func (r *environmentLockEphemeralResource) Schema(_ context.Context, _ ephemeral
 			"holder":      schema.StringAttribute{MarkdownDescription: lockHolderDesc, Optional: true, Computed: true},
 			"reason":      schema.StringAttribute{MarkdownDescription: lockReasonDesc, Optional: true, Computed: true},
 			"ttl": schema.StringAttribute{
-				MarkdownDescription: "How long the lock outlives a run that stopped renewing it, as a duration. Default `2m` (renewed every minute while the run lasts, so long applies keep it); `0s` never expires (a killed run then leaves the lock until it is force-released).",
-				Optional:            true, Computed: true, Validators: []validator.String{goDuration()},
+				MarkdownDescription: "How long the lock outlives a run that stopped renewing it, as a duration. Default `2m` (renewed every minute while the run lasts, so long applies keep it). " +
+					"It must be more than `0s`: Terraform does not close an ephemeral resource when the run fails or is killed, so a run lock must expire. " +
+					"A failed deployment that was given the token through `lock_token_wo` releases the lock itself; otherwise a run that fails or is killed leaves it until its ttl runs out.",
+				Optional: true, Computed: true, Validators: []validator.String{goDuration(), positiveDuration{}},
 			},
 			"wait_timeout": schema.StringAttribute{MarkdownDescription: lockWaitDesc, Optional: true, Computed: true, Validators: []validator.String{goDuration()}},
 			"id":           schema.StringAttribute{MarkdownDescription: lockIDDesc, Computed: true},
@@ -115,7 +117,7 @@ func (r *environmentLockEphemeralResource) Open(ctx context.Context, req ephemer
 		Environment: m.Environment.ValueString(),
 		Holder:      m.Holder.ValueString(),
 		Reason:      m.Reason.ValueString(),
-		Operation:   "ephemeral release_environment_lock",
+		Operation:   backend.OperationRunLock,
 		TTL:         ttl,
 		WaitTimeout: parseDuration(m.WaitTimeout.ValueString()),
 	})
@@ -203,3 +205,23 @@ func decodeLockPrivate(raw []byte, p *ephemeralLockPrivate, diags *diag.Diagnost
 }
 
 func itoa64(n int64) string { return fmt.Sprint(n) }
+
+// positiveDuration refuses a zero duration: a run lock that never expires could
+// stay held for ever after a killed run.
+type positiveDuration struct{}
+
+func (positiveDuration) Description(context.Context) string {
+	return "value must be a duration above 0s"
+}
+
+func (v positiveDuration) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (positiveDuration) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if d, err := time.ParseDuration(req.ConfigValue.ValueString()); err == nil && d <= 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid ttl",
+			fmt.Sprintf("ttl = %q: a run lock must expire, because Terraform does not close it when the run fails or is killed. Use a duration such as \"2m\" (it is renewed while the run lasts), or a release_environment_lock resource for a lock held until it is released.", req.ConfigValue.ValueString()))
+	}
+}
