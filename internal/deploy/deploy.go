@@ -533,16 +533,36 @@ type readCloser struct {
 	io.Closer
 }
 
-// runShell runs cmd with sh -c in dir and returns the tail of its output.
+// runShell runs cmd with sh -c in dir and returns the tail of its output. The
+// command runs in a process group of its own, killed as a whole when ctx ends, so
+// that a migration or a sleep started by the hook does not outlive the deployment;
+// on Linux the group's leader also dies with the provider (see procattr_linux.go).
 func runShell(ctx context.Context, dir, cmd string, env []string) (string, error) {
-	c := exec.CommandContext(ctx, "sh", "-c", cmd)
+	c := exec.Command("sh", "-c", cmd)
 	c.Dir = dir
 	c.Env = append(os.Environ(), env...)
 	var out tailBuffer
 	c.Stdout, c.Stderr = &out, &out
-	c.WaitDelay = 5 * time.Second
-	err := c.Run()
-	return out.String(), err
+	c.SysProcAttr = processGroupAttr()
+	if err := c.Start(); err != nil {
+		return "", err
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	select {
+	case err := <-done:
+		return out.String(), err
+	case <-ctx.Done():
+		killGroup(c.Process.Pid)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return out.String(), fmt.Errorf("the time limit of the deployment (timeouts) was reached while the command ran; it was killed with its child processes")
+		}
+		return out.String(), fmt.Errorf("the deployment was cancelled while the command ran; it was killed with its child processes")
+	}
 }
 
 // tailBuffer keeps the last 2 KiB written, enough to explain a failure.
