@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/releaseplan/terraform-provider-release/internal/store"
+	"github.com/releaseplan/terraform-provider-release/internal/target"
 )
 
 // artifactIDValidator accepts name@version as the artifact store does.
@@ -36,7 +37,9 @@ func (artifactIDValidator) ValidateString(_ context.Context, req validator.Strin
 
 // absolutePathValidator refuses relative paths: a target must not depend on the
 // directory Terraform happens to run in.
-type absolutePathValidator struct{}
+// With target set, it also refuses what a deployment target must not be: the root
+// or a system directory.
+type absolutePathValidator struct{ target bool }
 
 func (absolutePathValidator) Description(context.Context) string {
 	return "value must be an absolute path"
@@ -46,13 +49,19 @@ func (v absolutePathValidator) MarkdownDescription(ctx context.Context) string {
 	return v.Description(ctx)
 }
 
-func (absolutePathValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+func (v absolutePathValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
 	if !filepath.IsAbs(req.ConfigValue.ValueString()) {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid directory path",
 			fmt.Sprintf("%q is relative; use an absolute path such as /srv/histologe (for example with abspath()).", req.ConfigValue.ValueString()))
+		return
+	}
+	if v.target {
+		if err := target.ValidateDirectoryPath(req.ConfigValue.ValueString()); err != nil {
+			resp.Diagnostics.AddAttributeError(req.Path, "Invalid directory path", err.Error()+".")
+		}
 	}
 }
 

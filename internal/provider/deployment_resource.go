@@ -211,9 +211,9 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 				MarkdownDescription: "Deploy to a server directory: `<path>/releases/<version>-<utc timestamp>/` per release and `<path>/current`, a symlink to the live release replaced with rename(2).",
 				Attributes: map[string]schema.Attribute{
 					"path": schema.StringAttribute{
-						MarkdownDescription: "Absolute path of the application folder. Changing it replaces the resource.",
+						MarkdownDescription: "Absolute path of the application folder, not `/` nor a system directory such as `/etc` or `/var`. Changing it replaces the resource.",
 						Optional:            true,
-						Validators:          []validator.String{absolutePathValidator{}},
+						Validators:          []validator.String{absolutePathValidator{target: true}},
 						PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 					},
 					"keep_releases": schema.Int64Attribute{

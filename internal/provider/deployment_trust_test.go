@@ -387,3 +387,33 @@ ephemeral "release_environment_lock" "run" {
 		},
 	})
 }
+
+// TestAccDeploymentResource_invalidAtPlanTime: what apply would refuse is refused
+// by the plan, before anything is read or changed.
+func TestAccDeploymentResource_invalidAtPlanTime(t *testing.T) {
+	e := newDeploymentEnv(t, map[string]string{"1.0.0": "ok"})
+	cfg := func(path, url, method string) string {
+		return e.ProviderBlock() + fmt.Sprintf(`
+resource "release_deployment" "test" {
+  environment = "staging"
+  artifact    = "app@1.0.0"
+  directory { path = %q }
+  smoke_test {
+    url    = %q
+    method = %q
+  }
+}
+`, path, url, method)
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: cfg("/", e.server.URL, "GET"), PlanOnly: true, ExpectError: wrapped(`directory target path "/" is a system directory`)},
+			{Config: cfg("/etc", e.server.URL, "GET"), PlanOnly: true, ExpectError: wrapped(`"/etc" is a system directory`)},
+			{Config: cfg(e.app, "ftp://127.0.0.1/health", "GET"), PlanOnly: true, ExpectError: wrapped("Invalid check URL", "must use http or https")},
+			{Config: cfg(e.app, "http:///health", "GET"), PlanOnly: true, ExpectError: wrapped("Invalid check URL", "has no host")},
+			{Config: cfg(e.app, e.server.URL, "get"), PlanOnly: true, ExpectError: wrapped("Invalid HTTP method", `method "get" is not a valid HTTP method`)},
+		},
+	})
+}

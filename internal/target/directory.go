@@ -56,8 +56,8 @@ var _ Target = (*Directory)(nil)
 
 // NewDirectory returns the directory target rooted at path, which must be absolute.
 func NewDirectory(path string, shared []string) (*Directory, error) {
-	if !filepath.IsAbs(path) {
-		return nil, fmt.Errorf("directory target path %q must be absolute", path)
+	if err := ValidateDirectoryPath(path); err != nil {
+		return nil, err
 	}
 	for _, s := range shared {
 		if err := checkShared(s); err != nil {
@@ -65,6 +65,27 @@ func NewDirectory(path string, shared []string) (*Directory, error) {
 		}
 	}
 	return &Directory{Path: filepath.Clean(path), Shared: shared, Limits: archive.DefaultLimits()}, nil
+}
+
+// systemDirs are folders a directory target must never be: Remove and Prune
+// delete what they hold, and `current` next to them would be a system path.
+var systemDirs = map[string]bool{
+	"/": true, "/bin": true, "/boot": true, "/dev": true, "/etc": true, "/home": true, "/lib": true, "/lib32": true,
+	"/lib64": true, "/opt": true, "/proc": true, "/root": true, "/run": true, "/sbin": true, "/srv": true, "/sys": true,
+	"/tmp": true, "/usr": true, "/usr/bin": true, "/usr/lib": true, "/usr/local": true, "/usr/sbin": true, "/var": true,
+	"/var/lib": true, "/var/log": true, "/var/www": true,
+}
+
+// ValidateDirectoryPath refuses a target path that is relative, or that is the
+// root or a system directory itself (folders below them, like /srv/app, are fine).
+func ValidateDirectoryPath(p string) error {
+	if !filepath.IsAbs(p) {
+		return fmt.Errorf("directory target path %q must be absolute, such as /srv/histologe", p)
+	}
+	if c := filepath.Clean(p); systemDirs[c] {
+		return fmt.Errorf("directory target path %q is a system directory: use a folder of the application's own, such as %s", p, filepath.Join(c, "histologe"))
+	}
+	return nil
 }
 
 func checkShared(s string) error {
