@@ -28,8 +28,13 @@ var (
 	_ resource.ResourceWithModifyPlan  = (*environmentLockResource)(nil)
 )
 
+// lockAcquiredHereKey marks, in the resource's private state, a lock that this
+// resource acquired itself (not one it imported).
+const lockAcquiredHereKey = "acquired_here"
+
 // NewEnvironmentLockResource is the managed release_environment_lock: a lock held
 // across applies, for example while a person validates a release by hand.
+
 func NewEnvironmentLockResource() resource.Resource { return &environmentLockResource{} }
 
 type environmentLockResource struct {
@@ -195,6 +200,7 @@ func (r *environmentLockResource) Create(ctx context.Context, req resource.Creat
 	tflog.Info(ctx, "Acquired the environment lock", map[string]any{"environment": lock.Environment, "holder": lock.Holder, "token": lock.Token})
 	setLockComputed(&plan, lock)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, lockAcquiredHereKey, []byte(`true`))...)
 }
 
 func (r *environmentLockResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -263,6 +269,18 @@ func (r *environmentLockResource) Delete(ctx context.Context, req resource.Delet
 		return
 	}
 	env := state.Environment.ValueString()
+	// An imported lock was taken by someone else: destroying this resource must
+	// not free it in their name. Only a lock this resource acquired, or one held
+	// under the provider's own actor, is released here.
+	here, diags := req.Private.GetKey(ctx, lockAcquiredHereKey)
+	resp.Diagnostics.Append(diags...)
+	if string(here) != "true" && state.Holder.ValueString() != r.data.Actor && r.stillHeld(ctx, env, state.ID.ValueString()) {
+		resp.Diagnostics.AddError("Unable to release the lock of "+env,
+			fmt.Sprintf("The lock (token %d) is held by %s, and this resource did not acquire it (it was imported); this provider acts as %s. Destroying it would release another holder's lock, so nothing was released. "+
+				"To free it on the record, use release_environment_lock_force_release (or ask %s to release it); to stop managing it here, use terraform state rm.",
+				state.Token.ValueInt64(), state.Holder.ValueString(), r.data.Actor, state.Holder.ValueString()))
+		return
+	}
 	err := r.data.Backend.Release(ctx, env, state.ID.ValueString())
 	if errors.Is(err, backend.ErrNotHolder) {
 		resp.Diagnostics.AddWarning("Did not release the lock of "+env,
@@ -274,6 +292,13 @@ func (r *environmentLockResource) Delete(ctx context.Context, req resource.Delet
 		return
 	}
 	tflog.Info(ctx, "Released the environment lock", map[string]any{"environment": env, "token": state.Token.ValueInt64()})
+}
+
+// stillHeld tells whether lockID is still the environment's lock (true when the
+// backend cannot tell, so that nothing is released on a guess).
+func (r *environmentLockResource) stillHeld(ctx context.Context, env, lockID string) bool {
+	cur, err := r.data.Backend.Inspect(ctx, env)
+	return err != nil || (cur != nil && cur.ID == lockID)
 }
 
 // ImportState adopts the environment's current lock: `terraform import

@@ -337,3 +337,57 @@ func TestAccEnvironmentLockResource_deleteKeepsOthersLock(t *testing.T) {
 		},
 	})
 }
+
+// TestAccEnvironmentLockResource_importedLockIsNotReleased: importing alice's lock
+// under another actor and destroying it must not free it in alice's name.
+func TestAccEnvironmentLockResource_importedLockIsNotReleased(t *testing.T) {
+	env := acctest.NewEnv(t)
+	be := env.Backend(t)
+	alice, err := be.Acquire(t.Context(), backend.AcquireRequest{Environment: "staging", Holder: "alice", Reason: "validating 1.7.4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(env.ProviderBlock(), `provider "release" {`, "provider \"release\" {\n  actor = \"mallory\"", 1) + `
+resource "release_environment_lock" "l" {
+  environment = "staging"
+  holder      = "alice"
+  reason      = "validating 1.7.4"
+}
+`
+	stillAlices := func(*terraform.State) error {
+		cur, err := be.Inspect(t.Context(), "staging")
+		if err != nil || cur == nil || cur.ID != alice.ID {
+			return fmt.Errorf("lock = %+v, %v; want alice's lock still held", cur, err)
+		}
+		evs, err := be.History(t.Context(), backend.HistoryQuery{Environment: "staging", Kinds: []string{backend.KindLockReleased}, Limit: 5})
+		if err != nil || len(evs) != 0 {
+			return fmt.Errorf("history records a release of alice's lock: %+v %v", evs, err)
+		}
+		return nil
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: cfg, ResourceName: "release_environment_lock.l", ImportState: true, ImportStateId: "staging", ImportStatePersist: true},
+			{
+				Config:      cfg,
+				Destroy:     true,
+				ExpectError: regexp.MustCompile(`(?s)held by alice, and this resource did not acquire it.*release_environment_lock_force_release`),
+				Check:       stillAlices,
+			},
+			{ // once alice released it, destroying only forgets it
+				PreConfig: func() {
+					if err := stillAlices(nil); err != nil {
+						t.Fatal(err)
+					}
+					if err := be.Release(t.Context(), "staging", alice.ID); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:  cfg,
+				Destroy: true,
+			},
+		},
+	})
+}
