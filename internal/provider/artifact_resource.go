@@ -176,7 +176,7 @@ func (r *artifactResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 				fmt.Sprintf("%s is already published with other metadata. Publish a new version to change it.", state.ID.ValueString()))
 			return
 		}
-		if plan.ID.Equal(state.ID) && expected != "" && expected != state.SHA256.ValueString() {
+		if plan.ID.Equal(state.ID) && expected != "" && !strings.EqualFold(expected, state.SHA256.ValueString()) {
 			resp.Diagnostics.AddAttributeError(path.Root("source"), "Version already published with different content",
 				fmt.Sprintf("%s is published with sha256 %s; the new bytes have sha256 %s. Published versions are immutable: bump the version (for example with provider::release::semver_bump) to publish them.",
 					state.ID.ValueString(), state.SHA256.ValueString(), expected))
@@ -184,6 +184,9 @@ func (r *artifactResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		}
 		if plan.ID.Equal(state.ID) {
 			plan.Size, plan.URI, plan.PublishedAt = state.Size, state.URI, state.PublishedAt
+			if !userSet && !plan.SHA256.IsUnknown() {
+				plan.SHA256 = sha256Spelling(state.SHA256, plan.SHA256.ValueString())
+			}
 		}
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
@@ -258,7 +261,7 @@ func setArtifactComputed(m *artifactResourceModel, obj store.Object) {
 	m.ID = types.StringValue(obj.ID())
 	m.Name = types.StringValue(obj.Name)
 	m.Version = types.StringValue(obj.Version)
-	m.SHA256 = types.StringValue(obj.SHA256)
+	m.SHA256 = sha256Spelling(m.SHA256, obj.SHA256)
 	m.Size = types.Int64Value(obj.Size)
 	m.URI = types.StringValue(obj.URI)
 	m.PublishedAt = types.StringValue(obj.PublishedAt.UTC().Format(time.RFC3339))
@@ -285,6 +288,9 @@ func (r *artifactResource) Read(ctx context.Context, req resource.ReadRequest, r
 	}
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to read "+name+"@"+version, err.Error())
+		return
+	}
+	if publishedRecordChanged(&resp.Diagnostics, obj.ID(), state.SHA256, obj.SHA256, obj.URI) {
 		return
 	}
 	setArtifactComputed(&state, obj)

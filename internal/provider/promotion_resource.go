@@ -300,7 +300,7 @@ func flattenJoined(err error) []error {
 
 func setPromotionComputed(m *promotionResourceModel, obj store.Object) {
 	m.ID = types.StringValue(obj.ID())
-	m.SHA256 = types.StringValue(obj.SHA256)
+	m.SHA256 = sha256Spelling(m.SHA256, obj.SHA256)
 	m.URI = types.StringValue(obj.URI)
 	m.PromotedAt = types.StringValue(obj.PublishedAt.UTC().Format(time.RFC3339))
 	m.GitCommit = types.StringValue(obj.Metadata[promote.MetaGitCommit])
@@ -331,6 +331,9 @@ func (r *promotionResource) Read(ctx context.Context, req resource.ReadRequest, 
 	}
 	if from := obj.Metadata[promote.MetaPromotedFrom]; from != "" {
 		state.FromVersion = types.StringValue(from)
+	}
+	if publishedRecordChanged(&resp.Diagnostics, obj.ID(), state.SHA256, obj.SHA256, obj.URI) {
+		return
 	}
 	setPromotionComputed(&state, obj)
 	if state.RetainOnDestroy.IsNull() {
