@@ -83,3 +83,27 @@ resource "release_promotion" "rc" {
 		},
 	})
 }
+
+// TestAccArtifactCanonicalVersion: v1.2.3 and 01.2.3 would name 1.2.3 twice; they
+// are refused at plan time with the canonical form.
+func TestAccArtifactCanonicalVersion(t *testing.T) {
+	env := acctest.NewEnv(t)
+	src := env.WriteFile(t, "app.tar.gz", []byte("bytes"))
+	cfg := func(version string) string {
+		return env.ProviderBlock() + fmt.Sprintf(`
+resource "release_artifact" "app" {
+  name    = "shop"
+  version = %q
+  source  = %q
+}
+`, version, src)
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: cfg("v1.2.3"), PlanOnly: true, ExpectError: wrapped(`"v1.2.3" is not written in canonical form: use "1.2.3"`)},
+			{Config: cfg("01.2.3"), PlanOnly: true, ExpectError: wrapped(`"01.2.3" is not written in canonical form: use "1.2.3"`)},
+		},
+	})
+}

@@ -11,7 +11,8 @@ import (
 )
 
 // Parse reads a strict semantic version (MAJOR.MINOR.PATCH[-pre][+build]); a
-// leading "v" is accepted.
+// leading "v" is accepted, for reading versions such as git tags. Configured
+// versions go through Validate, which accepts the canonical spelling only.
 func Parse(s string) (*goversion.Version, error) {
 	v, err := goversion.NewSemver(s)
 	if err != nil {
@@ -23,10 +24,35 @@ func Parse(s string) (*goversion.Version, error) {
 	return v, nil
 }
 
-// Validate reports whether s is a strict semantic version.
+// Validate reports whether s is a strict semantic version in its one canonical
+// spelling. "v1.2.3" and "01.2.3" mean 1.2.3, and accepting them would let one
+// version be published twice under two names with different bytes.
 func Validate(s string) error {
-	_, err := Parse(s)
-	return err
+	v, err := Parse(s)
+	if err != nil {
+		return err
+	}
+	canonical := v.String()
+	if pre := v.Prerelease(); pre != "" {
+		for _, id := range strings.Split(pre, ".") {
+			if len(id) > 1 && id[0] == '0' && isDigits(id) {
+				return fmt.Errorf("%q is not a semantic version: the pre-release identifier %q has a leading zero", s, id)
+			}
+		}
+	}
+	if canonical != s {
+		return fmt.Errorf("%q is not written in canonical form: use %q", s, canonical)
+	}
+	return nil
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Bump increments part ("major", "minor", "patch" or "prerelease") of version.

@@ -1,6 +1,9 @@
 package semver
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestBump(t *testing.T) {
 	cases := []struct{ in, part, want string }{
@@ -78,7 +81,7 @@ func TestCompare(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	for _, ok := range []string{"1.0.0", "1.7.4-staging", "1.7.4-rc.1+sha.3f2a9c1", "v2.0.0"} {
+	for _, ok := range []string{"1.0.0", "1.7.4-staging", "1.7.4-rc.1+sha.3f2a9c1"} {
 		if err := Validate(ok); err != nil {
 			t.Errorf("Validate(%q): %v", ok, err)
 		}
@@ -86,6 +89,20 @@ func TestValidate(t *testing.T) {
 	for _, bad := range []string{"1.x.banana", "1.0", "1", "", "1.0.0.0", "latest"} {
 		if err := Validate(bad); err == nil {
 			t.Errorf("Validate(%q) should fail", bad)
+		}
+	}
+}
+
+func TestValidateCanonical(t *testing.T) {
+	for in, want := range map[string]string{
+		"v1.2.3":      `use "1.2.3"`,
+		"01.2.3":      `use "1.2.3"`,
+		"1.02.3":      `use "1.2.3"`,
+		"1.2.3-rc.01": "leading zero",
+	} {
+		err := Validate(in)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate(%q) = %v, want %q", in, err, want)
 		}
 	}
 }
