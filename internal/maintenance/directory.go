@@ -49,6 +49,7 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <style>body{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}</style>
 </head>
 <body>
+<!-- release_maintenance_mode -->
 <h1>{{.Title}}</h1>
 <p>{{.Message}}</p>
 {{- if .Reason}}
@@ -80,6 +81,12 @@ func RenderPage(s State) (string, error) {
 // Apply implements Backend.
 func (d *Directory) Apply(_ context.Context, s State) error {
 	jsonPath, htmlPath := filepath.Join(d.Path, JSONFile), filepath.Join(d.Path, HTMLFile)
+	if err := checkOwned(jsonPath, ownJSON); err != nil {
+		return err
+	}
+	if err := checkOwned(htmlPath, ownPage); err != nil {
+		return err
+	}
 	if !s.Enabled {
 		for _, p := range []string{jsonPath, htmlPath} {
 			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {

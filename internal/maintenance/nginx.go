@@ -60,7 +60,7 @@ func (n *Nginx) RenderSnippet(s State) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b.WriteString("# Managed by terraform-provider-release (release_maintenance_mode): changes made here are overwritten.\n")
+	b.WriteString(managedHeader + ": changes made here are overwritten.\n")
 	b.WriteString("# Include it inside the site's server {} block.\n")
 	b.WriteString(stateMarker + string(state) + "\n")
 	if !s.Blocking() {
@@ -151,6 +151,12 @@ func addrRegex(p netip.Prefix) (string, error) {
 func (n *Nginx) Apply(ctx context.Context, s State) error {
 	snippet, err := n.RenderSnippet(s)
 	if err != nil {
+		return err
+	}
+	if err := checkOwned(n.ConfigFile, ownSnippet); err != nil {
+		return err
+	}
+	if err := checkOwned(n.PagePath(), ownPage); err != nil {
 		return err
 	}
 	old, rerr := os.ReadFile(n.ConfigFile)

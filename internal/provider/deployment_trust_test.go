@@ -417,3 +417,34 @@ resource "release_deployment" "test" {
 		},
 	})
 }
+
+// TestAccMaintenanceModeLeavesForeignFiles: a maintenance.json the provider did
+// not write is refused, not overwritten.
+func TestAccMaintenanceModeLeavesForeignFiles(t *testing.T) {
+	env := acctest.NewEnv(t)
+	dir := filepath.Join(env.Dir, "site")
+	foreign := "root:x:0:0:root:/root:/bin/bash\n"
+	p := env.WriteFile(t, filepath.Join("site", "maintenance.json"), []byte(foreign))
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: env.ProviderBlock() + fmt.Sprintf(`
+resource "release_maintenance_mode" "m" {
+  enabled = true
+  directory { path = %q }
+}
+`, dir),
+			ExpectError: wrapped("exists and was not written by release_maintenance_mode"),
+			Check: func(*terraform.State) error {
+				if b, _ := os.ReadFile(p); string(b) != foreign {
+					return fmt.Errorf("the foreign file was changed")
+				}
+				return nil
+			},
+		}},
+	})
+	if b, _ := os.ReadFile(p); string(b) != foreign {
+		t.Fatal("the foreign file was changed")
+	}
+}
