@@ -14,7 +14,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -67,7 +69,8 @@ func (d *Directory) Put(ctx context.Context, name, version string, r io.Reader, 
 		return Object{}, err
 	}
 	expectedSHA256 = strings.ToLower(strings.TrimSpace(expectedSHA256))
-	tmp, err := os.MkdirTemp(filepath.Join(d.root, ".tmp"), "put-")
+	d.cleanStaleUploads()
+	tmp, err := os.MkdirTemp(filepath.Join(d.root, ".tmp"), uploadPrefix())
 	if err != nil {
 		return Object{}, fmt.Errorf("prepare upload: %w", err)
 	}
@@ -294,4 +297,53 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// staleUploadAge is how old a temporary upload of another machine (or of an older
+// version) must be before a write removes it.
+const staleUploadAge = 24 * time.Hour
+
+// uploadPrefix names a temporary upload after the writing host and process, so
+// that a later write can tell an upload in progress from one a killed process left.
+func uploadPrefix() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("put-%s-%d-", strings.ReplaceAll(host, "-", "_"), os.Getpid())
+}
+
+// cleanStaleUploads removes the temporary uploads of killed publishes: those of
+// this host whose process is gone, and any older than staleUploadAge.
+func (d *Directory) cleanStaleUploads() {
+	dir := filepath.Join(d.root, ".tmp")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	host, _ := os.Hostname()
+	host = strings.ReplaceAll(host, "-", "_")
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "put-") {
+			continue
+		}
+		stale := false
+		if parts := strings.SplitN(strings.TrimPrefix(e.Name(), "put-"), "-", 3); len(parts) == 3 && parts[0] == host {
+			if pid, err := strconv.Atoi(parts[1]); err == nil && pid != os.Getpid() && !processAlive(pid) {
+				stale = true
+			}
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleUploadAge {
+			stale = true
+		}
+		if stale {
+			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// processAlive tells whether pid runs on this machine.
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
