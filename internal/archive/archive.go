@@ -137,7 +137,10 @@ func ExtractTarGz(ctx context.Context, r io.Reader, dir string, lim Limits) (Sta
 	zr := readahead.New(gz, 4, 256<<10)
 	defer func() { _ = zr.Close() }()
 
-	x := &extractor{root: root, lim: lim, dirs: map[string]bool{".": true}}
+	x := &extractor{root: root, lim: lim, dirs: map[string]bool{".": true}, free: -1}
+	if free, err := freeBytes(dir); err == nil {
+		x.free = free
+	}
 	tr := tar.NewReader(zr)
 	entriesSeen := 0
 	for {
@@ -197,6 +200,9 @@ type extractor struct {
 	dirs     map[string]bool
 	dirModes []dirMode
 	buf      []byte
+	// free is the space the filesystem had for unprivileged writers when the
+	// extraction began (-1: unknown).
+	free int64
 }
 
 type writerOnly struct{ io.Writer }
@@ -341,6 +347,10 @@ func (x *extractor) file(ctx context.Context, hdr *tar.Header, name string, tr i
 	}
 	if x.st.Bytes+hdr.Size > x.lim.MaxBytes {
 		return fmt.Errorf("entry %q: %w: total would reach %d bytes, over the %d-byte cap", hdr.Name, ErrTooLarge, x.st.Bytes+hdr.Size, x.lim.MaxBytes)
+	}
+	if x.free >= 0 && x.st.Bytes+hdr.Size > x.free {
+		return fmt.Errorf("entry %q: %w: the release needs at least %s, and the filesystem had %s free when the extraction began; free some space (old releases, logs) and deploy again",
+			hdr.Name, ErrNoSpace, FormatSize(x.st.Bytes+hdr.Size), FormatSize(x.free))
 	}
 	if err := x.parents(hdr.Name, name); err != nil {
 		return err

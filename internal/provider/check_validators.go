@@ -5,6 +5,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
+	"github.com/releaseplan/terraform-provider-release/internal/archive"
 	"github.com/releaseplan/terraform-provider-release/internal/check"
 )
 
@@ -48,5 +49,23 @@ func (checkMethodValidator) ValidateString(_ context.Context, req validator.Stri
 	}
 	if err := check.ValidateMethod(req.ConfigValue.ValueString()); err != nil {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid HTTP method", err.Error()+".")
+	}
+}
+
+// sizeValidator refuses a size the archive caps cannot read ("8GiB", "500MB").
+type sizeValidator struct{}
+
+func (sizeValidator) Description(context.Context) string {
+	return `value must be a size such as "8GiB", "512MiB" or "2GB"`
+}
+
+func (v sizeValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (sizeValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := archive.ParseSize(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid size", err.Error()+".")
 	}
 }

@@ -148,6 +148,9 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 			Path:         types.StringValue(p),
 			KeepReleases: types.Int64Value(deploymentDefaultKeep),
 			Shared:       types.ListNull(types.StringType),
+
+			MaxExtractedSize: types.StringNull(),
+			MaxFileSize:      types.StringNull(),
 		}
 	}
 	tgt, _, diags := deploymentTarget(ctx, r.data, &m)

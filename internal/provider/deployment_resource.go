@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
+	"github.com/releaseplan/terraform-provider-release/internal/archive"
 	"github.com/releaseplan/terraform-provider-release/internal/deploy"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
@@ -83,9 +84,11 @@ type deploymentResourceModel struct {
 }
 
 type deploymentDirectoryModel struct {
-	Path         types.String `tfsdk:"path"`
-	KeepReleases types.Int64  `tfsdk:"keep_releases"`
-	Shared       types.List   `tfsdk:"shared"`
+	Path             types.String `tfsdk:"path"`
+	KeepReleases     types.Int64  `tfsdk:"keep_releases"`
+	Shared           types.List   `tfsdk:"shared"`
+	MaxExtractedSize types.String `tfsdk:"max_extracted_size"`
+	MaxFileSize      types.String `tfsdk:"max_file_size"`
 }
 
 type deploymentHooksModel struct {
@@ -227,6 +230,16 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 						MarkdownDescription: "Paths inside the release (`storage`, `.env`) replaced by symlinks to `<path>/shared/<path>`, so they survive releases. A missing shared path is seeded from the first release that has it, else created as an empty folder.",
 						ElementType:         types.StringType,
 						Optional:            true,
+					},
+					"max_extracted_size": schema.StringAttribute{
+						MarkdownDescription: "Largest total size of the files of one release, such as `8GiB` (the default) or `500MB`. A larger archive is refused while it streams, before anything goes live. Whatever the cap, the release must also fit in the free space of the target's filesystem, checked against the sizes the archive declares.",
+						Optional:            true,
+						Validators:          []validator.String{sizeValidator{}},
+					},
+					"max_file_size": schema.StringAttribute{
+						MarkdownDescription: "Largest size of one file of a release, such as `4GiB` (the default).",
+						Optional:            true,
+						Validators:          []validator.String{sizeValidator{}},
 					},
 				},
 			},
@@ -377,6 +390,20 @@ func deploymentTarget(ctx context.Context, data *providerData, m *deploymentReso
 		if err != nil {
 			diags.AddAttributeError(path.Root("directory"), "Invalid directory target", err.Error())
 			return nil, "", diags
+		}
+		for _, c := range []struct {
+			v   types.String
+			cap *int64
+		}{{m.Directory.MaxExtractedSize, &t.Limits.MaxBytes}, {m.Directory.MaxFileSize, &t.Limits.MaxFileBytes}} {
+			if c.v.IsNull() || c.v.IsUnknown() {
+				continue
+			}
+			n, err := archive.ParseSize(c.v.ValueString())
+			if err != nil {
+				diags.AddAttributeError(path.Root("directory"), "Invalid directory target", err.Error())
+				return nil, "", diags
+			}
+			*c.cap = n
 		}
 		return t, t.Path, diags
 	}

@@ -448,3 +448,21 @@ resource "release_maintenance_mode" "m" {
 		t.Fatal("the foreign file was changed")
 	}
 }
+
+// TestAccDeploymentResource_extractionCaps: the caps are settable, checked at plan
+// time for their form and while the archive streams for the release's size.
+func TestAccDeploymentResource_extractionCaps(t *testing.T) {
+	e := newDeploymentEnv(t, map[string]string{"1.0.0": "ok"})
+	cfg := func(size string) string {
+		return strings.Replace(e.config("1.0.0", ""), "keep_releases = 3", fmt.Sprintf("keep_releases = 3\n    max_extracted_size = %q", size), 1)
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { acctest.PreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: cfg("8 gigs"), PlanOnly: true, ExpectError: wrapped("Invalid size", `"8 gigs" is not a size`)},
+			{Config: cfg("10B"), ExpectError: wrapped("Unable to deploy app@1.0.0 to staging", "over the 10-byte cap")},
+			{Config: cfg("1MiB"), Check: e.checkServing("1.0.0")},
+		},
+	})
+}
