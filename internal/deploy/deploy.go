@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/check"
 	"github.com/releaseplan/terraform-provider-release/internal/readahead"
+	"github.com/releaseplan/terraform-provider-release/internal/shell"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
 )
@@ -138,12 +138,14 @@ type run struct {
 	prev   *target.Release
 	log    func(string, map[string]any)
 	events []backend.Event
+	// started is when Deploy began, to say when a time limit was reached.
+	started time.Time
 }
 
 // Deploy runs req. On failure the error is an *Error and Result.Live tells what is
 // live (the previous release after a rollback).
 func Deploy(ctx context.Context, req Request) (Result, error) {
-	r := &run{req: req, log: req.Log}
+	r := &run{req: req, log: req.Log, started: time.Now()}
 	if r.log == nil {
 		r.log = func(string, map[string]any) {}
 	}
@@ -362,7 +364,7 @@ func (r *run) backup(ctx context.Context) error {
 		workdir = r.prev.Path
 	}
 	env := append(r.releaseEnv(""), "RELEASE_BACKUP_FILE="+file)
-	if out, err := runShell(ctx, workdir, req.BackupCommand, env); err != nil {
+	if out, err := r.runCommand(ctx, workdir, req.BackupCommand, env); err != nil {
 		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "The backup command failed: %v%s. The switch did not happen: %s still serves %s.", err, outputClause(out), req.Target.Describe(), describe(r.prev))
 	}
 	f, err := os.Open(file)
@@ -427,7 +429,7 @@ func (r *run) releaseEnv(path string) []string {
 func (r *run) hook(ctx context.Context, kind string, i int, cmd string, p *target.Prepared) error {
 	r.log("running hook", map[string]any{"hook": kind, "index": i + 1, "command": cmd})
 	dir := p.Dir
-	out, err := runShell(ctx, dir, cmd, r.releaseEnv(dir))
+	out, err := r.runCommand(ctx, dir, cmd, r.releaseEnv(dir))
 	if err != nil {
 		return fmt.Errorf("%w: %w%s", ErrHook, err, outputClause(out))
 	}
@@ -533,63 +535,18 @@ type readCloser struct {
 	io.Closer
 }
 
-// runShell runs cmd with sh -c in dir and returns the tail of its output. The
-// command runs in a process group of its own, killed as a whole when ctx ends, so
-// that a migration or a sleep started by the hook does not outlive the deployment;
-// on Linux the group's leader also dies with the provider (see procattr_linux.go).
-func runShell(ctx context.Context, dir, cmd string, env []string) (string, error) {
-	c := exec.Command("sh", "-c", cmd)
-	c.Dir = dir
-	c.Env = append(os.Environ(), env...)
-	var out tailBuffer
-	c.Stdout, c.Stderr = &out, &out
-	c.SysProcAttr = processGroupAttr()
-	if err := c.Start(); err != nil {
-		return "", err
+// runCommand runs a hook or the backup command with internal/shell, the runner of
+// every server-side command: its own process group, killed as a whole when the
+// deployment's context ends, output capped to its tail.
+func (r *run) runCommand(ctx context.Context, dir, script string, env []string) (string, error) {
+	out, err := shell.Run(ctx, shell.Command{Script: script, Dir: dir, Env: env})
+	switch {
+	case errors.Is(err, shell.ErrTimedOut):
+		err = fmt.Errorf("the time limit of the deployment (timeouts) was reached %s after it started: the command %w", time.Since(r.started).Round(time.Second), err)
+	case errors.Is(err, shell.ErrCancelled):
+		err = fmt.Errorf("the deployment was cancelled: the command %w", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- c.Wait() }()
-	select {
-	case err := <-done:
-		return out.String(), err
-	case <-ctx.Done():
-		killGroup(c.Process.Pid)
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-		}
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return out.String(), fmt.Errorf("the time limit of the deployment (timeouts) was reached while the command ran; it was killed with its child processes")
-		}
-		return out.String(), fmt.Errorf("the deployment was cancelled while the command ran; it was killed with its child processes")
-	}
-}
-
-// tailBuffer keeps the last 2 KiB written, enough to explain a failure.
-type tailBuffer struct {
-	b   []byte
-	cut bool
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > 4096 {
-		t.b = append([]byte(nil), t.b[len(t.b)-2048:]...)
-		t.cut = true
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	b := t.b
-	if len(b) > 2048 {
-		b, t.cut = b[len(b)-2048:], true
-	}
-	s := strings.TrimSpace(string(b))
-	if t.cut && s != "" {
-		s = "…" + s
-	}
-	return s
+	return out, err
 }
 
 func outputClause(out string) string {

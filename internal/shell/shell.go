@@ -65,13 +65,18 @@ type StoppedError struct {
 	// TimedOut is true for a timeout, false for a cancellation.
 	TimedOut bool
 	// After is the time limit that was reached (Command.Timeout), or how long the
-	// command had run when its context ended.
+	// command had run when its context ended (Limit false).
 	After time.Duration
+	// Limit is true when After is Command.Timeout, the command's own limit.
+	Limit bool
 }
 
 func (e *StoppedError) Error() string {
-	if e.TimedOut {
+	switch {
+	case e.TimedOut && e.Limit:
 		return fmt.Sprintf("timed out after %s and was killed with every process it started", e.After)
+	case e.TimedOut:
+		return fmt.Sprintf("timed out after running %s and was killed with every process it started", e.After)
 	}
 	return fmt.Sprintf("was cancelled after %s and was killed with every process it started", e.After)
 }
@@ -174,7 +179,7 @@ func stopped(parent, ctx context.Context, timeout, ran time.Duration) error {
 		return &StoppedError{After: round(ran)}
 	}
 	if timeout > 0 && parent.Err() == nil {
-		return &StoppedError{TimedOut: true, After: timeout}
+		return &StoppedError{TimedOut: true, After: timeout, Limit: true}
 	}
 	return &StoppedError{TimedOut: true, After: round(ran)}
 }

@@ -73,7 +73,7 @@ func TestRunKillsTheWholeGroup(t *testing.T) {
 				return context.WithTimeout(context.Background(), 300*time.Millisecond)
 			},
 			want:    context.DeadlineExceeded,
-			message: "timed out after ",
+			message: "timed out after running ",
 		},
 		{
 			name: "cancel",
