@@ -20,6 +20,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/readahead"
@@ -107,7 +108,13 @@ type Stats struct {
 //
 // On error, dir holds a partial extraction: extract into a fresh directory and
 // delete it on failure. The error wraps ErrUnsafeEntry (as *UnsafeEntryError),
-// ErrTooLarge, ctx.Err() or the I/O error, and names the entry concerned.
+// ErrTooLarge, ErrNoSpace, ctx.Err() or the I/O error, and names the entry
+// concerned.
+//
+// The free space of dir's filesystem is read when the extraction begins, and
+// each file's declared size is checked against it before its bytes are written,
+// so a release that cannot fit fails at its first file that would not, without
+// filling the disk the live release also writes to.
 func ExtractTarGz(ctx context.Context, r io.Reader, dir string, lim Limits) (Stats, error) {
 	var st Stats
 	lim = lim.withDefaults()
@@ -376,6 +383,9 @@ func (x *extractor) file(ctx context.Context, hdr *tar.Header, name string, tr i
 		f.Close()
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
+		}
+		if errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("entry %q: %w: the filesystem filled up after %s of the release were written: %w; free some space (old releases, logs) and deploy again", hdr.Name, ErrNoSpace, FormatSize(x.st.Bytes), err)
 		}
 		return fmt.Errorf("entry %q: write file: %w", hdr.Name, err)
 	}
