@@ -135,11 +135,13 @@ func (d *Directory) Current(_ context.Context) (*Release, error) {
 	}
 	dest = filepath.Clean(dest)
 	// Only <path>/releases/<id> is a release: a link elsewhere (even to a folder of
-	// the same name) or to a folder that is gone is drift, reported, not adopted.
-	if filepath.Dir(dest) != filepath.Clean(d.releasesPath()) || strings.HasPrefix(filepath.Base(dest), ".") {
+	// the same name, or of a sibling such as releases-evil/) or to a folder that is
+	// gone is drift, reported with Problem (and no ID), never adopted.
+	if !d.inReleases(dest) {
 		return &Release{Problem: fmt.Sprintf("%s points at %s, outside %s", link, dest, d.releasesPath())}, nil
 	}
-	st, err := os.Stat(dest)
+	dest = filepath.Join(d.releasesPath(), filepath.Base(dest))
+	st, err := os.Lstat(dest)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Release{Problem: fmt.Sprintf("%s points at %s, which no longer exists", link, dest)}, nil
 	}
@@ -147,6 +149,7 @@ func (d *Directory) Current(_ context.Context) (*Release, error) {
 		return nil, fmt.Errorf("%s points to %s, which cannot be read: %w", link, dest, err)
 	}
 	if !st.IsDir() {
+		// A symbolic link inside releases/ leads anywhere: not a release either.
 		return &Release{Problem: fmt.Sprintf("%s points at %s, which is not a release folder", link, dest)}, nil
 	}
 	rel, err := d.release(filepath.Base(dest))
@@ -159,11 +162,29 @@ func (d *Directory) Current(_ context.Context) (*Release, error) {
 	}
 	switch {
 	case rel.Unverified:
-		rel.Problem = fmt.Sprintf("release %s (%s) went live but its after_switch hooks and smoke test never finished", rel.Version, rel.ID)
+		rel.Problem = fmt.Sprintf("release %s (%s) went live at %s but its after_switch hooks and smoke test never finished (the deployment was interrupted)", rel.Version, rel.ID, rel.ActivatedAt.Format(time.RFC3339))
 	case rel.Failed:
 		rel.Problem = fmt.Sprintf("release %s (%s) is live although its deployment failed (%s)", rel.Version, rel.ID, rel.FailReason)
 	}
 	return rel, nil
+}
+
+// inReleases tells whether p names an entry of the releases folder itself:
+// compared as clean paths, and else with symbolic links resolved on both sides
+// (releases/ may be a link to another disk), never by prefix. Hidden entries
+// (extractions in progress, metadata) are not releases.
+func (d *Directory) inReleases(p string) bool {
+	base := filepath.Base(p)
+	if base == "." || base == ".." || base == string(filepath.Separator) || strings.HasPrefix(base, ".") {
+		return false
+	}
+	parent, releases := filepath.Dir(p), filepath.Clean(d.releasesPath())
+	if parent == releases {
+		return true
+	}
+	rp, err1 := filepath.EvalSymlinks(parent)
+	rr, err2 := filepath.EvalSymlinks(releases)
+	return err1 == nil && err2 == nil && rp == rr
 }
 
 // release describes releases/<id>, from its metadata file or, for a folder made by
@@ -358,21 +379,30 @@ func (d *Directory) linkShared(tmp, final string) error {
 	return nil
 }
 
+// writeMeta replaces the release's metadata atomically and durably (synced
+// before and after the rename): the unverified mark must survive a crash or a
+// power cut that comes right after the switch.
 func (d *Directory) writeMeta(rel Release) error {
 	raw, err := json.MarshalIndent(rel, "", "  ")
 	if err != nil {
 		return err
 	}
-	p := d.metaPath(rel.ID)
-	tmp := p + ".tmp-" + randomHex()
-	if err := os.WriteFile(tmp, append(raw, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write release metadata: %w", err)
-	}
-	if err := os.Rename(tmp, p); err != nil {
-		_ = os.Remove(tmp)
+	if err := atomicfile.WriteFile(d.metaPath(rel.ID), append(raw, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write release metadata: %w", err)
 	}
 	return nil
+}
+
+// marked reads the release that a mark is about; the release folder must be
+// there, so that no mark is left for a release that is not.
+func (d *Directory) marked(id string) (*Release, error) {
+	if id == "" || !d.inReleases(filepath.Join(d.releasesPath(), id)) {
+		return nil, fmt.Errorf("%q is not a release of %s", id, d.Describe())
+	}
+	if st, err := os.Lstat(filepath.Join(d.releasesPath(), id)); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("release %s is not in %s", id, d.releasesPath())
+	}
+	return d.release(id)
 }
 
 // Discard implements Target.
@@ -451,7 +481,7 @@ func (d *Directory) Restore(ctx context.Context, previous *Release, open Opener)
 
 // MarkFailed implements Target.
 func (d *Directory) MarkFailed(_ context.Context, release Release, reason string) error {
-	rel, err := d.release(release.ID)
+	rel, err := d.marked(release.ID)
 	if err != nil {
 		return err
 	}
@@ -464,7 +494,7 @@ func (d *Directory) MarkFailed(_ context.Context, release Release, reason string
 // MarkUnverified implements Target: the mark is in the release's metadata,
 // written atomically before the switch.
 func (d *Directory) MarkUnverified(_ context.Context, release Release, replaced *Release) error {
-	rel, err := d.release(release.ID)
+	rel, err := d.marked(release.ID)
 	if err != nil {
 		return err
 	}
@@ -480,7 +510,7 @@ func (d *Directory) MarkUnverified(_ context.Context, release Release, replaced 
 
 // MarkVerified implements Target.
 func (d *Directory) MarkVerified(_ context.Context, release Release) error {
-	rel, err := d.release(release.ID)
+	rel, err := d.marked(release.ID)
 	if err != nil {
 		return err
 	}

@@ -215,9 +215,14 @@ func (s *Scalingo) Restore(ctx context.Context, previous *Release, open Opener) 
 // MarkFailed implements Target: Scalingo keeps the deployment history itself.
 func (s *Scalingo) MarkFailed(context.Context, Release, string) error { return nil }
 
-// MarkUnverified implements Target. A Scalingo deployment has no file of its own
-// to carry the mark, and Scalingo keeps the previous containers until the new
-// ones start; the mark is not recorded there.
+// MarkUnverified implements Target, and records nothing: a Scalingo deployment
+// has no file beside it to carry the mark, and the only writable places of an
+// app, its environment variables, belong to the application (and are checked
+// with each release), so writing a mark there would change what the app runs
+// with. Current therefore reports the last successful Scalingo deployment as
+// sound even when the smoke test that followed it was interrupted; callers that
+// must know keep their own record of a deployment that did not finish (the
+// history of the backend: a deployment with no deployed or rolled_back event).
 func (s *Scalingo) MarkUnverified(context.Context, Release, *Release) error { return nil }
 
 // MarkVerified implements Target (see MarkUnverified).

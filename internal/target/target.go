@@ -88,7 +88,9 @@ type Target interface {
 	Describe() string
 	// Current returns the live release, or nil when nothing is live. It reads the
 	// real target (the `current` symlink, the app's last successful deployment) and
-	// never downloads artifacts.
+	// never downloads artifacts. What is live but not a sound deployment comes
+	// with Problem set and no error: an unverified or failed release, or (ID and
+	// Version empty) a `current` that leads to no release of the target.
 	Current(ctx context.Context) (*Release, error)
 	// Find returns a complete, earlier prepared release of spec (same version and
 	// sha256) that can go live again without fetching the bytes, or nil.
@@ -109,7 +111,10 @@ type Target interface {
 	// for inspection.
 	MarkFailed(ctx context.Context, release Release, reason string) error
 	// MarkUnverified records, durably and before the switch, that release is about
-	// to go live without having passed its checks, and which release it replaces.
+	// to go live without having passed its checks, and which release it replaces
+	// (the sound one to go back to; nil: none). Current then reports the release
+	// as Unverified, with Replaced and a Problem, until MarkVerified. A target
+	// that cannot record it says so in its doc comment (Scalingo).
 	MarkUnverified(ctx context.Context, release Release, replaced *Release) error
 	// MarkVerified clears the mark once the after_switch hooks and smoke test
 	// passed (and a failed mark from an earlier attempt).
