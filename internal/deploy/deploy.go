@@ -95,7 +95,9 @@ type Result struct {
 	// Release is the release made (or reused) for the requested version; nil when
 	// the deployment stopped before one existed.
 	Release *target.Release
-	// Previous is what was live before the deployment (nil: nothing).
+	// Previous is the sound release that was live before the deployment, the one
+	// a failure goes back to (nil: none). When what was live was not a finished
+	// deployment, it is the release that one replaced; Live tells what served.
 	Previous *target.Release
 	// Live is what is live at the end, success or not (nil: nothing).
 	Live *target.Release
@@ -115,8 +117,11 @@ type Result struct {
 	Warnings []string
 	// Activated tells whether the new release went live at some point.
 	Activated bool
-	// Reverified is true when the live release was not a finished deployment and
-	// this deployment verified that same release again.
+	// Reverified is true when the live release was not a finished deployment
+	// (Current reported it unverified or failed) and this deployment went through
+	// the sequence again on that same release folder: backup, before_switch
+	// hooks, the switch (a no-op: it was live), after_switch hooks and smoke test.
+	// Previous is then the verified release it had replaced.
 	Reverified bool
 }
 
@@ -132,10 +137,13 @@ func (e *Error) Error() string { return e.Detail }
 func (e *Error) Unwrap() error { return e.Err }
 
 type run struct {
-	req    Request
-	res    Result
-	spec   target.Spec
-	prev   *target.Release
+	req  Request
+	res  Result
+	spec target.Spec
+	prev *target.Release
+	// live is what served when the deployment began, sound or not; prev is the
+	// sound release a failure goes back to.
+	live   *target.Release
 	log    func(string, map[string]any)
 	events []backend.Event
 	// started is when Deploy began, to say when a time limit was reached.
@@ -178,12 +186,15 @@ func (r *run) do(ctx context.Context) error {
 	prev := live
 	if live != nil && !live.Sound() {
 		// Not a finished deployment (killed after the switch, failed, or current
-		// pointing elsewhere): the release to go back to is the verified one it
-		// replaced, if any.
+		// leading to no release of the target): the release to go back to is the
+		// verified one it replaced, if any. With none (a first deployment that was
+		// interrupted, a `current` pointing elsewhere or at a deleted folder) a
+		// failure leaves the target serving nothing rather than bytes no deployment
+		// verified.
 		prev = live.Replaced
 		r.log("the live release is not a finished deployment", map[string]any{"problem": live.Problem})
 	}
-	r.prev, r.res.Previous, r.res.Live = prev, prev, live
+	r.prev, r.live, r.res.Previous, r.res.Live = prev, live, prev, live
 
 	if err := backend.CheckToken(ctx, req.Backend, req.Environment, req.LockToken); err != nil {
 		return r.fail("fence", err, "The deployment was refused before anything changed: %v. Acquire the environment lock again and plan with its new token.", err)
@@ -231,6 +242,12 @@ func (r *run) do(ctx context.Context) error {
 	}
 	r.res.Release = &p.Release
 	r.res.Reused = p.Reused
+	if live != nil && !live.Sound() && prev != nil && prev.ID == p.Release.ID {
+		// Going back by version to the release the unfinished one replaced: should
+		// it fail now, there is nothing else sound to return to.
+		prev, r.prev, r.res.Previous = nil, nil, nil
+	}
+	r.res.Reverified = live != nil && !live.Sound() && live.ID == p.Release.ID
 
 	discard := func(e error) error {
 		if derr := req.Target.Discard(context.WithoutCancel(ctx), p); derr != nil {
@@ -247,21 +264,20 @@ func (r *run) do(ctx context.Context) error {
 	for i, cmd := range req.Hooks.BeforeSwitch {
 		if err := r.hook(ctx, "before_switch", i, cmd, p); err != nil {
 			return discard(r.fail("before_switch", err, "The before_switch hook #%d %q failed: %v. The switch did not happen: %s still serves %s. Fix the hook or the release, then apply again.",
-				i+1, cmd, err, req.Target.Describe(), describe(prev)))
+				i+1, cmd, err, req.Target.Describe(), r.serving()))
 		}
 	}
 	if err := backend.CheckToken(ctx, req.Backend, req.Environment, req.LockToken); err != nil {
-		return discard(r.fail("fence", err, "The lock was lost before the switch: %v. The switch did not happen: %s still serves %s. Acquire the environment lock again, then apply again.", err, req.Target.Describe(), describe(prev)))
+		return discard(r.fail("fence", err, "The lock was lost before the switch: %v. The switch did not happen: %s still serves %s. Acquire the environment lock again, then apply again.", err, req.Target.Describe(), r.serving()))
 	}
 	// Recorded before the switch, so that a deployment killed from here on leaves
 	// a live release that says it was never verified.
 	if err := req.Target.MarkUnverified(ctx, p.Release, prev); err != nil {
-		return discard(r.fail("switch", err, "Could not record the release as about to go live: %v. The switch did not happen: %s still serves %s.", err, req.Target.Describe(), describe(live)))
+		return discard(r.fail("switch", err, "Could not record the release as about to go live: %v. The switch did not happen: %s still serves %s.", err, req.Target.Describe(), r.serving()))
 	}
-	r.res.Reverified = live != nil && live.ID == p.Release.ID
 	r.log("switching", map[string]any{"release": p.Release.ID, "target": req.Target.Describe()})
 	if err := req.Target.Activate(ctx, p); err != nil {
-		return discard(r.fail("switch", err, "Could not switch %s to %s: %v. %s still serves %s.", req.Target.Describe(), p.Release.ID, err, req.Target.Describe(), describe(prev)))
+		return discard(r.fail("switch", err, "Could not switch %s to %s: %v. %s still serves %s.", req.Target.Describe(), p.Release.ID, err, req.Target.Describe(), r.serving()))
 	}
 	r.res.Activated = true
 	now := p.Release
@@ -327,7 +343,7 @@ func (r *run) prepare(ctx context.Context, obj store.Object) (*target.Prepared, 
 		if errors.Is(err, store.ErrChecksumMismatch) {
 			return nil, r.fail("verify", err, "The bytes of %s do not match the expected sha256 %s (%v). Nothing was changed on %s: the extracted files were deleted. The stored artifact may be corrupt; publish it again.", r.id(), r.spec.SHA256, err, req.Target.Describe())
 		}
-		return nil, r.fail("fetch", err, "Could not prepare %s on %s: %v. Nothing was changed: %s still serves %s.", r.id(), req.Target.Describe(), err, req.Target.Describe(), describe(r.prev))
+		return nil, r.fail("fetch", err, "Could not prepare %s on %s: %v. Nothing was changed: %s still serves %s.", r.id(), req.Target.Describe(), err, req.Target.Describe(), r.serving())
 	}
 	// Prepare read to EOF through the verifying reader; check again, so a target that
 	// forgot to drain cannot activate unverified bytes.
@@ -360,16 +376,17 @@ func (r *run) backup(ctx context.Context) error {
 		}
 	}
 	r.log("running the backup command", map[string]any{"environment": req.Environment})
-	if r.prev != nil && r.prev.Path != "" {
-		workdir = r.prev.Path
+	// The command runs in what serves now: the data it backs up is that release's.
+	if r.live != nil && r.live.Path != "" {
+		workdir = r.live.Path
 	}
 	env := append(r.releaseEnv(""), "RELEASE_BACKUP_FILE="+file)
 	if out, err := r.runCommand(ctx, workdir, req.BackupCommand, env); err != nil {
-		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "The backup command failed: %v%s. The switch did not happen: %s still serves %s.", err, outputClause(out), req.Target.Describe(), describe(r.prev))
+		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "The backup command failed: %v%s. The switch did not happen: %s still serves %s.", err, outputClause(out), req.Target.Describe(), r.serving())
 	}
 	f, err := os.Open(file)
 	if err != nil {
-		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "The backup command succeeded but did not write $RELEASE_BACKUP_FILE (%v). The switch did not happen: %s still serves %s.", err, req.Target.Describe(), describe(r.prev))
+		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "The backup command succeeded but did not write $RELEASE_BACKUP_FILE (%v). The switch did not happen: %s still serves %s.", err, req.Target.Describe(), r.serving())
 	}
 	defer f.Close()
 	version := req.Version + "+" + req.Now().UTC().Format("20060102T150405Z")
@@ -379,7 +396,7 @@ func (r *run) backup(ctx context.Context) error {
 	}
 	obj, err := req.Store.Put(ctx, req.Name+BackupSuffix, version, f, "", meta)
 	if err != nil {
-		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "Could not store the backup as %s%s@%s: %v. The switch did not happen: %s still serves %s.", req.Name, BackupSuffix, version, err, req.Target.Describe(), describe(r.prev))
+		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "Could not store the backup as %s%s@%s: %v. The switch did not happen: %s still serves %s.", req.Name, BackupSuffix, version, err, req.Target.Describe(), r.serving())
 	}
 	r.res.Backup = &obj
 	r.res.BackupID = obj.ID()
@@ -402,7 +419,7 @@ func (r *run) backupFunc(ctx context.Context) error {
 		err = errors.New("no backup id was returned")
 	}
 	if err != nil {
-		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "Taking %s failed: %v. The switch did not happen: %s still serves %s. Check the database and its backups, then apply again.", name, err, req.Target.Describe(), describe(r.prev))
+		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "Taking %s failed: %v. The switch did not happen: %s still serves %s. Check the database and its backups, then apply again.", name, err, req.Target.Describe(), r.serving())
 	}
 	r.res.BackupID = id
 	r.log("backup done", map[string]any{"backup": id, "seconds": time.Since(started).Seconds()})
@@ -484,6 +501,10 @@ func (r *run) afterSwitchFailure(ctx context.Context, step string, cause error, 
 		}
 	}
 	if r.prev == nil {
+		if r.live != nil {
+			r.event(backend.KindRolledBack, "", "", fmt.Sprintf("%s failed and what was live before (%s) is not a verified release: %s serves nothing", r.id(), describe(r.live), req.Target.Describe()))
+			return r.fail(step, cause, "%s What was live before this deployment is not a verified release to go back to (%s), so %s serves nothing now. Fix the release, or deploy a version that passes its checks, then apply again.", what, r.live.Problem, req.Target.Describe())
+		}
 		r.event(backend.KindRolledBack, "", "", fmt.Sprintf("%s failed and nothing was live before: %s serves nothing", r.id(), req.Target.Describe()))
 		return r.fail(step, cause, "%s Nothing was live before this deployment, so %s serves nothing now. Fix the release, then apply again.", what, req.Target.Describe())
 	}
@@ -556,9 +577,24 @@ func outputClause(out string) string {
 	return "; output: " + out
 }
 
+// serving describes what served when the deployment began, and why it is not
+// a finished deployment when it is not.
+func (r *run) serving() string {
+	if r.live == nil || r.live.Sound() || r.live.Problem == "" {
+		return describe(r.live)
+	}
+	if r.live.ID == "" {
+		return "what it served before (" + r.live.Problem + ")"
+	}
+	return describe(r.live) + ", which is not a finished deployment (" + r.live.Problem + ")"
+}
+
 func describe(rel *target.Release) string {
 	if rel == nil {
 		return "nothing"
+	}
+	if rel.ID == "" && rel.Problem != "" {
+		return "no release (" + rel.Problem + ")"
 	}
 	return "release " + rel.Version + " (" + rel.ID + ")"
 }
