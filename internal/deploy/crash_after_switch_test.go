@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,23 +31,85 @@ func afterSwitchRequest(root, url, version string) (Request, error) {
 	return req, nil
 }
 
-// TestCrashAfterSwitch kills deployments with SIGKILL while their after_switch
-// hooks and smoke test run: a live release that did not finish its verification
-// always says so (it is never a sound release that failed or was never
-// verified), and the next deployment verifies again and rolls back to the
-// verified release when the smoke test still fails.
+// journal is what a killed deploying process wrote down before it was killed:
+// the ground truth the target's own record is checked against.
+type journal struct {
+	version  string // of the deployment that was running when the kill came
+	switched string // the release it was switching to, if it got that far
+	passed   bool   // its after_switch hooks and smoke test passed after that switch
+	finished bool   // Deploy returned
+}
+
+func readJournal(path string) (journal, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return journal{}, err
+	}
+	var j journal
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		kind, arg, _ := strings.Cut(line, " ")
+		switch kind {
+		case "begin":
+			j = journal{version: arg}
+		case "switching":
+			j.switched, j.passed = arg, false
+		case "smoke-pass":
+			j.passed = j.switched != ""
+		case "rolling-back":
+			j.passed = false
+		case "end":
+			j.finished = true
+		}
+	}
+	return j, nil
+}
+
+// crashAfterSwitchChild deploys 1.0.1 (failing) and 1.0.0 in turn, from a random
+// one, writing a journal, until it is killed.
+func crashAfterSwitchChild(root, url, journalPath string, first int) {
+	jf, err := os.OpenFile(journalPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(3)
+	}
+	note := func(s string) { _, _ = jf.WriteString(s + "\n") } // one write(2): it survives SIGKILL
+	fmt.Println("ready")
+	for i := first; ; i++ {
+		version := []string{"1.0.1", "1.0.0"}[i%2]
+		req, err := afterSwitchRequest(root, url, version)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+		req.Log = func(msg string, fields map[string]any) {
+			switch {
+			case msg == "switching":
+				note(fmt.Sprint("switching ", fields["release"]))
+			case msg == "smoke test attempt" && fields["error"] == nil:
+				note("smoke-pass")
+			case msg == "rolling back":
+				note("rolling-back")
+			}
+		}
+		note("begin " + version)
+		_, err = Deploy(context.Background(), req)
+		note(fmt.Sprintf("end %v", err == nil))
+	}
+}
+
+// TestCrashAfterSwitch kills deploying processes with SIGKILL, many of them while
+// their after_switch hooks and smoke test run (as a CI runner's timeout or the
+// OOM killer would), and checks after every kill that:
+//   - a live release whose verification did not finish after its switch says so
+//     (Unverified, with a Problem), and one that fails its smoke test never looks
+//     like a finished deployment;
+//   - deploying the killed version again verifies it again: the failing one is
+//     rolled back to the verified release, the good one is verified.
 func TestCrashAfterSwitch(t *testing.T) {
 	if root := os.Getenv("RELEASE_CRASH_SWITCH_CHILD"); root != "" {
-		url := os.Getenv("RELEASE_CRASH_SWITCH_URL")
-		fmt.Println("ready")
-		for i := 0; ; i++ {
-			req, err := afterSwitchRequest(root, url, []string{"1.0.1", "1.0.0"}[i%2])
-			if err != nil {
-				fmt.Fprintln(os.Stderr, err)
-				os.Exit(3)
-			}
-			_, _ = Deploy(context.Background(), req)
-		}
+		first, _ := strconv.Atoi(os.Getenv("RELEASE_CRASH_SWITCH_FIRST"))
+		crashAfterSwitchChild(root, os.Getenv("RELEASE_CRASH_SWITCH_URL"), os.Getenv("RELEASE_CRASH_SWITCH_JOURNAL"), first)
+		return
 	}
 	f := newFixture(t)
 	f.publish("1.0.0", "ok")
@@ -57,12 +120,18 @@ func TestCrashAfterSwitch(t *testing.T) {
 	}
 	mustDeploy(t, first)
 
-	const runs = 50
-	unverified := 0
+	// At least 50 runs, and as many more (up to 200) as it takes for 10 kills to
+	// land between a switch and the end of its verification, so that a slow,
+	// loaded machine still tests what this is for.
+	const minRuns, maxRuns, minLanded = 50, 200, 10
+	landed, reverified := 0, 0
 	rng := rand.New(rand.NewPCG(2, uint64(time.Now().UnixNano())))
-	for run := 0; run < runs; run++ {
+	run := 0
+	for ; run < maxRuns && (run < minRuns || landed < minLanded); run++ {
+		journalPath := filepath.Join(f.root, fmt.Sprintf("journal-%d", run))
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashAfterSwitch$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "RELEASE_CRASH_SWITCH_CHILD="+f.root, "RELEASE_CRASH_SWITCH_URL="+f.server.URL)
+		cmd.Env = append(os.Environ(), "RELEASE_CRASH_SWITCH_CHILD="+f.root, "RELEASE_CRASH_SWITCH_URL="+f.server.URL,
+			"RELEASE_CRASH_SWITCH_JOURNAL="+journalPath, "RELEASE_CRASH_SWITCH_FIRST="+strconv.Itoa(rng.IntN(2)))
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -80,36 +149,60 @@ func TestCrashAfterSwitch(t *testing.T) {
 		go func() { _, _ = io.Copy(io.Discard, out) }()
 		_ = cmd.Wait()
 
-		live, err := f.target.Current(context.Background())
-		if err != nil || live == nil {
-			t.Fatalf("run %d: after SIGKILL: live %v, %v", run, live, err)
-		}
-		health, _ := os.ReadFile(filepath.Join(f.target.Path, "current", "health"))
-		if live.Sound() && string(health) != "ok" {
-			t.Fatalf("run %d: %s (%s) is live and looks finished, but it fails its smoke test", run, live.Version, live.ID)
-		}
-		if !live.Sound() {
-			unverified++
-			if live.Problem == "" {
-				t.Fatalf("run %d: unsound live release %s without a problem", run, live.ID)
-			}
-		}
-		// The next deployment of the failing version verifies and rolls back.
-		next, err := afterSwitchRequest(f.root, f.server.URL, "1.0.1")
+		j, err := readJournal(journalPath)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := Deploy(context.Background(), next)
-		if !errors.Is(err, ErrSmokeTest) || !res.RolledBack {
-			t.Fatalf("run %d: deploying the failing version after the kill: rolled back %v, %v", run, res.RolledBack, err)
+		live, err := f.target.Current(context.Background())
+		if err != nil || live == nil {
+			t.Fatalf("run %d: after SIGKILL: live %+v, %v", run, live, err)
+		}
+		health, _ := os.ReadFile(filepath.Join(f.target.Path, "current", "health"))
+		if live.Sound() && string(health) != "ok" {
+			t.Fatalf("run %d: %s (%s) is live and looks finished, but it fails its smoke test (%+v)", run, live.Version, live.ID, j)
+		}
+		if !live.Sound() && live.Problem == "" {
+			t.Fatalf("run %d: unsound live release %s without a problem", run, live.ID)
+		}
+		if j.switched != "" && live.ID == j.switched && !j.passed && !j.finished {
+			landed++
+			// Unverified, or failed when the kill came after the failure was
+			// recorded and before the rollback.
+			if live.Sound() || !(live.Unverified && strings.Contains(live.Problem, "never finished") || live.Failed && strings.Contains(live.Problem, "failed")) {
+				t.Fatalf("run %d: killed after switching to %s and before its verification passed, but Current says %+v", run, j.switched, live)
+			}
+		}
+
+		// The killed version deployed again is verified again.
+		unfinished := !live.Sound()
+		again, err := afterSwitchRequest(f.root, f.server.URL, j.version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Deploy(context.Background(), again)
+		switch j.version {
+		case "1.0.1":
+			if !errors.Is(err, ErrSmokeTest) || !res.RolledBack {
+				t.Fatalf("run %d: deploying the failing version again after the kill: rolled back %v, %v", run, res.RolledBack, err)
+			}
+		default:
+			if err != nil {
+				t.Fatalf("run %d: deploying the good version again after the kill: %v", run, err)
+			}
+		}
+		if unfinished && live.ID == res.Release.ID {
+			reverified++
+			if !res.Reverified {
+				t.Fatalf("run %d: %s was verified again but the result does not say so", run, live.ID)
+			}
 		}
 		live, err = f.target.Current(context.Background())
-		if err != nil || !live.Sound() || live.Version != "1.0.0" {
-			t.Fatalf("run %d: after the rollback the live release is %+v (%v), want a sound 1.0.0", run, live, err)
+		if err != nil || !live.Sound() || live.Version != "1.0.0" || live.Problem != "" {
+			t.Fatalf("run %d: after deploying %s again the live release is %+v (%v), want a sound 1.0.0", run, j.version, live, err)
 		}
 	}
-	t.Logf("%d runs, %d left an unverified release live", runs, unverified)
-	if unverified == 0 {
-		t.Errorf("no kill landed after a switch: the test did not exercise what it is for")
+	t.Logf("%d runs: %d kills landed between a switch and the end of its verification, %d releases verified again", run, landed, reverified)
+	if landed < minLanded {
+		t.Errorf("only %d of %d kills landed during after_switch hooks or smoke tests", landed, run)
 	}
 }

@@ -143,7 +143,9 @@ type run struct {
 	prev *target.Release
 	// live is what served when the deployment began, sound or not; prev is the
 	// sound release a failure goes back to.
-	live   *target.Release
+	live *target.Release
+	// self is true when prev is the release being deployed.
+	self   bool
 	log    func(string, map[string]any)
 	events []backend.Event
 	// started is when Deploy began, to say when a time limit was reached.
@@ -242,11 +244,10 @@ func (r *run) do(ctx context.Context) error {
 	}
 	r.res.Release = &p.Release
 	r.res.Reused = p.Reused
-	if live != nil && !live.Sound() && prev != nil && prev.ID == p.Release.ID {
-		// Going back by version to the release the unfinished one replaced: should
-		// it fail now, there is nothing else sound to return to.
-		prev, r.prev, r.res.Previous = nil, nil, nil
-	}
+	// The release to go back to is the very one being deployed (a redeploy of the
+	// live release, or going back by version to the release an unfinished
+	// deployment replaced): a failure has nothing else to return to.
+	r.self = prev != nil && prev.ID == p.Release.ID
 	r.res.Reverified = live != nil && !live.Sound() && live.ID == p.Release.ID
 
 	discard := func(e error) error {
@@ -475,6 +476,11 @@ func (r *run) afterSwitchFailure(ctx context.Context, step string, cause error, 
 	r.event(backend.KindFailed, req.Version, r.spec.SHA256, what)
 	if !req.RollbackOnFailure {
 		return r.fail(step, cause, "%s The release %s stays live on %s because rollback_on_failure is false. Fix it, or apply the previous version again.", what, req.Version, req.Target.Describe())
+	}
+	if r.self {
+		// Restoring it would leave the same bytes live and clear the mark that
+		// says they just failed: they stay live, marked failed, for the next plan.
+		return r.fail(step, cause, "%s The release live before this deployment was this same release %s, so there is nothing else to go back to: it stays live on %s, marked failed, and the next plan deploys it again. Fix the application or its dependencies, or apply another version.", what, r.res.Release.ID, req.Target.Describe())
 	}
 	r.log("rolling back", map[string]any{"to": describe(r.prev)})
 	open := func(ctx context.Context, s target.Spec) (io.ReadCloser, error) {

@@ -76,6 +76,7 @@ func TestDeployAfterAnUnfinishedDeployment(t *testing.T) {
 		wantRolledBack bool
 		wantPrevious   string // version, "" for nil
 		wantServing    string // "" for nothing
+		wantLiveFailed bool   // what serves at the end is marked failed
 	}{
 		{
 			name:           "killed during the smoke test of a failing version, deployed again: rolled back to the verified release",
@@ -142,7 +143,31 @@ func TestDeployAfterAnUnfinishedDeployment(t *testing.T) {
 			name:         "unverified live, going back by version to the release it replaced",
 			setup:        func(f *fixture, w world) { f.killedAfterSwitch("1.0.1", w.good) },
 			deploy:       "1.0.0",
-			wantPrevious: "", wantServing: "version 1.0.0",
+			wantPrevious: "1.0.0", wantServing: "version 1.0.0",
+		},
+		{
+			name: "unverified live, going back by version to the release it replaced, which fails now: it stays live, marked failed",
+			setup: func(f *fixture, w world) {
+				f.killedAfterSwitch("1.0.3", w.good)
+				breakHealth(f.t, w.good.Path)
+			},
+			deploy:       "1.0.0",
+			wantErr:      ErrSmokeTest,
+			wantErrSays:  []string{"nothing else to go back to", "stays live", "marked failed"},
+			wantPrevious: "1.0.0", wantServing: "version 1.0.0",
+			wantLiveFailed: true,
+		},
+		{
+			name: "the live release deployed again (killed while it was verified again), failing now: it stays live, marked failed",
+			setup: func(f *fixture, w world) {
+				f.killedAfterSwitch("1.0.0", w.good)
+				breakHealth(f.t, w.good.Path)
+			},
+			deploy:         "1.0.0",
+			wantErr:        ErrSmokeTest,
+			wantErrSays:    []string{"nothing else to go back to"},
+			wantReverified: true, wantPrevious: "1.0.0", wantServing: "version 1.0.0",
+			wantLiveFailed: true,
 		},
 		{
 			name:           "first deployment killed after the switch, failing again: nothing verified to go back to",
@@ -237,6 +262,15 @@ func TestDeployAfterAnUnfinishedDeployment(t *testing.T) {
 				}
 				return
 			}
+			if res.Live == nil || res.Live.ID != cur.ID {
+				t.Fatalf("Result.Live = %+v, want %s", res.Live, cur.ID)
+			}
+			if tc.wantLiveFailed {
+				if cur.Sound() || !cur.Failed || cur.Problem == "" {
+					t.Fatalf("Current = %+v, want a release marked failed", cur)
+				}
+				return
+			}
 			// Whatever serves at the end is a sound, verified release, and the
 			// result says which.
 			if !cur.Sound() || cur.Problem != "" || cur.Replaced != nil || "version "+cur.Version != tc.wantServing {
@@ -291,6 +325,14 @@ func repoint(t testing.TB, app, dest string) {
 		t.Fatal(err)
 	}
 	if err := os.Rename(tmp, filepath.Join(app, "current")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// breakHealth makes the release in dir fail its smoke test from now on.
+func breakHealth(t testing.TB, dir string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "health"), []byte("fail"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -75,6 +75,8 @@ func crashRequest(root string, version string) (Request, error) {
 
 // TestCrashSafety kills a deploying process with SIGKILL at random points: current
 // always serves a complete release and the next deployment succeeds.
+// TestCrashAfterSwitch does the same with kills during after_switch hooks and
+// smoke tests.
 func TestCrashSafety(t *testing.T) {
 	if root := os.Getenv("RELEASE_CRASH_CHILD"); root != "" {
 		crashChild(root)
