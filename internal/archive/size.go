@@ -39,20 +39,20 @@ func ParseSize(s string) (int64, error) {
 	num, unit := t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
 	r, ok := new(big.Rat).SetString(num)
 	if num == "" || strings.Count(num, ".") > 1 || strings.HasPrefix(num, ".") || strings.HasSuffix(num, ".") || !ok {
-		return 0, fmt.Errorf("size %q must be a positive number followed by a unit, such as \"8GiB\" or \"512MiB\"", s)
+		return 0, fmt.Errorf("%q is not a size: use a positive number followed by a unit, such as \"8GiB\" or \"512MiB\"", s)
 	}
 	mult, ok := sizeUnits[unit]
 	if !ok {
-		return 0, fmt.Errorf("size %q has an unknown unit %q: use B, KiB, MiB, GiB or TiB (or KB, MB, GB, TB), such as \"8GiB\"", s, strings.TrimSpace(t[i:]))
+		return 0, fmt.Errorf("%q is not a size: the unit %q is unknown; use B, KiB, MiB, GiB or TiB (or KB, MB, GB, TB), such as \"8GiB\"", s, strings.TrimSpace(t[i:]))
 	}
 	r.Mul(r, new(big.Rat).SetInt64(mult))
 	switch {
 	case r.Sign() <= 0:
-		return 0, fmt.Errorf("size %q must be more than 0 bytes", s)
+		return 0, fmt.Errorf("%q is not a size: it must be more than 0 bytes", s)
 	case !r.IsInt():
-		return 0, fmt.Errorf("size %q is not a whole number of bytes", s)
+		return 0, fmt.Errorf("%q is not a size: it is not a whole number of bytes", s)
 	case r.Num().Cmp(big.NewInt(math.MaxInt64)) > 0:
-		return 0, fmt.Errorf("size %q is too large", s)
+		return 0, fmt.Errorf("%q is not a size: it is too large", s)
 	}
 	return r.Num().Int64(), nil
 }
