@@ -168,7 +168,9 @@ func TestCrashAfterSwitch(t *testing.T) {
 			landed++
 			// Unverified, or failed when the kill came after the failure was
 			// recorded and before the rollback.
-			if live.Sound() || !(live.Unverified && strings.Contains(live.Problem, "never finished") || live.Failed && strings.Contains(live.Problem, "failed")) {
+			unverified := live.Unverified && strings.Contains(live.Problem, "never finished")
+			failed := live.Failed && strings.Contains(live.Problem, "failed")
+			if live.Sound() || !unverified && !failed {
 				t.Fatalf("run %d: killed after switching to %s and before its verification passed, but Current says %+v", run, j.switched, live)
 			}
 		}

@@ -162,7 +162,8 @@ func Run(ctx context.Context, c Command) (string, error) {
 		g.kill()
 		_ = cmd.Process.Kill() // already dead with its group where there are groups
 		select {
-		case <-done:
+		case werr := <-done:
+			_ = werr // the exit status of a killed script says nothing more
 		case <-time.After(waitGrace):
 		}
 		runErr = stopped(parent, ctx, c.Timeout, time.Since(started))
