@@ -460,7 +460,7 @@ func TestAccDeploymentResource_extractionCaps(t *testing.T) {
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			{Config: cfg("8 gigs"), PlanOnly: true, ExpectError: wrapped("Invalid size", `"8 gigs" is not a size`)},
+			{Config: cfg("8 gigs"), PlanOnly: true, ExpectError: wrapped("Invalid size", `"8 gigs"`)},
 			{Config: cfg("10B"), ExpectError: wrapped("Unable to deploy app@1.0.0 to staging", "over the 10-byte cap")},
 			{Config: cfg("1MiB"), Check: e.checkServing("1.0.0")},
 		},
