@@ -121,9 +121,12 @@ func (r *Request) validate() error {
 		return err
 	}
 	if err := store.ValidateVersion(r.FromVersion); err != nil {
-		return err
+		return fmt.Errorf("from_version: %w", err)
 	}
-	return store.ValidateVersion(r.ToVersion)
+	if err := store.ValidateVersion(r.ToVersion); err != nil {
+		return fmt.Errorf("to_version: %w", err)
+	}
+	return nil
 }
 
 // Check runs every guard and returns the stored source. Errors that are not about
@@ -148,7 +151,7 @@ func Check(ctx context.Context, req Request) (store.Object, error) {
 		}
 	}
 
-	if want := strings.ToLower(strings.TrimSpace(req.SHA256)); want != src.SHA256 {
+	if want := strings.ToLower(strings.TrimSpace(req.SHA256)); !strings.EqualFold(want, src.SHA256) {
 		add(&GuardError{Guard: GuardSHA256, Reason: fmt.Sprintf("%s has sha256 %s, the promotion expects %s: these are not the bytes that were reviewed", src.ID(), src.SHA256, orNone(want))})
 	}
 	for _, v := range []string{req.FromVersion, req.ToVersion} {
@@ -208,7 +211,7 @@ func checkDeployedIn(ctx context.Context, req Request, src store.Object, env str
 		return fail("%s was rolled back at %s (%s); %s", env, stamp(last.Time), firstLine(last.Detail), runsClause(live))
 	case live.Version != req.FromVersion:
 		return fail("%s runs %s@%s (deployed %s by %s), not %s", env, req.Name, live.Version, stamp(live.Since), orNone(live.By), req.FromVersion)
-	case live.SHA256 != "" && live.SHA256 != src.SHA256:
+	case live.SHA256 != "" && !strings.EqualFold(live.SHA256, src.SHA256):
 		return fail("%s runs %s@%s with sha256 %s, but the stored %s has sha256 %s", env, req.Name, live.Version, live.SHA256, src.ID(), src.SHA256)
 	}
 	return nil, nil
@@ -262,7 +265,7 @@ func Promote(ctx context.Context, req Request) (Result, error) {
 		return Result{}, err
 	}
 	if existing, err := req.Store.Stat(ctx, req.Name, req.ToVersion); err == nil {
-		if existing.Metadata[MetaPromotedFrom] == req.FromVersion && existing.SHA256 == strings.ToLower(req.SHA256) {
+		if existing.Metadata[MetaPromotedFrom] == req.FromVersion && strings.EqualFold(existing.SHA256, strings.TrimSpace(req.SHA256)) {
 			src, serr := req.Store.Stat(ctx, req.Name, req.FromVersion)
 			if serr != nil {
 				src = store.Object{}

@@ -335,3 +335,34 @@ func (c *corruptingStore) Get(ctx context.Context, name, version string) (io.Rea
 	rc.Close()
 	return io.NopCloser(strings.NewReader("RELEASE 1.0.0 BYTES")), obj, nil
 }
+
+// TestPromoteUpperCaseChecksum: PowerShell prints sha256 in upper case. The
+// sha256 guard and require_deployed_in compare without regard to case, and a
+// re-applied promotion with it is adopted, not refused as a conflict.
+func TestPromoteUpperCaseChecksum(t *testing.T) {
+	f := newFixture(t, newRepo(t))
+	ctx := context.Background()
+	f.append(t, deployed("staging", "1.0.0-staging", strings.ToUpper(f.sum)))
+	req := f.request()
+	req.SHA256 = strings.ToUpper(f.sum)
+	req.RequireDeployedIn = []string{"staging"}
+	if _, err := Promote(ctx, req); err != nil {
+		t.Fatalf("Promote with an upper-case sha256: %v", err)
+	}
+	res, err := Promote(ctx, req)
+	if err != nil || !res.AlreadyPromoted {
+		t.Fatalf("Promote again = %+v, %v; want the promotion adopted", res, err)
+	}
+}
+
+// TestPromoteRefusesNonCanonicalVersions: v1.0.0-rc would be a second name for
+// 1.0.0-rc; the refusal gives the form to use.
+func TestPromoteRefusesNonCanonicalVersions(t *testing.T) {
+	f := newFixture(t, newRepo(t))
+	req := f.request()
+	req.ToVersion = "v1.0.0-rc"
+	_, err := Promote(context.Background(), req)
+	if err == nil || !strings.Contains(err.Error(), `to_version`) || !strings.Contains(err.Error(), `use "1.0.0-rc"`) {
+		t.Fatalf("err = %v, want a refusal of to_version that names 1.0.0-rc", err)
+	}
+}

@@ -115,7 +115,7 @@ func (d *Directory) Put(ctx context.Context, name, version string, r io.Reader, 
 		if serr != nil {
 			return Object{}, serr
 		}
-		if existing.SHA256 != sum {
+		if !strings.EqualFold(existing.SHA256, sum) {
 			return Object{}, fmt.Errorf("%w: %s@%s has sha256 %s, the new bytes have %s; publish them under a new version", ErrConflict, name, version, existing.SHA256, sum)
 		}
 		return existing, nil

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -269,5 +271,58 @@ func TestVerifyingReader(t *testing.T) {
 	}
 	if _, err := io.Copy(io.Discard, NewVerifyingReader(bytes.NewReader(content), "", 10)); !errors.Is(err, ErrChecksumMismatch) {
 		t.Fatalf("want size mismatch, got %v", err)
+	}
+}
+
+// TestCanonicalVersionsOnly: v1.2.3 and 01.2.3 mean 1.2.3; the store refuses them,
+// with the form to use, so that one version cannot hold two sets of bytes.
+func TestCanonicalVersionsOnly(t *testing.T) {
+	d, err := NewDirectory(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := d.Put(ctx, "app", "1.2.3", strings.NewReader("one"), "", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"v1.2.3", "01.2.3", "1.02.3"} {
+		if _, err := d.Put(ctx, "app", v, strings.NewReader("other"), "", nil); err == nil || !strings.Contains(err.Error(), `use "1.2.3"`) {
+			t.Errorf("Put %s: err = %v, want a refusal that names 1.2.3", v, err)
+		}
+		if _, _, err := ParseID("app@" + v); err == nil || !strings.Contains(err.Error(), `use "1.2.3"`) {
+			t.Errorf("ParseID app@%s: err = %v, want a refusal that names 1.2.3", v, err)
+		}
+	}
+	if n, v, err := ParseID("app-backup@1.2.3+20261122T101010Z"); err != nil || n != "app-backup" || v != "1.2.3+20261122T101010Z" {
+		t.Errorf("ParseID of a backup id = %q %q %v", n, v, err)
+	}
+	objs, err := d.List(ctx, "app")
+	if err != nil || len(objs) != 1 || objs[0].Version != "1.2.3" {
+		t.Fatalf("List = %+v, %v; want only 1.2.3", objs, err)
+	}
+}
+
+// TestUpperCaseChecksums: a checksum in upper case (as PowerShell prints it)
+// names the same bytes: Put, Copy and a re-publication accept it.
+func TestUpperCaseChecksums(t *testing.T) {
+	d, err := NewDirectory(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	sum := sha256.Sum256([]byte("bytes"))
+	upper := strings.ToUpper(hex.EncodeToString(sum[:]))
+	obj, err := d.Put(ctx, "app", "1.0.0-staging", strings.NewReader("bytes"), upper, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obj.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("the store records %s, want lower case", obj.SHA256)
+	}
+	if _, err := d.Put(ctx, "app", "1.0.0-staging", strings.NewReader("bytes"), upper, nil); err != nil {
+		t.Fatalf("publishing the same bytes again: %v", err)
+	}
+	if _, err := d.Copy(ctx, "app", "1.0.0-staging", "1.0.0-rc", upper, nil); err != nil {
+		t.Fatalf("Copy with an upper-case checksum: %v", err)
 	}
 }

@@ -347,7 +347,7 @@ func (s *HTTP) Put(ctx context.Context, name, version string, r io.Reader, expec
 }
 
 func sameOrConflict(existing Object, sum string) (Object, error) {
-	if existing.SHA256 != sum {
+	if !strings.EqualFold(existing.SHA256, sum) {
 		return Object{}, fmt.Errorf("%w: %s has sha256 %s, the new bytes have %s; publish them under a new version", ErrConflict, existing.ID(), existing.SHA256, sum)
 	}
 	return existing, nil

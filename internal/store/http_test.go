@@ -616,7 +616,7 @@ func TestHTTPStoreTLS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newTestHTTP(t, tt.cfg)
-			_, err := s.Put(context.Background(), "app", "1.0.0-"+tt.name, strings.NewReader("tls"), "", nil)
+			_, err := s.Put(context.Background(), "app", "1.0.0-"+strings.ReplaceAll(tt.name, "_", "-"), strings.NewReader("tls"), "", nil)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("Put over TLS: %v", err)

@@ -11,6 +11,8 @@ import (
 	"path"
 	"regexp"
 	"strings"
+
+	"github.com/releaseplan/terraform-provider-release/internal/semver"
 )
 
 // The layout both stores share, relative to the store's root:
@@ -35,11 +37,16 @@ func ValidateName(name string) error {
 	return nil
 }
 
-// ValidateVersion checks that version can be used as a path element of the layout.
-// Semantic-version rules are enforced by the callers that need them.
+// ValidateVersion checks that version is a semantic version in its canonical
+// spelling, and so a safe path element of the layout. "v1.2.3" and "01.2.3" are
+// refused with the form to use: they mean 1.2.3, and accepting them would publish
+// one version under several names, each able to hold other bytes.
 func ValidateVersion(version string) error {
 	if !versionRe.MatchString(version) || strings.Contains(version, "..") {
-		return fmt.Errorf("invalid artifact version %q: use letters, digits, '.', '+', '_' and '-'", version)
+		return fmt.Errorf("invalid artifact version %q: use a semantic version such as 1.7.4 or 1.7.4-rc", version)
+	}
+	if err := semver.Validate(version); err != nil {
+		return fmt.Errorf("invalid artifact version: %w", err)
 	}
 	return nil
 }
@@ -125,7 +132,7 @@ func CopyVersion(ctx context.Context, s Store, name, fromVersion, toVersion, exp
 	if want == "" {
 		want = from.SHA256
 	}
-	if from.SHA256 != want {
+	if !strings.EqualFold(from.SHA256, want) {
 		return Object{}, fmt.Errorf("%w: %s@%s has sha256 %s, expected %s", ErrChecksumMismatch, name, fromVersion, from.SHA256, want)
 	}
 	return s.Put(ctx, name, toVersion, rc, want, metadata)
