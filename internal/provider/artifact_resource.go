@@ -83,14 +83,16 @@ func artifactResourceSchema() schema.Schema {
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"source": schema.StringAttribute{
-				MarkdownDescription: "Local file to publish, e.g. `dist/histologe.tar.gz`. Its sha256 is computed at plan time when the file exists, so the plan shows which bytes will be published.",
+				MarkdownDescription: "Local file to publish, e.g. `dist/histologe.tar.gz`. When `sha256` is set, the file is checked against it at plan time and again at apply: a file rebuilt after the plan was made is refused and nothing is published.",
 				Required:            true,
 			},
 			"sha256": schema.StringAttribute{
-				MarkdownDescription: "Expected sha256 of `source` (e.g. `filesha256(\"dist/app.tar.gz\")` or the build's own checksum). When set, bytes with another checksum are refused and nothing is published. Computed from the stored bytes otherwise.",
-				Optional:            true,
-				Computed:            true,
-				Validators:          []validator.String{sha256Hex()},
+				MarkdownDescription: "The sha256 this plan publishes: the build's own checksum (a variable, or `filesha256(\"dist/app.tar.gz\")`), upper or lower case. " +
+					"Bytes with another checksum are refused and nothing is published. Set it to see the checksum in the plan: when it is not set, it is computed from the bytes published at apply. " +
+					"When plan and apply run apart (`plan -out`), pass the checksum in a variable: `filesha256()` is evaluated again at apply, and Terraform reports a file rebuilt in between as an inconsistent final plan.",
+				Optional:   true,
+				Computed:   true,
+				Validators: []validator.String{sha256Hex()},
 			},
 			"metadata": schema.MapAttribute{
 				MarkdownDescription: "Free-form metadata stored with the bytes, e.g. `{ git_commit = \"3f2a9c1\", built_by = \"ci\" }`. `git_commit` feeds the `require_descendant_of` guard of promotions. Immutable once published.",
@@ -124,8 +126,14 @@ func (r *artifactResource) Configure(_ context.Context, req resource.ConfigureRe
 	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
-// ModifyPlan puts the source's sha256 in the plan, so the reviewer sees which bytes
-// will be published, and refuses at plan time what the store would refuse at apply.
+// ModifyPlan computes the id and refuses at plan time what the store would refuse
+// at apply. Terraform plans every resource again at apply and requires each value
+// planned as known to come out the same, so the plan holds only values that come
+// from the configuration or the state: a sha256 read from the source file now could
+// differ from the file at apply (a rebuild between `plan -out` and `apply`), which
+// Terraform would report as a provider bug. A configured sha256 is the checksum
+// the plan publishes, and the source is checked against it at plan time and again
+// at apply, so a file that changed in between is refused with what changed.
 func (r *artifactResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return
@@ -153,43 +161,49 @@ func (r *artifactResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 			return
 		}
 	}
-	expected := strings.ToLower(plan.SHA256.ValueString())
 	var cfgSHA types.String
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("sha256"), &cfgSHA)...)
 	userSet := !cfgSHA.IsNull()
+	samePublished := state != nil && plan.ID.Equal(state.ID)
 	switch {
-	case userSet && !cfgSHA.IsUnknown() && sum != "" && sum != strings.ToLower(cfgSHA.ValueString()):
-		resp.Diagnostics.AddAttributeError(path.Root("sha256"), "Checksum mismatch",
-			fmt.Sprintf("The file %s has sha256 %s, but sha256 expects %s. Nothing will be published; rebuild the file or fix the expectation.",
-				plan.Source.ValueString(), sum, cfgSHA.ValueString()))
+	case userSet && !cfgSHA.IsUnknown() && sum != "" && !strings.EqualFold(sum, cfgSHA.ValueString()):
+		resp.Diagnostics.AddAttributeError(path.Root("sha256"), "Unable to publish "+plan.ID.ValueString(),
+			sourceChanged(plan.Source.ValueString(), cfgSHA.ValueString(), sum))
 		return
-	case !userSet && sum != "":
-		plan.SHA256 = types.StringValue(sum)
-		expected = sum
+	case !userSet && samePublished:
+		// What is published under this version is immutable: the state's sha256.
+		plan.SHA256 = state.SHA256
 	case !userSet:
 		plan.SHA256 = types.StringUnknown()
 	}
 
-	if state != nil {
-		if !plan.Metadata.IsUnknown() && !plan.Metadata.Equal(state.Metadata) && plan.ID.Equal(state.ID) {
+	if samePublished {
+		if !plan.Metadata.IsUnknown() && !plan.Metadata.Equal(state.Metadata) {
 			resp.Diagnostics.AddAttributeError(path.Root("metadata"), "Published artifacts are immutable",
 				fmt.Sprintf("%s is already published with other metadata. Publish a new version to change it.", state.ID.ValueString()))
 			return
 		}
-		if plan.ID.Equal(state.ID) && expected != "" && !strings.EqualFold(expected, state.SHA256.ValueString()) {
+		expected := sum
+		if userSet && !cfgSHA.IsUnknown() {
+			expected = cfgSHA.ValueString()
+		}
+		if expected != "" && !strings.EqualFold(expected, state.SHA256.ValueString()) {
 			resp.Diagnostics.AddAttributeError(path.Root("source"), "Version already published with different content",
 				fmt.Sprintf("%s is published with sha256 %s; the new bytes have sha256 %s. Published versions are immutable: bump the version (for example with provider::release::semver_bump) to publish them.",
-					state.ID.ValueString(), state.SHA256.ValueString(), expected))
+					state.ID.ValueString(), state.SHA256.ValueString(), strings.ToLower(expected)))
 			return
 		}
-		if plan.ID.Equal(state.ID) {
-			plan.Size, plan.URI, plan.PublishedAt = state.Size, state.URI, state.PublishedAt
-			if !userSet && !plan.SHA256.IsUnknown() {
-				plan.SHA256 = sha256Spelling(state.SHA256, plan.SHA256.ValueString())
-			}
-		}
+		plan.Size, plan.URI, plan.PublishedAt = state.Size, state.URI, state.PublishedAt
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// sourceChanged says that the source file does not hold the bytes the plan
+// publishes. At plan time the configured checksum is stale; at apply the file was
+// rebuilt after the plan was made.
+func sourceChanged(source, planned, now string) string {
+	return fmt.Sprintf("%s changed since this plan's checksum was taken: the plan publishes sha256 %s, the file now has %s. Nothing was published. "+
+		"Rebuild the file that was reviewed, or set sha256 to the new checksum, then plan again and review.", source, strings.ToLower(planned), now)
 }
 
 func (r *artifactResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -229,7 +243,12 @@ func (r *artifactResource) publish(ctx context.Context, m *artifactResourceModel
 			"Version already published with different content: "+err.Error()+". Nothing was changed.")
 		return diags
 	case errors.Is(err, store.ErrChecksumMismatch):
-		diags.AddAttributeError(path.Root("sha256"), summary, err.Error()+".")
+		now, herr := fileSHA256(m.Source.ValueString())
+		if herr != nil {
+			diags.AddAttributeError(path.Root("sha256"), summary, err.Error()+".")
+			return diags
+		}
+		diags.AddAttributeError(path.Root("sha256"), summary, sourceChanged(m.Source.ValueString(), m.SHA256.ValueString(), now))
 		return diags
 	case err != nil:
 		diags.AddError(summary, err.Error())

@@ -4,8 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -50,8 +54,9 @@ func TestAccArtifactResource_lifecycle(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction("release_artifact.app", plancheck.ResourceActionCreate),
-						// The reviewer sees which bytes will be published.
-						plancheck.ExpectKnownValue("release_artifact.app", tfjsonpath.New("sha256"), knownvalue.StringExact(checksumOf(v1))),
+						// Without a configured sha256, the checksum is the published bytes':
+						// a value read from the file now could change before apply.
+						plancheck.ExpectUnknownValue("release_artifact.app", tfjsonpath.New("sha256")),
 						plancheck.ExpectKnownValue("release_artifact.app", tfjsonpath.New("id"), knownvalue.StringExact("histologe@1.7.4-staging")),
 					},
 				},
@@ -123,7 +128,7 @@ func TestAccArtifactResource_errors(t *testing.T) {
 			},
 			{
 				Config:      artifactConfig(env, "1.0.0", src, fmt.Sprintf("sha256 = %q", wrong)),
-				ExpectError: errorRe(`Checksum mismatch.*Nothing will be published`),
+				ExpectError: wrapped("Unable to publish histologe@1.0.0", src+" changed since this plan's checksum was taken: the plan publishes sha256 "+wrong, "Nothing was published"),
 			},
 			{
 				Config:      artifactConfig(env, "1.0.0", env.Dir+"/missing.tar.gz", ""),
@@ -209,6 +214,169 @@ data "release_artifact" "missing" {
 `,
 				ExpectError: errorRe(`Unable to find histologe@9\.9\.9`),
 			},
+		},
+	})
+}
+
+// rewriteStoreRecord rewrites the sha256 in the store's metadata.json of
+// name@version, as someone editing the store by hand would, and returns a
+// function that puts the original record back.
+func rewriteStoreRecord(t *testing.T, env *acctest.Env, name, version, sha string) (restore func()) {
+	t.Helper()
+	p := filepath.Join(env.ArtifactsDir, name, version, "metadata.json")
+	orig, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(orig, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["sha256"] = sha
+	raw, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := os.WriteFile(p, orig, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestAccArtifactResource_upperCaseSHA256: PowerShell's Get-FileHash prints upper
+// case. The configured value is kept as written through create, refresh and an
+// import; a store record rewritten with another sha256 is reported on refresh,
+// never adopted.
+func TestAccArtifactResource_upperCaseSHA256(t *testing.T) {
+	env := acctest.NewEnv(t)
+	body := []byte("release 1.7.4 bytes")
+	src := env.WriteFile(t, "dist/app.tar.gz", body)
+	upper := strings.ToUpper(checksumOf(body))
+	cfg := artifactConfig(env, "1.7.4", src, fmt.Sprintf("sha256 = %q", upper))
+	sha := tfjsonpath.New("sha256")
+	forged := strings.Repeat("ab", 32)
+	var restore func()
+
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue("release_artifact.app", sha, knownvalue.StringExact(upper)),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue("release_artifact.app", sha, knownvalue.StringExact(upper))},
+				Check: func(*terraform.State) error {
+					obj, err := env.Store(t).Stat(context.Background(), "histologe", "1.7.4")
+					if err != nil || obj.SHA256 != checksumOf(body) {
+						return fmt.Errorf("the store records %q (%v), want the lower-case checksum", obj.SHA256, err)
+					}
+					return nil
+				},
+			},
+			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			{
+				// Terraform forgets the artifact (it stays published), to import it again.
+				Config: env.ProviderBlock() + `
+removed {
+  from = release_artifact.app
+  lifecycle {
+    destroy = false
+  }
+}
+`,
+			},
+			{
+				// An import reads the store's record, in lower case.
+				Config:             cfg,
+				ResourceName:       "release_artifact.app",
+				ImportState:        true,
+				ImportStateId:      "histologe@1.7.4",
+				ImportStatePersist: true,
+				ImportStateCheck: func(states []*terraform.InstanceState) error {
+					if len(states) != 1 || states[0].Attributes["sha256"] != checksumOf(body) {
+						return fmt.Errorf("imported %v, want sha256 %s", states, checksumOf(body))
+					}
+					return nil
+				},
+			},
+			{
+				// The configured spelling comes back in place: nothing is published again.
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("release_artifact.app", plancheck.ResourceActionUpdate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue("release_artifact.app", sha, knownvalue.StringExact(upper))},
+			},
+			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			{
+				PreConfig: func() { restore = rewriteStoreRecord(t, env, "histologe", "1.7.4", forged) },
+				Config:    cfg,
+				ExpectError: wrapped("Unable to read histologe@1.7.4",
+					"The store's record of histologe@1.7.4 changed from sha256 "+checksumOf(body)+" to "+forged,
+					"check file://"+filepath.Join(env.ArtifactsDir, "histologe", "1.7.4"), "metadata.json",
+					"The state keeps the sha256 that was published"),
+			},
+			{
+				// The state kept what was published: with the record put back, nothing to do.
+				PreConfig:         func() { restore() },
+				Config:            cfg,
+				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue("release_artifact.app", sha, knownvalue.StringExact(upper))},
+			},
+		},
+	})
+}
+
+// TestAccArtifactResource_sourceChangedAfterPlan: the source is rebuilt between
+// `plan -out` and `apply` of that plan. A configured sha256 (what the plan
+// shows) is refused at apply with what changed and nothing is published; without
+// one, the plan promised no checksum, so Terraform finds nothing inconsistent and
+// the bytes at apply are published.
+func TestAccArtifactResource_sourceChangedAfterPlan(t *testing.T) {
+	env := acctest.NewEnv(t)
+	reviewed := []byte("the reviewed build")
+	rebuilt := []byte("a rebuild after the plan")
+	src := env.WriteFile(t, "dist/app.tar.gz", reviewed)
+	rebuild := func(b []byte) worldChangeCheck {
+		return worldChangeCheck{t, func(t *testing.T) { env.WriteFile(t, "dist/app.tar.gz", b) }}
+	}
+	sha := tfjsonpath.New("sha256")
+
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: artifactConfig(env, "1.7.4", src, fmt.Sprintf("sha256 = %q", checksumOf(reviewed))),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue("release_artifact.app", sha, knownvalue.StringExact(checksumOf(reviewed))),
+					rebuild(rebuilt),
+				}},
+				ExpectError: wrapped("Unable to publish histologe@1.7.4",
+					src+" changed since this plan's checksum was taken: the plan publishes sha256 "+checksumOf(reviewed)+", the file now has "+checksumOf(rebuilt),
+					"Nothing was published", "plan again and review"),
+			},
+			{
+				PreConfig: func() {
+					if objs, err := env.Store(t).List(context.Background(), "histologe"); err != nil || len(objs) != 0 {
+						t.Fatalf("the refused apply published %d versions (%v)", len(objs), err)
+					}
+					env.WriteFile(t, "dist/app.tar.gz", reviewed)
+				},
+				Config: artifactConfig(env, "1.7.4", src, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectUnknownValue("release_artifact.app", sha),
+					rebuild(rebuilt),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue("release_artifact.app", sha, knownvalue.StringExact(checksumOf(rebuilt)))},
+			},
+			{Config: artifactConfig(env, "1.7.4", src, ""), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
 		},
 	})
 }

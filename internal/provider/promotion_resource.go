@@ -101,7 +101,10 @@ func promotionResourceSchema() schema.Schema {
 				MarkdownDescription: "The sha256 that the stored bytes of `from_version` must have, usually `release_artifact.<x>.sha256`: the bytes reviewed are the bytes promoted.",
 				Required:            true,
 				Validators:          []validator.String{sha256Hex()},
-				PlanModifiers:       replace,
+				// Upper or lower case name the same bytes: only another checksum
+				// promotes other bytes.
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(otherChecksum,
+					"Another sha256 promotes other bytes.", "Another sha256 promotes other bytes.")},
 			},
 			"require_deployed_in": schema.ListAttribute{
 				MarkdownDescription: "Environments where `from_version` must be live, its last deployment there a success (from the release history): the guard that the bytes were validated. E.g. `[\"staging\"]`.",
@@ -257,6 +260,12 @@ func (r *promotionResource) Create(ctx context.Context, req resource.CreateReque
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
+// otherChecksum replaces a promotion only when its sha256 names other bytes, not
+// when the same checksum is written in another case (as after an import).
+func otherChecksum(_ context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
+	resp.RequiresReplace = req.PlanValue.IsUnknown() || !strings.EqualFold(req.PlanValue.ValueString(), req.StateValue.ValueString())
+}
+
 // promotionError says which guards refused the promotion, and that nothing was published.
 func promotionError(req promote.Request, err error) diag.Diagnostics {
 	var diags diag.Diagnostics
@@ -351,7 +360,9 @@ func (r *promotionResource) Update(ctx context.Context, req resource.UpdateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	plan.ID, plan.SHA256, plan.URI, plan.PromotedAt, plan.GitCommit = state.ID, state.SHA256, state.URI, state.PromotedAt, state.GitCommit
+	// The configured spelling of the same checksum is kept, as planned.
+	plan.ID, plan.URI, plan.PromotedAt, plan.GitCommit = state.ID, state.URI, state.PromotedAt, state.GitCommit
+	plan.SHA256 = sha256Spelling(plan.SHA256, state.SHA256.ValueString())
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 

@@ -15,13 +15,14 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 )
 
-// semverValidator refuses a string that is not a strict semantic version.
+// semverValidator refuses a string that is not a strict semantic version in its
+// canonical spelling (1.2.3, not v1.2.3 or 01.2.3: one version has one name).
 type semverValidator struct{}
 
 func semverVersion() validator.String { return semverValidator{} }
 
 func (semverValidator) Description(context.Context) string {
-	return "value must be a semantic version MAJOR.MINOR.PATCH[-pre][+build]"
+	return "value must be a semantic version MAJOR.MINOR.PATCH[-pre][+build] in canonical form (no leading v, no leading zeros)"
 }
 
 func (v semverValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
