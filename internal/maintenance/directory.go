@@ -36,6 +36,8 @@ var _ Backend = (*Directory)(nil)
 func (d *Directory) Describe() string { return "directory " + d.Path }
 
 type directoryFile struct {
+	// ManagedBy marks the file as the provider's: only such files are overwritten.
+	ManagedBy string `json:"managed_by"`
 	State
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -45,11 +47,11 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="release_maintenance_mode">
 <title>{{.Title}}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40em;margin:4em auto;padding:0 1em;color:#222}</style>
 </head>
 <body>
-<!-- release_maintenance_mode -->
 <h1>{{.Title}}</h1>
 <p>{{.Message}}</p>
 {{- if .Reason}}
@@ -107,7 +109,7 @@ func (d *Directory) Apply(_ context.Context, s State) error {
 	if err != nil {
 		return err
 	}
-	raw, err := json.MarshalIndent(directoryFile{State: s, UpdatedAt: now().UTC()}, "", "  ")
+	raw, err := json.MarshalIndent(directoryFile{ManagedBy: managedBy, State: s, UpdatedAt: now().UTC()}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -137,6 +139,9 @@ func (d *Directory) Read(_ context.Context) (State, bool, error) {
 	}
 	if err != nil {
 		return State{}, true, err
+	}
+	if !ownJSON(raw) {
+		return State{}, true, &NotOwnedError{Path: filepath.Join(d.Path, JSONFile)}
 	}
 	var f directoryFile
 	if err := json.Unmarshal(raw, &f); err != nil {

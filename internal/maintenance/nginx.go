@@ -229,6 +229,9 @@ func (n *Nginx) Read(_ context.Context) (State, bool, error) {
 	if err != nil {
 		return State{}, false, err
 	}
+	if !ownSnippet(raw) {
+		return State{}, true, &NotOwnedError{Path: n.ConfigFile}
+	}
 	var s State
 	for _, line := range strings.Split(string(raw), "\n") {
 		if strings.HasPrefix(line, stateMarker) {
