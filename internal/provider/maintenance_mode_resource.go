@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -313,6 +314,15 @@ func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenan
 		if rerr == nil {
 			where = "is " + describeMaintenance(now)
 		}
+		if errors.Is(err, maintenance.ErrNotOwned) {
+			diags.AddError("Unable to "+verb+" maintenance mode on "+b.Describe(), err.Error()+". Nothing was changed.")
+			if prior != nil { // nothing was written: the state stays what it was
+				t := m.Timeouts
+				*m = *prior
+				m.Timeouts = t
+			}
+			return false
+		}
 		diags.AddError("Unable to "+verb+" maintenance mode on "+b.Describe(),
 			fmt.Sprintf("Turning maintenance %s failed: %v. Maintenance there now %s. Fix the cause, then apply again.", describeMaintenance(want), err, where))
 		switch _, paas := b.(*maintenance.Scalingo); {
@@ -400,6 +410,10 @@ func (r *maintenanceModeResource) Read(ctx context.Context, req resource.ReadReq
 		return
 	}
 	s, exists, err := b.Read(ctx)
+	if errors.Is(err, maintenance.ErrNotOwned) {
+		resp.Diagnostics.AddError("Unable to read maintenance mode on "+b.Describe(), err.Error()+". Nothing was changed.")
+		return
+	}
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to read maintenance mode on "+b.Describe(), err.Error()+". The state was left as it was. Check access to it, then refresh again.")
 		return

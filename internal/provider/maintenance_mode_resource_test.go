@@ -306,3 +306,82 @@ resource "release_maintenance_mode" "prod" {
 		},
 	})
 }
+
+// TestAccMaintenanceModeResource_foreignFiles: pointed at files it did not write
+// (here a copy of /etc/passwd), release_maintenance_mode neither adopts them on
+// import nor overwrites them on create; the error names the file and what to do.
+// Where no file exists, it creates its own.
+func TestAccMaintenanceModeResource_foreignFiles(t *testing.T) {
+	env := acctest.NewEnv(t)
+	passwd := []byte("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
+	dir := t.TempDir()
+	jsonPath := filepath.Join(dir, maintenance.JSONFile)
+	conf := filepath.Join(t.TempDir(), "passwd")
+	for _, p := range []string{jsonPath, conf} {
+		if err := os.WriteFile(p, passwd, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nginxConfig := env.ProviderBlock() + fmt.Sprintf(`
+resource "release_maintenance_mode" "prod" {
+  nginx {
+    config_file    = %q
+    reload_command = "true"
+    test_command   = "-"
+  }
+}
+`, conf)
+	untouched := func(*terraform.State) error {
+		for _, p := range []string{jsonPath, conf} {
+			if b, err := os.ReadFile(p); err != nil || string(b) != string(passwd) {
+				return fmt.Errorf("%s was changed (%v)", p, err)
+			}
+		}
+		return nil
+	}
+	refused := func(p string) *regexp.Regexp {
+		return wrapped(p+" exists and was not written by release_maintenance_mode", "If it is an old maintenance file, delete it; otherwise point the resource at another path", "Nothing was changed")
+	}
+	fresh := filepath.Join(t.TempDir(), "site")
+	if err := os.Mkdir(fresh, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:        maintenanceDirectoryConfig(env, dir, ""),
+				ResourceName:  "release_maintenance_mode.prod",
+				ImportState:   true,
+				ImportStateId: "directory:" + dir,
+				ExpectError:   refused(jsonPath),
+			},
+			{
+				Config:        nginxConfig,
+				ResourceName:  "release_maintenance_mode.prod",
+				ImportState:   true,
+				ImportStateId: "nginx:" + conf,
+				ExpectError:   refused(conf),
+			},
+			{Config: nginxConfig, ExpectError: refused(conf), Check: untouched},
+			{Config: maintenanceDirectoryConfig(env, dir, ""), ExpectError: refused(jsonPath), Check: untouched},
+			{
+				PreConfig: func() {
+					if err := untouched(nil); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: maintenanceDirectoryConfig(env, fresh, ""),
+				Check: func(*terraform.State) error {
+					_, err := os.Stat(filepath.Join(fresh, maintenance.JSONFile))
+					return err
+				},
+			},
+		},
+	})
+	if err := untouched(nil); err != nil {
+		t.Fatal(err)
+	}
+}
