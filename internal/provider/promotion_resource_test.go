@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -241,5 +242,103 @@ func TestAccPromotionResource_disappears(t *testing.T) {
 				}},
 			},
 		},
+	})
+}
+
+// TestAccPromotionResource_upperCaseSHA256: a promotion configured with an
+// upper-case sha256 keeps it as written through create, refresh and an import
+// (whose in-place update only restores the spelling: nothing is promoted again),
+// and a store record rewritten with another sha256 is reported, not adopted.
+func TestAccPromotionResource_upperCaseSHA256(t *testing.T) {
+	w := newPromotionWorld(t)
+	upper := strings.ToUpper(w.sum)
+	cfg := w.config("1.0.0-rc", upper, "")
+	sha := tfjsonpath.New("sha256")
+	forged := strings.Repeat("cd", 32)
+	var restore func()
+	var promotedAt string
+
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config:            cfg,
+				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue(promotionAddr, sha, knownvalue.StringExact(upper))},
+				Check: func(s *terraform.State) error {
+					promotedAt = s.RootModule().Resources[promotionAddr].Primary.Attributes["promoted_at"]
+					return nil
+				},
+			},
+			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			{
+				Config: w.ProviderBlock() + `
+removed {
+  from = release_promotion.rc
+  lifecycle {
+    destroy = false
+  }
+}
+`,
+			},
+			{
+				Config:             cfg,
+				ResourceName:       promotionAddr,
+				ImportState:        true,
+				ImportStateId:      "app@1.0.0-rc",
+				ImportStatePersist: true,
+				ImportStateCheck: func(states []*terraform.InstanceState) error {
+					if len(states) != 1 || states[0].Attributes["sha256"] != w.sum || states[0].Attributes["from_version"] != "1.0.0-staging" {
+						return fmt.Errorf("imported %v, want sha256 %s promoted from 1.0.0-staging", states, w.sum)
+					}
+					return nil
+				},
+			},
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(promotionAddr, plancheck.ResourceActionUpdate),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(promotionAddr, sha, knownvalue.StringExact(upper)),
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("promoted_at"), knownvalue.StringFunc(func(v string) error {
+						if v != promotedAt {
+							return fmt.Errorf("promoted_at %s, want %s: the promotion was made again", v, promotedAt)
+						}
+						return nil
+					})),
+				},
+			},
+			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			{
+				PreConfig: func() { restore = rewriteStoreRecord(t, w.Env, "app", "1.0.0-rc", forged) },
+				Config:    cfg,
+				ExpectError: wrapped("Unable to read app@1.0.0-rc",
+					"The store's record of app@1.0.0-rc changed from sha256 "+w.sum+" to "+forged,
+					"check file://"+filepath.Join(w.ArtifactsDir, "app", "1.0.0-rc"), "metadata.json"),
+			},
+			{
+				PreConfig:         func() { restore() },
+				Config:            cfg,
+				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue(promotionAddr, sha, knownvalue.StringExact(upper))},
+			},
+		},
+	})
+}
+
+// TestAccPromotionResource_canonicalVersions: v1.0.0-rc would be a second name of
+// 1.0.0-rc; it is refused at plan time with the form to use.
+func TestAccPromotionResource_canonicalVersions(t *testing.T) {
+	w := newPromotionWorld(t)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:      w.config("v1.0.0-rc", w.sum, ""),
+			PlanOnly:    true,
+			ExpectError: wrapped("Invalid version", `"v1.0.0-rc" is not written in canonical form: use "1.0.0-rc"`),
+			Check:       w.checkNotPublished(t, "1.0.0-rc"),
+		}},
 	})
 }
