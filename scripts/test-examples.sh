@@ -4,6 +4,9 @@
 # (dev overrides: nothing is downloaded). Each folder is validated in a temporary
 # copy (with modules/ beside it, for relative module sources), so nothing is written
 # into the repository. Prints every failure and exits non-zero if there was one.
+# Validation only: the examples (and the README's short example) are applied from an
+# empty directory by TestExamplesApply (internal/provider/examples_apply_test.go),
+# examples/pipeline and examples/scalingo by their own tests, all run by `go test`.
 #
 #   scripts/test-examples.sh <terraform-cli> <cli-config-with-dev-overrides>
 set -euo pipefail
