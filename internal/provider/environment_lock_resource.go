@@ -28,9 +28,10 @@ var (
 	_ resource.ResourceWithModifyPlan  = (*environmentLockResource)(nil)
 )
 
-// lockAcquiredHereKey marks, in the resource's private state, a lock that this
-// resource acquired itself (not one it imported).
-const lockAcquiredHereKey = "acquired_here"
+// lockImportedKey marks, in the resource's private state, a lock that this
+// resource imported instead of acquiring it. (Terraform does not hand the private
+// state to the destroy half of a replace, so a missing mark means acquired here.)
+const lockImportedKey = "imported"
 
 // NewEnvironmentLockResource is the managed release_environment_lock: a lock held
 // across applies, for example while a person validates a release by hand.
@@ -200,7 +201,6 @@ func (r *environmentLockResource) Create(ctx context.Context, req resource.Creat
 	tflog.Info(ctx, "Acquired the environment lock", map[string]any{"environment": lock.Environment, "holder": lock.Holder, "token": lock.Token})
 	setLockComputed(&plan, lock)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
-	resp.Diagnostics.Append(resp.Private.SetKey(ctx, lockAcquiredHereKey, []byte(`true`))...)
 }
 
 func (r *environmentLockResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
@@ -272,9 +272,9 @@ func (r *environmentLockResource) Delete(ctx context.Context, req resource.Delet
 	// An imported lock was taken by someone else: destroying this resource must
 	// not free it in their name. Only a lock this resource acquired, or one held
 	// under the provider's own actor, is released here.
-	here, diags := req.Private.GetKey(ctx, lockAcquiredHereKey)
+	imported, diags := req.Private.GetKey(ctx, lockImportedKey)
 	resp.Diagnostics.Append(diags...)
-	if string(here) != "true" && state.Holder.ValueString() != r.data.Actor && r.stillHeld(ctx, env, state.ID.ValueString()) {
+	if string(imported) == "true" && state.Holder.ValueString() != r.data.Actor && r.stillHeld(ctx, env, state.ID.ValueString()) {
 		resp.Diagnostics.AddError("Unable to release the lock of "+env,
 			fmt.Sprintf("The lock (token %d) is held by %s, and this resource did not acquire it (it was imported); this provider acts as %s. Destroying it would release another holder's lock, so nothing was released. "+
 				"To free it on the record, use release_environment_lock_force_release (or ask %s to release it); to stop managing it here, use terraform state rm.",
@@ -332,6 +332,7 @@ func (r *environmentLockResource) ImportState(ctx context.Context, req resource.
 	}
 	setLockComputed(&m, *cur)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	resp.Diagnostics.Append(resp.Private.SetKey(ctx, lockImportedKey, []byte(`true`))...)
 }
 
 func setLockComputed(m *environmentLockModel, l backend.Lock) {
