@@ -47,6 +47,10 @@ type Lock struct {
 	Token       int64     `json:"token"`
 	AcquiredAt  time.Time `json:"acquired_at"`
 	ExpiresAt   time.Time `json:"expires_at,omitzero"` // zero: never expires
+	// RunScoped marks a lock that exists for one Terraform run only (the ephemeral
+	// release_environment_lock). Only such a lock may be released by ReleaseRunLock
+	// when the run's deployment fails; a lock held across runs never is.
+	RunScoped bool `json:"run_scoped,omitempty"`
 }
 
 // Expired tells whether the lock's ttl has run out at now.
@@ -60,6 +64,7 @@ type AcquireRequest struct {
 	Operation   string
 	TTL         time.Duration // 0: never expires
 	WaitTimeout time.Duration // 0: fail at once when held
+	RunScoped   bool          // the lock lives for one Terraform run only (see Lock.RunScoped)
 }
 
 // Event is one entry of the release history.
@@ -102,8 +107,14 @@ type Backend interface {
 	// that environment. When the wait runs out the error is a *LockedError.
 	Acquire(ctx context.Context, req AcquireRequest) (Lock, error)
 	// Release frees the lock only if lockID is still the environment's lock; otherwise
-	// it returns an error wrapping ErrNotHolder and changes nothing.
+	// it returns an error wrapping ErrNotHolder and changes nothing. The history names
+	// the lock's holder as who released it: it is for a holder freeing its own lock.
 	Release(ctx context.Context, environment, lockID string) error
+	// ReleaseBy frees the lock only if lockID is still the environment's lock, like
+	// Release, and records actor (the one really releasing it) and detail in the
+	// lock_released event; an empty actor is the holder, an empty detail says who
+	// released whose lock. It returns the released lock.
+	ReleaseBy(ctx context.Context, environment, lockID, actor, detail string) (Lock, error)
 	// Inspect returns the environment's current lock, or nil when it is free. An
 	// expired lock is still returned (check Expired).
 	Inspect(ctx context.Context, environment string) (*Lock, error)

@@ -276,8 +276,14 @@ func (d *Directory) restoreExpired(path string, previous *Lock, cause error) err
 
 // Release implements Backend.
 func (d *Directory) Release(ctx context.Context, environment, lockID string) error {
+	_, err := d.ReleaseBy(ctx, environment, lockID, "", "")
+	return err
+}
+
+// ReleaseBy implements Backend.
+func (d *Directory) ReleaseBy(ctx context.Context, environment, lockID, actor, detail string) (Lock, error) {
 	if err := ValidateEnvironment(environment); err != nil {
-		return err
+		return Lock{}, err
 	}
 	var released *Lock
 	err := d.withEnvLock(environment, func(*os.File) error {
@@ -295,13 +301,13 @@ func (d *Directory) Release(ctx context.Context, environment, lockID string) err
 		return nil
 	})
 	if err != nil {
-		return err
+		return Lock{}, err
 	}
 	d.waiters.wake(environment)
-	return d.Append(ctx, Event{
-		Time: time.Now().UTC(), Environment: environment, Kind: KindLockReleased,
-		Actor: released.Holder, LockToken: released.Token, Detail: "released by its holder",
-	})
+	if err := d.Append(ctx, releasedEvent(*released, actor, detail)); err != nil {
+		return *released, fmt.Errorf("the lock of %s (token %d) was released but recording it in the history failed: %w", environment, released.Token, err)
+	}
+	return *released, nil
 }
 
 // ForceRelease implements Backend.

@@ -78,6 +78,7 @@ func newLock(req AcquireRequest, token int64, now time.Time) Lock {
 		Token:       token,
 		AcquiredAt:  now.UTC(),
 		ExpiresAt:   expiry(now, req.TTL),
+		RunScoped:   req.RunScoped,
 	}
 }
 
@@ -94,6 +95,22 @@ func acquiredEvent(l Lock, previous *Lock) Event {
 		}
 	}
 	return ev
+}
+
+// releasedEvent is the history entry of a lock freed by actor (the holder when
+// empty): the event names who really released it, never the holder in their stead.
+func releasedEvent(released Lock, actor, detail string) Event {
+	if actor == "" {
+		actor = released.Holder
+	}
+	if detail == "" {
+		if actor == released.Holder {
+			detail = "released by its holder"
+		} else {
+			detail = fmt.Sprintf("released by %s; the lock was held as %s", actor, released.Holder)
+		}
+	}
+	return Event{Time: time.Now().UTC(), Environment: released.Environment, Kind: KindLockReleased, Actor: actor, LockToken: released.Token, Detail: detail}
 }
 
 func forceReleasedEvent(released Lock, actor, reason string) Event {

@@ -204,8 +204,39 @@ func (p *Postgres) migrate(ctx context.Context) error {
 			return p.sanitize(fmt.Errorf("creating the backend tables in schema %s: %w", p.schema, err))
 		}
 	}
+	if err := p.addColumns(ctx, tx); err != nil {
+		return p.sanitize(fmt.Errorf("upgrading the backend tables in schema %s: %w", p.schema, err))
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return p.sanitize(fmt.Errorf("creating the backend tables in schema %s: %w", p.schema, err))
+	}
+	return nil
+}
+
+// addedColumns are the columns added to tables after their first release, with
+// their definitions. A database made by an earlier provider gets them in place;
+// their defaults are what the earlier provider meant (a lock without run_scoped is
+// held across runs).
+var addedColumns = []struct{ table, column, definition string }{
+	{"locks", "run_scoped", "boolean NOT NULL DEFAULT false"},
+}
+
+// addColumns adds the missing addedColumns. It looks first, because ALTER TABLE
+// locks the table against every runner even when the column is there already.
+func (p *Postgres) addColumns(ctx context.Context, tx pgx.Tx) error {
+	for _, c := range addedColumns {
+		var present bool
+		// The schema name matched schemaName, so it is safe inside the literal.
+		if err := tx.QueryRow(ctx, p.q(`SELECT EXISTS (SELECT 1 FROM pg_attribute
+			WHERE attrelid = '{s}.`+c.table+`'::regclass AND attname = $1 AND NOT attisdropped)`), c.column).Scan(&present); err != nil {
+			return err
+		}
+		if present {
+			continue
+		}
+		if _, err := tx.Exec(ctx, p.q(`ALTER TABLE {s}.`+c.table+` ADD COLUMN IF NOT EXISTS `+c.column+` `+c.definition)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -224,12 +255,12 @@ func (p *Postgres) Close() error {
 	return nil
 }
 
-const lockColumns = `id, environment, holder, reason, operation, token, acquired_at, expires_at`
+const lockColumns = `id, environment, holder, reason, operation, token, acquired_at, expires_at, run_scoped`
 
 func scanLock(row pgx.Row) (*Lock, error) {
 	var l Lock
 	var expires *time.Time
-	if err := row.Scan(&l.ID, &l.Environment, &l.Holder, &l.Reason, &l.Operation, &l.Token, &l.AcquiredAt, &expires); err != nil {
+	if err := row.Scan(&l.ID, &l.Environment, &l.Holder, &l.Reason, &l.Operation, &l.Token, &l.AcquiredAt, &expires, &l.RunScoped); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil, nil
 		}
@@ -322,8 +353,8 @@ func (p *Postgres) tryAcquire(ctx context.Context, req AcquireRequest) (*Lock, L
 	if _, err := tx.Exec(ctx, p.q(`UPDATE {s}.tokens SET last_token = $2 WHERE environment = $1`), env, got.Token); err != nil {
 		return fail(err)
 	}
-	if _, err := tx.Exec(ctx, p.q(`INSERT INTO {s}.locks (`+lockColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`),
-		got.ID, got.Environment, got.Holder, got.Reason, got.Operation, got.Token, got.AcquiredAt, nullTime(got.ExpiresAt)); err != nil {
+	if _, err := tx.Exec(ctx, p.q(`INSERT INTO {s}.locks (`+lockColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`),
+		got.ID, got.Environment, got.Holder, got.Reason, got.Operation, got.Token, got.AcquiredAt, nullTime(got.ExpiresAt), got.RunScoped); err != nil {
 		return fail(err)
 	}
 	if err := p.insertEvent(ctx, tx, acquiredEvent(got, previous)); err != nil {
@@ -344,11 +375,19 @@ func nullTime(t time.Time) *time.Time {
 
 // Release implements Backend.
 func (p *Postgres) Release(ctx context.Context, environment, lockID string) error {
+	_, err := p.ReleaseBy(ctx, environment, lockID, "", "")
+	return err
+}
+
+// ReleaseBy implements Backend. The conditional DELETE and the event are one
+// transaction: the lock checked is the lock deleted, and a release is never missing
+// from the history.
+func (p *Postgres) ReleaseBy(ctx context.Context, environment, lockID, actor, detail string) (Lock, error) {
 	if err := ValidateEnvironment(environment); err != nil {
-		return err
+		return Lock{}, err
 	}
-	fail := func(err error) error {
-		return p.sanitize(fmt.Errorf("releasing the lock of %s: %w", environment, err))
+	fail := func(err error) (Lock, error) {
+		return Lock{}, p.sanitize(fmt.Errorf("releasing the lock of %s: %w", environment, err))
 	}
 	tx, err := p.pool.Begin(ctx)
 	if err != nil {
@@ -364,10 +403,9 @@ func (p *Postgres) Release(ctx context.Context, environment, lockID string) erro
 		if err != nil {
 			return fail(err)
 		}
-		return checkHolder(environment, cur, lockID)
+		return Lock{}, checkHolder(environment, cur, lockID)
 	}
-	ev := Event{Time: time.Now().UTC(), Environment: environment, Kind: KindLockReleased, Actor: released.Holder, LockToken: released.Token, Detail: "released by its holder"}
-	if err := p.insertEvent(ctx, tx, ev); err != nil {
+	if err := p.insertEvent(ctx, tx, releasedEvent(*released, actor, detail)); err != nil {
 		return fail(err)
 	}
 	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, p.channel, environment); err != nil {
@@ -376,7 +414,7 @@ func (p *Postgres) Release(ctx context.Context, environment, lockID string) erro
 	if err := tx.Commit(ctx); err != nil {
 		return fail(err)
 	}
-	return nil
+	return *released, nil
 }
 
 // ForceRelease implements Backend.

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -142,4 +143,57 @@ func TestPostgresAcquireAllOrNothing(t *testing.T) {
 		func(t *testing.T, b backend.Backend) {
 			exec(t, `ALTER TABLE `+schemas[b]+`.events DROP CONSTRAINT refuse_lock_events`)
 		})
+}
+
+// A database made by a provider without run-scoped locks is upgraded in place: its
+// tables get the new column, its held lock stays held and counts as held across
+// runs, so a failed deployment does not release it.
+func TestPostgresUpgradesAnEarlierSchema(t *testing.T) {
+	srv := postgresServer(t)
+	schema := fmt.Sprintf("t%d", schemaSeq.Add(1))
+	conn, err := pgx.Connect(t.Context(), srv.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	for _, sql := range []string{
+		`CREATE SCHEMA ` + schema,
+		`CREATE TABLE ` + schema + `.tokens (environment text PRIMARY KEY, last_token bigint NOT NULL)`,
+		`CREATE TABLE ` + schema + `.locks (
+			environment text PRIMARY KEY, id text NOT NULL UNIQUE, holder text NOT NULL,
+			reason text NOT NULL DEFAULT '', operation text NOT NULL DEFAULT '', token bigint NOT NULL,
+			acquired_at timestamptz NOT NULL, expires_at timestamptz)`,
+		`INSERT INTO ` + schema + `.tokens VALUES ('staging', 7)`,
+		`INSERT INTO ` + schema + `.locks VALUES ('staging', 'e6f1c3a2-0000-4000-8000-000000000007', 'alice', 'manual validation', 'release_environment_lock', 7, now(), NULL)`,
+	} {
+		if _, err := conn.Exec(t.Context(), sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	for range 2 { // the upgrade is idempotent
+		b, err := backend.NewPostgres(t.Context(), backend.PostgresConfig{DSN: srv.DSN, Schema: schema})
+		if err != nil {
+			t.Fatalf("opening the earlier schema: %v", err)
+		}
+		_ = b.Close()
+	}
+	b, err := backend.NewPostgres(t.Context(), backend.PostgresConfig{DSN: srv.DSN, Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	old := mustInspect(t, b, "staging")
+	if old == nil || old.Holder != "alice" || old.Token != 7 || old.RunScoped {
+		t.Fatalf("the earlier lock reads as %+v; want alice's, token 7, held across runs", old)
+	}
+	if ok, err := backend.ReleaseRunLock(ctx(t), b, "staging", 7, "ci", "failed"); ok || err != nil {
+		t.Fatalf("ReleaseRunLock(the earlier lock) = %v, %v; want false, nil", ok, err)
+	}
+	if err := b.Release(ctx(t), "staging", old.ID); err != nil {
+		t.Fatal(err)
+	}
+	run := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "ci", RunScoped: true, TTL: time.Minute})
+	if run.Token != 8 || !mustInspect(t, b, "staging").RunScoped {
+		t.Fatalf("run lock after the upgrade = %+v; want token 8, run-scoped", run)
+	}
 }

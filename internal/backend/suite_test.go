@@ -384,6 +384,101 @@ var behaviours = []struct {
 			t.Fatalf("block still there: %+v", got)
 		}
 	}},
+	{"run_scoped is stored with the lock", func(t *testing.T, b backend.Backend) {
+		run := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "ci", RunScoped: true, TTL: time.Minute})
+		if got := mustInspect(t, b, "staging"); !run.RunScoped || got == nil || !got.RunScoped {
+			t.Fatalf("run-scoped lock = %+v, Inspect = %+v; want run_scoped", run, got)
+		}
+		mustAcquire(t, b, backend.AcquireRequest{Environment: "production", Holder: "alice"})
+		if got := mustInspect(t, b, "production"); got == nil || got.RunScoped {
+			t.Fatalf("lock held across runs = %+v; want run_scoped false", got)
+		}
+	}},
+	{"every release names who really released the lock", func(t *testing.T, b backend.Backend) {
+		l := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "alice"})
+		if _, err := b.ReleaseBy(ctx(t), "staging", "not-the-id", "mallory", ""); !errors.Is(err, backend.ErrNotHolder) {
+			t.Fatalf("ReleaseBy(wrong id) = %v, want ErrNotHolder", err)
+		}
+		if got := mustInspect(t, b, "staging"); got == nil || got.ID != l.ID {
+			t.Fatalf("a refused ReleaseBy changed the lock: %+v", got)
+		}
+		released, err := b.ReleaseBy(ctx(t), "staging", l.ID, "ops@ci", "")
+		if err != nil || released.ID != l.ID {
+			t.Fatalf("ReleaseBy = %+v, %v; want alice's lock released", released, err)
+		}
+		own := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "bob"})
+		if err := b.Release(ctx(t), "staging", own.ID); err != nil {
+			t.Fatal(err)
+		}
+		evs := mustHistory(t, b, backend.HistoryQuery{Environment: "staging", Kinds: []string{backend.KindLockReleased}})
+		if len(evs) != 2 {
+			t.Fatalf("lock_released events = %+v, want 2", evs)
+		}
+		if evs[1].Actor != "ops@ci" || evs[1].LockToken != l.Token || !strings.Contains(evs[1].Detail, "released by ops@ci") || !strings.Contains(evs[1].Detail, "held as alice") {
+			t.Errorf("release by another actor recorded as %+v; want actor ops@ci, naming alice as the holder", evs[1])
+		}
+		if evs[0].Actor != "bob" || evs[0].Detail != "released by its holder" {
+			t.Errorf("release by the holder recorded as %+v", evs[0])
+		}
+	}},
+	{"a failed run's lock is released for the re-run, and no other lock is", func(t *testing.T, b backend.Backend) {
+		// A lock held across runs (manual validation) is never released by a failed
+		// deployment, even with its exact token.
+		held := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "alice", Reason: "manual validation"})
+		if ok, err := backend.ReleaseRunLock(ctx(t), b, "staging", held.Token, "ci", "the deployment failed"); ok || err != nil {
+			t.Fatalf("ReleaseRunLock(lock held across runs) = %v, %v; want false, nil", ok, err)
+		}
+		if got := mustInspect(t, b, "staging"); got == nil || got.ID != held.ID {
+			t.Fatalf("the lock held across runs changed: %+v", got)
+		}
+		if err := b.Release(ctx(t), "staging", held.ID); err != nil {
+			t.Fatal(err)
+		}
+
+		run := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "ci@runner", RunScoped: true, TTL: time.Hour})
+		for _, token := range []int64{0, run.Token - 1, run.Token + 1} {
+			if ok, err := backend.ReleaseRunLock(ctx(t), b, "staging", token, "ci", "failed"); ok || err != nil {
+				t.Fatalf("ReleaseRunLock(token %d, lock has %d) = %v, %v; want false, nil", token, run.Token, ok, err)
+			}
+		}
+		if ok, err := backend.ReleaseRunLock(ctx(t), b, "staging", run.Token, "ci", "the deployment that held this run's lock failed"); !ok || err != nil {
+			t.Fatalf("ReleaseRunLock(the run's token) = %v, %v; want released", ok, err)
+		}
+		// Idempotent, and the run's Close coming later finds nothing to release.
+		if ok, err := backend.ReleaseRunLock(ctx(t), b, "staging", run.Token, "ci", "failed"); ok || err != nil {
+			t.Fatalf("second ReleaseRunLock = %v, %v; want false, nil", ok, err)
+		}
+		if err := b.Release(ctx(t), "staging", run.ID); !errors.Is(err, backend.ErrNotHolder) {
+			t.Fatalf("Close after the release = %v, want ErrNotHolder", err)
+		}
+
+		// The re-run right away, not waiting, is not refused as locked by itself.
+		rerun, err := b.Acquire(ctx(t), backend.AcquireRequest{Environment: "staging", Holder: "ci@runner", RunScoped: true, TTL: time.Hour})
+		if err != nil {
+			t.Fatalf("the re-run after the failed run was refused: %v", err)
+		}
+		if ok, err := backend.ReleaseRunLock(ctx(t), b, "staging", run.Token, "ci", "failed"); ok || err != nil {
+			t.Fatalf("the failed run's token released the re-run's lock: %v, %v", ok, err)
+		}
+		if got := mustInspect(t, b, "staging"); got == nil || got.ID != rerun.ID {
+			t.Fatalf("the re-run's lock changed: %+v", got)
+		}
+		evs := mustHistory(t, b, backend.HistoryQuery{Environment: "staging", Kinds: []string{backend.KindLockReleased}, Limit: 1})
+		if len(evs) != 1 || evs[0].Actor != "ci" || evs[0].LockToken != run.Token ||
+			!strings.Contains(evs[0].Detail, "run lock of ci@runner") || !strings.Contains(evs[0].Detail, "the deployment that held this run's lock failed") {
+			t.Fatalf("release of the failed run's lock recorded as %+v", evs)
+		}
+	}},
+	{"a run lock taken over after its ttl is not released by the failed run", func(t *testing.T, b backend.Backend) {
+		run := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "slow-run", RunScoped: true, TTL: 50 * time.Millisecond})
+		next := mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "next-run", RunScoped: true, TTL: time.Hour, WaitTimeout: 10 * time.Second})
+		if ok, err := backend.ReleaseRunLock(ctx(t), b, "staging", run.Token, "slow-run", "failed"); ok || err != nil {
+			t.Fatalf("ReleaseRunLock(taken-over token) = %v, %v; want false, nil", ok, err)
+		}
+		if got := mustInspect(t, b, "staging"); got == nil || got.ID != next.ID {
+			t.Fatalf("the next run's lock changed: %+v", got)
+		}
+	}},
 	{"invalid environment names are refused", func(t *testing.T, b backend.Backend) {
 		for _, env := range []string{"", "../etc", "a/b", ".hidden", "with space", strings.Repeat("x", 200)} {
 			_, err := b.Acquire(ctx(t), backend.AcquireRequest{Environment: env, Holder: "a"})
