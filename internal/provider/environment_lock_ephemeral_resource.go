@@ -69,18 +69,23 @@ func (r *environmentLockEphemeralResource) Metadata(_ context.Context, req ephem
 func (r *environmentLockEphemeralResource) Schema(_ context.Context, _ ephemeral.SchemaRequest, resp *ephemeral.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Holds an environment's lock for the length of one `terraform plan` or `terraform apply`: acquired when Terraform opens it, " +
-			"renewed while the run lasts, and released when the run ends — also when it fails or is interrupted. A run killed outright " +
-			"(SIGKILL, lost runner) leaves the lock until its `ttl` runs out, after which the next run takes it over.\n\n" +
+			"renewed while the run lasts, and released when the run ends. The lock is recorded as run-scoped: it exists for this run only.\n\n" +
 			"Pass its `token` to `release_deployment.lock_token_wo` (a write-only argument, which accepts ephemeral values): the deployment checks right before it changes the target that the " +
 			"token is still the environment's current one, so a run whose lock was taken over or force-released cannot deploy over " +
-			"the run that now holds the lock.",
+			"the run that now holds the lock.\n\n" +
+			"**When the run fails.** Terraform does not close an ephemeral resource when a resource that used it failed, so the release cannot be left to Terraform: " +
+			"a `release_deployment` that fails releases the run lock whose token it was given in `lock_token_wo` (recorded in the history as `lock_released` by the provider's `actor`), " +
+			"so a re-run right after the failure acquires the lock at once. It only ever releases a run-scoped lock that still has that token: never a " +
+			"`release_environment_lock` resource held across applies, never a lock another run holds now. A run that fails elsewhere, or that is killed outright " +
+			"(SIGKILL, lost runner), leaves the lock until its `ttl` runs out (`2m` by default), after which the next run takes it over. " +
+			"This is why `ttl` cannot be `0s` here.",
 		Attributes: map[string]schema.Attribute{
 			"environment": schema.StringAttribute{MarkdownDescription: lockEnvironmentDesc, Required: true, Validators: []validator.String{environmentName()}},
 			"holder":      schema.StringAttribute{MarkdownDescription: lockHolderDesc, Optional: true, Computed: true},
 			"reason":      schema.StringAttribute{MarkdownDescription: lockReasonDesc, Optional: true, Computed: true},
 			"ttl": schema.StringAttribute{
 				MarkdownDescription: "How long the lock outlives a run that stopped renewing it, as a duration. Default `2m` (renewed every minute while the run lasts, so long applies keep it). " +
-					"It must be more than `0s`: Terraform does not close an ephemeral resource when the run fails or is killed, so a run lock must expire. " +
+					"It must be more than `0s`: Terraform cannot guarantee the release of an ephemeral resource when the apply fails or the process is killed, so a run lock must expire. " +
 					"A failed deployment that was given the token through `lock_token_wo` releases the lock itself; otherwise a run that fails or is killed leaves it until its ttl runs out.",
 				Optional: true, Computed: true, Validators: []validator.String{goDuration(), positiveDuration{}},
 			},
@@ -118,6 +123,7 @@ func (r *environmentLockEphemeralResource) Open(ctx context.Context, req ephemer
 		Holder:      m.Holder.ValueString(),
 		Reason:      m.Reason.ValueString(),
 		Operation:   backend.OperationRunLock,
+		RunScoped:   true,
 		TTL:         ttl,
 		WaitTimeout: parseDuration(m.WaitTimeout.ValueString()),
 	})
@@ -140,7 +146,7 @@ func (r *environmentLockEphemeralResource) Open(ctx context.Context, req ephemer
 	resp.Diagnostics.Append(resp.Result.Set(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		// Without private data Close could not release it: release now.
-		_ = r.data.Backend.Release(context.WithoutCancel(ctx), lock.Environment, lock.ID)
+		_, _ = r.data.Backend.ReleaseBy(context.WithoutCancel(ctx), lock.Environment, lock.ID, r.data.Actor, "released at once: the run could not record the lock it acquired")
 		return
 	}
 	resp.RenewAt = renewAt(lock.ExpiresAt, ttl)
@@ -181,8 +187,13 @@ func (r *environmentLockEphemeralResource) Close(ctx context.Context, req epheme
 	if resp.Diagnostics.HasError() || !decodeLockPrivate(raw, &p, &resp.Diagnostics) || !requireBackend(r.data, &resp.Diagnostics) {
 		return
 	}
-	err := r.data.Backend.Release(ctx, p.Environment, p.ID)
+	_, err := r.data.Backend.ReleaseBy(ctx, p.Environment, p.ID, r.data.Actor, "")
 	if errors.Is(err, backend.ErrNotHolder) {
+		if r.releasedForThisRun(ctx, p) {
+			// A failed deployment of this run released it already (ReleaseRunLock).
+			tflog.Info(ctx, "The environment lock of this run was already released", map[string]any{"environment": p.Environment, "token": p.Token})
+			return
+		}
 		resp.Diagnostics.AddWarning("Did not release the lock of "+p.Environment,
 			err.Error()+"\n\nThis run's lock was no longer the environment's lock, so nothing was released: the current holder keeps it.")
 		return
@@ -193,6 +204,26 @@ func (r *environmentLockEphemeralResource) Close(ctx context.Context, req epheme
 		return
 	}
 	tflog.Info(ctx, "Released the environment lock of this run", map[string]any{"environment": p.Environment, "token": p.Token})
+}
+
+// releasedForThisRun tells whether the run's lock was released by a lock_released
+// event of its own token (a failed deployment's ReleaseRunLock), rather than
+// force-released or taken over: then Close has nothing to report.
+func (r *environmentLockEphemeralResource) releasedForThisRun(ctx context.Context, p ephemeralLockPrivate) bool {
+	evs, err := r.data.Backend.History(ctx, backend.HistoryQuery{
+		Environment: p.Environment,
+		Kinds:       []string{backend.KindLockReleased, backend.KindLockForceReleased, backend.KindLockTakenOver},
+		Limit:       20,
+	})
+	if err != nil {
+		return false
+	}
+	for _, ev := range evs {
+		if ev.LockToken == p.Token {
+			return ev.Kind == backend.KindLockReleased
+		}
+	}
+	return false
 }
 
 func decodeLockPrivate(raw []byte, p *ephemeralLockPrivate, diags *diag.Diagnostics) bool {
@@ -206,8 +237,9 @@ func decodeLockPrivate(raw []byte, p *ephemeralLockPrivate, diags *diag.Diagnost
 
 func itoa64(n int64) string { return fmt.Sprint(n) }
 
-// positiveDuration refuses a zero duration: a run lock that never expires could
-// stay held for ever after a killed run.
+// positiveDuration refuses a ttl of zero: Terraform skips Close when the apply
+// fails or the process is killed, so a run lock that never expired could stay held
+// until someone force-released it.
 type positiveDuration struct{}
 
 func (positiveDuration) Description(context.Context) string {
@@ -221,7 +253,11 @@ func (positiveDuration) ValidateString(_ context.Context, req validator.StringRe
 		return
 	}
 	if d, err := time.ParseDuration(req.ConfigValue.ValueString()); err == nil && d <= 0 {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid ttl",
-			fmt.Sprintf("ttl = %q: a run lock must expire, because Terraform does not close it when the run fails or is killed. Use a duration such as \"2m\" (it is renewed while the run lasts), or a release_environment_lock resource for a lock held until it is released.", req.ConfigValue.ValueString()))
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid ttl", fmt.Sprintf(ttlZeroDetail, req.ConfigValue.ValueString()))
 	}
 }
+
+// ttlZeroDetail explains why a run lock refuses a ttl of 0s.
+const ttlZeroDetail = "ttl = %q would never expire, but a run lock must expire: Terraform cannot guarantee its release, because it does not close an ephemeral resource " +
+	"when the apply fails or the process is killed. Use a ttl after which the lock expires, such as \"2m\" (the default; it is renewed while the run lasts), " +
+	"or a release_environment_lock resource for a lock held until it is destroyed."

@@ -80,7 +80,11 @@ func environmentLockSchema() schema.Schema {
 			"so that no other pipeline deploys meanwhile. Every acquisition gets a fencing `token` greater than any before it. " +
 			"Destroying the resource releases the lock, but only if it is still this resource's lock: a lock taken over after its `ttl` " +
 			"or force-released is never released on someone else's behalf. When the lock was taken over or force-released, the next " +
-			"refresh removes the resource from state and the plan shows it will be acquired again.\n\n" +
+			"refresh removes the resource from state and the plan shows it will be acquired again. The release is recorded in the history " +
+			"as `lock_released` by the provider's `actor`.\n\n" +
+			"Importing adopts the environment's current lock. If its holder is not the provider's `actor`, the lock stays its holder's: " +
+			"destroying or renewing it is refused (nothing is released in the holder's name); use `release_environment_lock_force_release` " +
+			"to break it on the record, or `terraform state rm` to stop managing it.\n\n" +
 			"For a lock held only for the length of one plan or apply, use the `release_environment_lock` ephemeral resource. " +
 			"To free a lock whose holder is gone, use `release_environment_lock_force_release`.",
 		Attributes: map[string]schema.Attribute{
@@ -249,6 +253,13 @@ func (r *environmentLockResource) Update(ctx context.Context, req resource.Updat
 		return
 	}
 	env := state.Environment.ValueString()
+	if foreign, diags := r.foreignImport(ctx, req.Private, state); diags.HasError() || foreign {
+		resp.Diagnostics.Append(diags...)
+		if foreign {
+			r.refuseForeign(ctx, &resp.Diagnostics, "renew", state)
+		}
+		return
+	}
 	lock, err := r.data.Backend.Renew(ctx, env, state.ID.ValueString(), parseDuration(plan.TTL.ValueString()), plan.Reason.ValueString())
 	if err != nil {
 		detail := err.Error() + "\n\nThe lock was not changed."
@@ -269,19 +280,17 @@ func (r *environmentLockResource) Delete(ctx context.Context, req resource.Delet
 		return
 	}
 	env := state.Environment.ValueString()
-	// An imported lock was taken by someone else: destroying this resource must
-	// not free it in their name. Only a lock this resource acquired, or one held
-	// under the provider's own actor, is released here.
-	imported, diags := req.Private.GetKey(ctx, lockImportedKey)
-	resp.Diagnostics.Append(diags...)
-	if string(imported) == "true" && state.Holder.ValueString() != r.data.Actor && r.stillHeld(ctx, env, state.ID.ValueString()) {
-		resp.Diagnostics.AddError("Unable to release the lock of "+env,
-			fmt.Sprintf("The lock (token %d) is held by %s, and this resource did not acquire it (it was imported); this provider acts as %s. Destroying it would release another holder's lock, so nothing was released. "+
-				"To free it on the record, use release_environment_lock_force_release (or ask %s to release it); to stop managing it here, use terraform state rm.",
-				state.Token.ValueInt64(), state.Holder.ValueString(), r.data.Actor, state.Holder.ValueString()))
+	if foreign, diags := r.foreignImport(ctx, req.Private, state); diags.HasError() || foreign {
+		resp.Diagnostics.Append(diags...)
+		if foreign {
+			r.refuseForeign(ctx, &resp.Diagnostics, "release", state)
+		}
 		return
 	}
-	err := r.data.Backend.Release(ctx, env, state.ID.ValueString())
+	// By id, and in the provider actor's name: a lock taken over or force-released
+	// since is never released on someone else's behalf, and the history names who
+	// really released it.
+	_, err := r.data.Backend.ReleaseBy(ctx, env, state.ID.ValueString(), r.data.Actor, "")
 	if errors.Is(err, backend.ErrNotHolder) {
 		resp.Diagnostics.AddWarning("Did not release the lock of "+env,
 			err.Error()+"\n\nThis resource's lock is no longer the environment's lock, so nothing was released: the current holder keeps it. The resource was removed from the state.")
@@ -291,14 +300,60 @@ func (r *environmentLockResource) Delete(ctx context.Context, req resource.Delet
 		resp.Diagnostics.AddError("Unable to release the lock of "+env, err.Error()+"\n\nThe lock is still held; destroy again once the backend is reachable.")
 		return
 	}
-	tflog.Info(ctx, "Released the environment lock", map[string]any{"environment": env, "token": state.Token.ValueInt64()})
+	tflog.Info(ctx, "Released the environment lock", map[string]any{"environment": env, "token": state.Token.ValueInt64(), "actor": r.data.Actor})
 }
 
-// stillHeld tells whether lockID is still the environment's lock (true when the
-// backend cannot tell, so that nothing is released on a guess).
-func (r *environmentLockResource) stillHeld(ctx context.Context, env, lockID string) bool {
+// privateGetter is the private state of a request (Update and Delete).
+type privateGetter interface {
+	GetKey(ctx context.Context, key string) ([]byte, diag.Diagnostics)
+}
+
+// foreignImport tells whether the state holds a lock that this resource imported
+// and whose holder is not the provider's actor: a lock someone else acquired.
+// Releasing or renewing it here would act in the holder's name, so Update and
+// Delete refuse it. The configured holder cannot decide it, since an imported
+// lock's configuration must name the lock's holder to plan without replacement;
+// the provider's actor says who runs this apply. A lock this resource acquired
+// itself is its own, whatever its holder.
+func (r *environmentLockResource) foreignImport(ctx context.Context, private privateGetter, state environmentLockModel) (bool, diag.Diagnostics) {
+	imported, diags := private.GetKey(ctx, lockImportedKey)
+	if diags.HasError() || string(imported) != "true" {
+		return false, diags
+	}
+	return state.Holder.ValueString() != r.data.Actor, diags
+}
+
+// refuseForeign refuses to act on an imported lock of another holder. When that
+// lock is not the environment's lock any more there is nothing to protect: the
+// resource is then only forgotten (a warning), as for any lock lost.
+func (r *environmentLockResource) refuseForeign(ctx context.Context, diags *diag.Diagnostics, verb string, state environmentLockModel) {
+	env, id := state.Environment.ValueString(), state.ID.ValueString()
 	cur, err := r.data.Backend.Inspect(ctx, env)
-	return err != nil || (cur != nil && cur.ID == lockID)
+	if err != nil {
+		diags.AddError("Unable to "+verb+" the lock of "+env, err.Error()+"\n\nNothing was changed; check the backend and apply again.")
+		return
+	}
+	if cur == nil || cur.ID != id {
+		if verb == "release" {
+			diags.AddWarning("Did not release the lock of "+env,
+				"The imported lock of "+state.Holder.ValueString()+" (token "+fmt.Sprint(state.Token.ValueInt64())+") is no longer the environment's lock, so nothing was released. The resource was removed from the state.")
+			return
+		}
+		diags.AddError("Unable to renew the lock of "+env,
+			"The imported lock of "+state.Holder.ValueString()+" (token "+fmt.Sprint(state.Token.ValueInt64())+") is no longer the environment's lock. Nothing was changed. Refresh (the lock is then removed from the state) and apply again to acquire it anew.")
+		return
+	}
+	diags.AddError("Unable to "+verb+" the lock of "+env, foreignLockDetail(verb, *cur, r.data.Actor))
+}
+
+// foreignLockDetail is the refusal to release or renew another holder's imported lock.
+func foreignLockDetail(verb string, cur backend.Lock, actor string) string {
+	return fmt.Sprintf("The lock of %s is held by %s, and this resource did not acquire it: it was imported, and this provider acts as %s. "+
+		"To %s it here would act in %s's name, so nothing was changed and the lock is still held by %s.\n\n"+
+		"To free the lock anyway, with the release recorded under your own name, apply a release_environment_lock_force_release "+
+		"with environment = %q and lock_id = %q (its plan shows whose lock it breaks). "+
+		"To stop managing this lock without releasing it, run terraform state rm on this resource.",
+		cur.Environment, describeLock(cur), actor, verb, cur.Holder, cur.Holder, cur.Environment, cur.ID)
 }
 
 // ImportState adopts the environment's current lock: `terraform import

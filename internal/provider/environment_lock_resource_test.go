@@ -338,8 +338,9 @@ func TestAccEnvironmentLockResource_deleteKeepsOthersLock(t *testing.T) {
 	})
 }
 
-// TestAccEnvironmentLockResource_importedLockIsNotReleased: importing alice's lock
-// under another actor and destroying it must not free it in alice's name.
+// TestAccEnvironmentLockResource_importedLockIsNotReleased: mallory imports alice's
+// lock; renewing or destroying it is refused with a pointer to the force release,
+// alice keeps her lock, and the history never says that alice released it.
 func TestAccEnvironmentLockResource_importedLockIsNotReleased(t *testing.T) {
 	env := acctest.NewEnv(t)
 	be := env.Backend(t)
@@ -347,47 +348,97 @@ func TestAccEnvironmentLockResource_importedLockIsNotReleased(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.Replace(env.ProviderBlock(), `provider "release" {`, "provider \"release\" {\n  actor = \"mallory\"", 1) + `
+	provider := strings.Replace(env.ProviderBlock(), `provider "release" {`, "provider \"release\" {\n  actor = \"mallory\"", 1)
+	cfg := func(reason string) string {
+		return provider + fmt.Sprintf(`
 resource "release_environment_lock" "l" {
   environment = "staging"
   holder      = "alice"
-  reason      = "validating 1.7.4"
+  reason      = %q
 }
-`
-	stillAlices := func(*terraform.State) error {
+`, reason)
+	}
+	stillAlices := func() {
+		t.Helper()
 		cur, err := be.Inspect(t.Context(), "staging")
-		if err != nil || cur == nil || cur.ID != alice.ID {
-			return fmt.Errorf("lock = %+v, %v; want alice's lock still held", cur, err)
+		if err != nil || cur == nil || cur.ID != alice.ID || cur.Holder != "alice" || cur.Reason != "validating 1.7.4" {
+			t.Fatalf("lock = %+v, %v; want alice's lock held as she left it", cur, err)
 		}
-		evs, err := be.History(t.Context(), backend.HistoryQuery{Environment: "staging", Kinds: []string{backend.KindLockReleased}, Limit: 5})
+		evs, err := be.History(t.Context(), backend.HistoryQuery{Environment: "staging", Kinds: []string{backend.KindLockReleased, backend.KindLockForceReleased}})
 		if err != nil || len(evs) != 0 {
-			return fmt.Errorf("history records a release of alice's lock: %+v %v", evs, err)
+			t.Fatalf("history records a release of alice's lock: %+v %v", evs, err)
 		}
-		return nil
+	}
+	refused := func(verb string) *regexp.Regexp {
+		return wrapped("Unable to "+verb+" the lock of staging", "held by alice (validating 1.7.4)",
+			"this resource did not acquire it: it was imported, and this provider acts as mallory",
+			"nothing was changed and the lock is still held by alice", "release_environment_lock_force_release", `lock_id = "`+alice.ID+`"`,
+			"terraform state rm")
 	}
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			{Config: cfg, ResourceName: "release_environment_lock.l", ImportState: true, ImportStateId: "staging", ImportStatePersist: true},
+			{Config: cfg("validating 1.7.4"), ResourceName: "release_environment_lock.l", ImportState: true, ImportStateId: "staging", ImportStatePersist: true},
 			{
-				Config:      cfg,
-				Destroy:     true,
-				ExpectError: regexp.MustCompile(`(?s)held by alice, and this resource did not acquire it.*release_environment_lock_force_release`),
-				Check:       stillAlices,
+				Config:           cfg("validating 1.7.4"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
-			{ // once alice released it, destroying only forgets it
+			{Config: cfg("mine now"), ExpectError: refused("renew")},
+			{PreConfig: stillAlices, Config: cfg("validating 1.7.4"), Destroy: true, ExpectError: refused("release")},
+			{ // once alice released it herself, destroying only forgets it
 				PreConfig: func() {
-					if err := stillAlices(nil); err != nil {
-						t.Fatal(err)
-					}
+					stillAlices()
 					if err := be.Release(t.Context(), "staging", alice.ID); err != nil {
 						t.Fatal(err)
 					}
 				},
-				Config:  cfg,
+				Config:  cfg("validating 1.7.4"),
 				Destroy: true,
 			},
 		},
 	})
+	evs, err := be.History(t.Context(), backend.HistoryQuery{Environment: "staging", Kinds: []string{backend.KindLockReleased}})
+	if err != nil || len(evs) != 1 || evs[0].Actor != "alice" || evs[0].Detail != "released by its holder" {
+		t.Fatalf("lock_released events = %+v, %v; want only alice's own release", evs, err)
+	}
+}
+
+// Every lock_released event names who really released the lock: the provider's
+// actor, also when the lock was held under another holder name, and also for a lock
+// imported by its own holder.
+func TestAccEnvironmentLockResource_releaseNamesTheActor(t *testing.T) {
+	env := acctest.NewEnv(t)
+	be := env.Backend(t)
+	lastRelease := func(want backend.Event) func() {
+		return func() {
+			t.Helper()
+			evs, err := be.History(t.Context(), backend.HistoryQuery{Environment: "staging", Kinds: []string{backend.KindLockReleased}, Limit: 1})
+			if err != nil || len(evs) != 1 || evs[0].Actor != want.Actor || evs[0].Detail != want.Detail {
+				t.Fatalf("last lock_released = %+v, %v; want actor %s, detail %q", evs, err, want.Actor, want.Detail)
+			}
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: lockConfig(env, "job", `  holder = "ci-job-4711"`)},
+			{Config: lockConfig(env, "job", `  holder = "ci-job-4711"`), Destroy: true},
+			{
+				PreConfig: func() {
+					lastRelease(backend.Event{Actor: lockActor, Detail: "released by " + lockActor + "; the lock was held as ci-job-4711"})()
+					if _, err := be.Acquire(t.Context(), backend.AcquireRequest{Environment: "staging", Holder: lockActor}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: lockConfig(env, "mine", ""), ResourceName: "release_environment_lock.mine", ImportState: true, ImportStateId: "staging", ImportStatePersist: true,
+			},
+			{Config: lockConfig(env, "mine", ""), Destroy: true},
+		},
+	})
+	if cur, err := be.Inspect(t.Context(), "staging"); err != nil || cur != nil {
+		t.Fatalf("lock = %+v, %v; want the imported lock of %s released", cur, err, lockActor)
+	}
+	lastRelease(backend.Event{Actor: lockActor, Detail: "released by its holder"})()
 }
