@@ -187,19 +187,25 @@ func (r *environmentLockEphemeralResource) Close(ctx context.Context, req epheme
 	if resp.Diagnostics.HasError() || !decodeLockPrivate(raw, &p, &resp.Diagnostics) || !requireBackend(r.data, &resp.Diagnostics) {
 		return
 	}
+	r.release(ctx, p, &resp.Diagnostics)
+}
+
+// release frees the run's lock at the end of the run. A lock that a failed
+// deployment of this run released already is not reported; a lock that is no
+// longer this run's is left to its holder, with a warning.
+func (r *environmentLockEphemeralResource) release(ctx context.Context, p ephemeralLockPrivate, diags *diag.Diagnostics) {
 	_, err := r.data.Backend.ReleaseBy(ctx, p.Environment, p.ID, r.data.Actor, "")
 	if errors.Is(err, backend.ErrNotHolder) {
 		if r.releasedForThisRun(ctx, p) {
-			// A failed deployment of this run released it already (ReleaseRunLock).
 			tflog.Info(ctx, "The environment lock of this run was already released", map[string]any{"environment": p.Environment, "token": p.Token})
 			return
 		}
-		resp.Diagnostics.AddWarning("Did not release the lock of "+p.Environment,
+		diags.AddWarning("Did not release the lock of "+p.Environment,
 			err.Error()+"\n\nThis run's lock was no longer the environment's lock, so nothing was released: the current holder keeps it.")
 		return
 	}
 	if err != nil {
-		resp.Diagnostics.AddError("Unable to release the lock of "+p.Environment,
+		diags.AddError("Unable to release the lock of "+p.Environment,
 			err.Error()+"\n\nThe lock is still held until its ttl runs out; force-release it with release_environment_lock_force_release if it must be freed sooner.")
 		return
 	}
@@ -208,11 +214,12 @@ func (r *environmentLockEphemeralResource) Close(ctx context.Context, req epheme
 
 // releasedForThisRun tells whether the run's lock was released by a lock_released
 // event of its own token (a failed deployment's ReleaseRunLock), rather than
-// force-released or taken over: then Close has nothing to report.
+// force-released or taken over after it expired: then Close has nothing to report.
+// Tokens are never given twice, so the newest release event of the token decides.
 func (r *environmentLockEphemeralResource) releasedForThisRun(ctx context.Context, p ephemeralLockPrivate) bool {
 	evs, err := r.data.Backend.History(ctx, backend.HistoryQuery{
 		Environment: p.Environment,
-		Kinds:       []string{backend.KindLockReleased, backend.KindLockForceReleased, backend.KindLockTakenOver},
+		Kinds:       []string{backend.KindLockReleased, backend.KindLockForceReleased},
 		Limit:       20,
 	})
 	if err != nil {

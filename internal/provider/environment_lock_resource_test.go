@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -441,4 +444,74 @@ func TestAccEnvironmentLockResource_releaseNamesTheActor(t *testing.T) {
 		t.Fatalf("lock = %+v, %v; want the imported lock of %s released", cur, err, lockActor)
 	}
 	lastRelease(backend.Event{Actor: lockActor, Detail: "released by its holder"})()
+}
+
+// Delete releases the resource's own lock only: when its lock expired and another
+// holder took the environment, or it was force-released, nothing is released, the
+// current holder keeps the lock, and a warning says so. (Terraform's destroy
+// refreshes first and usually forgets such a lock before Delete; this covers a
+// destroy with -refresh=false and a lock lost between refresh and Delete.)
+func TestEnvironmentLockDeleteNeverReleasesAnotherHoldersLock(t *testing.T) {
+	cases := []struct {
+		name string
+		lose func(t *testing.T, b backend.Backend, mine backend.Lock) *backend.Lock // returns the lock held afterwards
+	}{
+		{"taken over after its ttl", func(t *testing.T, b backend.Backend, mine backend.Lock) *backend.Lock {
+			next, err := b.Acquire(t.Context(), backend.AcquireRequest{Environment: "staging", Holder: "next-job", WaitTimeout: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return &next
+		}},
+		{"force-released", func(t *testing.T, b backend.Backend, mine backend.Lock) *backend.Lock {
+			if _, err := b.ForceReleaseID(t.Context(), "staging", mine.ID, "ops", "stuck"); err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			b, err := backend.NewDirectory(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			mine, err := b.Acquire(ctx, backend.AcquireRequest{Environment: "staging", Holder: lockActor, TTL: 20 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			held := tc.lose(t, b, mine)
+			r := &environmentLockResource{data: &providerData{Backend: b, Actor: lockActor}}
+			sch := environmentLockSchema()
+			state := tfsdk.State{Schema: sch, Raw: tftypes.NewValue(sch.Type().TerraformType(ctx), map[string]tftypes.Value{
+				"environment":  tftypes.NewValue(tftypes.String, "staging"),
+				"holder":       tftypes.NewValue(tftypes.String, lockActor),
+				"reason":       tftypes.NewValue(tftypes.String, ""),
+				"ttl":          tftypes.NewValue(tftypes.String, "20ms"),
+				"wait_timeout": tftypes.NewValue(tftypes.String, "0s"),
+				"id":           tftypes.NewValue(tftypes.String, mine.ID),
+				"token":        tftypes.NewValue(tftypes.Number, mine.Token),
+				"acquired_at":  tftypes.NewValue(tftypes.String, mine.AcquiredAt.Format(time.RFC3339)),
+				"expires_at":   tftypes.NewValue(tftypes.String, mine.ExpiresAt.Format(time.RFC3339)),
+			})}
+			resp := fwresource.DeleteResponse{State: state}
+			r.Delete(ctx, fwresource.DeleteRequest{State: state}, &resp)
+			if resp.Diagnostics.HasError() || resp.Diagnostics.WarningsCount() != 1 ||
+				!strings.Contains(fmt.Sprint(resp.Diagnostics), "nothing was released: the current holder keeps it") {
+				t.Fatalf("diagnostics = %v; want one warning that nothing was released", resp.Diagnostics)
+			}
+			cur, err := b.Inspect(ctx, "staging")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (held == nil) != (cur == nil) || (held != nil && cur.ID != held.ID) {
+				t.Fatalf("lock after Delete = %+v, want %+v", cur, held)
+			}
+			evs, err := b.History(ctx, backend.HistoryQuery{Environment: "staging", Kinds: []string{backend.KindLockReleased}})
+			if err != nil || len(evs) != 0 {
+				t.Fatalf("lock_released events = %+v, %v; want none", evs, err)
+			}
+		})
+	}
 }
