@@ -267,9 +267,9 @@ func (w *exampleWorkspace) contains(s string) bool {
 	return false
 }
 
-// rewrite replaces every occurrence of old in the example's .tf files by new, and
+// rewrite replaces every occurrence of from in the example's .tf files by to, and
 // fails when there is none: the example changed and the rewrite must follow.
-func (w *exampleWorkspace) rewrite(old, new string) {
+func (w *exampleWorkspace) rewrite(from, to string) {
 	w.t.Helper()
 	found := false
 	for _, f := range w.files() {
@@ -277,16 +277,16 @@ func (w *exampleWorkspace) rewrite(old, new string) {
 		if err != nil {
 			w.t.Fatal(err)
 		}
-		if !bytes.Contains(b, []byte(old)) {
+		if !bytes.Contains(b, []byte(from)) {
 			continue
 		}
 		found = true
-		if err := os.WriteFile(f, bytes.ReplaceAll(b, []byte(old), []byte(new)), 0o644); err != nil {
+		if err := os.WriteFile(f, bytes.ReplaceAll(b, []byte(from), []byte(to)), 0o644); err != nil {
 			w.t.Fatal(err)
 		}
 	}
 	if !found {
-		w.t.Fatalf("the example no longer contains %q: update its rewrites in examples_apply_test.go", old)
+		w.t.Fatalf("the example no longer contains %q: update its rewrites in examples_apply_test.go", from)
 	}
 }
 
