@@ -6,7 +6,8 @@
 // Every host runs in its own mount namespace where a folder of its own (Fleet.Dir) is
 // bound over one root path chosen by the test (e.g. /srv/app): several hosts on one
 // machine then hold the same absolute paths with different contents, as a real fleet
-// does, and the test reads and changes "a host's" files directly in its folder. The
+// does, and the test reads and changes "a host's" files directly in its folder. Only
+// Root differs between hosts: /tmp, /root and the rest of the machine are shared. The
 // fleet's known_hosts text (plain and hashed) lets clients verify every host key, and
 // one host's sshd can be stopped, killed (with every connection and command it
 // serves) and restarted, for host-down and killed-mid-transfer tests.
@@ -14,6 +15,12 @@
 // The servers run as root (a mount namespace needs it) and clients log in as root.
 // Under CI (CI=true) a missing sshd or unshare, or a machine where they cannot run,
 // fails the test with what to install; elsewhere the test is skipped.
+//
+//	f := sshtest.Start(t, 3, sshtest.Root("/srv/app"))
+//	client, err := f.Dial(0) // verifies the host key against f.KnownHosts()
+//	...                      // or give f.Addrs(), f.ClientKeyPEM and f.KnownHosts() to the code under test
+//	b, err := os.ReadFile(f.Local(0, "/srv/app/current/VERSION"))
+//	err = f.Kill(1)          // host 1 crashes; f.Restart(1) brings it back
 package sshtest
 
 import (
@@ -124,8 +131,8 @@ type Host struct {
 // Binaries returns the absolute paths of sshd and unshare, or an error naming what is
 // missing. sshd must be run by absolute path (it re-executes itself).
 func Binaries() (sshd, unshare string, err error) {
-	sshd = findBinary("sshd", "/usr/sbin/sshd", "/usr/local/sbin/sshd")
-	unshare = findBinary("unshare", "/usr/bin/unshare", "/bin/unshare")
+	sshd = findBinary("sshd", sshdPaths...)
+	unshare = findBinary("unshare", unsharePaths...)
 	var missing []string
 	if sshd == "" {
 		missing = append(missing, "sshd not found on PATH nor in /usr/sbin")
@@ -133,7 +140,7 @@ func Binaries() (sshd, unshare string, err error) {
 	if unshare == "" {
 		missing = append(missing, "unshare not found on PATH nor in /usr/bin")
 	}
-	if findBinary("mount", "/usr/bin/mount", "/bin/mount") == "" {
+	if findBinary("mount", mountPaths...) == "" {
 		missing = append(missing, "mount not found on PATH nor in /usr/bin")
 	}
 	if len(missing) > 0 {
@@ -142,8 +149,17 @@ func Binaries() (sshd, unshare string, err error) {
 	return sshd, unshare, nil
 }
 
+// Where the binaries are looked for besides PATH; tests change them to play a machine
+// without OpenSSH.
+var (
+	lookPath     = exec.LookPath
+	sshdPaths    = []string{"/usr/sbin/sshd", "/usr/local/sbin/sshd"}
+	unsharePaths = []string{"/usr/bin/unshare", "/bin/unshare"}
+	mountPaths   = []string{"/usr/bin/mount", "/bin/mount"}
+)
+
 func findBinary(name string, fallbacks ...string) string {
-	if p, err := exec.LookPath(name); err == nil {
+	if p, err := lookPath(name); err == nil {
 		if abs, err := filepath.Abs(p); err == nil {
 			return abs
 		}
@@ -362,7 +378,8 @@ exec "$3" -D -e -f "$4"`
 // start launches sshd in a new mount namespace and waits until it greets on its port.
 func (h *Host) start() error {
 	h.mu.Lock()
-	fmt.Fprintf(h.log, "--- sshtest: starting sshd on %s at %s ---\n", h.Addr, time.Now().Format(time.RFC3339Nano))
+	fmt.Fprintf(h.log, "--- sshtest: starting sshd on %s at %s (the readiness probe closes one connection after the banner) ---\n",
+		h.Addr, time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(h.unshare, "--mount", "--propagation", "private",
 		"sh", "-c", nsScript, "sh", h.root, h.Dir, h.sshd, h.ConfigPath)
 	cmd.Stdout = h.log

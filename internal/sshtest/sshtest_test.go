@@ -390,6 +390,36 @@ func TestUnavailableFailsUnderCIAndSkipsElsewhere(t *testing.T) {
 	}
 }
 
+func TestStartWithoutOpenSSHFailsUnderCIAndSkipsElsewhere(t *testing.T) {
+	lp, sp := lookPath, sshdPaths
+	t.Cleanup(func() { lookPath, sshdPaths = lp, sp })
+	lookPath = func(name string) (string, error) {
+		if name == "sshd" {
+			return "", errors.New("not found")
+		}
+		return lp(name)
+	}
+	sshdPaths = []string{filepath.Join(t.TempDir(), "no-sshd")}
+
+	t.Setenv("CI", "true")
+	r := &tb{TB: t}
+	if f := Start(r, 2, Root(root)); f != nil {
+		t.Fatal("Start returned a fleet without sshd")
+	}
+	if !strings.Contains(r.fatal, "sshd not found") || !strings.Contains(r.fatal, "openssh-server") || r.skip != "" {
+		t.Errorf("under CI: fatal %q skip %q", r.fatal, r.skip)
+	}
+
+	t.Setenv("CI", "")
+	r = &tb{TB: t}
+	if f := Start(r, 2, Root(root)); f != nil {
+		t.Fatal("Start returned a fleet without sshd")
+	}
+	if !strings.Contains(r.skip, "sshd not found") || r.fatal != "" {
+		t.Errorf("outside CI: fatal %q skip %q", r.fatal, r.skip)
+	}
+}
+
 func TestStartRefusesBadRoots(t *testing.T) {
 	for _, bad := range []string{"/", "relative/path", ""} {
 		r := &tb{TB: t}
