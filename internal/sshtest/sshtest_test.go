@@ -312,6 +312,53 @@ func TestSFTPWritesAndRenames(t *testing.T) {
 	}
 }
 
+func TestKillMidUploadBreaksTheTransfer(t *testing.T) {
+	f := Start(t, 2, Root(root))
+	sc, err := sftp.NewClient(dial(t, f, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	w, err := sc.Create(root + "/upload.part")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	defer pr.Close()
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			if _, err := pw.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	uploaded := make(chan error, 1)
+	go func() {
+		_, err := w.ReadFrom(pr)
+		uploaded <- err
+	}()
+	waitFor(t, func() bool {
+		st, err := os.Stat(f.Local(0, root+"/upload.part"))
+		return err == nil && st.Size() >= 256<<10
+	}, "the upload to reach host 0")
+	if err := f.Kill(0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-uploaded:
+		if err == nil {
+			t.Fatal("the upload succeeded although its host was killed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upload outlived the killed host")
+	}
+	// What the host received before it died stays in its folder, as on a real disk.
+	if _, err := os.Stat(f.Local(0, root+"/upload.part")); err != nil {
+		t.Errorf("the partial upload is gone: %v", err)
+	}
+}
+
 func TestConfigOverridesAndExtraKeys(t *testing.T) {
 	_, _, extra, err := newKey("agent key")
 	if err != nil {
