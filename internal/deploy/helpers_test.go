@@ -89,14 +89,16 @@ func (f *fixture) publish(version, health string) store.Object {
 
 func (f *fixture) request(version string) Request {
 	return Request{
-		Environment:       "staging",
-		Name:              "app",
-		Version:           version,
-		Target:            f.target,
-		Store:             f.store,
-		Backend:           f.backend,
-		Actor:             "tester",
-		RollbackOnFailure: true,
+		Facts: Facts{
+			Environment:       "staging",
+			Name:              "app",
+			Version:           version,
+			RollbackOnFailure: true,
+		},
+		Target:  f.target,
+		Store:   f.store,
+		Backend: f.backend,
+		Actor:   "tester",
 	}
 }
 
