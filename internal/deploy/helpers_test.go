@@ -32,7 +32,12 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	root := t.TempDir()
+	return newFixtureAt(t, t.TempDir())
+}
+
+// newFixtureAt makes the fixture in root.
+func newFixtureAt(t testing.TB, root string) *fixture {
+	t.Helper()
 	st, err := store.NewDirectory(filepath.Join(root, "artifacts"))
 	if err != nil {
 		t.Fatal(err)

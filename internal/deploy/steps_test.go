@@ -323,8 +323,20 @@ func (c stepsCase) hook(hookLog, kind string, i, n int, step string) string {
 	return cmd
 }
 
+// memoryDir is a temporary folder in memory when the machine has one: the
+// thousands of deployments of the combinations then do not wait on fsync.
+func memoryDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("/dev/shm", "deploy-steps-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
 func (c stepsCase) run(t *testing.T) {
-	f := newFixture(t)
+	f := newFixtureAt(t, memoryDir(t))
 	f.publish("1.0.0", "ok")
 	health := "ok"
 	// A failing smoke test, or a failure of the rollback that follows one.
