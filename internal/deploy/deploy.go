@@ -4,6 +4,8 @@
 // anything goes live, back up, run hooks, switch atomically, smoke-test, roll back
 // on failure, record history events and prune old releases.
 //
+// Steps lists those steps from a deployment's Facts, each with the sentence a
+// plan shows; Deploy runs exactly that list, so what was reviewed is what runs.
 // Deploy always reports what is really live at its end (Result.Live), also when it
 // fails, so callers can save the truth.
 package deploy
@@ -249,7 +251,8 @@ func (r *run) begin(ctx context.Context) error {
 // failure once the new release is live; before that, a prepared release that
 // never went live is discarded and, past the refusals, the failure recorded.
 func (r *run) stop(ctx context.Context, steps []Step, err error) error {
-	if lf := (*liveFailure)(nil); errors.As(err, &lf) {
+	var lf *liveFailure
+	if errors.As(err, &lf) {
 		r.failure = lf
 		for _, s := range steps {
 			if s.OnFailure {

@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"net/url"
 
 	"github.com/releaseplan/terraform-provider-release/internal/check"
 )
@@ -244,8 +245,13 @@ func (l Live) describe() string {
 }
 
 // smokeSummary phrases a check as "GET <url> expecting 200 (10 attempts)", with
-// the defaults check.Run applies to zero fields.
+// the defaults check.Run applies to zero fields and without a password the URL
+// may hold.
 func smokeSummary(c check.HTTPCheck) string {
+	where := c.URL
+	if u, err := url.Parse(c.URL); err == nil {
+		where = u.Redacted()
+	}
 	method, status, attempts := c.Method, c.ExpectStatus, c.Attempts
 	if method == "" {
 		method = "GET"
@@ -256,5 +262,5 @@ func smokeSummary(c check.HTTPCheck) string {
 	if attempts == 0 {
 		attempts = check.DefaultAttempts
 	}
-	return fmt.Sprintf("%s %s expecting %d (%d attempts)", method, c.URL, status, attempts)
+	return fmt.Sprintf("%s %s expecting %d (%d attempts)", method, where, status, attempts)
 }
