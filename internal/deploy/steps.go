@@ -249,7 +249,7 @@ func (l Live) describe() string {
 // may hold.
 func smokeSummary(c check.HTTPCheck) string {
 	where := c.URL
-	if u, err := url.Parse(c.URL); err == nil {
+	if u, err := url.Parse(c.URL); err == nil && u.User != nil {
 		where = u.Redacted()
 	}
 	method, status, attempts := c.Method, c.ExpectStatus, c.Attempts
