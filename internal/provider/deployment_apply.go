@@ -107,6 +107,9 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 	req, d := r.deployRequest(ctx, plan, prior, wo, tgt)
 	diags.Append(d...)
 	if diags.HasError() {
+		if prior != nil {
+			diags.Append(st.Set(ctx, prior)...) // nothing changed
+		}
 		return
 	}
 	if r.refuseMoved(ctx, plan, prior, tgt, summary, st, diags) {
