@@ -188,7 +188,7 @@ mv -T %q %q`, obj.SHA256, data, rel, data, rel, filepath.Join(app, "current.tmp"
 			if err != nil {
 				b.Fatal(err)
 			}
-			req := Request{Environment: "bench", Name: "bench", Version: "1.0.0", SHA256: obj.SHA256, Target: tg, Store: st, Backend: be, RollbackOnFailure: true}
+			req := Request{Facts: Facts{Environment: "bench", Name: "bench", Version: "1.0.0", SHA256: obj.SHA256, RollbackOnFailure: true}, Target: tg, Store: st, Backend: be}
 			b.StartTimer()
 			if _, err := Deploy(context.Background(), req); err != nil {
 				b.Fatal(err)

@@ -4,6 +4,8 @@
 // anything goes live, back up, run hooks, switch atomically, smoke-test, roll back
 // on failure, record history events and prune old releases.
 //
+// Steps lists those steps from a deployment's Facts, each with the sentence a
+// plan shows; Deploy runs exactly that list, so what was reviewed is what runs.
 // Deploy always reports what is really live at its end (Result.Live), also when it
 // fails, so callers can save the truth.
 package deploy
@@ -50,39 +52,24 @@ type Hooks struct {
 	AfterSwitch  []string
 }
 
-// Request describes one deployment.
+// Request describes one deployment: its Facts, which the plan shows as Steps,
+// and what the apply needs besides them.
 type Request struct {
-	Environment string
-	// Name and Version name the artifact in the store; SHA256 is the expected
-	// sha256 of its bytes (empty: the sha256 recorded by the store).
-	Name, Version, SHA256 string
-	// LockToken fences the deployment (0: no fencing).
+	Facts
+
+	// LockToken fences the deployment (0: no fencing); Facts.Lock says how the
+	// plan names it, and must not be NoLock when LockToken is set.
 	LockToken int64
-	// AllowBlocked deploys a blocked version anyway.
-	AllowBlocked bool
 
 	Target  target.Target
 	Store   store.Store
 	Backend backend.Backend
 	Actor   string
 
-	Hooks Hooks
-	// BackupCommand runs before the switch with RELEASE_BACKUP_FILE set; the file
-	// is stored as <name>-backup@<version>+<timestamp>.
-	BackupCommand string
 	// Backup, when set, takes the backup instead of a command (a PaaS database
 	// backup) at the same point, before the switch, and returns the backup's id.
-	// BackupCommand and Backup are exclusive.
+	// Facts.BackupFunc announces it.
 	Backup func(ctx context.Context) (id string, err error)
-	// BackupName describes Backup in messages ("the Scalingo backup of postgresql");
-	// default "the backup".
-	BackupName string
-	// SmokeTest, when set, is run after the switch and again after a rollback.
-	SmokeTest         *check.HTTPCheck
-	RollbackOnFailure bool
-	// KeepReleases is how many releases Prune keeps (0: DefaultKeepReleases;
-	// negative: do not prune).
-	KeepReleases int
 
 	// Log receives progress messages (nil: discarded).
 	Log func(msg string, fields map[string]any)
@@ -123,6 +110,9 @@ type Result struct {
 	// hooks, the switch (a no-op: it was live), after_switch hooks and smoke test.
 	// Previous is then the verified release it had replaced.
 	Reverified bool
+	// Steps names the steps the deployment ran, in order, the failed one last
+	// but for the OnFailure step when it ran.
+	Steps []string
 }
 
 // Error is a failed deployment: which step failed, what is live now, and what the
@@ -145,15 +135,35 @@ type run struct {
 	// sound release a failure goes back to.
 	live *target.Release
 	// self is true when prev is the release being deployed.
-	self   bool
-	log    func(string, map[string]any)
-	events []backend.Event
+	self bool
+	// begun is set once the deployment got past its refusals (fence, blocked): a
+	// failure from then on is recorded in the history.
+	begun bool
+	// prepared is the release made (or reused) for the requested version, once
+	// StepFetch has it; a failure before the switch discards it.
+	prepared *target.Prepared
+	// failure is the failure after the switch that the OnFailure step handles.
+	failure *liveFailure
+	log     func(string, map[string]any)
+	events  []backend.Event
 	// started is when Deploy began, to say when a time limit was reached.
 	started time.Time
 }
 
-// Deploy runs req. On failure the error is an *Error and Result.Live tells what is
-// live (the previous release after a rollback).
+// liveFailure is a step failing once the new release is live: the OnFailure
+// step turns it into the deployment's error.
+type liveFailure struct {
+	step  string
+	cause error
+	what  string // the sentence that says what failed
+}
+
+func (f *liveFailure) Error() string { return f.what }
+func (f *liveFailure) Unwrap() error { return f.cause }
+
+// Deploy runs req: exactly the steps Steps(req.Facts) lists, in order. On
+// failure the error is an *Error and Result.Live tells what is live (the
+// previous release after a rollback).
 func Deploy(ctx context.Context, req Request) (Result, error) {
 	r := &run{req: req, log: req.Log, started: time.Now()}
 	if r.log == nil {
@@ -162,7 +172,7 @@ func Deploy(ctx context.Context, req Request) (Result, error) {
 	if r.req.Now == nil {
 		r.req.Now = time.Now
 	}
-	err := r.do(ctx)
+	err := r.execute(ctx)
 	r.flushEvents(context.WithoutCancel(ctx))
 	return r.res, err
 }
@@ -173,17 +183,54 @@ func (r *run) fail(step string, err error, format string, args ...any) error {
 	return &Error{Step: step, Err: err, Detail: fmt.Sprintf(format, args...)}
 }
 
-func (r *run) do(ctx context.Context) error {
-	req := r.req
-	if req.Target == nil || req.Store == nil || req.Backend == nil {
+// validate refuses a request whose facts do not announce what it would run: a
+// plan made from them would not show it.
+func (req *Request) validate() error {
+	switch {
+	case req.Target == nil || req.Store == nil || req.Backend == nil:
 		return errors.New("deploy: Target, Store and Backend are required")
-	}
-	if req.BackupCommand != "" && req.Backup != nil {
+	case req.BackupCommand != "" && (req.Backup != nil || req.BackupFunc != ""):
 		return errors.New("deploy: BackupCommand and Backup are exclusive")
+	case req.Backup != nil && req.BackupFunc == "":
+		return errors.New("deploy: Backup is set but BackupFunc does not announce it")
+	case req.Backup == nil && req.BackupFunc != "":
+		return errors.New("deploy: BackupFunc announces a backup but Backup is not set")
+	case req.LockToken != 0 && req.Lock == NoLock:
+		return errors.New("deploy: LockToken is set but Lock is NoLock")
 	}
-	live, err := req.Target.Current(ctx)
+	if req.TargetName == "" {
+		req.TargetName = req.Target.Describe()
+	}
+	return nil
+}
+
+func (r *run) execute(ctx context.Context) error {
+	if err := r.req.validate(); err != nil {
+		return err
+	}
+	if err := r.begin(ctx); err != nil {
+		return err
+	}
+	steps := Steps(r.req.Facts)
+	for _, s := range steps {
+		if s.OnFailure {
+			continue
+		}
+		r.res.Steps = append(r.res.Steps, s.Name)
+		r.log("step", map[string]any{"step": s.Name, "description": s.Description})
+		if err := s.do(r, ctx); err != nil {
+			return r.stop(ctx, steps, err)
+		}
+	}
+	return nil
+}
+
+// begin reads what is live: the release a failure goes back to. It changes
+// nothing, so it is no step of the plan.
+func (r *run) begin(ctx context.Context) error {
+	live, err := r.req.Target.Current(ctx)
 	if err != nil {
-		return r.fail("fetch", err, "Could not read what %s serves now: %v. Nothing was changed.", req.Target.Describe(), err)
+		return r.fail("fetch", err, "Could not read what %s serves now: %v. Nothing was changed.", r.req.Target.Describe(), err)
 	}
 	prev := live
 	if live != nil && !live.Sound() {
@@ -197,25 +244,67 @@ func (r *run) do(ctx context.Context) error {
 		r.log("the live release is not a finished deployment", map[string]any{"problem": live.Problem})
 	}
 	r.prev, r.live, r.res.Previous, r.res.Live = prev, live, prev, live
+	return nil
+}
 
-	if err := backend.CheckToken(ctx, req.Backend, req.Environment, req.LockToken); err != nil {
+// stop ends the deployment after a step failed: the OnFailure step handles a
+// failure once the new release is live; before that, a prepared release that
+// never went live is discarded and, past the refusals, the failure recorded.
+func (r *run) stop(ctx context.Context, steps []Step, err error) error {
+	var lf *liveFailure
+	if errors.As(err, &lf) {
+		r.failure = lf
+		for _, s := range steps {
+			if s.OnFailure {
+				r.res.Steps = append(r.res.Steps, s.Name)
+				return s.do(r, ctx)
+			}
+		}
+	}
+	if r.prepared != nil {
+		if derr := r.req.Target.Discard(context.WithoutCancel(ctx), r.prepared); derr != nil {
+			r.res.Warnings = append(r.res.Warnings, "could not discard the prepared release: "+derr.Error())
+		}
+	}
+	if r.begun {
+		return r.failed(ctx, err)
+	}
+	return err
+}
+
+func (r *run) fence(ctx context.Context) error {
+	if err := backend.CheckToken(ctx, r.req.Backend, r.req.Environment, r.req.LockToken); err != nil {
 		return r.fail("fence", err, "The deployment was refused before anything changed: %v. Acquire the environment lock again and plan with its new token.", err)
 	}
-	if b, err := req.Backend.GetBlock(ctx, req.Name, req.Version); err != nil {
-		return r.fail("blocked", err, "Could not check whether %s is blocked: %v. Nothing was changed.", r.id(), err)
-	} else if b != nil {
-		if !req.AllowBlocked {
-			return r.fail("blocked", ErrBlocked, "%s is blocked: %s (blocked by %s at %s). Nothing was changed. Deploy another version, remove the block, or set allow_blocked = true to override it.",
-				r.id(), b.Reason, orUnknown(b.BlockedBy), b.BlockedAt.UTC().Format(time.RFC3339))
-		}
-		r.log("deploying a blocked version because allow_blocked is set", map[string]any{"artifact": r.id(), "reason": b.Reason})
-	}
+	return nil
+}
 
+func (r *run) checkBlocked(ctx context.Context) error {
+	req := r.req
+	b, err := req.Backend.GetBlock(ctx, req.Name, req.Version)
+	switch {
+	case err != nil:
+		return r.fail("blocked", err, "Could not check whether %s is blocked: %v. Nothing was changed.", r.id(), err)
+	case b == nil:
+		return nil
+	case !req.AllowBlocked:
+		return r.fail("blocked", ErrBlocked, "%s is blocked: %s (blocked by %s at %s). Nothing was changed. Deploy another version, remove the block, or set allow_blocked = true to override it.",
+			r.id(), b.Reason, orUnknown(b.BlockedBy), b.BlockedAt.UTC().Format(time.RFC3339))
+	}
+	r.log("deploying a blocked version because allow_blocked is set", map[string]any{"artifact": r.id(), "reason": b.Reason})
+	return nil
+}
+
+// fetch makes the release of the requested version ready on the target: a
+// release folder of the same verified bytes goes live again without the store
+// (rollback by version), else the artifact streams in, verified on the way.
+func (r *run) fetch(ctx context.Context) error {
+	req := r.req
+	r.begun = true
 	var p *target.Prepared
 	if req.SHA256 != "" {
-		// Rollback by version: a complete release folder of the same verified bytes
-		// goes live again without the store.
 		r.spec = target.Spec{Name: req.Name, Version: req.Version, SHA256: strings.ToLower(req.SHA256)}
+		var err error
 		if p, err = req.Target.Find(ctx, r.spec); err != nil {
 			r.res.Warnings = append(r.res.Warnings, "could not look for an existing release: "+err.Error())
 			p = nil
@@ -225,98 +314,122 @@ func (r *run) do(ctx context.Context) error {
 		}
 	}
 	if p == nil {
-		obj, err := req.Store.Stat(ctx, req.Name, req.Version)
-		if err != nil {
-			return r.failed(ctx, r.fail("fetch", err, "Could not find %s in the artifact store: %v. Nothing was changed on %s.", r.id(), err, req.Target.Describe()))
-		}
-		want := strings.ToLower(req.SHA256)
-		if want == "" {
-			want = obj.SHA256
-		}
-		if want != strings.ToLower(obj.SHA256) {
-			err := fmt.Errorf("%w: the store records %s, expected %s", store.ErrChecksumMismatch, obj.SHA256, want)
-			return r.failed(ctx, r.fail("verify", err, "The sha256 of %s does not match: the store records %s, the deployment expects %s. Nothing was changed on %s. Check which bytes were published under this version.", r.id(), obj.SHA256, want, req.Target.Describe()))
-		}
-		r.spec = target.Spec{Name: req.Name, Version: req.Version, SHA256: want, GitCommit: obj.Metadata["git_commit"]}
-		if p, err = r.prepare(ctx, obj); err != nil {
-			return r.failed(ctx, err)
+		var err error
+		if p, err = r.fetchFromStore(ctx); err != nil {
+			return err
 		}
 	}
+	r.prepared = p
 	r.res.Release = &p.Release
 	r.res.Reused = p.Reused
 	// The release to go back to is the very one being deployed (a redeploy of the
 	// live release, or going back by version to the release an unfinished
 	// deployment replaced): a failure has nothing else to return to.
-	r.self = prev != nil && prev.ID == p.Release.ID
-	r.res.Reverified = live != nil && !live.Sound() && live.ID == p.Release.ID
+	r.self = r.prev != nil && r.prev.ID == p.Release.ID
+	r.res.Reverified = r.live != nil && !r.live.Sound() && r.live.ID == p.Release.ID
+	return nil
+}
 
-	discard := func(e error) error {
-		if derr := req.Target.Discard(context.WithoutCancel(ctx), p); derr != nil {
-			r.res.Warnings = append(r.res.Warnings, "could not discard the prepared release: "+derr.Error())
-		}
-		return r.failed(ctx, e)
+// fetchFromStore checks the store's record of the artifact against the expected
+// sha256, then prepares the release from its bytes.
+func (r *run) fetchFromStore(ctx context.Context) (*target.Prepared, error) {
+	req := r.req
+	obj, err := req.Store.Stat(ctx, req.Name, req.Version)
+	if err != nil {
+		return nil, r.fail("fetch", err, "Could not find %s in the artifact store: %v. Nothing was changed on %s.", r.id(), err, req.Target.Describe())
 	}
+	want := strings.ToLower(req.SHA256)
+	if want == "" {
+		want = obj.SHA256
+	}
+	if want != strings.ToLower(obj.SHA256) {
+		err := fmt.Errorf("%w: the store records %s, expected %s", store.ErrChecksumMismatch, obj.SHA256, want)
+		return nil, r.fail("verify", err, "The sha256 of %s does not match: the store records %s, the deployment expects %s. Nothing was changed on %s. Check which bytes were published under this version.", r.id(), obj.SHA256, want, req.Target.Describe())
+	}
+	r.spec = target.Spec{Name: req.Name, Version: req.Version, SHA256: want, GitCommit: obj.Metadata["git_commit"]}
+	return r.prepare(ctx, obj)
+}
 
-	if req.BackupCommand != "" || req.Backup != nil {
-		if err := r.backup(ctx); err != nil {
-			return discard(err)
+func (r *run) beforeSwitch(ctx context.Context) error {
+	for i, cmd := range r.req.Hooks.BeforeSwitch {
+		if err := r.hook(ctx, "before_switch", i, cmd, r.prepared); err != nil {
+			return r.fail("before_switch", err, "The before_switch hook #%d %q failed: %v. The switch did not happen: %s still serves %s. Fix the hook or the release, then apply again.",
+				i+1, cmd, err, r.req.Target.Describe(), r.serving())
 		}
 	}
-	for i, cmd := range req.Hooks.BeforeSwitch {
-		if err := r.hook(ctx, "before_switch", i, cmd, p); err != nil {
-			return discard(r.fail("before_switch", err, "The before_switch hook #%d %q failed: %v. The switch did not happen: %s still serves %s. Fix the hook or the release, then apply again.",
-				i+1, cmd, err, req.Target.Describe(), r.serving()))
-		}
-	}
+	return nil
+}
+
+func (r *run) fenceAgain(ctx context.Context) error {
+	req := r.req
 	if err := backend.CheckToken(ctx, req.Backend, req.Environment, req.LockToken); err != nil {
-		return discard(r.fail("fence", err, "The lock was lost before the switch: %v. The switch did not happen: %s still serves %s. Acquire the environment lock again, then apply again.", err, req.Target.Describe(), r.serving()))
+		return r.fail("fence", err, "The lock was lost before the switch: %v. The switch did not happen: %s still serves %s. Acquire the environment lock again, then apply again.", err, req.Target.Describe(), r.serving())
 	}
+	return nil
+}
+
+// switchOver puts the prepared release live.
+func (r *run) switchOver(ctx context.Context) error {
+	req, p := r.req, r.prepared
 	// Recorded before the switch, so that a deployment killed from here on leaves
 	// a live release that says it was never verified.
-	if err := req.Target.MarkUnverified(ctx, p.Release, prev); err != nil {
-		return discard(r.fail("switch", err, "Could not record the release as about to go live: %v. The switch did not happen: %s still serves %s.", err, req.Target.Describe(), r.serving()))
+	if err := req.Target.MarkUnverified(ctx, p.Release, r.prev); err != nil {
+		return r.fail("switch", err, "Could not record the release as about to go live: %v. The switch did not happen: %s still serves %s.", err, req.Target.Describe(), r.serving())
 	}
 	r.log("switching", map[string]any{"release": p.Release.ID, "target": req.Target.Describe()})
 	if err := req.Target.Activate(ctx, p); err != nil {
-		return discard(r.fail("switch", err, "Could not switch %s to %s: %v. %s still serves %s.", req.Target.Describe(), p.Release.ID, err, req.Target.Describe(), r.serving()))
+		return r.fail("switch", err, "Could not switch %s to %s: %v. %s still serves %s.", req.Target.Describe(), p.Release.ID, err, req.Target.Describe(), r.serving())
 	}
 	r.res.Activated = true
 	now := p.Release
 	now.ActivatedAt = req.Now().UTC()
-	now.Unverified, now.Replaced = true, prev
+	now.Unverified, now.Replaced = true, r.prev
 	r.res.Live = &now
+	return nil
+}
 
-	for i, cmd := range req.Hooks.AfterSwitch {
-		if err := r.hook(ctx, "after_switch", i, cmd, p); err != nil {
-			return r.afterSwitchFailure(ctx, "after_switch", err, fmt.Sprintf("The after_switch hook #%d %q failed: %v.", i+1, cmd, err))
+func (r *run) afterSwitch(ctx context.Context) error {
+	for i, cmd := range r.req.Hooks.AfterSwitch {
+		if err := r.hook(ctx, "after_switch", i, cmd, r.prepared); err != nil {
+			return &liveFailure{step: "after_switch", cause: err, what: fmt.Sprintf("The after_switch hook #%d %q failed: %v.", i+1, cmd, err)}
 		}
 	}
-	if req.SmokeTest != nil {
-		if err := r.smoke(ctx); err != nil {
-			return r.afterSwitchFailure(ctx, "smoke_test", fmt.Errorf("%w: %w", ErrSmokeTest, err), "The smoke test "+smokeSentence(*req.SmokeTest, err)+".")
-		}
-	}
+	return nil
+}
 
-	if err := req.Target.MarkVerified(context.WithoutCancel(ctx), p.Release); err != nil {
+func (r *run) smokeTest(ctx context.Context) error {
+	if err := r.smoke(ctx); err != nil {
+		return &liveFailure{step: "smoke_test", cause: fmt.Errorf("%w: %w", ErrSmokeTest, err), what: "The smoke test " + smokeSentence(*r.req.SmokeTest, err) + "."}
+	}
+	return nil
+}
+
+// record clears the mark MarkUnverified left, now that the checks passed, and
+// records the deployment. A mark that cannot be cleared is a warning: the next
+// plan verifies the release again.
+func (r *run) record(ctx context.Context) error {
+	req, p := r.req, r.prepared
+	bg := context.WithoutCancel(ctx)
+	if err := req.Target.MarkVerified(bg, p.Release); err != nil {
 		r.res.Warnings = append(r.res.Warnings, "could not record the release as verified (the next plan verifies it again): "+err.Error())
-	} else if cur, err := req.Target.Current(context.WithoutCancel(ctx)); err == nil && cur != nil && cur.ID == p.Release.ID {
+	} else if cur, err := req.Target.Current(bg); err == nil && cur != nil && cur.ID == p.Release.ID {
 		r.res.Live = cur
 	}
-	r.event(backend.KindDeployed, req.Version, r.spec.SHA256, fmt.Sprintf("release %s is live on %s%s", p.Release.ID, req.Target.Describe(), previousClause(prev)))
-	keep := req.KeepReleases
-	if keep == 0 {
-		keep = DefaultKeepReleases
+	r.event(backend.KindDeployed, req.Version, r.spec.SHA256, fmt.Sprintf("release %s is live on %s%s", p.Release.ID, req.Target.Describe(), previousClause(r.prev)))
+	return nil
+}
+
+// prune deletes old releases once the deployment succeeded; a failure to prune
+// is a warning.
+func (r *run) prune(ctx context.Context) error {
+	var protect []string
+	if r.prev != nil {
+		protect = append(protect, r.prev.ID)
 	}
-	if keep > 0 {
-		var protect []string
-		if prev != nil {
-			protect = append(protect, prev.ID)
-		}
-		pruned, err := req.Target.Prune(context.WithoutCancel(ctx), keep, protect...)
-		r.res.Pruned = pruned
-		if err != nil {
-			r.res.Warnings = append(r.res.Warnings, "could not prune old releases: "+err.Error())
-		}
+	pruned, err := r.req.Target.Prune(context.WithoutCancel(ctx), r.req.keepReleases(), protect...)
+	r.res.Pruned = pruned
+	if err != nil {
+		r.res.Warnings = append(r.res.Warnings, "could not prune old releases: "+err.Error())
 	}
 	return nil
 }
@@ -465,10 +578,12 @@ func (r *run) smoke(ctx context.Context) error {
 	})
 }
 
-// afterSwitchFailure handles a failure once the new release is live: mark it
-// failed, restore the previous release when asked, and say exactly what serves.
-func (r *run) afterSwitchFailure(ctx context.Context, step string, cause error, what string) error {
+// afterSwitchFailure is the OnFailure step: once the new release is live and a
+// step failed, mark it failed, restore the previous release when asked, and say
+// exactly what serves.
+func (r *run) afterSwitchFailure(ctx context.Context) error {
 	req := r.req
+	step, cause, what := r.failure.step, r.failure.cause, r.failure.what
 	bg := context.WithoutCancel(ctx)
 	if err := req.Target.MarkFailed(bg, *r.res.Release, what); err != nil {
 		r.res.Warnings = append(r.res.Warnings, "could not mark the release as failed: "+err.Error())

@@ -74,7 +74,7 @@ func TestDeployRefusals(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				req.LockToken = l.Token
+				req.Lock, req.LockToken = LockToken, l.Token
 				if err := f.backend.Release(ctx, "staging", l.ID); err != nil {
 					t.Fatal(err)
 				}
@@ -134,14 +134,18 @@ func TestDeployRefusals(t *testing.T) {
 			name: "failing backup function",
 			setup: func(f *fixture, req *Request) {
 				req.BackupName = "the Scalingo backup of postgresql"
+				req.BackupFunc = "a backup of postgresql"
 				req.Backup = func(context.Context) (string, error) { return "", errors.New("backup ended in error") }
 			},
 			step: "backup", is: ErrBackup, in: "Taking the Scalingo backup of postgresql failed: backup ended in error",
 		},
 		{
-			name:  "backup function returns no id",
-			setup: func(f *fixture, req *Request) { req.Backup = func(context.Context) (string, error) { return "", nil } },
-			step:  "backup", is: ErrBackup, in: "no backup id",
+			name: "backup function returns no id",
+			setup: func(f *fixture, req *Request) {
+				req.BackupFunc = "a backup"
+				req.Backup = func(context.Context) (string, error) { return "", nil }
+			},
+			step: "backup", is: ErrBackup, in: "no backup id",
 		},
 		{
 			name:  "backup writes no file",
@@ -255,6 +259,7 @@ func TestDeployBackupFunc(t *testing.T) {
 	mustDeploy(t, f.request("1.0.0"))
 	req := f.request("1.0.1")
 	var sawServing string
+	req.BackupFunc = "a backup of the database"
 	req.Backup = func(ctx context.Context) (string, error) {
 		// Runs once the new release is prepared and verified, before the switch.
 		sawServing = f.serving()
@@ -425,7 +430,7 @@ func TestDeployFencesAgainBeforeTheSwitch(t *testing.T) {
 	mustDeploy(t, f.request("1.0.0"))
 	req := f.request("1.0.1")
 	req.Backend = &fencingBackend{Backend: f.backend}
-	req.LockToken = 7
+	req.Lock, req.LockToken = LockToken, 7
 	before := f.releases()
 	_, err := Deploy(context.Background(), req)
 	var de *Error

@@ -32,7 +32,12 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	root := t.TempDir()
+	return newFixtureAt(t, t.TempDir())
+}
+
+// newFixtureAt makes the fixture in root.
+func newFixtureAt(t testing.TB, root string) *fixture {
+	t.Helper()
 	st, err := store.NewDirectory(filepath.Join(root, "artifacts"))
 	if err != nil {
 		t.Fatal(err)
@@ -89,14 +94,16 @@ func (f *fixture) publish(version, health string) store.Object {
 
 func (f *fixture) request(version string) Request {
 	return Request{
-		Environment:       "staging",
-		Name:              "app",
-		Version:           version,
-		Target:            f.target,
-		Store:             f.store,
-		Backend:           f.backend,
-		Actor:             "tester",
-		RollbackOnFailure: true,
+		Facts: Facts{
+			Environment:       "staging",
+			Name:              "app",
+			Version:           version,
+			RollbackOnFailure: true,
+		},
+		Target:  f.target,
+		Store:   f.store,
+		Backend: f.backend,
+		Actor:   "tester",
 	}
 }
 

@@ -70,7 +70,7 @@ func crashRequest(root string, version string) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
-	return Request{Environment: "staging", Name: "app", Version: version, Target: tg, Store: st, Backend: be, KeepReleases: 1, RollbackOnFailure: true}, nil
+	return Request{Facts: Facts{Environment: "staging", Name: "app", Version: version, KeepReleases: 1, RollbackOnFailure: true}, Target: tg, Store: st, Backend: be}, nil
 }
 
 // TestCrashSafety kills a deploying process with SIGKILL at random points: current

@@ -94,10 +94,8 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 		return
 	}
 	plan.LockTokenWO = types.Int64Null() // write-only: never saved
-	name, version, ok := plan.nameVersion()
-	env := plan.Environment.ValueString()
-	summary := fmt.Sprintf("Unable to deploy %s to %s", plan.Artifact.ValueString(), env)
-	if !ok {
+	summary := fmt.Sprintf("Unable to deploy %s to %s", plan.Artifact.ValueString(), plan.Environment.ValueString())
+	if _, _, ok := plan.nameVersion(); !ok {
 		diags.AddAttributeError(path.Root("artifact"), summary, "artifact must be name@version.")
 		return
 	}
@@ -106,27 +104,46 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 	if tgt == nil || diags.HasError() {
 		return
 	}
-	req, d := plan.deployRequest(ctx, name, version)
+	req, d := r.deployRequest(ctx, plan, prior, wo, tgt)
 	diags.Append(d...)
 	if diags.HasError() {
+		if prior != nil {
+			diags.Append(st.Set(ctx, prior)...) // nothing changed
+		}
 		return
 	}
-	req.Target, req.Store, req.Backend, req.Actor = tgt, r.data.Store, r.data.Backend, r.data.Actor
-	if !wo.IsNull() && !wo.IsUnknown() {
-		req.LockToken = wo.ValueInt64()
+	if r.refuseMoved(ctx, plan, prior, tgt, summary, st, diags) {
+		return
 	}
-	if b := plan.Backup; b != nil && !b.ScalingoAddon.IsNull() && plan.Scalingo != nil {
-		app, addon := plan.Scalingo.App.ValueString(), b.ScalingoAddon.ValueString()
-		req.BackupName = fmt.Sprintf("the Scalingo backup of the %s addon of %s", addon, app)
-		req.Backup = func(ctx context.Context) (string, error) { return r.data.scalingoBackup(ctx, app, addon) }
+	res, err := deploy.Deploy(ctx, req)
+	for _, w := range res.Warnings {
+		diags.AddWarning("Deployment of "+req.Name+"@"+req.Version+" to "+req.Environment+" finished with a warning", w)
 	}
+	switch {
+	case err == nil:
+		r.saveSuccess(ctx, plan, key, tgt, res, st, diags)
+	case res.Live != nil && res.Release != nil && res.Live.ID == res.Release.ID:
+		// rollback_on_failure = false: the failed release is what serves, and
+		// the state says it failed, so the next plan deploys again.
+		diags.AddError(summary, err.Error())
+		r.saveSuccess(ctx, plan, key, tgt, res, st, diags)
+	default:
+		diags.AddError(summary, err.Error())
+		if prior != nil {
+			r.saveLive(ctx, prior, res.Live, st, diags)
+		}
+	}
+}
 
-	// The plan was approved against what was live then; refuse if it moved since
-	// (the final plan checks it too; this closes the gap up to the deploy).
+// refuseMoved refuses, saving what is live, when the target moved since the
+// plan was approved against it (the final plan checks it too; this closes the
+// gap up to the deploy).
+func (r *deploymentResource) refuseMoved(ctx context.Context, plan, prior *deploymentResourceModel, tgt target.Target, summary string, st deploymentState, diags *diag.Diagnostics) bool {
+	env := plan.Environment.ValueString()
 	live, err := tgt.Current(ctx)
 	if err != nil {
 		diags.AddError(summary, fmt.Sprintf("Could not read what %s serves: %v. Nothing was changed.", tgt.Describe(), err))
-		return
+		return true
 	}
 	stale := ""
 	switch {
@@ -135,39 +152,59 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 	case plan.PreviousVersion.IsNull() && live != nil:
 		stale = staleDetail(ctx, r.data.Backend, env, tgt, "", live.Version, live.ID)
 	}
-	if stale != "" {
-		diags.AddError(summary, stale)
-		if prior != nil {
-			r.saveLive(ctx, prior, live, st, diags)
-		}
-		return
+	if stale == "" {
+		return false
 	}
+	diags.AddError(summary, stale)
+	if prior != nil {
+		r.saveLive(ctx, prior, live, st, diags)
+	}
+	return true
+}
 
-	req.Log = func(msg string, fields map[string]any) {
-		f := map[string]any{"environment": env, "artifact": name + "@" + version}
-		for k, v := range fields {
-			f[k] = v
+// deployRequest is what the apply runs: the facts the plan showed as
+// planned_steps, made the same way, and what reaches the world. planned_steps
+// left unknown by the plan become the steps this apply runs; known ones must be
+// those steps, or nothing is done.
+func (r *deploymentResource) deployRequest(ctx context.Context, plan, prior *deploymentResourceModel, wo types.Int64, tgt target.Target) (deploy.Request, diag.Diagnostics) {
+	facts, _, diags := plan.deployFacts(ctx, prior, wo, tgt)
+	if c := facts.SmokeTest; c != nil {
+		if err := c.Validate(); err != nil {
+			diags.AddAttributeError(path.Root("smoke_test"), "Invalid smoke_test", err.Error())
 		}
-		tflog.Info(ctx, msg, f)
 	}
-	res, err := deploy.Deploy(ctx, req)
-	for _, w := range res.Warnings {
-		diags.AddWarning("Deployment of "+name+"@"+version+" to "+env+" finished with a warning", w)
+	steps, d := stepDescriptions(ctx, deploy.Steps(facts))
+	diags.Append(d...)
+	if diags.HasError() {
+		return deploy.Request{}, diags
 	}
-	if err != nil {
-		diags.AddError(summary, err.Error())
-		if res.Live != nil && res.Release != nil && res.Live.ID == res.Release.ID {
-			// rollback_on_failure = false: the failed release is what serves, and
-			// the state says it failed, so the next plan deploys again.
-			r.saveSuccess(ctx, plan, wo, key, tgt, res, st, diags)
-			return
-		}
-		if prior != nil {
-			r.saveLive(ctx, prior, res.Live, st, diags)
-		}
-		return
+	if plan.PlannedSteps.IsUnknown() {
+		plan.PlannedSteps = steps
+	} else if !plan.PlannedSteps.Equal(steps) {
+		diags.AddError(fmt.Sprintf("Unable to deploy %s to %s", plan.Artifact.ValueString(), facts.Environment),
+			fmt.Sprintf("The steps this apply would run are not the planned_steps of the plan: planned %s, now %s. Nothing was changed. Plan again and review; please report this as a bug of the provider.", plan.PlannedSteps, steps))
+		return deploy.Request{}, diags
 	}
-	r.saveSuccess(ctx, plan, wo, key, tgt, res, st, diags)
+	req := deploy.Request{
+		Facts:     facts,
+		LockToken: plan.LockToken.ValueInt64(),
+		Target:    tgt, Store: r.data.Store, Backend: r.data.Backend, Actor: r.data.Actor,
+		Log: func(msg string, fields map[string]any) {
+			f := map[string]any{"environment": facts.Environment, "artifact": facts.Name + "@" + facts.Version}
+			for k, v := range fields {
+				f[k] = v
+			}
+			tflog.Info(ctx, msg, f)
+		},
+	}
+	if !wo.IsNull() && !wo.IsUnknown() {
+		req.LockToken = wo.ValueInt64()
+	}
+	if facts.BackupFunc != "" {
+		app, addon := plan.Scalingo.App.ValueString(), plan.Backup.ScalingoAddon.ValueString()
+		req.Backup = func(ctx context.Context) (string, error) { return r.data.scalingoBackup(ctx, app, addon) }
+	}
+	return req, diags
 }
 
 func orNothing(v string) string {
@@ -177,7 +214,7 @@ func orNothing(v string) string {
 	return v
 }
 
-func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentResourceModel, wo types.Int64, key string, tgt target.Target, res deploy.Result, st deploymentState, diags *diag.Diagnostics) {
+func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentResourceModel, key string, tgt target.Target, res deploy.Result, st deploymentState, diags *diag.Diagnostics) {
 	m := *plan
 	m.ID = types.StringValue(deploymentID(m.Environment.ValueString(), key))
 	live := res.Live
@@ -203,11 +240,6 @@ func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentRe
 	m.BackupID = types.StringNull()
 	if res.BackupID != "" {
 		m.BackupID = types.StringValue(res.BackupID)
-	}
-	if m.PlannedSteps.IsUnknown() {
-		steps, d := types.ListValueFrom(ctx, types.StringType, plannedSteps(&m, nil, wo, tgt))
-		diags.Append(d...)
-		m.PlannedSteps = steps
 	}
 	diags.Append(st.Set(ctx, &m)...)
 }
@@ -261,57 +293,37 @@ func activatedAt(rel *target.Release) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-func (m *deploymentResourceModel) deployRequest(ctx context.Context, name, version string) (deploy.Request, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	req := deploy.Request{
-		Environment:       m.Environment.ValueString(),
-		Name:              name,
-		Version:           version,
-		SHA256:            m.SHA256.ValueString(),
-		LockToken:         m.LockToken.ValueInt64(),
-		AllowBlocked:      m.AllowBlocked.ValueBool(),
-		RollbackOnFailure: m.RollbackOnFailure.ValueBool(),
+// known tells whether every setting of the smoke test is known, so that the
+// plan can describe it.
+func (s *deploymentSmokeTestModel) known() bool {
+	if !allKnown(s.URL, s.Method, s.ExpectStatus, s.BodyContains, s.Headers, s.Attempts, s.Interval, s.Timeout, s.CAFile, s.Insecure, s.Host) {
+		return false
 	}
-	if m.SHA256.IsUnknown() {
-		req.SHA256 = ""
-	}
-	if m.Directory != nil {
-		req.KeepReleases = int(m.Directory.KeepReleases.ValueInt64())
-	}
-	if m.Hooks != nil {
-		diags.Append(stringList(ctx, m.Hooks.BeforeSwitch, &req.Hooks.BeforeSwitch)...)
-		diags.Append(stringList(ctx, m.Hooks.AfterSwitch, &req.Hooks.AfterSwitch)...)
-	}
-	if m.Backup != nil {
-		req.BackupCommand = m.Backup.Command.ValueString()
-	}
-	if s := m.SmokeTest; s != nil {
-		c := check.HTTPCheck{
-			URL:          s.URL.ValueString(),
-			Method:       s.Method.ValueString(),
-			ExpectStatus: int(s.ExpectStatus.ValueInt64()),
-			BodyContains: s.BodyContains.ValueString(),
-			Attempts:     int(s.Attempts.ValueInt64()),
-			Interval:     parseDuration(s.Interval.ValueString()),
-			Timeout:      parseDuration(s.Timeout.ValueString()),
-			CAFile:       s.CAFile.ValueString(),
-			Insecure:     s.Insecure.ValueBool(),
-			Host:         s.Host.ValueString(),
+	for _, v := range s.Headers.Elements() {
+		if v.IsUnknown() {
+			return false
 		}
-		if !s.Headers.IsNull() && !s.Headers.IsUnknown() {
-			diags.Append(s.Headers.ElementsAs(ctx, &c.Headers, false)...)
-		}
-		if err := c.Validate(); err != nil {
-			diags.AddAttributeError(path.Root("smoke_test"), "Invalid smoke_test", err.Error())
-		}
-		req.SmokeTest = &c
 	}
-	return req, diags
+	return true
 }
 
-func stringList(ctx context.Context, l types.List, out *[]string) diag.Diagnostics {
-	if l.IsNull() || l.IsUnknown() {
-		return nil
+// check is the smoke test as the deploy package runs it.
+func (s *deploymentSmokeTestModel) check(ctx context.Context) (check.HTTPCheck, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	c := check.HTTPCheck{
+		URL:          s.URL.ValueString(),
+		Method:       s.Method.ValueString(),
+		ExpectStatus: int(s.ExpectStatus.ValueInt64()),
+		BodyContains: s.BodyContains.ValueString(),
+		Attempts:     int(s.Attempts.ValueInt64()),
+		Interval:     parseDuration(s.Interval.ValueString()),
+		Timeout:      parseDuration(s.Timeout.ValueString()),
+		CAFile:       s.CAFile.ValueString(),
+		Insecure:     s.Insecure.ValueBool(),
+		Host:         s.Host.ValueString(),
 	}
-	return l.ElementsAs(ctx, out, false)
+	if !s.Headers.IsNull() && !s.Headers.IsUnknown() {
+		diags.Append(s.Headers.ElementsAs(ctx, &c.Headers, false)...)
+	}
+	return c, diags
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -39,6 +40,10 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 		state = &deploymentResourceModel{}
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
 	}
+	var wo types.Int64
+	var cfgSHA types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("sha256"), &cfgSHA)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -50,104 +55,132 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if !plan.Environment.IsUnknown() {
 		plan.ID = types.StringValue(deploymentID(plan.Environment.ValueString(), key))
 	}
-	name, version, known := plan.nameVersion()
-	var wo types.Int64
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
+	resp.Diagnostics.Append(r.planSHA256(ctx, &plan, state, cfgSHA)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if plan.deploys(state) {
+		resp.Diagnostics.Append(r.planDeployment(ctx, &plan, state, wo, tgt)...)
+	} else {
+		plan.keepDeployed(state)
+	}
+	if !resp.Diagnostics.HasError() {
+		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	}
+}
 
-	var cfgSHA types.String
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("sha256"), &cfgSHA)...)
-	if cfgSHA.IsNull() && known {
-		obj, err := r.data.Store.Stat(ctx, name, version)
-		switch {
-		case err == nil:
-			plan.SHA256 = types.StringValue(obj.SHA256)
-			if state != nil && plan.Artifact.Equal(state.Artifact) && strings.EqualFold(state.SHA256.ValueString(), obj.SHA256) {
-				plan.SHA256 = state.SHA256 // the spelling already in the state
-			}
-		case errors.Is(err, store.ErrNotFound) && state != nil && plan.Artifact.Equal(state.Artifact):
-			// Deleted from the store since: what is deployed does not change.
-			plan.SHA256 = state.SHA256
-		case errors.Is(err, store.ErrNotFound):
-			// Published by this same apply (or missing: apply says so).
-			plan.SHA256 = types.StringUnknown()
-		default:
-			resp.Diagnostics.AddAttributeError(path.Root("artifact"), "Unable to read the artifact store", err.Error())
-			return
-		}
-	} else if !cfgSHA.IsNull() {
+// planSHA256 plans the sha256: as configured, else the store's record of the
+// artifact (unknown when the artifact is published by this same apply).
+func (r *deploymentResource) planSHA256(ctx context.Context, plan, state *deploymentResourceModel, cfgSHA types.String) diag.Diagnostics {
+	var diags diag.Diagnostics
+	if !cfgSHA.IsNull() {
 		// A configured sha256 is planned as written (upper case included); it is
 		// compared without regard to case everywhere.
 		plan.SHA256 = cfgSHA
+		return diags
 	}
-
-	unsound := state != nil && !state.isSound()
-	changing := state == nil || !known || plan.SHA256.IsUnknown() || unsound ||
-		!plan.Artifact.Equal(state.Artifact) || !sameSHA256(plan.SHA256, state.SHA256) || !plan.ID.Equal(state.ID)
-	if !changing {
-		// Only settings change: nothing is deployed, the computed values stay.
+	name, version, known := plan.nameVersion()
+	if !known {
+		return diags
+	}
+	obj, err := r.data.Store.Stat(ctx, name, version)
+	switch {
+	case err == nil:
+		plan.SHA256 = types.StringValue(obj.SHA256)
+		if state != nil && plan.Artifact.Equal(state.Artifact) && strings.EqualFold(state.SHA256.ValueString(), obj.SHA256) {
+			plan.SHA256 = state.SHA256 // the spelling already in the state
+		}
+	case errors.Is(err, store.ErrNotFound) && state != nil && plan.Artifact.Equal(state.Artifact):
+		// Deleted from the store since: what is deployed does not change.
 		plan.SHA256 = state.SHA256
-		plan.DeployedVersion, plan.PreviousVersion, plan.DeployedAt = state.DeployedVersion, state.PreviousVersion, state.DeployedAt
-		plan.ReleaseID, plan.BackupID, plan.PlannedSteps = state.ReleaseID, state.BackupID, state.PlannedSteps
-		plan.Status = state.Status
-		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
-		return
+	case errors.Is(err, store.ErrNotFound):
+		// Published by this same apply (or missing: apply says so).
+		plan.SHA256 = types.StringUnknown()
+	default:
+		diags.AddAttributeError(path.Root("artifact"), "Unable to read the artifact store", err.Error())
 	}
+	return diags
+}
 
+// deploys tells whether applying the plan deploys: a new artifact or sha256, a
+// new target, or a live release that is not a finished deployment.
+func (m *deploymentResourceModel) deploys(state *deploymentResourceModel) bool {
+	_, _, known := m.nameVersion()
+	return state == nil || !known || m.SHA256.IsUnknown() || !state.isSound() ||
+		!m.Artifact.Equal(state.Artifact) || !sameSHA256(m.SHA256, state.SHA256) || !m.ID.Equal(state.ID)
+}
+
+// keepDeployed plans a change of settings only: nothing is deployed, the
+// computed values stay.
+func (m *deploymentResourceModel) keepDeployed(state *deploymentResourceModel) {
+	m.SHA256 = state.SHA256
+	m.DeployedVersion, m.PreviousVersion, m.DeployedAt = state.DeployedVersion, state.PreviousVersion, state.DeployedAt
+	m.ReleaseID, m.BackupID, m.PlannedSteps = state.ReleaseID, state.BackupID, state.PlannedSteps
+	m.Status = state.Status
+}
+
+// planDeployment plans a deployment over what the state says is live, after
+// checking that the target still serves that, and refuses at plan time what the
+// apply would refuse.
+func (r *deploymentResource) planDeployment(ctx context.Context, plan, state *deploymentResourceModel, wo types.Int64, tgt target.Target) diag.Diagnostics {
+	var diags diag.Diagnostics
 	live, err := tgt.Current(ctx)
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(plan.targetPath(), "Unable to read the deployment target", fmt.Sprintf("%s: %v. Fix the target, then plan again.", tgt.Describe(), err))
-		return
+		diags.AddAttributeError(plan.targetPath(), "Unable to read the deployment target", fmt.Sprintf("%s: %v. Fix the target, then plan again.", tgt.Describe(), err))
+		return diags
 	}
 	if state != nil && !plan.Environment.IsUnknown() {
 		if d := r.staleState(ctx, plan.Environment.ValueString(), tgt, state, live); d != "" {
-			resp.Diagnostics.AddError(fmt.Sprintf("Unable to deploy %s to %s", plan.Artifact.ValueString(), plan.Environment.ValueString()), d)
-			return
+			diags.AddError(fmt.Sprintf("Unable to deploy %s to %s", plan.Artifact.ValueString(), plan.Environment.ValueString()), d)
+			return diags
 		}
 	}
-	if unsound && live != nil && live.Problem != "" {
-		resp.Diagnostics.AddWarning("The live release of "+plan.Environment.ValueString()+" is not a finished deployment",
+	if state != nil && !state.isSound() && live != nil && live.Problem != "" {
+		diags.AddWarning("The live release of "+plan.Environment.ValueString()+" is not a finished deployment",
 			fmt.Sprintf("On %s, %s. This apply deploys %s again: it runs the after_switch hooks and the smoke test, and rolls back when they fail.",
 				tgt.Describe(), live.Problem, plan.Artifact.ValueString()))
 	}
-
 	plan.DeployedAt, plan.ReleaseID = types.StringUnknown(), types.StringUnknown()
 	plan.Status = types.StringValue(deploymentStatusLive)
-	switch {
-	case state == nil && live == nil:
-		plan.PreviousVersion = types.StringNull()
-	case state == nil:
-		// Not in the state: shown as a warning, known at apply.
-		plan.PreviousVersion = types.StringUnknown()
-		if live.Problem == "" {
-			resp.Diagnostics.AddWarning("The target already serves a release that is not in this state",
-				fmt.Sprintf("%s serves %s now (%s). This deployment replaces it; import the deployment first to review it as previous_version.", tgt.Describe(), orNothing(live.Version), live.ID))
-		}
-	case unsound:
-		// Read put the release to go back to (the last verified one) there.
-		plan.PreviousVersion = state.PreviousVersion
-	default:
-		plan.PreviousVersion = state.DeployedVersion
-	}
+	diags.Append(plan.planPrevious(state, live, tgt)...)
 	plan.BackupID = types.StringNull()
 	if plan.Backup != nil {
 		plan.BackupID = types.StringUnknown()
 	}
 	plan.DeployedVersion = types.StringUnknown()
-	if known {
+	if name, version, known := plan.nameVersion(); known {
 		plan.DeployedVersion = types.StringValue(version)
-		resp.Diagnostics.Append(r.planRefusals(ctx, &plan, wo, name, version)...)
-		if resp.Diagnostics.HasError() {
-			return
+		diags.Append(r.planRefusals(ctx, plan, wo, name, version)...)
+		if diags.HasError() {
+			return diags
 		}
 	}
-	steps := types.ListUnknown(types.StringType)
-	if known && !plan.SHA256.IsUnknown() && !plan.Environment.IsUnknown() {
-		s, d := types.ListValueFrom(ctx, types.StringType, plannedSteps(&plan, state, wo, tgt))
-		resp.Diagnostics.Append(d...)
-		steps = s
-	}
+	steps, d := plannedSteps(ctx, plan, state, wo, tgt)
+	diags.Append(d...)
 	plan.PlannedSteps = steps
-	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+	return diags
+}
+
+// planPrevious plans previous_version, the version a failure goes back to.
+func (m *deploymentResourceModel) planPrevious(state *deploymentResourceModel, live *target.Release, tgt target.Target) diag.Diagnostics {
+	var diags diag.Diagnostics
+	switch {
+	case state == nil && live == nil:
+		m.PreviousVersion = types.StringNull()
+	case state == nil:
+		// Not in the state: shown as a warning, known at apply.
+		m.PreviousVersion = types.StringUnknown()
+		if live.Problem == "" {
+			diags.AddWarning("The target already serves a release that is not in this state",
+				fmt.Sprintf("%s serves %s now (%s). This deployment replaces it; import the deployment first to review it as previous_version.", tgt.Describe(), orNothing(live.Version), live.ID))
+		}
+	case !state.isSound():
+		// Read put the release to go back to (the last verified one) there.
+		m.PreviousVersion = state.PreviousVersion
+	default:
+		m.PreviousVersion = state.DeployedVersion
+	}
+	return diags
 }
 
 // sameSHA256 compares two sha256 values without regard to case.
@@ -224,99 +257,136 @@ func (r *deploymentResource) planRefusals(ctx context.Context, plan *deploymentR
 	return diags
 }
 
-// plannedSteps describes the apply in order. It reads only the planned model and
-// the prior state, never the target, so the steps are the same at plan and at apply
-// (see ModifyPlan); values that may be unknown at plan (the lock token of a lock
-// acquired in the same apply) are named, not quoted: the plan shows them in their
-// own attributes.
-func plannedSteps(m, state *deploymentResourceModel, wo types.Int64, tgt target.Target) []string {
-	name, version, _ := m.nameVersion()
-	id := name + "@" + version
-	env := m.Environment.ValueString()
-	sha := m.SHA256.ValueString()
-	var steps []string
-	switch {
-	case !m.LockToken.IsNull():
-		steps = append(steps, fmt.Sprintf("check that lock_token is still the token of the lock of %s, before anything changes and again just before the switch", env))
-	case !wo.IsNull():
-		steps = append(steps, fmt.Sprintf("check that the run's lock token (lock_token_wo) is still the lock of %s", env))
+// plannedSteps is planned_steps: the descriptions of deploy.Steps for the facts
+// the apply will run from, or unknown while one of those facts is unknown, so
+// that the final plan at apply cannot show other steps than the plan did.
+func plannedSteps(ctx context.Context, plan, state *deploymentResourceModel, wo types.Int64, tgt target.Target) (types.List, diag.Diagnostics) {
+	facts, known, diags := plan.deployFacts(ctx, state, wo, tgt)
+	if !known || diags.HasError() {
+		return types.ListUnknown(types.StringType), diags
 	}
-	if m.AllowBlocked.ValueBool() {
-		steps = append(steps, "deploy "+id+" even if it is blocked (allow_blocked)")
-	} else {
-		steps = append(steps, "refuse "+id+" if it is blocked")
-	}
-	reverify := state != nil && !state.isSound() && m.Artifact.Equal(state.Artifact) && sameSHA256(m.SHA256, state.SHA256) && !state.ReleaseID.IsNull()
-	switch {
-	case reverify:
-		steps = append(steps, fmt.Sprintf("verify release %s on %s again: it is live but %s", state.ReleaseID.ValueString(), tgt.Describe(), statusSentence(state.Status.ValueString())))
-	case m.Scalingo != nil:
-		steps = append(steps, fmt.Sprintf("read %s from the artifact store, verifying sha256 %s before anything goes to %s", id, sha, tgt.Describe()))
-	default:
-		steps = append(steps, fmt.Sprintf("reuse a release of %s with sha256 %s when one is still on %s (nothing downloaded), else stream it into a new release, verifying the sha256 before anything goes live", id, sha, tgt.Describe()))
-	}
-	if b := m.Backup; b != nil {
-		if !b.ScalingoAddon.IsNull() {
-			steps = append(steps, fmt.Sprintf("take a manual backup of the %s addon of %s through Scalingo's database API and wait until it is done; a failure stops here", b.ScalingoAddon.ValueString(), tgt.Describe()))
-		} else {
-			steps = append(steps, fmt.Sprintf("run the backup command and store its file as %s%s@%s+<timestamp>", name, deploy.BackupSuffix, version))
-		}
-	}
-	if m.Hooks != nil {
-		if n := len(m.Hooks.BeforeSwitch.Elements()); n > 0 {
-			steps = append(steps, fmt.Sprintf("run %d before_switch hook(s) in the new release; a failure stops here", n))
-		}
-	}
-	from := "whatever it serves when the apply starts"
-	switch {
-	case state != nil:
-		from = describeState(state)
-	case m.PreviousVersion.IsNull():
-		from = "nothing"
-	}
-	if m.Scalingo != nil {
-		src := "upload the verified bytes as a source archive"
-		if m.Scalingo.SourceURLFromStore.ValueBool() {
-			src = "pass the artifact store's URL of " + id
-		}
-		steps = append(steps, fmt.Sprintf("%s, deploy git_ref %s to %s (live now: %s) and wait for success; a failed build keeps the previous containers running", src, version, tgt.Describe(), from))
-	} else {
-		steps = append(steps, fmt.Sprintf("switch %s from %s to %s atomically", tgt.Describe(), from, version))
-	}
-	if m.Hooks != nil {
-		if n := len(m.Hooks.AfterSwitch.Elements()); n > 0 {
-			steps = append(steps, fmt.Sprintf("run %d after_switch hook(s)", n))
-		}
-	}
-	if st := m.SmokeTest; st != nil {
-		steps = append(steps, fmt.Sprintf("smoke test %s %s expecting %d (%d attempts)", st.Method.ValueString(), st.URL.ValueString(), st.ExpectStatus.ValueInt64(), st.Attempts.ValueInt64()))
-	}
-	switch {
-	case !m.RollbackOnFailure.ValueBool():
-		steps = append(steps, "on failure, leave "+version+" live (rollback_on_failure = false)")
-	case m.PreviousVersion.IsUnknown():
-		steps = append(steps, "on failure, switch back to what was live before and smoke-test it (stop serving the failed release when nothing was)")
-	case m.PreviousVersion.IsNull():
-		steps = append(steps, "on failure, stop serving the failed release (nothing verified was live before)")
-	case m.Scalingo != nil:
-		steps = append(steps, "on failure after a successful build, deploy "+m.PreviousVersion.ValueString()+"'s artifact again and smoke-test it")
-	default:
-		steps = append(steps, "on failure, switch back to "+m.PreviousVersion.ValueString()+" and smoke-test it")
-	}
-	if m.Directory != nil {
-		steps = append(steps, fmt.Sprintf("keep the %d newest releases, the previous one and failed ones", m.Directory.KeepReleases.ValueInt64()))
-	}
-	return steps
+	return stepDescriptions(ctx, deploy.Steps(facts))
 }
 
-// describeState names what the state says is live, for the switch step.
-func describeState(s *deploymentResourceModel) string {
-	if s.ReleaseID.IsNull() || s.ReleaseID.ValueString() == "" {
-		return "a current link that is not one of its releases"
+func stepDescriptions(ctx context.Context, steps []deploy.Step) (types.List, diag.Diagnostics) {
+	out := make([]string, len(steps))
+	for i, s := range steps {
+		out[i] = s.Description
 	}
-	d := s.DeployedVersion.ValueString() + " (" + s.ReleaseID.ValueString() + ")"
-	if !s.isSound() {
-		d += ", " + s.Status.ValueString()
+	return types.ListValueFrom(ctx, types.StringType, out)
+}
+
+// deployFacts is what the plan knows of the deployment m over the prior state:
+// built the same way at plan time and at apply, so the steps the plan shows
+// are the steps the apply runs. Only the configuration, the planned values and
+// the prior state go in, never a fresh look at the target. known is false when
+// a value the facts hold is unknown; the facts then have its zero value.
+func (m *deploymentResourceModel) deployFacts(ctx context.Context, state *deploymentResourceModel, wo types.Int64, tgt target.Target) (deploy.Facts, bool, diag.Diagnostics) {
+	name, version, known := m.nameVersion()
+	f := deploy.Facts{
+		Environment:       m.Environment.ValueString(),
+		Name:              name,
+		Version:           version,
+		SHA256:            m.SHA256.ValueString(),
+		Lock:              lockOf(m.LockToken, wo),
+		AllowBlocked:      m.AllowBlocked.ValueBool(),
+		TargetName:        tgt.Describe(),
+		RollbackOnFailure: m.RollbackOnFailure.ValueBool(),
+		KeepReleases:      -1, // a target without release folders has nothing to prune
 	}
-	return d
+	known = known && allKnown(m.Environment, m.SHA256, m.AllowBlocked, m.RollbackOnFailure)
+	if d := m.Directory; d != nil {
+		f.KeepReleases = int(d.KeepReleases.ValueInt64())
+		known = known && !d.KeepReleases.IsUnknown()
+	}
+	if s := m.Scalingo; s != nil {
+		f.Build = &deploy.Build{FromStoreURL: s.SourceURLFromStore.ValueBool()}
+		known = known && !s.SourceURLFromStore.IsUnknown()
+	}
+	f.Live, f.Previous, f.Reverify = m.expectedLive(state)
+	var diags diag.Diagnostics
+	if h := m.Hooks; h != nil {
+		known = knownStrings(ctx, h.BeforeSwitch, &f.Hooks.BeforeSwitch, &diags) && known
+		known = knownStrings(ctx, h.AfterSwitch, &f.Hooks.AfterSwitch, &diags) && known
+	}
+	if b := m.Backup; b != nil {
+		known = known && allKnown(b.Command, b.ScalingoAddon)
+		if !b.ScalingoAddon.IsNull() && m.Scalingo != nil {
+			addon := b.ScalingoAddon.ValueString()
+			f.BackupFunc = fmt.Sprintf("a manual backup of the %s addon of %s through Scalingo's database API", addon, tgt.Describe())
+			f.BackupName = fmt.Sprintf("the Scalingo backup of the %s addon of %s", addon, m.Scalingo.App.ValueString())
+		} else {
+			f.BackupCommand = b.Command.ValueString()
+		}
+	}
+	if s := m.SmokeTest; s != nil {
+		if s.known() {
+			c, d := s.check(ctx)
+			diags.Append(d...)
+			f.SmokeTest = &c
+		} else {
+			known = false
+		}
+	}
+	return f, known, diags
+}
+
+// expectedLive says what the plan expects to be live when the apply starts,
+// from the prior state (nil when there is none and the target served something
+// at plan time), the version a failure goes back to, and whether the apply
+// verifies again a release an earlier deployment left unfinished.
+func (m *deploymentResourceModel) expectedLive(state *deploymentResourceModel) (*deploy.Live, string, bool) {
+	previous := m.PreviousVersion.ValueString()
+	if state == nil {
+		if m.PreviousVersion.IsNull() {
+			return &deploy.Live{}, "", false
+		}
+		return nil, previous, false
+	}
+	live := &deploy.Live{}
+	if state.ReleaseID.IsNull() || state.ReleaseID.ValueString() == "" {
+		live.Problem = statusSentence(deploymentStatusDrifted)
+	} else {
+		live.ReleaseID, live.Version = state.ReleaseID.ValueString(), state.DeployedVersion.ValueString()
+	}
+	if !state.isSound() {
+		live.Status = state.Status.ValueString()
+		live.Problem = statusSentence(live.Status)
+	}
+	reverify := !state.isSound() && m.Artifact.Equal(state.Artifact) && sameSHA256(m.SHA256, state.SHA256) && !state.ReleaseID.IsNull()
+	return live, previous, reverify
+}
+
+// lockOf says how the deployment is fenced; the token itself may be unknown at
+// plan time (a lock acquired in the same apply), and the plan does not quote it.
+func lockOf(token, wo types.Int64) deploy.Lock {
+	switch {
+	case !token.IsNull():
+		return deploy.LockToken
+	case !wo.IsNull():
+		return deploy.RunLockToken
+	}
+	return deploy.NoLock
+}
+
+func allKnown(vals ...attr.Value) bool {
+	for _, v := range vals {
+		if v.IsUnknown() {
+			return false
+		}
+	}
+	return true
+}
+
+// knownStrings reads a list of strings into out and tells whether it is known,
+// each element included.
+func knownStrings(ctx context.Context, l types.List, out *[]string, diags *diag.Diagnostics) bool {
+	if l.IsNull() {
+		return true
+	}
+	if l.IsUnknown() || !allKnown(l.Elements()...) {
+		return false
+	}
+	diags.Append(l.ElementsAs(ctx, out, false)...)
+	return true
 }

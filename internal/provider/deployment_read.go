@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -98,16 +99,66 @@ func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequ
 	}
 }
 
+const importSummary = "Unable to import release_deployment"
+
 // ImportState takes `<environment>:<absolute path>` for a directory target and
 // `<environment>:scalingo:<app>` (optionally `:<artifact name>`) for a Scalingo app;
 // Read then fills in the live release.
 func (r *deploymentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	const summary = "Unable to import release_deployment"
-	env, rest, ok := strings.Cut(req.ID, ":")
-	if !ok || !environmentNameRe.MatchString(env) {
-		resp.Diagnostics.AddError(summary, fmt.Sprintf("The import id %q must be <environment>:<absolute path> for a directory target (e.g. staging:/srv/histologe) "+
-			"or <environment>:scalingo:<app> for a Scalingo app (e.g. staging:scalingo:histologe-staging).", req.ID))
+	m, name, diags := importModel(ctx, req.ID)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
 		return
+	}
+	tgt, _, diags := deploymentTarget(ctx, r.data, &m)
+	resp.Diagnostics.Append(diags...)
+	if tgt == nil || resp.Diagnostics.HasError() {
+		return
+	}
+	live, err := tgt.Current(ctx)
+	if err != nil || live == nil {
+		resp.Diagnostics.AddError(importSummary,
+			fmt.Sprintf("Nothing is live on %s (%v): there is no deployment to import.", tgt.Describe(), errOrNothing(err)))
+		return
+	}
+	var deployed []backend.Event
+	if r.data != nil {
+		deployed, _ = r.data.Backend.History(ctx, backend.HistoryQuery{Environment: m.Environment.ValueString(), Kinds: []string{backend.KindDeployed}, Limit: 20})
+	}
+	if m.Scalingo != nil {
+		if live, diags = r.importScalingoLive(ctx, &m, name, tgt, live, deployed); diags.HasError() {
+			resp.Diagnostics.Append(diags...)
+			return
+		}
+	}
+	if live.Name == "" {
+		resp.Diagnostics.AddError(importSummary,
+			fmt.Sprintf("The live release %s of %s records no artifact name: it was not deployed by this provider. Deploy it with release_deployment instead.", live.ID, tgt.Describe()))
+		return
+	}
+	applyLive(&m, live)
+	// The version that was live before, from the history, when the backend knows it.
+	var same []backend.Event
+	for _, ev := range deployed {
+		if ev.Name == live.Name {
+			same = append(same, ev)
+		}
+	}
+	if len(same) >= 2 && same[0].Version == live.Version {
+		m.PreviousVersion = types.StringValue(same[1].Version)
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// importModel is the deployment an import id names, before its live release is
+// read; name is the artifact name a Scalingo id gives ("" when it gives none).
+func importModel(ctx context.Context, id string) (deploymentResourceModel, string, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	env, rest, ok := strings.Cut(id, ":")
+	if !ok || !environmentNameRe.MatchString(env) {
+		diags.AddError(importSummary, fmt.Sprintf("The import id %q must be <environment>:<absolute path> for a directory target (e.g. staging:/srv/histologe) "+
+			"or <environment>:scalingo:<app> for a Scalingo app (e.g. staging:scalingo:histologe-staging).", id))
+		return deploymentResourceModel{}, "", diags
 	}
 	m := deploymentResourceModel{
 		Environment:       types.StringValue(env),
@@ -131,87 +182,59 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 	if app, isScalingo := strings.CutPrefix(rest, "scalingo:"); isScalingo {
 		app, name, _ = strings.Cut(app, ":")
 		if app == "" || (name != "" && store.ValidateName(name) != nil) {
-			resp.Diagnostics.AddError(summary, fmt.Sprintf("The import id %q must be <environment>:scalingo:<app>, or <environment>:scalingo:<app>:<artifact name> when the release history does not know which artifact the app runs.", req.ID))
-			return
+			diags.AddError(importSummary, fmt.Sprintf("The import id %q must be <environment>:scalingo:<app>, or <environment>:scalingo:<app>:<artifact name> when the release history does not know which artifact the app runs.", id))
+			return m, "", diags
 		}
 		m.ID = types.StringValue(deploymentID(env, "scalingo:"+app))
 		m.Scalingo = &deploymentScalingoModel{App: types.StringValue(app), SourceURLFromStore: types.BoolValue(false)}
-	} else {
-		if !filepath.IsAbs(rest) {
-			resp.Diagnostics.AddError(summary, fmt.Sprintf("The import id %q must be <environment>:<absolute path of the directory target>, e.g. staging:/srv/histologe, "+
-				"or <environment>:scalingo:<app> for a Scalingo app.", req.ID))
-			return
-		}
-		p := filepath.Clean(rest)
-		m.ID = types.StringValue(deploymentID(env, p))
-		m.Directory = &deploymentDirectoryModel{
-			Path:         types.StringValue(p),
-			KeepReleases: types.Int64Value(deploymentDefaultKeep),
-			Shared:       types.ListNull(types.StringType),
+		return m, name, diags
+	}
+	if !filepath.IsAbs(rest) {
+		diags.AddError(importSummary, fmt.Sprintf("The import id %q must be <environment>:<absolute path of the directory target>, e.g. staging:/srv/histologe, "+
+			"or <environment>:scalingo:<app> for a Scalingo app.", id))
+		return m, "", diags
+	}
+	p := filepath.Clean(rest)
+	m.ID = types.StringValue(deploymentID(env, p))
+	m.Directory = &deploymentDirectoryModel{
+		Path:         types.StringValue(p),
+		KeepReleases: types.Int64Value(deploymentDefaultKeep),
+		Shared:       types.ListNull(types.StringType),
 
-			MaxExtractedSize: types.StringNull(),
-			MaxFileSize:      types.StringNull(),
+		MaxExtractedSize: types.StringNull(),
+		MaxFileSize:      types.StringNull(),
+	}
+	return m, name, diags
+}
+
+// importScalingoLive names the artifact a Scalingo app runs and reads its live
+// release again under that name: a Scalingo deployment records only its
+// git_ref, and the history of the environment tells which artifact that
+// version was.
+func (r *deploymentResource) importScalingoLive(ctx context.Context, m *deploymentResourceModel, name string, tgt target.Target, live *target.Release, deployed []backend.Event) (*target.Release, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	env := m.Environment.ValueString()
+	for i := 0; name == "" && i < len(deployed); i++ {
+		if deployed[i].Version == live.Version {
+			name = deployed[i].Name
 		}
 	}
-	tgt, _, diags := deploymentTarget(ctx, r.data, &m)
-	resp.Diagnostics.Append(diags...)
-	if tgt == nil || resp.Diagnostics.HasError() {
-		return
+	if name == "" {
+		diags.AddError(importSummary, fmt.Sprintf("%s runs %s, but the release history of %s has no deployment of that version, so the artifact name is unknown. "+
+			"Import with %s:scalingo:%s:<artifact name>.", tgt.Describe(), live.Version, env, env, m.Scalingo.App.ValueString()))
+		return nil, diags
+	}
+	m.Artifact = types.StringValue(name + "@" + live.Version)
+	// Read the live release again under the artifact's name: sha256 and git commit.
+	if tgt, _, diags = deploymentTarget(ctx, r.data, m); diags.HasError() {
+		return nil, diags
 	}
 	live, err := tgt.Current(ctx)
 	if err != nil || live == nil {
-		resp.Diagnostics.AddError(summary,
-			fmt.Sprintf("Nothing is live on %s (%v): there is no deployment to import.", tgt.Describe(), errOrNothing(err)))
-		return
+		diags.AddError(importSummary, fmt.Sprintf("Could not read what %s serves: %v.", tgt.Describe(), errOrNothing(err)))
+		return nil, diags
 	}
-	var deployed []backend.Event
-	if r.data != nil {
-		deployed, _ = r.data.Backend.History(ctx, backend.HistoryQuery{Environment: env, Kinds: []string{backend.KindDeployed}, Limit: 20})
-	}
-	if m.Scalingo != nil && name == "" {
-		// A Scalingo deployment records only its git_ref: the history of the
-		// environment tells which artifact that version was.
-		for _, ev := range deployed {
-			if ev.Version == live.Version && ev.Name != "" {
-				name = ev.Name
-				break
-			}
-		}
-		if name == "" {
-			resp.Diagnostics.AddError(summary, fmt.Sprintf("%s runs %s, but the release history of %s has no deployment of that version, so the artifact name is unknown. "+
-				"Import with %s:scalingo:%s:<artifact name>.", tgt.Describe(), live.Version, env, env, m.Scalingo.App.ValueString()))
-			return
-		}
-	}
-	if m.Scalingo != nil {
-		m.Artifact = types.StringValue(name + "@" + live.Version)
-		// Read the live release again under the artifact's name: sha256 and git commit.
-		if tgt, _, diags = deploymentTarget(ctx, r.data, &m); diags.HasError() {
-			resp.Diagnostics.Append(diags...)
-			return
-		}
-		if live, err = tgt.Current(ctx); err != nil || live == nil {
-			resp.Diagnostics.AddError(summary, fmt.Sprintf("Could not read what %s serves: %v.", tgt.Describe(), errOrNothing(err)))
-			return
-		}
-	}
-	if live.Name == "" {
-		resp.Diagnostics.AddError(summary,
-			fmt.Sprintf("The live release %s of %s records no artifact name: it was not deployed by this provider. Deploy it with release_deployment instead.", live.ID, tgt.Describe()))
-		return
-	}
-	applyLive(&m, live)
-	// The version that was live before, from the history, when the backend knows it.
-	var same []backend.Event
-	for _, ev := range deployed {
-		if ev.Name == live.Name {
-			same = append(same, ev)
-		}
-	}
-	if len(same) >= 2 && same[0].Version == live.Version {
-		m.PreviousVersion = types.StringValue(same[1].Version)
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+	return live, diags
 }
 
 func errOrNothing(err error) string {

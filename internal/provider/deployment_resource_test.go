@@ -421,7 +421,7 @@ ephemeral "release_environment_lock" "run" {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("lock_token_wo"), knownvalue.Null()),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
-						0: knownvalue.StringExact("check that the run's lock token (lock_token_wo) is still the lock of staging"),
+						0: knownvalue.StringExact("check that the run's lock token (lock_token_wo) is still the lock of staging before anything changes"),
 					})),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{

@@ -1,0 +1,266 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+
+	"github.com/releaseplan/terraform-provider-release/internal/check"
+)
+
+// Names of the steps of a deployment, in the order Steps lists them. Error.Step
+// uses the same words where a step can fail ("verify" is a failure of StepFetch).
+const (
+	StepFence        = "fence"
+	StepBlocked      = "blocked"
+	StepFetch        = "fetch"
+	StepBackup       = "backup"
+	StepBeforeSwitch = "before_switch"
+	StepFenceAgain   = "fence_again"
+	StepSwitch       = "switch"
+	StepAfterSwitch  = "after_switch"
+	StepSmokeTest    = "smoke_test"
+	StepRecord       = "record"
+	StepRollback     = "rollback"
+	StepPrune        = "prune"
+)
+
+// Lock says how a deployment is fenced, in the words of the configuration: the
+// plan names the token, never quotes it, because a lock acquired in the same
+// apply has no token yet when the plan is made.
+type Lock int
+
+const (
+	// NoLock: the deployment is not fenced (Request.LockToken must be 0).
+	NoLock Lock = iota
+	// LockToken: the token of a lock held across runs (lock_token).
+	LockToken
+	// RunLockToken: the token of the run's own lock (lock_token_wo).
+	RunLockToken
+)
+
+// Build is set for a target that builds and runs the release itself (a PaaS
+// such as Scalingo): nothing is extracted on the target, the verified bytes (or
+// the store's URL of them) are deployed under git_ref = version, and a failed
+// build leaves the previous containers running.
+type Build struct {
+	// FromStoreURL gives the PaaS the artifact store's URL instead of uploading
+	// the bytes (which are still read and verified first).
+	FromStoreURL bool
+}
+
+// Live is what the plan expects to be live when the apply starts. The zero Live
+// means nothing is live.
+type Live struct {
+	// ReleaseID and Version name the live release. With Problem set and no
+	// ReleaseID, `current` leads to no release of the target.
+	ReleaseID, Version string
+	// Status is empty for a finished deployment, else why it is not one
+	// ("unverified", "failed").
+	Status string
+	// Problem says in a sentence why the live release is not a finished
+	// deployment ("its after_switch hooks and smoke test never finished").
+	Problem string
+}
+
+// Facts are what is known of a deployment before it runs: the configuration,
+// and what the prior state says is live. The plan shows Steps(facts) and the
+// apply runs Steps(facts) with the same facts, so the two cannot disagree. Every
+// field must be known when the plan is made; a caller that cannot know one
+// shows no steps rather than steps that might change.
+type Facts struct {
+	Environment string
+	// Name and Version name the artifact in the store; SHA256 is the expected
+	// sha256 of its bytes (empty: the sha256 recorded by the store).
+	Name, Version, SHA256 string
+	// Lock says whether and how Request.LockToken fences the deployment.
+	Lock Lock
+	// AllowBlocked deploys a blocked version anyway.
+	AllowBlocked bool
+	// TargetName names the target as Target.Describe does ("directory /srv/app").
+	TargetName string
+	// Build is set for a target that builds the release itself (nil: a target
+	// that holds release folders and switches between them).
+	Build *Build
+
+	// Live is what the plan expects to be live when the apply starts; nil when
+	// the plan cannot know (the target serves something no state recorded).
+	Live *Live
+	// Previous is the verified version a failure after the switch goes back to;
+	// "" when there is none. Unused when Live is nil.
+	Previous string
+	// Reverify says that the live release (Live) is the one this deployment
+	// makes, left unfinished by an earlier deployment: it is verified again.
+	Reverify bool
+
+	Hooks Hooks
+	// BackupCommand runs before the switch with RELEASE_BACKUP_FILE set; the file
+	// is stored as <name>-backup@<version>+<timestamp>.
+	BackupCommand string
+	// BackupFunc announces the backup Request.Backup takes, as the plan says it
+	// ("a manual backup of the postgresql addon of Scalingo app histologe through
+	// Scalingo's database API"). Set exactly when Request.Backup is; exclusive
+	// with BackupCommand.
+	BackupFunc string
+	// BackupName names that backup in messages ("the Scalingo backup of
+	// postgresql"); default "the backup".
+	BackupName string
+	// SmokeTest, when set, is run after the switch and again after a rollback.
+	SmokeTest         *check.HTTPCheck
+	RollbackOnFailure bool
+	// KeepReleases is how many releases Prune keeps (0: DefaultKeepReleases;
+	// negative: do not prune, for targets that keep no releases).
+	KeepReleases int
+}
+
+// Step is one step of a deployment: what the plan shows and what the apply runs.
+type Step struct {
+	Name        string
+	Description string
+	// OnFailure marks the step that runs only when a step after the switch
+	// fails: the rollback, or leaving the failed release live.
+	OnFailure bool
+
+	do func(r *run, ctx context.Context) error
+}
+
+// Steps lists the steps of the deployment f describes, in the order the apply
+// runs them; the step marked OnFailure runs only after a failure once the new
+// release is live. A failure before the switch stops the deployment where it is.
+func Steps(f Facts) []Step {
+	id := f.Name + "@" + f.Version
+	var steps []Step
+	add := func(name string, do func(*run, context.Context) error, format string, args ...any) {
+		steps = append(steps, Step{Name: name, Description: fmt.Sprintf(format, args...), do: do})
+	}
+	if f.Lock != NoLock {
+		add(StepFence, (*run).fence, "check that %s before anything changes", f.lockSentence())
+	}
+	if f.AllowBlocked {
+		add(StepBlocked, (*run).checkBlocked, "deploy %s even if it is blocked (allow_blocked)", id)
+	} else {
+		add(StepBlocked, (*run).checkBlocked, "refuse %s if it is blocked", id)
+	}
+	add(StepFetch, (*run).fetch, "%s", f.fetchSentence())
+	switch {
+	case f.BackupFunc != "":
+		add(StepBackup, (*run).backup, "take %s and wait until it is done; a failure stops here", f.BackupFunc)
+	case f.BackupCommand != "":
+		add(StepBackup, (*run).backup, "run the backup command and store its file as %s%s@%s+<timestamp>", f.Name, BackupSuffix, f.Version)
+	}
+	if n := len(f.Hooks.BeforeSwitch); n > 0 {
+		add(StepBeforeSwitch, (*run).beforeSwitch, "run %d before_switch hook(s) in the new release; a failure stops here", n)
+	}
+	if f.Lock != NoLock {
+		add(StepFenceAgain, (*run).fenceAgain, "check again, just before the switch, that %s", f.lockSentence())
+	}
+	add(StepSwitch, (*run).switchOver, "%s", f.switchSentence())
+	if n := len(f.Hooks.AfterSwitch); n > 0 {
+		add(StepAfterSwitch, (*run).afterSwitch, "run %d after_switch hook(s)", n)
+	}
+	if c := f.SmokeTest; c != nil {
+		add(StepSmokeTest, (*run).smokeTest, "smoke test %s", smokeSummary(*c))
+	}
+	add(StepRecord, (*run).record, "record %s as verified and deployed in the history of %s", id, f.Environment)
+	add(StepRollback, (*run).afterSwitchFailure, "%s", f.failureSentence())
+	steps[len(steps)-1].OnFailure = true
+	if keep := f.keepReleases(); keep > 0 {
+		add(StepPrune, (*run).prune, "keep the %d newest releases, the previous one and failed ones", keep)
+	}
+	return steps
+}
+
+func (f Facts) lockSentence() string {
+	if f.Lock == RunLockToken {
+		return "the run's lock token (lock_token_wo) is still the lock of " + f.Environment
+	}
+	return "lock_token is still the token of the lock of " + f.Environment
+}
+
+func (f Facts) fetchSentence() string {
+	id := f.Name + "@" + f.Version
+	switch {
+	case f.Reverify && f.Live != nil:
+		return fmt.Sprintf("verify release %s on %s again: it is live but %s", f.Live.ReleaseID, f.TargetName, f.Live.Problem)
+	case f.Build != nil:
+		return fmt.Sprintf("read %s from the artifact store, verifying sha256 %s before anything goes to %s", id, f.SHA256, f.TargetName)
+	}
+	return fmt.Sprintf("reuse a release of %s with sha256 %s when one is still on %s (nothing downloaded), else stream it into a new release, verifying the sha256 before anything goes live", id, f.SHA256, f.TargetName)
+}
+
+func (f Facts) switchSentence() string {
+	from := "whatever it serves when the apply starts"
+	if f.Live != nil {
+		from = f.Live.describe()
+	}
+	if f.Build == nil {
+		return fmt.Sprintf("switch %s from %s to %s atomically", f.TargetName, from, f.Version)
+	}
+	src := "upload the verified bytes as a source archive"
+	if f.Build.FromStoreURL {
+		src = "pass the artifact store's URL of " + f.Name + "@" + f.Version
+	}
+	return fmt.Sprintf("%s, deploy git_ref %s to %s (live now: %s) and wait for success; a failed build keeps the previous containers running", src, f.Version, f.TargetName, from)
+}
+
+// failureSentence says what a failure after the switch leads to; the restored
+// release is smoke-tested only when the deployment has a smoke test.
+func (f Facts) failureSentence() string {
+	smoke := ""
+	if f.SmokeTest != nil {
+		smoke = " and smoke-test it"
+	}
+	switch {
+	case !f.RollbackOnFailure:
+		return "on failure, leave " + f.Version + " live (rollback_on_failure = false)"
+	case f.Live == nil:
+		return "on failure, switch back to what was live before" + smoke + " (stop serving the failed release when nothing was)"
+	case f.Previous == "":
+		return "on failure, stop serving the failed release (nothing verified was live before)"
+	case f.Build != nil:
+		return "on failure after a successful build, deploy " + f.Previous + "'s artifact again" + smoke
+	}
+	return "on failure, switch back to " + f.Previous + smoke
+}
+
+// keepReleases is how many releases StepPrune keeps; not positive: no pruning.
+func (f Facts) keepReleases() int {
+	if f.KeepReleases == 0 {
+		return DefaultKeepReleases
+	}
+	return f.KeepReleases
+}
+
+// describe names what is live for the switch step.
+func (l Live) describe() string {
+	switch {
+	case l.ReleaseID == "" && l.Problem != "":
+		return "a current link that is not one of its releases"
+	case l.ReleaseID == "":
+		return "nothing"
+	case l.Status != "":
+		return l.Version + " (" + l.ReleaseID + "), " + l.Status
+	}
+	return l.Version + " (" + l.ReleaseID + ")"
+}
+
+// smokeSummary phrases a check as "GET <url> expecting 200 (10 attempts)", with
+// the defaults check.Run applies to zero fields and without a password the URL
+// may hold.
+func smokeSummary(c check.HTTPCheck) string {
+	where := c.URL
+	if u, err := url.Parse(c.URL); err == nil && u.User != nil {
+		where = u.Redacted()
+	}
+	method, status, attempts := c.Method, c.ExpectStatus, c.Attempts
+	if method == "" {
+		method = "GET"
+	}
+	if status == 0 {
+		status = check.DefaultExpectStatus
+	}
+	if attempts == 0 {
+		attempts = check.DefaultAttempts
+	}
+	return fmt.Sprintf("%s %s expecting %d (%d attempts)", method, where, status, attempts)
+}
