@@ -20,11 +20,20 @@ package host
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/shell"
 )
+
+// ErrNotFound means that the thing a caller manages is not there: a target's
+// app or release, a router's file or link, a maintenance file or app. It is the
+// one "gone" of the domain packages (target, router and maintenance re-export
+// it), which the provider turns into "remove the resource from the state". It
+// is not fs.ErrNotExist: a file missing on the way is an error, not a sign that
+// the managed thing is gone.
+var ErrNotFound = errors.New("not found")
 
 // Errors a command can end with, for errors.Is. They are internal/shell's, so a
 // caller never needs to know which Host ran the command.

@@ -104,8 +104,13 @@ func (e *Error) Error() string {
 	if e.Output != "" {
 		fmt.Fprintf(&b, ": %s", e.Output)
 	}
+	var rre *restoredReloadError
 	switch {
 	case e.Stage == StageWrite:
+	case errors.As(e.RestoreErr, &rre) && e.HadPrevious:
+		fmt.Fprintf(&b, "; the previous %s was put back, but %v: check nginx by hand", e.File, rre)
+	case errors.As(e.RestoreErr, &rre):
+		fmt.Fprintf(&b, "; %s was removed again, but %v: check nginx by hand", e.File, rre)
 	case e.RestoreErr != nil:
 		fmt.Fprintf(&b, "; putting the previous %s back failed too (%v): check it by hand", e.File, e.RestoreErr)
 	case e.HadPrevious:
@@ -178,7 +183,24 @@ func restore(ctx context.Context, h host.Host, c Change, previous []byte, hadPre
 	}
 	// The failed reload may have been half-applied: reload the restored file.
 	if out, err := h.Run(ctx, host.Command{Script: c.Reload()}); err != nil {
-		return fmt.Errorf("reloading the restored configuration (%s): %w: %s", c.Reload(), err, out)
+		return &restoredReloadError{command: c.Reload(), output: out, err: err}
 	}
 	return nil
 }
+
+// restoredReloadError: the file was put back, but nginx could not be reloaded
+// with it.
+type restoredReloadError struct {
+	command, output string
+	err             error
+}
+
+func (e *restoredReloadError) Error() string {
+	msg := fmt.Sprintf("reloading the restored configuration (%s) failed too: %v", e.command, e.err)
+	if e.output != "" {
+		msg += ": " + e.output
+	}
+	return msg
+}
+
+func (e *restoredReloadError) Unwrap() error { return e.err }

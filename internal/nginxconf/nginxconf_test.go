@@ -130,7 +130,27 @@ func TestFailedRestoreIsReported(t *testing.T) {
 	}
 	_, err := nginxconf.Apply(context.Background(), host.Local{}, nginxconf.Change{File: file, Content: []byte("v2"), TestCommand: nginxconf.SkipTest, ReloadCommand: "exit 1"})
 	var ne *nginxconf.Error
-	if !errors.As(err, &ne) || ne.Restored || ne.RestoreErr == nil || !strings.Contains(err.Error(), "check it by hand") {
+	if !errors.As(err, &ne) || ne.Restored || ne.RestoreErr == nil || !strings.Contains(err.Error(), "was put back, but reloading the restored configuration (exit 1) failed too") {
 		t.Fatalf("err = %v, want the failed reload of the restored file reported", err)
+	}
+}
+
+// TestEmptyTestCommandRunsTheDefault puts a fake nginx first on PATH: an empty
+// test_command must run `nginx -t -q` before the reload.
+func TestEmptyTestCommandRunsTheDefault(t *testing.T) {
+	bin := t.TempDir()
+	calls := filepath.Join(bin, "calls")
+	script := "#!/bin/sh\necho \"$*\" >> " + calls + "\n"
+	if err := os.WriteFile(filepath.Join(bin, "nginx"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	file := filepath.Join(t.TempDir(), "site.conf")
+	if _, err := nginxconf.Apply(context.Background(), host.Local{}, nginxconf.Change{File: file, Content: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(calls)
+	if string(got) != "-t -q\n-s reload\n" {
+		t.Fatalf("nginx was called with %q, want the default test then the default reload", got)
 	}
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/check"
+	"github.com/releaseplan/terraform-provider-release/internal/host"
 	"github.com/releaseplan/terraform-provider-release/internal/router"
 )
 
@@ -38,8 +39,9 @@ var (
 	_ resource.ResourceWithValidateConfig   = (*blueGreenRouterResource)(nil)
 )
 
-// defaultNginxTestCommand validates the system nginx configuration before a reload.
-const defaultNginxTestCommand = "nginx -t"
+// defaultNginxTestCommand validates the system nginx configuration before a reload
+// (the one default of router and maintenance, internal/nginxconf's).
+const defaultNginxTestCommand = router.DefaultTestCommand
 
 // On-destroy behaviours.
 const (
@@ -202,7 +204,7 @@ func blueGreenRouterSchema() schema.Schema {
 					"test_command": schema.StringAttribute{
 						MarkdownDescription: "Shell command (`sh -c`) that validates the configuration after the file is written " +
 							"and before the reload; when it fails the previous file is restored. Default `" + defaultNginxTestCommand +
-							"`; `\"\"` skips validation (`nginx -s reload` alone does not report a rejected configuration).",
+							"`, also when empty; `" + router.SkipTest + "` skips validation (discouraged: `nginx -s reload` alone does not report a rejected configuration).",
 						Optional: true,
 					},
 					"preview_server_name": schema.StringAttribute{
@@ -440,9 +442,8 @@ func routingChanged(state, plan *blueGreenRouterModel) bool {
 }
 
 func (m *blueGreenRouterModel) router(ctx context.Context) router.Router {
-	logger := func(msg string, fields map[string]any) { tflog.Info(ctx, msg, fields) }
 	if m.Directory != nil {
-		return &router.Directory{Path: m.Directory.Path.ValueString(), Log: logger}
+		return &router.Directory{Path: m.Directory.Path.ValueString()}
 	}
 	n := m.Nginx
 	test := defaultNginxTestCommand
@@ -457,7 +458,6 @@ func (m *blueGreenRouterModel) router(ctx context.Context) router.Router {
 		PreviewServerName: n.PreviewServerName.ValueString(),
 		TestCommand:       test,
 		ReloadCommand:     n.ReloadCommand.ValueString(),
-		Log:               logger,
 	}
 }
 
@@ -717,7 +717,7 @@ func (r *blueGreenRouterResource) ImportState(ctx context.Context, req resource.
 	if fi.IsDir() {
 		m.Directory = &blueGreenDirectoryModel{Path: types.StringValue(id)}
 	} else {
-		meta, err := router.ReadMeta(id)
+		meta, err := router.ReadMeta(ctx, host.Local{}, id)
 		if err != nil {
 			resp.Diagnostics.AddError("Unable to import blue/green router", err.Error()+".\nOnly files written by release_blue_green_router can be imported.")
 			return
