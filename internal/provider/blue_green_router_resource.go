@@ -28,6 +28,7 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/check"
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 	"github.com/releaseplan/terraform-provider-release/internal/router"
 )
 
@@ -484,13 +485,8 @@ func (m *blueGreenRouterModel) healthCheck(ctx context.Context, diags *diag.Diag
 		} else {
 			c.URL = "http://" + m.colourUpstream(colour).ValueString() + h.Path.ValueString()
 		}
-		return check.Run(ctx, c, func(a check.Attempt) {
-			fields := map[string]any{"colour": string(colour), "url": c.URL, "attempt": a.N, "status": a.Status, "duration": a.Duration.String()}
-			if a.Err != nil {
-				fields["error"] = a.Err.Error()
-			}
-			tflog.Info(ctx, "Health check attempt", fields)
-		})
+		// check logs each attempt; the colour goes with every line.
+		return check.Run(logging.With(ctx, logging.From(ctx).With("colour", string(colour))), c, nil)
 	}
 }
 
