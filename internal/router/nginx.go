@@ -338,11 +338,12 @@ func (n *Nginx) live(ctx context.Context) (left, live string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	st, err := Parse(string(previous), n.UpstreamName)
-	if err != nil {
-		return "the previous " + n.ConfigFile, "", nil
+	// A file this router cannot parse is still what serves: name it, and let
+	// the switch replace it.
+	if st, perr := Parse(string(previous), n.UpstreamName); perr == nil {
+		return describe(st.Active, st.Live), st.Live, nil
 	}
-	return describe(st.Active, st.Live), st.Live, nil
+	return "the previous " + n.ConfigFile, "", nil
 }
 
 func (n *Nginx) change(content []byte) nginxconf.Change {

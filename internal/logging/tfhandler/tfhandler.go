@@ -15,7 +15,7 @@ import (
 // InstallDefault makes tflog the destination of every domain package's messages
 // (logging.SetDefault). The provider calls it once, when it is created.
 func InstallDefault() {
-	logging.SetDefault(slog.New(New(nil)))
+	logging.SetDefault(slog.New(&handler{}))
 }
 
 // Install returns ctx carrying a logger that writes to tflog through ctx, also
@@ -41,7 +41,8 @@ type handler struct {
 func (h *handler) Enabled(context.Context, slog.Level) bool { return true }
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
-	if ctx == nil || ctx == context.Background() { //nolint:contextcheck // Background is what slog passes for records logged without a context
+	// slog passes context.Background() for records logged without a context.
+	if ctx == nil || ctx == context.Background() {
 		ctx = h.ctx
 	}
 	if ctx == nil {
