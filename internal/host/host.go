@@ -56,7 +56,9 @@ type Command struct {
 	// Dir is the working directory on the host (empty: the host's default).
 	Dir string
 	// Env is added to the command's environment as KEY=value entries (later
-	// entries win).
+	// entries win). Values reach the command as they are, never interpreted by
+	// a shell (a remote implementation quotes them itself rather than relying on
+	// sshd's AcceptEnv).
 	Env []string
 	// Timeout bounds the command on top of the context's own deadline (0: none).
 	Timeout time.Duration
