@@ -98,9 +98,8 @@ type Block struct {
 	BlockedAt time.Time `json:"blocked_at"`
 }
 
-// Backend stores locks, history and blocks. Implementations are safe for concurrent
-// use by several goroutines and several processes.
-type Backend interface {
+// Locks are the environment locks and their fencing tokens.
+type Locks interface {
 	// Acquire takes the environment's lock, waiting up to req.WaitTimeout while another
 	// holder has it. An expired lock is taken over (and a lock_taken_over event
 	// recorded). The new lock's token is greater than every token given before for
@@ -129,22 +128,42 @@ type Backend interface {
 	// Renew extends the lock's expiry to now+ttl (0: never) and updates its reason;
 	// it fails with ErrNotHolder if lockID is no longer the environment's lock.
 	Renew(ctx context.Context, environment, lockID string, ttl time.Duration, reason string) (Lock, error)
+	Tokens
+}
+
+// Tokens is what a fencing check needs (CheckToken): the current token.
+type Tokens interface {
 	// CurrentToken returns the token of the environment's live (unexpired) lock, or
 	// 0 when none is held.
 	CurrentToken(ctx context.Context, environment string) (int64, error)
+}
 
+// History is the append-only release history.
+type History interface {
 	// Append records an event in the history.
 	Append(ctx context.Context, ev Event) error
 	// History returns matching events, newest first.
 	History(ctx context.Context, q HistoryQuery) ([]Event, error)
+}
 
+// Blocks are the known-bad versions.
+type Blocks interface {
 	// SetBlock marks name@version as blocked (replacing an earlier block's reason).
 	SetBlock(ctx context.Context, b Block) error
 	// GetBlock returns the block on name@version, or nil.
 	GetBlock(ctx context.Context, name, version string) (*Block, error)
 	// RemoveBlock unblocks name@version; removing a missing block is not an error.
 	RemoveBlock(ctx context.Context, name, version string) error
+}
 
+// Backend stores locks, history and blocks: the composition of Locks, History
+// and Blocks for whoever needs all (the provider opens one). Consumers ask for
+// the smallest of them they use. Implementations are safe for concurrent use by
+// several goroutines and several processes.
+type Backend interface {
+	Locks
+	History
+	Blocks
 	// Close frees connections and file handles.
 	Close() error
 }
@@ -174,7 +193,7 @@ func (e *LockedError) Unwrap() error { return ErrLocked }
 
 // CheckToken is the fencing check every target change calls first: it refuses a
 // token that is not the environment's current lock token.
-func CheckToken(ctx context.Context, b Backend, environment string, token int64) error {
+func CheckToken(ctx context.Context, b Tokens, environment string, token int64) error {
 	if token == 0 {
 		return nil
 	}

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-log/tflog"
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 )
 
 var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
@@ -162,21 +162,21 @@ func (w *waiter) next(ctx context.Context, held Lock) (time.Duration, error) {
 		return 0, &LockedError{Lock: held, Waited: waited}
 	}
 	if held.ID != w.lastID || now.Sub(w.lastLog) >= waitLogEvery {
-		fields := map[string]any{
-			"environment": held.Environment,
-			"holder":      held.Holder,
-			"since":       held.AcquiredAt.UTC().Format(time.RFC3339),
-			"token":       held.Token,
-			"waited":      waited.Round(time.Millisecond).String(),
-			"wait_left":   w.deadline.Sub(now).Round(time.Second).String(),
+		fields := []any{
+			logging.Environment, held.Environment,
+			"holder", held.Holder,
+			"since", held.AcquiredAt.UTC().Format(time.RFC3339),
+			"token", held.Token,
+			"waited", waited.Round(time.Millisecond).String(),
+			"wait_left", w.deadline.Sub(now).Round(time.Second).String(),
 		}
 		if held.Reason != "" {
-			fields["reason"] = held.Reason
+			fields = append(fields, "reason", held.Reason)
 		}
 		if !held.ExpiresAt.IsZero() {
-			fields["expires_at"] = held.ExpiresAt.UTC().Format(time.RFC3339)
+			fields = append(fields, "expires_at", held.ExpiresAt.UTC().Format(time.RFC3339))
 		}
-		tflog.Info(ctx, "Waiting for the environment lock held by "+held.Holder, fields)
+		logging.Info(ctx, "Waiting for the environment lock held by "+held.Holder, fields...)
 		w.lastLog, w.lastID = now, held.ID
 	}
 	d := w.backoff

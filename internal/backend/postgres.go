@@ -10,10 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-log/tflog"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 )
 
 // PostgresConfig configures the PostgreSQL backend.
@@ -662,7 +662,7 @@ func (p *Postgres) waitQueue(ctx context.Context) *wakeQueue {
 	if p.listener == nil {
 		l, err := p.startListener(ctx)
 		if err != nil {
-			tflog.Warn(ctx, "Cannot LISTEN for lock releases; waiting by polling", map[string]any{"error": err.Error()})
+			logging.Warn(ctx, "Cannot LISTEN for lock releases; waiting by polling", "error", err.Error())
 			return nil
 		}
 		p.listener = l

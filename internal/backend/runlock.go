@@ -22,7 +22,7 @@ const OperationRunLock = "ephemeral release_environment_lock"
 // this call earlier, or by the run's Close) is not an error either: false, nil. When
 // the lock was released but its history entry could not be written, it returns
 // true and the error.
-func ReleaseRunLock(ctx context.Context, b Backend, environment string, token int64, actor, reason string) (bool, error) {
+func ReleaseRunLock(ctx context.Context, b Locks, environment string, token int64, actor, reason string) (bool, error) {
 	if token <= 0 {
 		return false, nil
 	}

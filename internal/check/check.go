@@ -1,7 +1,9 @@
 // Package check runs HTTP smoke and health checks: a request repeated until it
 // answers the expected status (and body), with a timeout per attempt and a pause
 // between attempts. Deployments use it to decide whether a release is healthy and
-// blue/green routers to decide whether a colour may go live.
+// blue/green routers to decide whether a colour may go live. Each attempt is
+// logged here, once, at INFO with internal/logging (attempt, attempts, url,
+// status, duration_ms, error): callers need not log attempts themselves.
 package check
 
 import (
@@ -18,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-log/tflog"
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 )
 
 // Defaults applied by Run to zero fields.
@@ -224,14 +226,14 @@ func Run(ctx context.Context, c HTTPCheck, onAttempt func(Attempt)) error {
 			}
 		}
 		last = c.attempt(ctx, client, n)
-		fields := map[string]any{
-			"method": c.Method, "url": shown, "attempt": n, "attempts": c.Attempts,
-			"status": last.Status, "duration_ms": last.Duration.Milliseconds(),
+		fields := []any{
+			"method", c.Method, "url", shown, logging.Attempt, n, "attempts", c.Attempts,
+			"status", last.Status, "duration_ms", last.Duration.Milliseconds(),
 		}
 		if last.Err != nil {
-			fields["error"] = last.Err.Error()
+			fields = append(fields, "error", last.Err.Error())
 		}
-		tflog.Debug(ctx, "HTTP check attempt", fields)
+		logging.Info(ctx, "HTTP check attempt", fields...)
 		if onAttempt != nil {
 			onAttempt(last)
 		}

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -21,6 +22,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 )
 
 // sequence answers the given statuses in turn (the last one repeats) with body.
@@ -297,5 +300,32 @@ func TestValidate(t *testing.T) {
 				t.Error("Run accepted an invalid check")
 			}
 		})
+	}
+}
+
+// TestRunLogsEachAttemptOnce: the check is the one place attempts are logged,
+// with the shared field names.
+func TestRunLogsEachAttemptOnce(t *testing.T) {
+	var n int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		n++
+		if n < 3 {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	}))
+	defer srv.Close()
+	var logs strings.Builder
+	ctx := logging.With(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err := Run(ctx, HTTPCheck{URL: srv.URL, Attempts: 5, Interval: time.Millisecond}, nil); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("logged %d lines, want one per attempt:\n%s", len(lines), logs.String())
+	}
+	for i, want := range []string{"attempt=1 attempts=5 status=502", "attempt=2 attempts=5 status=502", "attempt=3 attempts=5 status=200"} {
+		if !strings.Contains(lines[i], `level=INFO msg="HTTP check attempt"`) || !strings.Contains(lines[i], want) {
+			t.Errorf("line %d = %q, want %q", i+1, lines[i], want)
+		}
 	}
 }

@@ -58,7 +58,7 @@ func (l Live) Healthy() bool {
 
 // Current derives what runs in environment from the history. A non-empty name
 // only considers the events of that artifact, for environments that run several.
-func Current(ctx context.Context, b backend.Backend, environment, name string) (Live, error) {
+func Current(ctx context.Context, b backend.History, environment, name string) (Live, error) {
 	live := Live{Environment: environment}
 	last, err := b.History(ctx, backend.HistoryQuery{Environment: environment, Name: name, Limit: 1})
 	if err != nil {
@@ -97,7 +97,7 @@ func derive(live Live, events []backend.Event) Live {
 
 // Query returns the events of environment (all environments when empty) and of
 // name (all artifacts when empty), newest first, at most limit (0: all).
-func Query(ctx context.Context, b backend.Backend, environment, name string, limit int) ([]backend.Event, error) {
+func Query(ctx context.Context, b backend.History, environment, name string, limit int) ([]backend.Event, error) {
 	if limit < 0 {
 		return nil, fmt.Errorf("limit must not be negative, got %d", limit)
 	}

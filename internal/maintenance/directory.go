@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/releaseplan/terraform-provider-release/internal/atomicfile"
+	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 )
 
 // Directory files, read by the application or its web server.
@@ -25,15 +25,19 @@ const (
 // maintenance is on (banner or not) and removes them when it is off.
 type Directory struct {
 	Path string
-	Log  Logger
+	// Host is where Path is (nil: host.Local, this machine).
+	Host host.Host
 	// Now returns the current time (nil: time.Now).
 	Now func() time.Time
 }
 
-var _ Backend = (*Directory)(nil)
+var _ Switch = (*Directory)(nil)
 
-// Describe implements Backend.
+// Describe implements Switch.
 func (d *Directory) Describe() string { return "directory " + d.Path }
+
+// Capabilities implements Switch: maintenance.json keeps every detail.
+func (d *Directory) Capabilities() Capabilities { return Capabilities{Details: true} }
 
 type directoryFile struct {
 	// ManagedBy marks the file as the provider's: only such files are overwritten.
@@ -80,25 +84,26 @@ func RenderPage(s State) (string, error) {
 	return b.String(), nil
 }
 
-// Apply implements Backend.
-func (d *Directory) Apply(_ context.Context, s State) error {
+// Apply implements Switch.
+func (d *Directory) Apply(ctx context.Context, s State) error {
+	h := orLocal(d.Host)
 	jsonPath, htmlPath := filepath.Join(d.Path, JSONFile), filepath.Join(d.Path, HTMLFile)
-	if err := checkOwned(jsonPath, ownJSON); err != nil {
+	if err := checkOwned(ctx, h, jsonPath, ownJSON); err != nil {
 		return err
 	}
-	if err := checkOwned(htmlPath, ownPage); err != nil {
+	if err := checkOwned(ctx, h, htmlPath, ownPage); err != nil {
 		return err
 	}
 	if !s.Enabled {
 		for _, p := range []string{jsonPath, htmlPath} {
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := h.Remove(ctx, p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("remove %s: %w", p, err)
 			}
 		}
-		d.Log.log("maintenance mode off", map[string]any{"backend": d.Describe()})
+		logging.Info(ctx, "maintenance mode off", "place", d.Describe(), logging.Host, h.Name())
 		return nil
 	}
-	if st, err := os.Stat(d.Path); err != nil || !st.IsDir() {
+	if st, err := h.Stat(ctx, d.Path); err != nil || !st.IsDir() {
 		return fmt.Errorf("maintenance directory %s does not exist or is not a folder", d.Path)
 	}
 	now := time.Now
@@ -114,38 +119,40 @@ func (d *Directory) Apply(_ context.Context, s State) error {
 		return err
 	}
 	// The page first: an application that sees the JSON finds its page ready.
-	if err := atomicfile.WriteFile(htmlPath, []byte(page), 0o644); err != nil {
+	if err := h.WriteFile(ctx, htmlPath, []byte(page), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", htmlPath, err)
 	}
-	if err := atomicfile.WriteFile(jsonPath, append(raw, '\n'), 0o644); err != nil {
+	if err := h.WriteFile(ctx, jsonPath, append(raw, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", jsonPath, err)
 	}
-	d.Log.log("maintenance mode on", map[string]any{"backend": d.Describe(), "banner": s.Banner})
+	logging.Info(ctx, "maintenance mode on", "place", d.Describe(), "banner", s.Banner, logging.Host, h.Name())
 	return nil
 }
 
-// Read implements Backend: no maintenance.json means maintenance is off.
-func (d *Directory) Read(_ context.Context) (State, bool, error) {
-	st, err := os.Stat(d.Path)
+// Read implements Switch: no maintenance.json means maintenance is off; no
+// folder at Path is ErrNotFound.
+func (d *Directory) Read(ctx context.Context) (State, error) {
+	h := orLocal(d.Host)
+	st, err := h.Stat(ctx, d.Path)
 	if errors.Is(err, fs.ErrNotExist) || err == nil && !st.IsDir() {
-		return State{}, false, nil
+		return State{}, fmt.Errorf("maintenance directory %s: %w", d.Path, ErrNotFound)
 	}
 	if err != nil {
-		return State{}, false, err
+		return State{}, err
 	}
-	raw, err := os.ReadFile(filepath.Join(d.Path, JSONFile))
+	raw, err := h.ReadFile(ctx, filepath.Join(d.Path, JSONFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return State{}, true, nil
+		return State{}, nil
 	}
 	if err != nil {
-		return State{}, true, err
+		return State{}, err
 	}
 	if !ownJSON(raw) {
-		return State{}, true, &NotOwnedError{Path: filepath.Join(d.Path, JSONFile)}
+		return State{}, &NotOwnedError{Path: filepath.Join(d.Path, JSONFile)}
 	}
 	var f directoryFile
 	if err := json.Unmarshal(raw, &f); err != nil {
-		return State{}, true, fmt.Errorf("%s is not valid JSON: %w", filepath.Join(d.Path, JSONFile), err)
+		return State{}, fmt.Errorf("%s is not valid JSON: %w", filepath.Join(d.Path, JSONFile), err)
 	}
-	return f.State, true, nil
+	return f.State, nil
 }

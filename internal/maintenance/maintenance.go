@@ -3,7 +3,12 @@
 // rendered maintenance.html), an nginx snippet answering 503 to everyone but
 // allowed addresses, or the MAINTENANCE_* environment variables of a Scalingo app.
 //
-// Each Backend reads the real state back, so a change made by hand shows as drift.
+// Each Switch reads the real state back, so a change made by hand shows as drift,
+// and says with ErrNotFound when the place it switches is not there. Files and
+// commands go through a host.Host (host.Local when none is given); the nginx
+// snippet is written, tested, reloaded and restored by internal/nginxconf, the
+// flow it shares with the blue/green router. Progress is logged with
+// internal/logging.
 package maintenance
 
 import (
@@ -12,6 +17,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/host"
 )
 
 // State is a maintenance mode.
@@ -33,24 +40,35 @@ type State struct {
 // Blocking reports whether visitors are turned away (maintenance on, not a banner).
 func (s State) Blocking() bool { return s.Enabled && !s.Banner }
 
-// Backend is one place maintenance mode is switched.
-type Backend interface {
-	// Describe names the backend for messages: "nginx snippet /etc/nginx/maintenance.conf".
+// ErrNotFound is returned by Read when the place maintenance is switched in does
+// not exist (no folder, no snippet, unknown app). It is host.ErrNotFound, the
+// "gone" of every domain package (target.ErrNotFound and router.ErrNotFound are
+// the same).
+var ErrNotFound = host.ErrNotFound
+
+// Switch is one place maintenance mode is switched: Directory, Nginx or Scalingo.
+type Switch interface {
+	// Describe names the place for messages: "nginx snippet /etc/nginx/maintenance.conf".
 	Describe() string
+	// Capabilities says what the place can record and how a change takes effect.
+	Capabilities() Capabilities
 	// Apply puts s in place; a disabled s turns maintenance off.
 	Apply(ctx context.Context, s State) error
-	// Read returns the state really in place. exists is false when the backend has
-	// never been set up (no file, unknown app).
-	Read(ctx context.Context) (s State, exists bool, err error)
+	// Read returns the state really in place, or an error matching ErrNotFound
+	// when the place has never been set up.
+	Read(ctx context.Context) (State, error)
 }
 
-// Logger receives progress messages.
-type Logger func(msg string, fields map[string]any)
-
-func (l Logger) log(msg string, fields map[string]any) {
-	if l != nil {
-		l(msg, fields)
-	}
+// Capabilities tells callers what a Switch can do, so they never need to know
+// which one it is.
+type Capabilities struct {
+	// Details is true when Reason, Until and AllowedIPs are stored and read back;
+	// when false they read back empty and are not drift.
+	Details bool
+	// Staged is true when Apply stages a change that only takes effect after a
+	// restart (Scalingo variables): after a failed Apply, Read tells what is
+	// staged, not what serves.
+	Staged bool
 }
 
 // ParsePrefixes validates allowed addresses and CIDR ranges.

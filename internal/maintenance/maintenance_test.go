@@ -20,6 +20,7 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/nginxtest"
 	"github.com/releaseplan/terraform-provider-release/internal/scalingo"
 	"github.com/releaseplan/terraform-provider-release/internal/scalingo/scalingotest"
+	"github.com/releaseplan/terraform-provider-release/internal/target"
 )
 
 func TestDirectory(t *testing.T) {
@@ -29,8 +30,11 @@ func TestDirectory(t *testing.T) {
 	until := time.Date(2025, 3, 1, 22, 0, 0, 0, time.UTC)
 	on := maintenance.State{Enabled: true, Message: `Mise à jour <script>alert("x")</script>`, Reason: "migration & reindex", Until: until}
 
-	if s, exists, err := d.Read(ctx); err != nil || !exists || s.Enabled {
-		t.Fatalf("fresh read = %+v %v %v, want existing and off", s, exists, err)
+	if s, err := d.Read(ctx); err != nil || s.Enabled {
+		t.Fatalf("fresh read = %+v %v, want existing and off", s, err)
+	}
+	if _, err := (&maintenance.Directory{Path: filepath.Join(dir, "missing")}).Read(ctx); !errors.Is(err, maintenance.ErrNotFound) || !errors.Is(err, target.ErrNotFound) {
+		t.Fatalf("read of a missing folder = %v, want ErrNotFound (the same as target.ErrNotFound)", err)
 	}
 	if err := d.Apply(ctx, on); err != nil {
 		t.Fatal(err)
@@ -52,7 +56,7 @@ func TestDirectory(t *testing.T) {
 	if err := json.Unmarshal(b, &raw); err != nil || raw["enabled"] != true || raw["until"] != "2025-03-01T22:00:00Z" {
 		t.Fatalf("maintenance.json = %s (%v)", b, err)
 	}
-	got, _, err := d.Read(ctx)
+	got, err := d.Read(ctx)
 	if err != nil || !got.Enabled || got.Message != on.Message || !got.Until.Equal(until) {
 		t.Fatalf("read = %+v, %v", got, err)
 	}
@@ -62,7 +66,7 @@ func TestDirectory(t *testing.T) {
 
 	// Someone removes the file by hand: Read reports maintenance off (drift).
 	os.Remove(filepath.Join(dir, maintenance.JSONFile))
-	if got, _, _ := d.Read(ctx); got.Enabled {
+	if got, _ := d.Read(ctx); got.Enabled {
 		t.Fatal("a removed maintenance.json still reads as on")
 	}
 
@@ -211,8 +215,8 @@ func TestNginxMaintenance(t *testing.T) {
 	if status, _, _ := getFrom(t, "127.0.0.2", srv.URL("/__release_maintenance.html")); status != 404 {
 		t.Errorf("the page location is reachable directly: %d", status)
 	}
-	if got, exists, err := n.Read(ctx); err != nil || !exists || !got.Enabled || got.Message != on.Message {
-		t.Fatalf("read = %+v %v %v", got, exists, err)
+	if got, err := n.Read(ctx); err != nil || !got.Enabled || got.Message != on.Message {
+		t.Fatalf("read = %+v %v", got, err)
 	}
 
 	// A range allows the second address too.
@@ -252,7 +256,7 @@ func TestNginxMaintenance(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitStatus(t, "127.0.0.5", url, 200)
-	if got, _, _ := n.Read(ctx); !got.Enabled || !got.Banner {
+	if got, _ := n.Read(ctx); !got.Enabled || !got.Banner {
 		t.Fatalf("read = %+v, want banner", got)
 	}
 
@@ -271,7 +275,7 @@ func TestNginxMaintenance(t *testing.T) {
 	}
 	b, _ := os.ReadFile(conf)
 	os.WriteFile(conf, []byte(strings.ReplaceAll(string(b), "if ($release_maintenance) { return 503; }", "")), 0o644)
-	if got, _, _ := n.Read(ctx); got.Enabled {
+	if got, _ := n.Read(ctx); got.Enabled {
 		t.Fatalf("hand-edited snippet reads as %+v", got)
 	}
 }
@@ -296,20 +300,20 @@ func TestScalingoMaintenance(t *testing.T) {
 			t.Errorf("running %s = %q, want %q (restart = %d)", k, env[k], v, fake.Restarts("histologe"))
 		}
 	}
-	if got, exists, err := m.Read(ctx); err != nil || !exists || !got.Enabled || got.Banner || got.Message != "Mise à jour en cours" {
-		t.Fatalf("read = %+v %v %v", got, exists, err)
+	if got, err := m.Read(ctx); err != nil || !got.Enabled || got.Banner || got.Message != "Mise à jour en cours" {
+		t.Fatalf("read = %+v %v", got, err)
 	}
 
 	if err := m.Apply(ctx, maintenance.State{Enabled: true, Banner: true, Message: "Ce soir"}); err != nil {
 		t.Fatal(err)
 	}
-	if got, _, _ := m.Read(ctx); !got.Enabled || !got.Banner {
+	if got, _ := m.Read(ctx); !got.Enabled || !got.Banner {
 		t.Fatalf("read = %+v, want banner", got)
 	}
 
 	// Hand change in the dashboard: drift.
 	fake.SetVariable("histologe", "MAINTENANCE_BANNER_ENABLE", "0")
-	if got, _, _ := m.Read(ctx); got.Enabled {
+	if got, _ := m.Read(ctx); got.Enabled {
 		t.Fatalf("read after a hand change = %+v", got)
 	}
 
@@ -329,7 +333,35 @@ func TestScalingoMaintenance(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "web-1 failed to restart") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, exists, err := (&maintenance.Scalingo{Client: c, App: "nope"}).Read(ctx); exists || err != nil {
-		t.Fatalf("unknown app: exists %v err %v", exists, err)
+	if _, err := (&maintenance.Scalingo{Client: c, App: "nope"}).Read(ctx); !errors.Is(err, maintenance.ErrNotFound) {
+		t.Fatalf("unknown app: err %v, want ErrNotFound", err)
+	}
+}
+
+// TestSwitchesDescribeThemselves: callers learn what a Switch records and how a
+// change takes effect from Capabilities, never from its type; every Switch says
+// "gone" with ErrNotFound.
+func TestSwitchesDescribeThemselves(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	fake := scalingotest.NewServer(t, scalingotest.Options{})
+	c, err := scalingo.New(context.Background(), fake.ClientConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		s    maintenance.Switch
+		want maintenance.Capabilities
+	}{
+		{&maintenance.Directory{Path: missing}, maintenance.Capabilities{Details: true}},
+		{&maintenance.Nginx{ConfigFile: missing + "/m.conf"}, maintenance.Capabilities{Details: true}},
+		{&maintenance.Scalingo{Client: c, App: "nope"}, maintenance.Capabilities{Staged: true}},
+	}
+	for _, tt := range tests {
+		if got := tt.s.Capabilities(); got != tt.want {
+			t.Errorf("%s: capabilities %+v, want %+v", tt.s.Describe(), got, tt.want)
+		}
+		if _, err := tt.s.Read(context.Background()); !errors.Is(err, maintenance.ErrNotFound) {
+			t.Errorf("%s: Read = %v, want ErrNotFound", tt.s.Describe(), err)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package maintenance
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,21 +8,24 @@ import (
 	"io/fs"
 	"net/http"
 	"net/netip"
-	"os"
-	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/releaseplan/terraform-provider-release/internal/atomicfile"
+	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
+	"github.com/releaseplan/terraform-provider-release/internal/nginxconf"
 )
 
-// DefaultReloadCommand reloads the system nginx.
-const DefaultReloadCommand = "nginx -s reload"
-
-// DefaultTestCommand validates the system nginx configuration.
-const DefaultTestCommand = "nginx -t -q"
+// Default commands of the nginx snippet: nginxconf's, shared with the
+// blue/green router, so the two cannot disagree.
+const (
+	DefaultReloadCommand = nginxconf.DefaultReloadCommand
+	DefaultTestCommand   = nginxconf.DefaultTestCommand
+	// SkipTest, as TestCommand, skips the configuration test.
+	SkipTest = nginxconf.SkipTest
+)
 
 // DefaultRetryAfter is sent when no end time is known.
 const DefaultRetryAfter = 300 * time.Second
@@ -33,20 +35,24 @@ const stateMarker = "# release-maintenance-state: "
 // Nginx renders ConfigFile, a snippet the site's server {} block includes. While
 // maintenance blocks, the snippet answers 503 with Retry-After and the page in
 // ConfigFile+".html" to every client but AllowedIPs; otherwise it is empty (the
-// include must keep resolving). Each change is written atomically, validated with
-// TestCommand and applied with ReloadCommand; when either fails the previous file is
-// put back (and nginx reloaded again).
+// include must keep resolving). Each change goes through nginxconf.Apply: written
+// atomically, validated with TestCommand and applied with ReloadCommand; when
+// either fails the previous file is put back (and nginx reloaded again).
 type Nginx struct {
 	ConfigFile    string
-	ReloadCommand string // sh -c; default DefaultReloadCommand
-	TestCommand   string // sh -c; default DefaultTestCommand; "-" skips the test
-	Log           Logger
+	ReloadCommand string // sh -c; empty: DefaultReloadCommand
+	TestCommand   string // sh -c; empty: DefaultTestCommand; SkipTest ("-") skips the test
+	// Host is where the files and nginx are (nil: host.Local, this machine).
+	Host host.Host
 }
 
-var _ Backend = (*Nginx)(nil)
+var _ Switch = (*Nginx)(nil)
 
-// Describe implements Backend.
+// Describe implements Switch.
 func (n *Nginx) Describe() string { return "nginx snippet " + n.ConfigFile }
+
+// Capabilities implements Switch: the snippet records every detail.
+func (n *Nginx) Capabilities() Capabilities { return Capabilities{Details: true} }
 
 // PagePath is where the maintenance page is written.
 func (n *Nginx) PagePath() string { return n.ConfigFile + ".html" }
@@ -147,120 +153,63 @@ func addrRegex(p netip.Prefix) (string, error) {
 	return re + `\.`, nil
 }
 
-// Apply implements Backend.
+// Apply implements Switch: the page first (when maintenance blocks), then the
+// snippet through nginxconf (write, test, reload, restore on failure).
 func (n *Nginx) Apply(ctx context.Context, s State) error {
+	h := orLocal(n.Host)
 	snippet, err := n.RenderSnippet(s)
 	if err != nil {
 		return err
 	}
-	if err := checkOwned(n.ConfigFile, ownSnippet); err != nil {
+	if err := checkOwned(ctx, h, n.ConfigFile, ownSnippet); err != nil {
 		return err
 	}
-	if err := checkOwned(n.PagePath(), ownPage); err != nil {
+	if err := checkOwned(ctx, h, n.PagePath(), ownPage); err != nil {
 		return err
-	}
-	old, rerr := os.ReadFile(n.ConfigFile)
-	hadOld := rerr == nil
-	if rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-		return fmt.Errorf("read %s: %w", n.ConfigFile, rerr)
 	}
 	if s.Blocking() {
 		page, err := RenderPage(s)
 		if err != nil {
 			return err
 		}
-		if err := atomicfile.WriteFile(n.PagePath(), []byte(page), 0o644); err != nil {
+		if err := h.WriteFile(ctx, n.PagePath(), []byte(page), 0o644); err != nil {
 			return fmt.Errorf("write %s: %w", n.PagePath(), err)
 		}
 	}
-	if err := atomicfile.WriteFile(n.ConfigFile, []byte(snippet), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", n.ConfigFile, err)
-	}
-	restore := func() error {
-		if hadOld {
-			return atomicfile.WriteFile(n.ConfigFile, old, 0o644)
-		}
-		return os.Remove(n.ConfigFile)
-	}
-	test := n.TestCommand
-	if test == "" {
-		test = DefaultTestCommand
-	}
-	if test != "-" {
-		if out, err := runShell(ctx, test); err != nil {
-			rerr := restore()
-			return fmt.Errorf("the nginx configuration test %q failed: %v%s; %s", test, err, clause(out), restoredSentence(n.ConfigFile, rerr, hadOld))
-		}
-	}
-	reload := n.ReloadCommand
-	if reload == "" {
-		reload = DefaultReloadCommand
-	}
-	if out, err := runShell(ctx, reload); err != nil {
-		rerr := restore()
-		if rerr == nil {
-			_, _ = runShell(context.WithoutCancel(ctx), reload)
-		}
-		return fmt.Errorf("the nginx reload %q failed: %v%s; %s", reload, err, clause(out), restoredSentence(n.ConfigFile, rerr, hadOld))
+	_, err = nginxconf.Apply(ctx, h, nginxconf.Change{File: n.ConfigFile, Content: []byte(snippet), TestCommand: n.TestCommand, ReloadCommand: n.ReloadCommand})
+	if err != nil {
+		return err
 	}
 	if !s.Blocking() {
-		_ = os.Remove(n.PagePath())
+		_ = h.Remove(ctx, n.PagePath())
 	}
-	n.Log.log("nginx reloaded", map[string]any{"backend": n.Describe(), "maintenance": s.Blocking()})
+	logging.Info(ctx, "maintenance snippet applied", "place", n.Describe(), "maintenance", s.Blocking(), logging.Host, h.Name())
 	return nil
 }
 
-func restoredSentence(path string, err error, hadOld bool) string {
-	switch {
-	case err != nil:
-		return fmt.Sprintf("putting the previous %s back failed too (%v): check it by hand", path, err)
-	case hadOld:
-		return fmt.Sprintf("the previous %s was put back and nginx keeps serving as before", path)
-	}
-	return fmt.Sprintf("%s was removed again and nginx keeps serving as before", path)
-}
-
-// Read implements Backend. A snippet whose 503 rule was removed by hand reads as off.
-func (n *Nginx) Read(_ context.Context) (State, bool, error) {
-	raw, err := os.ReadFile(n.ConfigFile)
+// Read implements Switch. A snippet whose 503 rule was removed by hand reads as
+// off; no snippet is ErrNotFound.
+func (n *Nginx) Read(ctx context.Context) (State, error) {
+	raw, err := orLocal(n.Host).ReadFile(ctx, n.ConfigFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return State{}, false, nil
+		return State{}, fmt.Errorf("nginx snippet %s: %w", n.ConfigFile, ErrNotFound)
 	}
 	if err != nil {
-		return State{}, false, err
+		return State{}, err
 	}
 	if !ownSnippet(raw) {
-		return State{}, true, &NotOwnedError{Path: n.ConfigFile}
+		return State{}, &NotOwnedError{Path: n.ConfigFile}
 	}
 	var s State
 	for _, line := range strings.Split(string(raw), "\n") {
 		if strings.HasPrefix(line, stateMarker) {
 			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, stateMarker)), &s); err != nil {
-				return State{}, true, fmt.Errorf("%s: unreadable state line: %w", n.ConfigFile, err)
+				return State{}, fmt.Errorf("%s: unreadable state line: %w", n.ConfigFile, err)
 			}
 		}
 	}
 	if s.Blocking() && !strings.Contains(string(raw), "if ($release_maintenance) { return 503; }") {
 		s.Enabled = false
 	}
-	return s, true, nil
-}
-
-func runShell(ctx context.Context, cmd string) (string, error) {
-	c := exec.CommandContext(ctx, "sh", "-c", cmd)
-	var out bytes.Buffer
-	c.Stdout, c.Stderr = &out, &out
-	err := c.Run()
-	o := strings.TrimSpace(out.String())
-	if len(o) > 2000 {
-		o = "…" + o[len(o)-2000:]
-	}
-	return o, err
-}
-
-func clause(out string) string {
-	if out == "" {
-		return ""
-	}
-	return ": " + out
+	return s, nil
 }

@@ -2,12 +2,22 @@ package maintenance
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
+
+	"github.com/releaseplan/terraform-provider-release/internal/host"
 )
+
+// orLocal returns h, or the local machine when h is nil.
+func orLocal(h host.Host) host.Host {
+	if h == nil {
+		return host.Local{}
+	}
+	return h
+}
 
 // ErrNotOwned means a file the backend would read, write or delete exists and
 // was not written by release_maintenance_mode: it is left alone. Errors wrapping
@@ -37,8 +47,8 @@ const managedHeader = "# Managed by terraform-provider-release (release_maintena
 
 // checkOwned refuses to touch path when it exists and ours says it is not one of
 // the provider's files. A missing file is fine: it is created.
-func checkOwned(path string, ours func([]byte) bool) error {
-	raw, err := os.ReadFile(path)
+func checkOwned(ctx context.Context, h host.Host, path string, ours func([]byte) bool) error {
+	raw, err := h.ReadFile(ctx, path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -60,7 +60,7 @@ func TestForeignFilesAreNotRead(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(d.Path, JSONFile), []byte(`{"enabled": true}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := d.Read(context.Background())
+	_, err := d.Read(context.Background())
 	var nerr *NotOwnedError
 	if !errors.As(err, &nerr) || nerr.Path != filepath.Join(d.Path, JSONFile) || !errors.Is(err, ErrNotOwned) {
 		t.Fatalf("directory Read: err = %v, want a NotOwnedError for maintenance.json", err)
@@ -70,7 +70,7 @@ func TestForeignFilesAreNotRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := &Nginx{ConfigFile: conf}
-	if _, _, err := n.Read(context.Background()); !errors.As(err, &nerr) || nerr.Path != conf {
+	if _, err := n.Read(context.Background()); !errors.As(err, &nerr) || nerr.Path != conf {
 		t.Fatalf("nginx Read: err = %v, want a NotOwnedError for %s", err, conf)
 	}
 	if got, _ := os.ReadFile(conf); string(got) != string(foreign) {
@@ -93,14 +93,14 @@ func TestOwnFilesCarryTheMarker(t *testing.T) {
 	if page, _ := os.ReadFile(filepath.Join(d.Path, HTMLFile)); !strings.Contains(string(page), pageMarker) {
 		t.Fatalf("maintenance.html has no marker:\n%s", page)
 	}
-	if s, ok, err := d.Read(context.Background()); err != nil || !ok || !s.Enabled || s.Message != "back soon" {
-		t.Fatalf("Read = %+v %v %v", s, ok, err)
+	if s, err := d.Read(context.Background()); err != nil || !s.Enabled || s.Message != "back soon" {
+		t.Fatalf("Read = %+v %v", s, err)
 	}
 	legacy := `{"enabled": true, "banner": false, "message": "old", "updated_at": "2026-01-01T00:00:00Z"}`
 	if err := os.WriteFile(filepath.Join(d.Path, JSONFile), []byte(legacy), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if s, _, err := d.Read(context.Background()); err != nil || s.Message != "old" {
+	if s, err := d.Read(context.Background()); err != nil || s.Message != "old" {
 		t.Fatalf("Read of a 0.1 file = %+v, %v", s, err)
 	}
 	if err := d.Apply(context.Background(), State{}); err != nil {
@@ -110,7 +110,7 @@ func TestOwnFilesCarryTheMarker(t *testing.T) {
 	if err := n.Apply(context.Background(), State{Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
-	if s, ok, err := n.Read(context.Background()); err != nil || !ok || !s.Enabled {
-		t.Fatalf("nginx Read = %+v %v %v", s, ok, err)
+	if s, err := n.Read(context.Background()); err != nil || !s.Enabled {
+		t.Fatalf("nginx Read = %+v %v", s, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 	"github.com/releaseplan/terraform-provider-release/internal/scalingo"
 )
 
@@ -44,13 +45,16 @@ type Scalingo struct {
 	Restart      bool
 	Names        VariableNames
 	PollInterval time.Duration // default 2s
-	Log          Logger
 }
 
-var _ Backend = (*Scalingo)(nil)
+var _ Switch = (*Scalingo)(nil)
 
-// Describe implements Backend.
+// Describe implements Switch.
 func (s *Scalingo) Describe() string { return "Scalingo app " + s.App }
+
+// Capabilities implements Switch: the variables hold no details, and a change
+// reaches the containers only with the restart.
+func (s *Scalingo) Capabilities() Capabilities { return Capabilities{Staged: true} }
 
 func flag(b bool) string {
 	if b {
@@ -59,7 +63,7 @@ func flag(b bool) string {
 	return "0"
 }
 
-// Apply implements Backend.
+// Apply implements Switch.
 func (s *Scalingo) Apply(ctx context.Context, st State) error {
 	names := s.Names.withDefaults()
 	vars := scalingo.Variables{
@@ -74,7 +78,7 @@ func (s *Scalingo) Apply(ctx context.Context, st State) error {
 	if _, err := s.Client.VariableMultipleSet(ctx, s.App, vars); err != nil {
 		return fmt.Errorf("set %s, %s on %s: %w", names.Enable, names.BannerEnable, s.App, err)
 	}
-	s.Log.log("maintenance variables set", map[string]any{"app": s.App, names.Enable: flag(st.Blocking()), names.BannerEnable: flag(st.Enabled && st.Banner)})
+	logging.Info(ctx, "maintenance variables set", "app", s.App, names.Enable, flag(st.Blocking()), names.BannerEnable, flag(st.Enabled && st.Banner))
 	if !s.Restart {
 		return nil
 	}
@@ -82,24 +86,24 @@ func (s *Scalingo) Apply(ctx context.Context, st State) error {
 	if err != nil {
 		return fmt.Errorf("the variables are set but restarting %s failed: %w", s.App, err)
 	}
-	s.Log.log("restarting the app", map[string]any{"app": s.App, "operation": opID})
+	logging.Info(ctx, "restarting the app", "app", s.App, "operation", opID)
 	if _, err := s.Client.WaitOperation(ctx, s.App, opID, s.PollInterval); err != nil {
 		return fmt.Errorf("the variables are set but the restart of %s did not finish: %w", s.App, err)
 	}
-	s.Log.log("app restarted", map[string]any{"app": s.App, "operation": opID})
+	logging.Info(ctx, "app restarted", "app", s.App, "operation", opID)
 	return nil
 }
 
-// Read implements Backend from the app's variables. Reason, Until and AllowedIPs
-// have no variable and read back empty.
-func (s *Scalingo) Read(ctx context.Context) (State, bool, error) {
+// Read implements Switch from the app's variables. Reason, Until and AllowedIPs
+// have no variable and read back empty. An unknown app is ErrNotFound.
+func (s *Scalingo) Read(ctx context.Context) (State, error) {
 	names := s.Names.withDefaults()
 	vs, err := s.Client.VariablesList(ctx, s.App)
 	if scalingo.IsNotFound(err) {
-		return State{}, false, nil
+		return State{}, fmt.Errorf("Scalingo app %s: %w", s.App, ErrNotFound)
 	}
 	if err != nil {
-		return State{}, false, err
+		return State{}, err
 	}
 	on := func(name string) bool {
 		v := vs.Get(name)
@@ -115,5 +119,5 @@ func (s *Scalingo) Read(ctx context.Context) (State, bool, error) {
 	if v := vs.Get(names.BannerMessage); v != nil {
 		st.Message = v.Value
 	}
-	return st, true, nil
+	return st, nil
 }

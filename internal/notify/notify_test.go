@@ -1,9 +1,11 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 )
 
 type received struct {
@@ -201,8 +204,17 @@ func TestBackendDecorator(t *testing.T) {
 		t.Errorf("Warnings must forget what it returned, got %q", again)
 	}
 	// Without a collector the failure is only logged, and Append still succeeds.
-	if err := b.Append(context.Background(), ev); err != nil {
+	var logs bytes.Buffer
+	logged := logging.With(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err := b.Append(logged, ev); err != nil {
 		t.Fatalf("Append without a collector: %v", err)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "410 Gone") || !strings.Contains(logs.String(), "environment="+ev.Environment) {
+		t.Errorf("the failure was not logged at WARN with its environment: %q", logs.String())
+	}
+	// The history alone can be decorated too.
+	if h := History(inner, nil); h != backend.History(inner) {
+		t.Error("History(h, nil) must return h itself")
 	}
 	if Backend(inner, nil) != backend.Backend(inner) {
 		t.Error("Backend(b, nil) must return b itself")

@@ -18,6 +18,7 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/gitrepo"
 	"github.com/releaseplan/terraform-provider-release/internal/history"
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 )
 
@@ -80,12 +81,18 @@ type Request struct {
 	RequireDescendantOf *DescendantOf
 	Actor               string
 
-	Store   store.Store
-	Backend backend.Backend
+	Store store.Store
+	// Backend is where the guards read blocks and history, and where the
+	// promotion is recorded.
+	Backend Records
 	// Now returns the current time (nil: time.Now).
 	Now func() time.Time
-	// Log receives progress messages (nil: discarded).
-	Log func(msg string, fields map[string]any)
+}
+
+// Records is the part of a backend a promotion uses: blocks and history.
+type Records interface {
+	backend.Blocks
+	backend.History
 }
 
 // Result is a successful promotion.
@@ -95,12 +102,6 @@ type Result struct {
 	// AlreadyPromoted is true when ToVersion already held the same bytes (a
 	// re-applied or imported promotion): nothing was copied and no event recorded.
 	AlreadyPromoted bool
-}
-
-func (r *Request) log(msg string, fields map[string]any) {
-	if r.Log != nil {
-		r.Log(msg, fields)
-	}
 }
 
 func (r *Request) now() time.Time {
@@ -270,7 +271,7 @@ func Promote(ctx context.Context, req Request) (Result, error) {
 			if serr != nil {
 				src = store.Object{}
 			}
-			req.log("already promoted", map[string]any{"artifact": existing.ID()})
+			logging.Info(ctx, "already promoted", "artifact", existing.ID())
 			return Result{Source: src, Object: existing, AlreadyPromoted: true}, nil
 		}
 		return Result{}, fmt.Errorf("%w: %s is already published (sha256 %s, %s); published versions are immutable: promote to another version", store.ErrConflict, existing.ID(), existing.SHA256, describeOrigin(existing))
@@ -278,7 +279,7 @@ func Promote(ctx context.Context, req Request) (Result, error) {
 		return Result{}, err
 	}
 
-	req.log("checking promotion guards", map[string]any{"from": req.FromVersion, "to": req.ToVersion})
+	logging.Info(ctx, "checking promotion guards", "name", req.Name, "from", req.FromVersion, logging.Version, req.ToVersion)
 	src, err := Check(ctx, req)
 	if err != nil {
 		return Result{Source: src}, err
@@ -291,7 +292,7 @@ func Promote(ctx context.Context, req Request) (Result, error) {
 	if req.Actor != "" {
 		meta[MetaPromotedBy] = req.Actor
 	}
-	req.log("copying the bytes", map[string]any{"from": src.ID(), "to": req.ToVersion, "bytes": src.Size})
+	logging.Info(ctx, "copying the bytes", "from", src.ID(), logging.Version, req.ToVersion, "bytes", src.Size)
 	obj, err := req.Store.Copy(ctx, req.Name, req.FromVersion, req.ToVersion, src.SHA256, meta)
 	if err != nil {
 		return Result{Source: src}, err

@@ -1,11 +1,13 @@
 package promote
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/gitrepo"
 	"github.com/releaseplan/terraform-provider-release/internal/gitrepo/gitrepotest"
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 )
 
@@ -240,15 +243,14 @@ func (c *countingBackend) Append(ctx context.Context, ev backend.Event) error {
 
 func TestPromote(t *testing.T) {
 	f := newFixture(t, newRepo(t))
-	ctx := context.Background()
+	var logs bytes.Buffer
+	ctx := logging.With(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)))
 	f.append(t, deployed("staging", "1.0.0-staging", f.sum))
 	cb := &countingBackend{Backend: f.be}
 	req := f.request()
 	req.Backend = cb
 	req.RequireDeployedIn = []string{"staging"}
 	req.RequireDescendantOf = &DescendantOf{Repository: f.repo.Dir, Commit: f.base}
-	var logged []string
-	req.Log = func(msg string, _ map[string]any) { logged = append(logged, msg) }
 
 	res, err := Promote(ctx, req)
 	if err != nil {
@@ -272,8 +274,8 @@ func TestPromote(t *testing.T) {
 	if ev.Version != "1.0.0-rc" || ev.SHA256 != f.sum || ev.GitCommit != f.feature || ev.Actor != "ci@runner" || !strings.Contains(ev.Detail, "promoted from 1.0.0-staging (deployed in staging; descends from ") {
 		t.Errorf("event = %+v", ev)
 	}
-	if len(logged) == 0 {
-		t.Error("no progress was logged")
+	if !strings.Contains(logs.String(), `msg="copying the bytes" from=app@1.0.0-staging version=1.0.0-rc`) {
+		t.Errorf("the copy was not logged with its version: %q", logs.String())
 	}
 
 	// Applying again adopts the promotion: no copy, no second event.

@@ -27,6 +27,8 @@ import (
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/check"
+	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 	"github.com/releaseplan/terraform-provider-release/internal/router"
 )
 
@@ -38,8 +40,9 @@ var (
 	_ resource.ResourceWithValidateConfig   = (*blueGreenRouterResource)(nil)
 )
 
-// defaultNginxTestCommand validates the system nginx configuration before a reload.
-const defaultNginxTestCommand = "nginx -t"
+// defaultNginxTestCommand validates the system nginx configuration before a reload
+// (the one default of router and maintenance, internal/nginxconf's).
+const defaultNginxTestCommand = router.DefaultTestCommand
 
 // On-destroy behaviours.
 const (
@@ -202,7 +205,7 @@ func blueGreenRouterSchema() schema.Schema {
 					"test_command": schema.StringAttribute{
 						MarkdownDescription: "Shell command (`sh -c`) that validates the configuration after the file is written " +
 							"and before the reload; when it fails the previous file is restored. Default `" + defaultNginxTestCommand +
-							"`; `\"\"` skips validation (`nginx -s reload` alone does not report a rejected configuration).",
+							"`, also when empty; `" + router.SkipTest + "` skips validation (discouraged: `nginx -s reload` alone does not report a rejected configuration).",
 						Optional: true,
 					},
 					"preview_server_name": schema.StringAttribute{
@@ -440,9 +443,8 @@ func routingChanged(state, plan *blueGreenRouterModel) bool {
 }
 
 func (m *blueGreenRouterModel) router(ctx context.Context) router.Router {
-	logger := func(msg string, fields map[string]any) { tflog.Info(ctx, msg, fields) }
 	if m.Directory != nil {
-		return &router.Directory{Path: m.Directory.Path.ValueString(), Log: logger}
+		return &router.Directory{Path: m.Directory.Path.ValueString()}
 	}
 	n := m.Nginx
 	test := defaultNginxTestCommand
@@ -457,7 +459,6 @@ func (m *blueGreenRouterModel) router(ctx context.Context) router.Router {
 		PreviewServerName: n.PreviewServerName.ValueString(),
 		TestCommand:       test,
 		ReloadCommand:     n.ReloadCommand.ValueString(),
-		Log:               logger,
 	}
 }
 
@@ -484,13 +485,8 @@ func (m *blueGreenRouterModel) healthCheck(ctx context.Context, diags *diag.Diag
 		} else {
 			c.URL = "http://" + m.colourUpstream(colour).ValueString() + h.Path.ValueString()
 		}
-		return check.Run(ctx, c, func(a check.Attempt) {
-			fields := map[string]any{"colour": string(colour), "url": c.URL, "attempt": a.N, "status": a.Status, "duration": a.Duration.String()}
-			if a.Err != nil {
-				fields["error"] = a.Err.Error()
-			}
-			tflog.Info(ctx, "Health check attempt", fields)
-		})
+		// check logs each attempt; the colour goes with every line.
+		return check.Run(logging.With(ctx, logging.From(ctx).With("colour", string(colour))), c, nil)
 	}
 }
 
@@ -717,7 +713,7 @@ func (r *blueGreenRouterResource) ImportState(ctx context.Context, req resource.
 	if fi.IsDir() {
 		m.Directory = &blueGreenDirectoryModel{Path: types.StringValue(id)}
 	} else {
-		meta, err := router.ReadMeta(id)
+		meta, err := router.ReadMeta(ctx, host.Local{}, id)
 		if err != nil {
 			resp.Diagnostics.AddError("Unable to import blue/green router", err.Error()+".\nOnly files written by release_blue_green_router can be imported.")
 			return

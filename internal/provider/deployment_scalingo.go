@@ -59,7 +59,6 @@ func (d *providerData) scalingoDeploymentTarget(ctx context.Context, m *deployme
 		Client: c, App: m.App.ValueString(), Name: name, Store: d.Store,
 		SourceURLFromStore: m.SourceURLFromStore.ValueBool(),
 		PollInterval:       scalingoPollInterval,
-		Log:                func(msg string, f map[string]any) { tflog.Info(ctx, msg, f) },
 	}
 	return t, "scalingo:" + t.App, diags
 }

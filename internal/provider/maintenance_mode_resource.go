@@ -161,7 +161,7 @@ func maintenanceModeSchema(ctx context.Context) schema.Schema {
 						Optional:            true, Computed: true, Default: stringdefault.StaticString(maintenance.DefaultReloadCommand),
 					},
 					"test_command": schema.StringAttribute{
-						MarkdownDescription: "Shell command that validates the configuration before the reload. Default `" + maintenance.DefaultTestCommand + "`; `-` skips the test.",
+						MarkdownDescription: "Shell command that validates the configuration before the reload. Default `" + maintenance.DefaultTestCommand + "`, also when empty; `" + maintenance.SkipTest + "` skips the test.",
 						Optional:            true, Computed: true, Default: stringdefault.StaticString(maintenance.DefaultTestCommand),
 					},
 				},
@@ -209,27 +209,23 @@ func (r *maintenanceModeResource) Configure(_ context.Context, req resource.Conf
 	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
-func tflogger(ctx context.Context) maintenance.Logger {
-	return func(msg string, fields map[string]any) { tflog.Info(ctx, msg, fields) }
-}
-
 // backend builds the maintenance backend the model's block describes.
-func (r *maintenanceModeResource) backend(ctx context.Context, m *maintenanceModeModel) (maintenance.Backend, string, error) {
+func (r *maintenanceModeResource) backend(ctx context.Context, m *maintenanceModeModel) (maintenance.Switch, string, error) {
 	switch {
 	case m.Directory != nil:
 		p := m.Directory.Path.ValueString()
-		return &maintenance.Directory{Path: p, Log: tflogger(ctx)}, "directory:" + p, nil
+		return &maintenance.Directory{Path: p}, "directory:" + p, nil
 	case m.Nginx != nil:
 		p := m.Nginx.ConfigFile.ValueString()
 		return &maintenance.Nginx{ConfigFile: p, ReloadCommand: m.Nginx.ReloadCommand.ValueString(),
-			TestCommand: m.Nginx.TestCommand.ValueString(), Log: tflogger(ctx)}, "nginx:" + p, nil
+			TestCommand: m.Nginx.TestCommand.ValueString()}, "nginx:" + p, nil
 	case m.Scalingo != nil:
 		c, err := r.data.scalingoClient(ctx)
 		if err != nil {
 			return nil, "", err
 		}
 		b := &maintenance.Scalingo{Client: c, App: m.Scalingo.App.ValueString(), Restart: m.Scalingo.Restart.IsNull() || m.Scalingo.Restart.ValueBool(),
-			PollInterval: scalingoPollInterval, Log: tflogger(ctx)}
+			PollInterval: scalingoPollInterval}
 		if n := m.Scalingo.VariableNames; n != nil {
 			b.Names = maintenance.VariableNames{Enable: n.Enable.ValueString(), BannerEnable: n.BannerEnable.ValueString(), BannerMessage: n.BannerMessage.ValueString()}
 		}
@@ -256,7 +252,7 @@ func (m *maintenanceModeModel) state(ctx context.Context, diags *diag.Diagnostic
 // observe copies the real state into m. What a disabled backend cannot show (the
 // message of a maintenance that is off, reason, until, allowed_ips on Scalingo)
 // keeps the value m had, so only real differences show as drift.
-func (m *maintenanceModeModel) observe(b maintenance.Backend, s maintenance.State) {
+func (m *maintenanceModeModel) observe(b maintenance.Switch, s maintenance.State) {
 	m.Enabled = types.BoolValue(s.Enabled)
 	if !s.Enabled {
 		if m.Banner.IsNull() {
@@ -269,7 +265,7 @@ func (m *maintenanceModeModel) observe(b maintenance.Backend, s maintenance.Stat
 	}
 	m.Banner = types.BoolValue(s.Banner)
 	m.Message = types.StringValue(s.Message)
-	if _, ok := b.(*maintenance.Scalingo); ok {
+	if !b.Capabilities().Details {
 		return
 	}
 	m.Reason = optionalString(s.Reason, "")
@@ -309,7 +305,7 @@ func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenan
 	defer cancel()
 	tflog.Info(ctx, "setting maintenance mode", map[string]any{"backend": b.Describe(), "mode": describeMaintenance(want)})
 	if err := b.Apply(ctx, want); err != nil {
-		now, _, rerr := b.Read(context.WithoutCancel(ctx))
+		now, rerr := b.Read(context.WithoutCancel(ctx))
 		where := "could not be read back (" + fmtErr(rerr) + ")"
 		if rerr == nil {
 			where = "is " + describeMaintenance(now)
@@ -325,8 +321,8 @@ func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenan
 		}
 		diags.AddError("Unable to "+verb+" maintenance mode on "+b.Describe(),
 			fmt.Sprintf("Turning maintenance %s failed: %v. Maintenance there now %s. Fix the cause, then apply again.", describeMaintenance(want), err, where))
-		switch _, paas := b.(*maintenance.Scalingo); {
-		case paas:
+		switch {
+		case b.Capabilities().Staged:
 			// The variables may be set while the containers still run the old
 			// ones: keep what was there so the next apply sets and restarts again.
 			if prior != nil {
@@ -409,18 +405,18 @@ func (r *maintenanceModeResource) Read(ctx context.Context, req resource.ReadReq
 		tflog.Info(ctx, "a maintenance change is pending a restart; keeping the recorded state", map[string]any{"backend": b.Describe()})
 		return
 	}
-	s, exists, err := b.Read(ctx)
+	s, err := b.Read(ctx)
+	if errors.Is(err, maintenance.ErrNotFound) {
+		tflog.Warn(ctx, "the maintenance target is gone; removing the resource from the state", map[string]any{"backend": b.Describe()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
 	if errors.Is(err, maintenance.ErrNotOwned) {
 		resp.Diagnostics.AddError("Unable to read maintenance mode on "+b.Describe(), err.Error()+". Nothing was changed.")
 		return
 	}
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to read maintenance mode on "+b.Describe(), err.Error()+". The state was left as it was. Check access to it, then refresh again.")
-		return
-	}
-	if !exists {
-		tflog.Warn(ctx, "the maintenance target is gone; removing the resource from the state", map[string]any{"backend": b.Describe()})
-		resp.State.RemoveResource(ctx)
 		return
 	}
 	m.ID = types.StringValue(id)
@@ -441,7 +437,7 @@ func (r *maintenanceModeResource) Delete(ctx context.Context, req resource.Delet
 		resp.Diagnostics.AddError("Unable to turn maintenance mode off", err.Error()+". Maintenance was left as it is.")
 		return
 	}
-	if _, exists, err := b.Read(ctx); err == nil && !exists {
+	if _, err := b.Read(ctx); errors.Is(err, maintenance.ErrNotFound) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)

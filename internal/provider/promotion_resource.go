@@ -240,7 +240,6 @@ func (r *promotionResource) Create(ctx context.Context, req resource.CreateReque
 		Actor:       r.data.Actor,
 		Store:       r.data.Store,
 		Backend:     r.data.Backend,
-		Log:         func(msg string, fields map[string]any) { tflog.Info(ctx, msg, fields) },
 	}
 	resp.Diagnostics.Append(plan.RequireDeployedIn.ElementsAs(ctx, &preq.RequireDeployedIn, false)...)
 	if d := plan.RequireDescendantOf; d != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/logging/tfhandler"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 )
 
@@ -41,6 +42,9 @@ const (
 
 // New returns the provider constructor for the given build version.
 func New(version string) func() provider.Provider {
+	// The domain packages log with internal/logging; send it to tflog, with each
+	// record's own context, so messages reach the operation that caused them.
+	tfhandler.InstallDefault()
 	return func() provider.Provider { return &releaseProvider{version: version} }
 }
 

@@ -6,8 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/terraform-plugin-log/tflog"
-
 	"github.com/releaseplan/terraform-provider-release/internal/scalingo"
 )
 
@@ -41,9 +39,9 @@ func (d *providerData) scalingoClient(ctx context.Context) (*scalingo.Client, er
 		AuthEndpoint:        s.AuthURL,
 		DatabaseAPIEndpoint: s.DBAPIURL,
 		UserAgent:           "terraform-provider-release/" + d.ProviderVersion,
-		Logger: func(msg string, fields map[string]any) {
-			tflog.Info(ctx, msg, fields)
-		},
+		// No Logger: the client is shared by every resource of the run, so retries
+		// are logged with each request's own context (internal/logging), never
+		// with the context of the resource that happened to create the client.
 	})
 	if err != nil {
 		return nil, err

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 
-	"github.com/releaseplan/terraform-provider-release/internal/atomicfile"
+	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 )
 
 // LiveLink is the name of the symlink the directory router switches.
@@ -18,7 +19,8 @@ const LiveLink = "live"
 // stays reachable at its own directory for previews.
 type Directory struct {
 	Path string
-	Log  Logger
+	// Host is where Path is (nil: host.Local, this machine).
+	Host host.Host
 }
 
 var _ Router = (*Directory)(nil)
@@ -29,17 +31,24 @@ func (d *Directory) ColourDir(c Colour) string { return filepath.Join(d.Path, st
 // LivePath returns <Path>/live.
 func (d *Directory) LivePath() string { return filepath.Join(d.Path, LiveLink) }
 
+func (d *Directory) host() host.Host {
+	if d.Host == nil {
+		return host.Local{}
+	}
+	return d.Host
+}
+
 // Read reports where the live symlink points; ErrNotFound when it does not exist.
 func (d *Directory) Read(ctx context.Context) (State, error) {
-	target, err := os.Readlink(d.LivePath())
-	if errors.Is(err, os.ErrNotExist) {
-		return State{}, ErrNotFound
+	target, err := d.host().Readlink(ctx, d.LivePath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{}, fmt.Errorf("%s: %w", d.LivePath(), ErrNotFound)
 	}
 	if err != nil {
 		return State{}, err
 	}
 	st := State{Live: target, Blue: string(Blue), Green: string(Green)}
-	if fi, err := os.Lstat(d.LivePath()); err == nil {
+	if fi, err := d.host().Lstat(ctx, d.LivePath()); err == nil {
 		st.SwitchedAt = fi.ModTime()
 	}
 	switch filepath.Clean(target) {
@@ -73,30 +82,30 @@ func (d *Directory) Switch(ctx context.Context, colour Colour, check HealthCheck
 		return State{}, &SwitchError{Stage: StageValidate, Colour: colour, Err: err}
 	}
 	dir := d.ColourDir(colour)
-	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+	if fi, err := d.host().Stat(ctx, dir); err != nil || !fi.IsDir() {
 		if err == nil {
 			err = errors.New("not a directory")
 		}
 		return State{}, &SwitchError{Stage: StageValidate, Colour: colour, Err: fmt.Errorf("%s: %w", dir, err), Left: left}
 	}
-	d.Log.log("Switching blue/green directory router", map[string]any{"colour": string(colour), "path": d.LivePath()})
+	logging.Info(ctx, "Switching blue/green directory router", "colour", string(colour), "path", d.LivePath(), logging.Host, d.host().Name())
 	if check != nil && prev.Active != colour {
-		d.Log.log("Health-checking the colour about to go live", map[string]any{"colour": string(colour), "directory": dir})
+		logging.Info(ctx, "Health-checking the colour about to go live", "colour", string(colour), "directory", dir)
 		if err := check(ctx, colour, dir); err != nil {
 			return State{}, &SwitchError{Stage: StageHealthCheck, Colour: colour, Err: err, Left: left}
 		}
 	}
-	if err := atomicfile.Symlink(string(colour), d.LivePath()); err != nil {
+	if err := d.host().Symlink(ctx, string(colour), d.LivePath()); err != nil {
 		return State{}, &SwitchError{Stage: StageWrite, Colour: colour, Err: err, Left: left}
 	}
-	d.Log.log("Live symlink switched", map[string]any{"colour": string(colour), "path": d.LivePath()})
+	logging.Info(ctx, "Live symlink switched", "colour", string(colour), "path", d.LivePath(), logging.Host, d.host().Name())
 	return d.Read(ctx)
 }
 
 // Remove deletes the live symlink; the colour directories stay.
 func (d *Directory) Remove(ctx context.Context) error {
-	err := os.Remove(d.LivePath())
-	if errors.Is(err, os.ErrNotExist) {
+	err := d.host().Remove(ctx, d.LivePath())
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	return err

@@ -78,7 +78,8 @@ func startNginxFixture(t testing.TB, preview string) *nginxFixture {
 		Blue:              f.blue.addr,
 		Green:             f.green.addr,
 		PreviewServerName: preview,
-		ReloadCommand:     "true", // nginx is not running yet
+		TestCommand:       SkipTest, // nginx is not running yet
+		ReloadCommand:     "true",
 	}
 	if _, err := f.router.Switch(context.Background(), Blue, nil); err != nil {
 		t.Fatal(err)

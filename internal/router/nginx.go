@@ -5,17 +5,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/releaseplan/terraform-provider-release/internal/atomicfile"
+	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
+	"github.com/releaseplan/terraform-provider-release/internal/nginxconf"
 )
 
-// DefaultReloadCommand reloads the system nginx.
-const DefaultReloadCommand = "nginx -s reload"
+// Default commands of the nginx router: nginxconf's, shared with the maintenance
+// page, so the two cannot disagree.
+const (
+	DefaultReloadCommand = nginxconf.DefaultReloadCommand
+	DefaultTestCommand   = nginxconf.DefaultTestCommand
+	// SkipTest, as TestCommand, skips the configuration test.
+	SkipTest = nginxconf.SkipTest
+)
 
 // Header is the first line of every file the nginx router writes; Read refuses files
 // without it so that the router never adopts a file it does not own.
@@ -64,11 +72,13 @@ type Nginx struct {
 	Blue, Green string
 	// PreviewServerName, when set, routes requests whose Host is this name to the idle colour.
 	PreviewServerName string
-	// TestCommand validates the configuration after the file is written (sh -c); empty skips it.
+	// TestCommand validates the configuration after the file is written (sh -c);
+	// empty means DefaultTestCommand, SkipTest skips the test.
 	TestCommand string
 	// ReloadCommand reloads nginx (sh -c); empty means DefaultReloadCommand.
 	ReloadCommand string
-	Log           Logger
+	// Host is where the file and nginx are (nil: host.Local, this machine).
+	Host host.Host
 	// Now returns the switch time; time.Now when nil.
 	Now func() time.Time
 }
@@ -199,9 +209,9 @@ func stripComment(s string) string {
 
 // Read parses the include file. It returns ErrNotFound when the file does not exist.
 func (n *Nginx) Read(ctx context.Context) (State, error) {
-	b, err := os.ReadFile(n.ConfigFile)
-	if errors.Is(err, os.ErrNotExist) {
-		return State{}, ErrNotFound
+	b, err := n.host().ReadFile(ctx, n.ConfigFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{}, fmt.Errorf("%s: %w", n.ConfigFile, ErrNotFound)
 	}
 	if err != nil {
 		return State{}, err
@@ -221,12 +231,12 @@ type Meta struct {
 	ReloadCommand     string
 }
 
-// ReadMeta returns the settings recorded in a file written by Render, for import by
-// file path. ErrNotFound when the file does not exist.
-func ReadMeta(configFile string) (Meta, error) {
-	b, err := os.ReadFile(configFile)
-	if errors.Is(err, os.ErrNotExist) {
-		return Meta{}, ErrNotFound
+// ReadMeta returns the settings recorded in a file written by Render on h, for
+// import by file path. ErrNotFound when the file does not exist.
+func ReadMeta(ctx context.Context, h host.Host, configFile string) (Meta, error) {
+	b, err := h.ReadFile(ctx, configFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Meta{}, fmt.Errorf("%s: %w", configFile, ErrNotFound)
 	}
 	if err != nil {
 		return Meta{}, err
@@ -268,39 +278,27 @@ func describe(c Colour, target string) string {
 	return fmt.Sprintf("%s (%s)", c, target)
 }
 
-// Switch makes colour live: health check (when its upstream is not live yet), atomic
-// write, test_command, reload_command. When the test or the reload fails, the previous
-// file is put back (or the new one removed if there was none) and nginx reloaded again.
+// Switch makes colour live: health check (when its upstream is not live yet), then
+// the nginxconf flow: atomic write, test_command, reload_command. When the test or
+// the reload fails, the previous file is put back (or the new one removed if there
+// was none) and nginx reloaded again.
 func (n *Nginx) Switch(ctx context.Context, colour Colour, check HealthCheck) (State, error) {
-	fail := func(stage Stage, err error) (State, error) {
-		return State{}, &SwitchError{Stage: stage, Colour: colour, Err: err}
-	}
 	if !colour.Valid() {
-		return fail(StageValidate, fmt.Errorf("unknown colour %q", colour))
+		return State{}, &SwitchError{Stage: StageValidate, Colour: colour, Err: fmt.Errorf("unknown colour %q", colour)}
 	}
 	if err := n.validate(); err != nil {
-		return fail(StageValidate, err)
+		return State{}, &SwitchError{Stage: StageValidate, Colour: colour, Err: err}
 	}
-	previous, readErr := os.ReadFile(n.ConfigFile)
-	hadPrevious := readErr == nil
-	if readErr != nil && !errors.Is(readErr, os.ErrNotExist) {
-		return fail(StageWrite, readErr)
-	}
-	left := "nothing (no previous configuration)"
-	prevLive := ""
-	if hadPrevious {
-		if st, err := Parse(string(previous), n.UpstreamName); err == nil {
-			prevLive = st.Live
-			left = describe(st.Active, st.Live)
-		} else {
-			left = "the previous " + n.ConfigFile
-		}
+	h := n.host()
+	left, prevLive, err := n.live(ctx)
+	if err != nil {
+		return State{}, &SwitchError{Stage: StageWrite, Colour: colour, Err: err}
 	}
 	target := n.upstream(colour)
-	n.Log.log("Switching blue/green router", map[string]any{"colour": string(colour), "upstream": target, "config_file": n.ConfigFile})
+	logging.Info(ctx, "Switching blue/green router", "colour", string(colour), "upstream", target, "config_file", n.ConfigFile, logging.Host, h.Name())
 
 	if check != nil && prevLive != target {
-		n.Log.log("Health-checking the colour about to go live", map[string]any{"colour": string(colour), "upstream": target})
+		logging.Info(ctx, "Health-checking the colour about to go live", "colour", string(colour), "upstream", target)
 		if err := check(ctx, colour, target); err != nil {
 			return State{}, &SwitchError{Stage: StageHealthCheck, Colour: colour, Err: err, Left: left}
 		}
@@ -311,81 +309,67 @@ func (n *Nginx) Switch(ctx context.Context, colour Colour, check HealthCheck) (S
 		now = n.Now
 	}
 	content := n.Render(colour, now())
-	if err := atomicfile.WriteFile(n.ConfigFile, []byte(content), 0o644); err != nil {
-		return State{}, &SwitchError{Stage: StageWrite, Colour: colour, Err: err, Left: left}
-	}
-
-	restore := func(stage Stage, command, output string, err error, reload bool) (State, error) {
-		se := &SwitchError{Stage: stage, Colour: colour, Command: command, Output: output, Err: err, Left: left}
-		var rerr error
-		if hadPrevious {
-			rerr = atomicfile.WriteFile(n.ConfigFile, previous, 0o644)
-		} else {
-			rerr = os.Remove(n.ConfigFile)
+	_, err = nginxconf.Apply(ctx, h, n.change([]byte(content)))
+	var ne *nginxconf.Error
+	if errors.As(err, &ne) {
+		se := &SwitchError{Stage: Stage(ne.Stage), Colour: colour, Command: ne.Command, Output: ne.Output,
+			Restored: ne.Restored, RestoreErr: ne.RestoreErr, Left: left, Err: ne.Err}
+		if ne.Stage == nginxconf.StageWrite {
+			se.Restored = false
 		}
-		if rerr == nil && reload {
-			// The reload may have been half-applied; reload the restored file.
-			if out, err := runShell(context.WithoutCancel(ctx), n.reloadCommand()); err != nil {
-				rerr = fmt.Errorf("reloading the restored configuration (%s): %v: %s", n.reloadCommand(), err, out)
-			}
-		}
-		se.Restored, se.RestoreErr = rerr == nil, rerr
-		if rerr != nil {
+		if ne.RestoreErr != nil {
 			se.Left = ""
 		}
-		n.Log.log("Restored the previous nginx configuration", map[string]any{"config_file": n.ConfigFile, "error": fmt.Sprint(rerr)})
 		return State{}, se
 	}
-
-	if n.TestCommand != "" {
-		if out, err := runShell(ctx, n.TestCommand); err != nil {
-			return restore(StageTest, n.TestCommand, out, err, false)
-		}
-	}
-	out, err := runShell(ctx, n.reloadCommand())
 	if err != nil {
-		return restore(StageReload, n.reloadCommand(), out, err, true)
+		return State{}, &SwitchError{Stage: StageWrite, Colour: colour, Err: err, Left: left}
 	}
-	n.Log.log("nginx reloaded", map[string]any{"colour": string(colour), "upstream": target, "output": out})
+	logging.Info(ctx, "Blue/green router switched", "colour", string(colour), "upstream", target, logging.Host, h.Name())
 	return Parse(content, n.UpstreamName)
 }
 
-func (n *Nginx) reloadCommand() string {
-	if n.ReloadCommand == "" {
-		return DefaultReloadCommand
+// live describes what the current file serves (for messages) and its live upstream.
+func (n *Nginx) live(ctx context.Context) (left, live string, err error) {
+	previous, err := n.host().ReadFile(ctx, n.ConfigFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "nothing (no previous configuration)", "", nil
 	}
-	return n.ReloadCommand
+	if err != nil {
+		return "", "", err
+	}
+	// A file this router cannot parse is still what serves: name it, and let
+	// the switch replace it.
+	if st, perr := Parse(string(previous), n.UpstreamName); perr == nil {
+		return describe(st.Active, st.Live), st.Live, nil
+	}
+	return "the previous " + n.ConfigFile, "", nil
+}
+
+func (n *Nginx) change(content []byte) nginxconf.Change {
+	return nginxconf.Change{File: n.ConfigFile, Content: content, Remove: content == nil, TestCommand: n.TestCommand, ReloadCommand: n.ReloadCommand}
+}
+
+func (n *Nginx) reloadCommand() string { return n.change(nil).Reload() }
+
+func (n *Nginx) host() host.Host {
+	if n.Host == nil {
+		return host.Local{}
+	}
+	return n.Host
 }
 
 // Remove deletes the include file and reloads nginx. Server blocks that still
-// proxy_pass to the upstream make nginx refuse the new configuration: remove them first.
+// proxy_pass to the upstream make nginx refuse the new configuration: remove them
+// first. When the test or the reload fails, the file is put back.
 func (n *Nginx) Remove(ctx context.Context) error {
-	previous, err := os.ReadFile(n.ConfigFile)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
+	_, err := nginxconf.Apply(ctx, n.host(), n.change(nil))
+	var ne *nginxconf.Error
+	if !errors.As(err, &ne) || ne.Stage == nginxconf.StageWrite {
 		return err
 	}
-	if err := os.Remove(n.ConfigFile); err != nil {
-		return err
+	if ne.RestoreErr != nil {
+		return fmt.Errorf("%s failed after removing %s: %v: %s; putting the file back failed too: %v", ne.Command, n.ConfigFile, ne.Err, ne.Output, ne.RestoreErr)
 	}
-	fail := func(command, out string, err error) error {
-		rerr := atomicfile.WriteFile(n.ConfigFile, previous, 0o644)
-		if rerr != nil {
-			return fmt.Errorf("%s failed after removing %s: %v: %s; putting the file back failed too: %v", command, n.ConfigFile, err, out, rerr)
-		}
-		return fmt.Errorf("%s failed after removing %s: %v: %s; the file was put back", command, n.ConfigFile, err, out)
-	}
-	if n.TestCommand != "" {
-		if out, err := runShell(ctx, n.TestCommand); err != nil {
-			return fail(n.TestCommand, out, err)
-		}
-	}
-	if out, err := runShell(ctx, n.reloadCommand()); err != nil {
-		e := fail(n.reloadCommand(), out, err)
-		_, _ = runShell(context.WithoutCancel(ctx), n.reloadCommand())
-		return e
-	}
-	return nil
+	return fmt.Errorf("%s failed after removing %s: %v: %s; the file was put back", ne.Command, n.ConfigFile, ne.Err, ne.Output)
 }

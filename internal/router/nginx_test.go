@@ -1,19 +1,23 @@
 package router
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 )
 
 func TestNginxSwitchAndPreview(t *testing.T) {
 	f := startNginxFixture(t, "preview.example.test")
-	ctx := context.Background()
-	var logged []string
-	f.router.Log = func(msg string, fields map[string]any) { logged = append(logged, msg) }
+	var logs bytes.Buffer
+	ctx := logging.With(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)))
 
 	steps := []struct {
 		to   Colour
@@ -49,8 +53,8 @@ func TestNginxSwitchAndPreview(t *testing.T) {
 		t.Errorf("include file lacks the header:\n%s", readFile(t, f.upstreamFile))
 	}
 	for _, want := range []string{"Switching blue/green router", "Health-checking the colour about to go live", "nginx reloaded"} {
-		if !strings.Contains(strings.Join(logged, "\n"), want) {
-			t.Errorf("progress log lacks %q: %q", want, logged)
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("progress log lacks %q: %q", want, logs.String())
 		}
 	}
 }
@@ -223,7 +227,7 @@ func TestParse(t *testing.T) {
 	if err := os.WriteFile(r.ConfigFile, []byte(r.Render(Green, at)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	meta, err := ReadMeta(r.ConfigFile)
+	meta, err := ReadMeta(context.Background(), host.Local{}, r.ConfigFile)
 	want := Meta{UpstreamName: "web", PreviewServerName: "Preview.Example.org", TestCommand: r.TestCommand, ReloadCommand: DefaultReloadCommand}
 	if err != nil || meta != want {
 		t.Errorf("ReadMeta = %+v, %v; want %+v", meta, err, want)
@@ -271,7 +275,7 @@ func TestNginxRemove(t *testing.T) {
 	}
 	waitBody(t, f.srv.URL("/"), nil, "blue")
 
-	standalone := &Nginx{ConfigFile: t.TempDir() + "/x.conf", UpstreamName: "app", Blue: "127.0.0.1:1", Green: "127.0.0.1:2", ReloadCommand: "true"}
+	standalone := &Nginx{ConfigFile: t.TempDir() + "/x.conf", UpstreamName: "app", Blue: "127.0.0.1:1", Green: "127.0.0.1:2", TestCommand: SkipTest, ReloadCommand: "true"}
 	if _, err := standalone.Switch(context.Background(), Green, nil); err != nil {
 		t.Fatal(err)
 	}

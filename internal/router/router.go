@@ -7,16 +7,21 @@
 // run an optional health check on the colour about to go live before touching anything,
 // and report what is really live when read back.
 //
+// Every file, link and command goes through a host.Host (host.Local when none is
+// given); the nginx router writes, tests, reloads and restores through
+// internal/nginxconf, the flow it shares with the maintenance page. Progress is
+// logged with internal/logging.
+//
 // The package knows nothing of Terraform: it takes a context and plain structs.
 package router
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/host"
 )
 
 // Colour is one of the two environments.
@@ -49,17 +54,9 @@ func ParseColour(s string) (Colour, error) {
 }
 
 // ErrNotFound is returned by Read when the router has never switched: the include file
-// or the live symlink does not exist.
-var ErrNotFound = errors.New("router not found")
-
-// Logger receives progress messages (colour, health-check attempts, reload results).
-type Logger func(msg string, fields map[string]any)
-
-func (l Logger) log(msg string, fields map[string]any) {
-	if l != nil {
-		l(msg, fields)
-	}
-}
+// or the live symlink does not exist. It is host.ErrNotFound, the "gone" of every
+// domain package (target.ErrNotFound and maintenance.ErrNotFound are the same).
+var ErrNotFound = host.ErrNotFound
 
 // HealthCheck verifies the colour about to go live. target is the colour's upstream
 // address for the nginx router and its directory for the directory router. A non-nil
@@ -143,22 +140,3 @@ func (e *SwitchError) Error() string {
 }
 
 func (e *SwitchError) Unwrap() error { return e.Err }
-
-// runShell runs command with sh -c and returns the tail of its combined output.
-func runShell(ctx context.Context, command string) (string, error) {
-	cmd := exec.CommandContext(ctx, "sh", "-c", command)
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	return tail(string(out), 20, 4000), err
-}
-
-func tail(s string, lines, bytes int) string {
-	s = strings.TrimRight(s, "\n")
-	if parts := strings.Split(s, "\n"); len(parts) > lines {
-		s = strings.Join(parts[len(parts)-lines:], "\n")
-	}
-	if len(s) > bytes {
-		s = "…" + s[len(s)-bytes:]
-	}
-	return s
-}

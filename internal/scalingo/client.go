@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 )
 
 // DefaultRegion is the region used when neither Region nor endpoints are given.
@@ -59,6 +61,8 @@ type ClientConfig struct {
 	// (defaults 500ms and 15s). A Retry-After header on 429/503 takes precedence.
 	RetryWaitMin, RetryWaitMax time.Duration
 	// Logger, when set, receives one line per retried request (never secrets).
+	// When nil, the line goes to internal/logging with the request's context, so
+	// it reaches the operation that made the request even on a shared client.
 	Logger func(msg string, fields map[string]any)
 }
 
@@ -139,13 +143,15 @@ func New(_ context.Context, cfg ClientConfig) (*Client, error) {
 	}
 	rc.CheckRetry = checkRetry
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	if cfg.Logger != nil {
-		rc.RequestLogHook = func(_ retryablehttp.Logger, req *http.Request, attempt int) {
-			if attempt > 0 {
-				cfg.Logger("Retrying Scalingo API request", map[string]any{
-					"method": req.Method, "path": req.URL.Path, "attempt": attempt,
-				})
-			}
+	rc.RequestLogHook = func(_ retryablehttp.Logger, req *http.Request, attempt int) {
+		switch {
+		case attempt == 0:
+		case cfg.Logger != nil:
+			cfg.Logger("Retrying Scalingo API request", map[string]any{
+				"method": req.Method, "path": req.URL.Path, "attempt": attempt,
+			})
+		default:
+			logging.Info(req.Context(), "Retrying Scalingo API request", "method", req.Method, "path", req.URL.Path, logging.Attempt, attempt)
 		}
 	}
 	c.http = rc

@@ -5,11 +5,13 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 	"github.com/releaseplan/terraform-provider-release/internal/scalingo"
 	"github.com/releaseplan/terraform-provider-release/internal/scalingo/scalingotest"
 )
@@ -267,6 +269,34 @@ func TestRetries(t *testing.T) {
 			t.Fatalf("attempts = %d, want 1", n)
 		}
 	})
+}
+
+// TestRetriesAreLoggedWithTheRequestsContext: one client serves many operations
+// (the provider caches it); a retry is logged with the logger of the operation
+// that made the request, not of the one that created the client.
+func TestRetriesAreLoggedWithTheRequestsContext(t *testing.T) {
+	fake := scalingotest.NewServer(t, scalingotest.Options{})
+	fake.CreateApp("histologe-staging")
+	var creator, user bytes.Buffer
+	creatorCtx := logging.With(ctxT(t), slog.New(slog.NewTextHandler(&creator, nil)))
+	c, err := scalingo.New(creatorCtx, fake.ClientConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	userCtx := logging.With(ctxT(t), slog.New(slog.NewTextHandler(&user, nil)))
+	if _, err := c.AppsShow(userCtx, "histologe-staging"); err != nil {
+		t.Fatal(err)
+	}
+	fake.FailNext(http.StatusTooManyRequests, 1)
+	if _, err := c.AppsShow(userCtx, "histologe-staging"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(user.String(), `msg="Retrying Scalingo API request" method=GET path=/v1/apps/histologe-staging attempt=1`) {
+		t.Errorf("the retry was not logged with the request's logger: %q", user.String())
+	}
+	if creator.Len() != 0 {
+		t.Errorf("the retry went to the logger of the context that created the client: %q", creator.String())
+	}
 }
 
 func TestUnprocessableMessages(t *testing.T) {

@@ -1,6 +1,9 @@
-// Package shell is the one runner for server-side commands: deployment hooks and
-// backup commands (internal/deploy) run through it, so they are all started,
-// capped, timed out and killed the same way.
+// Package shell is the one runner for server-side commands on this machine:
+// deployment hooks and backup commands (internal/deploy), and the nginx test and
+// reload commands of the router and the maintenance page (internal/nginxconf,
+// through host.Local), so they are all started, capped, timed out and killed the
+// same way. Code that may run on a remote host calls host.Host.Run, whose Local
+// implementation is this package.
 //
 // A command runs with `sh -c` in a process group of its own. When its context is
 // cancelled or its deadline passes, the whole group is killed (SIGKILL to -pgid),
@@ -11,9 +14,6 @@
 // killed with SIGKILL; on Linux the script's shell also gets Pdeathsig=SIGKILL.
 // Only the last DefaultMaxOutput bytes of output are kept: enough to explain a
 // failure, never a gigabyte of logs in memory.
-//
-// internal/router and internal/maintenance still run their reload commands with
-// runners of their own; they are meant to move here.
 package shell
 
 import (

@@ -270,80 +270,101 @@ func (s *HTTP) Put(ctx context.Context, name, version string, r io.Reader, expec
 	}
 	meta = append(meta, '\n')
 
+	u := &upload{s: s, name: name, version: version, src: src, meta: meta}
 	tmp := ".tmp/put-" + randomSuffix() + "/"
-	putData := func(rel string) error {
-		resp, err := s.request(ctx, http.MethodPut, rel, src.body(), src.size, map[string]string{
-			"X-Checksum-Sha256": src.sum,
-			"Content-Type":      "application/octet-stream",
-		})
-		if err != nil {
-			return fmt.Errorf("upload %s@%s: %w", name, version, err)
-		}
-		if resp.StatusCode/100 != 2 {
-			return s.statusError(resp, "upload "+name+"@"+version)
-		}
-		drain(resp)
-		return nil
+	if err := u.putData(ctx, tmp+dataFile); err != nil {
+		s.cleanup(tmp)
+		return Object{}, err
 	}
-	putMeta := func(rel string) error {
-		resp, err := s.request(ctx, http.MethodPut, rel, meta, int64(len(meta)), map[string]string{"Content-Type": "application/json"})
-		if err != nil {
-			return fmt.Errorf("upload the metadata of %s@%s: %w", name, version, err)
-		}
-		if resp.StatusCode/100 != 2 {
-			return s.statusError(resp, "upload the metadata of "+name+"@"+version)
-		}
-		drain(resp)
-		return nil
+	if err := u.putMeta(ctx, tmp+metadataFile); err != nil {
+		s.cleanup(tmp)
+		return Object{}, err
 	}
+	if existing, done, err := u.publish(ctx, tmp); done || err != nil {
+		return existing, err
+	}
+	obj.URI = s.url(DataPath(name, version))
+	return obj, nil
+}
 
-	if err := putData(tmp + dataFile); err != nil {
-		s.cleanup(tmp)
-		return Object{}, err
+// upload is one Put's bytes and metadata on their way to the server.
+type upload struct {
+	s             *HTTP
+	name, version string
+	src           *source
+	meta          []byte
+}
+
+func (u *upload) putData(ctx context.Context, rel string) error {
+	resp, err := u.s.request(ctx, http.MethodPut, rel, u.src.body(), u.src.size, map[string]string{
+		"X-Checksum-Sha256": u.src.sum,
+		"Content-Type":      "application/octet-stream",
+	})
+	if err != nil {
+		return fmt.Errorf("upload %s@%s: %w", u.name, u.version, err)
 	}
-	if err := putMeta(tmp + metadataFile); err != nil {
-		s.cleanup(tmp)
-		return Object{}, err
+	if resp.StatusCode/100 != 2 {
+		return u.s.statusError(resp, "upload "+u.name+"@"+u.version)
 	}
+	drain(resp)
+	return nil
+}
+
+func (u *upload) putMeta(ctx context.Context, rel string) error {
+	resp, err := u.s.request(ctx, http.MethodPut, rel, u.meta, int64(len(u.meta)), map[string]string{"Content-Type": "application/json"})
+	if err != nil {
+		return fmt.Errorf("upload the metadata of %s@%s: %w", u.name, u.version, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		return u.s.statusError(resp, "upload the metadata of "+u.name+"@"+u.version)
+	}
+	drain(resp)
+	return nil
+}
+
+// publish moves the uploaded folder tmp to the version's place (MOVE with
+// Overwrite: F), or, on a server without MOVE, uploads in place with the metadata
+// last, as the commit. When someone published the version meanwhile, done is true
+// and existing is that version (if it holds the same bytes).
+func (u *upload) publish(ctx context.Context, tmp string) (existing Object, done bool, err error) {
+	s, name, version := u.s, u.name, u.version
 	s.mkcol(ctx, name+"/")
 	final := ObjectDir(name, version) + "/"
 	resp, err := s.request(ctx, "MOVE", tmp, nil, -1, map[string]string{"Destination": s.destination(final), "Overwrite": "F"})
 	if err != nil {
 		s.cleanup(tmp)
-		return Object{}, fmt.Errorf("publish %s@%s: %w; nothing was published", name, version, err)
+		return Object{}, true, fmt.Errorf("publish %s@%s: %w; nothing was published", name, version, err)
 	}
 	switch {
 	case resp.StatusCode/100 == 2:
 		drain(resp)
+		return Object{}, false, nil
 	case resp.StatusCode == http.StatusPreconditionFailed:
 		// Someone published this version meanwhile: the same bytes are fine.
 		drain(resp)
 		s.cleanup(tmp)
 		existing, err := s.Stat(ctx, name, version)
 		if errors.Is(err, ErrNotFound) {
-			return Object{}, fmt.Errorf("publish %s@%s: %s holds an incomplete version (no %s); delete that folder, then publish again", name, version, s.url(final), metadataFile)
+			return Object{}, true, fmt.Errorf("publish %s@%s: %s holds an incomplete version (no %s); delete that folder, then publish again", name, version, s.url(final), metadataFile)
 		}
 		if err != nil {
-			return Object{}, err
+			return Object{}, true, err
 		}
-		return sameOrConflict(existing, src.sum)
+		existing, err = sameOrConflict(existing, u.src.sum)
+		return existing, true, err
 	case resp.StatusCode == http.StatusMethodNotAllowed || resp.StatusCode == http.StatusNotImplemented:
 		// No MOVE (e.g. Artifactory): PUT in place, metadata last, as the commit.
 		drain(resp)
 		s.cleanup(tmp)
-		if err := putData(DataPath(name, version)); err != nil {
-			return Object{}, err
+		if err := u.putData(ctx, DataPath(name, version)); err != nil {
+			return Object{}, true, err
 		}
-		if err := putMeta(MetadataPath(name, version)); err != nil {
-			return Object{}, err
-		}
+		return Object{}, false, u.putMeta(ctx, MetadataPath(name, version))
 	default:
 		err := s.statusError(resp, "publish "+name+"@"+version)
 		s.cleanup(tmp)
-		return Object{}, err
+		return Object{}, true, err
 	}
-	obj.URI = s.url(DataPath(name, version))
-	return obj, nil
 }
 
 func sameOrConflict(existing Object, sum string) (Object, error) {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 	"github.com/releaseplan/terraform-provider-release/internal/scalingo"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 )
@@ -34,8 +35,6 @@ type Scalingo struct {
 	PollInterval time.Duration
 	// TempDir holds the verified bytes between Prepare and Activate (default os.TempDir()).
 	TempDir string
-	// Log receives progress messages.
-	Log func(msg string, fields map[string]any)
 
 	mu    sync.Mutex
 	files map[*Prepared]string
@@ -45,12 +44,6 @@ var _ Target = (*Scalingo)(nil)
 
 // Describe implements Target.
 func (s *Scalingo) Describe() string { return "Scalingo app " + s.App }
-
-func (s *Scalingo) log(msg string, fields map[string]any) {
-	if s.Log != nil {
-		s.Log(msg, fields)
-	}
-}
 
 // Current implements Target: the git_ref of the app's last successful deployment.
 func (s *Scalingo) Current(ctx context.Context) (*Release, error) {
@@ -145,7 +138,7 @@ func (s *Scalingo) sourceURL(ctx context.Context, rel Release, file string) (str
 	if err != nil {
 		return "", err
 	}
-	s.log("uploading the release to Scalingo", map[string]any{"app": s.App, "version": rel.Version, "bytes": st.Size()})
+	logging.Info(ctx, "uploading the release to Scalingo", "app", s.App, logging.Version, rel.Version, "bytes", st.Size())
 	return s.Client.SourcesUploadArchive(ctx, f, st.Size())
 }
 
@@ -160,13 +153,13 @@ func (s *Scalingo) deploy(ctx context.Context, rel Release, file string) (*scali
 	if err != nil {
 		return nil, err
 	}
-	s.log("Scalingo deployment created", map[string]any{"app": s.App, "deployment": d.ID, "git_ref": ref})
+	logging.Info(ctx, "Scalingo deployment created", "app", s.App, "deployment", d.ID, "git_ref", ref)
 	interval := s.PollInterval
 	if interval <= 0 {
 		interval = 3 * time.Second
 	}
 	return s.Client.WaitDeployment(ctx, s.App, d.ID, interval, func(d *scalingo.Deployment) {
-		s.log("Scalingo deployment status", map[string]any{"app": s.App, "deployment": d.ID, "status": string(d.Status)})
+		logging.Info(ctx, "Scalingo deployment status", "app", s.App, "deployment", d.ID, "status", string(d.Status))
 	})
 }
 
@@ -208,7 +201,7 @@ func (s *Scalingo) Restore(ctx context.Context, previous *Release, open Opener) 
 		return fmt.Errorf("read %s@%s: %w", previous.Name, previous.Version, err)
 	}
 	defer func() { _ = s.Discard(context.WithoutCancel(ctx), p) }()
-	s.log("redeploying the previous release", map[string]any{"app": s.App, "version": previous.Version})
+	logging.Info(ctx, "redeploying the previous release", "app", s.App, logging.Version, previous.Version)
 	return s.Activate(ctx, p)
 }
 

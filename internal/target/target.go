@@ -10,13 +10,16 @@ package target
 
 import (
 	"context"
-	"errors"
 	"io"
 	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/host"
 )
 
-// ErrNotFound means the target, or the release asked for, does not exist.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound means the target, or the release asked for, does not exist. It is
+// host.ErrNotFound, the "gone" of every domain package (router.ErrNotFound and
+// maintenance.ErrNotFound are the same).
+var ErrNotFound = host.ErrNotFound
 
 // Release describes one release a target holds (live or not).
 type Release struct {
