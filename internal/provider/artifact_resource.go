@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/store"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
@@ -73,13 +74,13 @@ func artifactResourceSchema() schema.Schema {
 			"name": schema.StringAttribute{
 				MarkdownDescription: "Artifact name, usually the application's (`histologe`). Letters, digits, `.`, `_` and `-`. Changing it publishes a new artifact.",
 				Required:            true,
-				Validators:          []validator.String{artifactName()},
+				Validators:          []validator.String{validate.ArtifactName()},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"version": schema.StringAttribute{
 				MarkdownDescription: "Semantic version to publish, e.g. `1.7.4-staging`. Changing it publishes a new artifact.",
 				Required:            true,
-				Validators:          []validator.String{semverVersion()},
+				Validators:          []validator.String{validate.Semver()},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"source": schema.StringAttribute{
@@ -92,7 +93,7 @@ func artifactResourceSchema() schema.Schema {
 					"When plan and apply run apart (`plan -out`), pass the checksum in a variable: `filesha256()` is evaluated again at apply, and Terraform reports a file rebuilt in between as an inconsistent final plan.",
 				Optional:   true,
 				Computed:   true,
-				Validators: []validator.String{sha256Hex()},
+				Validators: []validator.String{validate.SHA256()},
 			},
 			"metadata": schema.MapAttribute{
 				MarkdownDescription: "Free-form metadata stored with the bytes, e.g. `{ git_commit = \"3f2a9c1\", built_by = \"ci\" }`. `git_commit` feeds the `require_descendant_of` guard of promotions. Immutable once published.",

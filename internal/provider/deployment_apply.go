@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
-	"github.com/releaseplan/terraform-provider-release/internal/check"
 	"github.com/releaseplan/terraform-provider-release/internal/deploy"
 	"github.com/releaseplan/terraform-provider-release/internal/notify"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
@@ -286,24 +285,7 @@ func (m *deploymentResourceModel) deployRequest(ctx context.Context, name, versi
 		req.BackupCommand = m.Backup.Command.ValueString()
 	}
 	if s := m.SmokeTest; s != nil {
-		c := check.HTTPCheck{
-			URL:          s.URL.ValueString(),
-			Method:       s.Method.ValueString(),
-			ExpectStatus: int(s.ExpectStatus.ValueInt64()),
-			BodyContains: s.BodyContains.ValueString(),
-			Attempts:     int(s.Attempts.ValueInt64()),
-			Interval:     parseDuration(s.Interval.ValueString()),
-			Timeout:      parseDuration(s.Timeout.ValueString()),
-			CAFile:       s.CAFile.ValueString(),
-			Insecure:     s.Insecure.ValueBool(),
-			Host:         s.Host.ValueString(),
-		}
-		if !s.Headers.IsNull() && !s.Headers.IsUnknown() {
-			diags.Append(s.Headers.ElementsAs(ctx, &c.Headers, false)...)
-		}
-		if err := c.Validate(); err != nil {
-			diags.AddAttributeError(path.Root("smoke_test"), "Invalid smoke_test", err.Error())
-		}
+		c := s.httpCheck(ctx, path.Root("smoke_test"), &diags)
 		req.SmokeTest = &c
 	}
 	return req, diags

@@ -104,7 +104,7 @@ func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequ
 func (r *deploymentResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	const summary = "Unable to import release_deployment"
 	env, rest, ok := strings.Cut(req.ID, ":")
-	if !ok || !environmentNameRe.MatchString(env) {
+	if !ok || backend.ValidateEnvironment(env) != nil {
 		resp.Diagnostics.AddError(summary, fmt.Sprintf("The import id %q must be <environment>:<absolute path> for a directory target (e.g. staging:/srv/histologe) "+
 			"or <environment>:scalingo:<app> for a Scalingo app (e.g. staging:scalingo:histologe-staging).", req.ID))
 		return

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
@@ -62,7 +63,7 @@ func (r *lockForceReleaseResource) Schema(_ context.Context, _ resource.SchemaRe
 			"the apply fails and nothing is released. Destroying the resource changes nothing; change `lock_id`, `reason` or " +
 			"`triggers` to force-release again.",
 		Attributes: map[string]schema.Attribute{
-			"environment": schema.StringAttribute{MarkdownDescription: "Environment whose lock to free.", Required: true, Validators: []validator.String{environmentName()}, PlanModifiers: replace},
+			"environment": schema.StringAttribute{MarkdownDescription: "Environment whose lock to free.", Required: true, Validators: []validator.String{validate.EnvironmentName()}, PlanModifiers: replace},
 			"reason":      schema.StringAttribute{MarkdownDescription: "Why the lock is forced, recorded in the history, e.g. `job 4711 was cancelled`.", Required: true, PlanModifiers: replace},
 			"lock_id": schema.StringAttribute{
 				MarkdownDescription: "Only release the lock with this id; fail if the environment's lock is another one. Default: release whatever lock is held.",

@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
@@ -91,7 +92,7 @@ func environmentLockSchema() schema.Schema {
 			"environment": schema.StringAttribute{
 				MarkdownDescription: lockEnvironmentDesc + " Changing it releases this lock and acquires the other environment's.",
 				Required:            true,
-				Validators:          []validator.String{environmentName()},
+				Validators:          []validator.String{validate.EnvironmentName()},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"holder": schema.StringAttribute{
@@ -112,14 +113,14 @@ func environmentLockSchema() schema.Schema {
 				Optional:   true,
 				Computed:   true,
 				Default:    stringdefault.StaticString("0s"),
-				Validators: []validator.String{goDuration()},
+				Validators: []validator.String{validate.Duration()},
 			},
 			"wait_timeout": schema.StringAttribute{
 				MarkdownDescription: lockWaitDesc,
 				Optional:            true,
 				Computed:            true,
 				Default:             stringdefault.StaticString("0s"),
-				Validators:          []validator.String{goDuration()},
+				Validators:          []validator.String{validate.Duration()},
 			},
 			"id": schema.StringAttribute{
 				MarkdownDescription: lockIDDesc,
@@ -195,8 +196,8 @@ func (r *environmentLockResource) Create(ctx context.Context, req resource.Creat
 		Holder:      holder,
 		Reason:      plan.Reason.ValueString(),
 		Operation:   "release_environment_lock",
-		TTL:         parseDuration(plan.TTL.ValueString()),
-		WaitTimeout: parseDuration(plan.WaitTimeout.ValueString()),
+		TTL:         validate.ParseDuration(plan.TTL.ValueString()),
+		WaitTimeout: validate.ParseDuration(plan.WaitTimeout.ValueString()),
 	})
 	if err != nil {
 		addAcquireError(&resp.Diagnostics, plan.Environment.ValueString(), err)
@@ -260,7 +261,7 @@ func (r *environmentLockResource) Update(ctx context.Context, req resource.Updat
 		}
 		return
 	}
-	lock, err := r.data.Backend.Renew(ctx, env, state.ID.ValueString(), parseDuration(plan.TTL.ValueString()), plan.Reason.ValueString())
+	lock, err := r.data.Backend.Renew(ctx, env, state.ID.ValueString(), validate.ParseDuration(plan.TTL.ValueString()), plan.Reason.ValueString())
 	if err != nil {
 		detail := err.Error() + "\n\nThe lock was not changed."
 		if errors.Is(err, backend.ErrNotHolder) {
@@ -464,26 +465,4 @@ func addAcquireError(diags *diag.Diagnostics, env string, err error) {
 		"    reason      = \"why the lock is forced\"\n"+
 		"  }\n", env, le.Lock.ID)
 	diags.AddError(summary, b.String())
-}
-
-// environmentNameValidator refuses environment names the backends cannot hold.
-type environmentNameValidator struct{}
-
-func environmentName() validator.String { return environmentNameValidator{} }
-
-func (environmentNameValidator) Description(context.Context) string {
-	return "value must be 1 to 128 letters, digits, '-', '_' or '.', starting with a letter or digit"
-}
-
-func (v environmentNameValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (environmentNameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if err := backend.ValidateEnvironment(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid environment name", err.Error()+".")
-	}
 }

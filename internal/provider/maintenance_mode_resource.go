@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -24,6 +22,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/maintenance"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
@@ -128,13 +127,13 @@ func maintenanceModeSchema(ctx context.Context) schema.Schema {
 			"until": schema.StringAttribute{
 				MarkdownDescription: "Expected end, RFC 3339 (`2025-03-01T23:00:00+01:00`): shown on the page and sent as nginx's `Retry-After`.",
 				Optional:            true,
-				Validators:          []validator.String{rfc3339()},
+				Validators:          []validator.String{validate.RFC3339()},
 			},
 			"allowed_ips": schema.ListAttribute{
 				MarkdownDescription: "Addresses or CIDR ranges that still reach the site while maintenance is on (nginx; written in `maintenance.json` for the application to honour). The nginx backend accepts IPv4 ranges and single IPv6 addresses.",
 				ElementType:         types.StringType,
 				Optional:            true,
-				Validators:          []validator.List{listvalidator.ValueStringsAre(ipOrCIDR())},
+				Validators:          []validator.List{listvalidator.ValueStringsAre(validate.IPOrCIDR())},
 			},
 		},
 		Blocks: map[string]schema.Block{
@@ -144,7 +143,7 @@ func maintenanceModeSchema(ctx context.Context) schema.Schema {
 					"path": schema.StringAttribute{
 						MarkdownDescription: "Absolute path of an existing folder the application or its web server reads.",
 						Optional:            true, PlanModifiers: replace,
-						Validators: []validator.String{absolutePathValidator{}},
+						Validators: []validator.String{validate.AbsolutePath()},
 					},
 				},
 			},
@@ -154,7 +153,7 @@ func maintenanceModeSchema(ctx context.Context) schema.Schema {
 					"config_file": schema.StringAttribute{
 						MarkdownDescription: "Absolute path of the snippet owned by the resource (`include` it inside `server {}`).",
 						Optional:            true, PlanModifiers: replace,
-						Validators: []validator.String{absolutePathValidator{}},
+						Validators: []validator.String{validate.AbsolutePath()},
 					},
 					"reload_command": schema.StringAttribute{
 						MarkdownDescription: "Shell command that reloads nginx. Default `" + maintenance.DefaultReloadCommand + "`.",
@@ -195,10 +194,10 @@ func maintenanceModeSchema(ctx context.Context) schema.Schema {
 
 func (r *maintenanceModeResource) ConfigValidators(_ context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
-		exactlyOneOfBlocks("directory", "nginx", "scalingo"),
-		resourcevalidator.RequiredTogether(path.MatchRoot("directory"), path.MatchRoot("directory").AtName("path")),
-		resourcevalidator.RequiredTogether(path.MatchRoot("nginx"), path.MatchRoot("nginx").AtName("config_file")),
-		resourcevalidator.RequiredTogether(path.MatchRoot("scalingo"), path.MatchRoot("scalingo").AtName("app")),
+		validate.ExactlyOneBlock("directory", "nginx", "scalingo"),
+		validate.RequiredInBlock("directory", "path", ""),
+		validate.RequiredInBlock("nginx", "config_file", ""),
+		validate.RequiredInBlock("scalingo", "app", ""),
 	}
 }
 
@@ -474,47 +473,4 @@ func (r *maintenanceModeResource) ImportState(ctx context.Context, req resource.
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, p, ref)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-}
-
-// ---- validators -----------------------------------------------------------------
-
-type rfc3339Validator struct{}
-
-func rfc3339() validator.String { return rfc3339Validator{} }
-
-func (rfc3339Validator) Description(context.Context) string {
-	return "must be an RFC 3339 time such as 2025-03-01T23:00:00+01:00"
-}
-func (v rfc3339Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (v rfc3339Validator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := time.Parse(time.RFC3339, req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid time", fmt.Sprintf("%q %s.", req.ConfigValue.ValueString(), v.Description(ctx)))
-	}
-}
-
-type ipOrCIDRValidator struct{}
-
-func ipOrCIDR() validator.String { return ipOrCIDRValidator{} }
-
-func (ipOrCIDRValidator) Description(context.Context) string {
-	return "must be an IP address (192.0.2.10, 2001:db8::1) or a CIDR range (10.0.0.0/8)"
-}
-func (v ipOrCIDRValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (v ipOrCIDRValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	s := req.ConfigValue.ValueString()
-	var err error
-	if strings.Contains(s, "/") {
-		_, err = netip.ParsePrefix(s)
-	} else {
-		_, err = netip.ParseAddr(s)
-	}
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid address", fmt.Sprintf("%q %s.", s, v.Description(ctx)))
-	}
 }

@@ -21,13 +21,15 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/notify"
 	"github.com/releaseplan/terraform-provider-release/internal/promote"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
-	_ resource.ResourceWithConfigure      = (*promotionResource)(nil)
-	_ resource.ResourceWithImportState    = (*promotionResource)(nil)
-	_ resource.ResourceWithModifyPlan     = (*promotionResource)(nil)
-	_ resource.ResourceWithValidateConfig = (*promotionResource)(nil)
+	_ resource.ResourceWithConfigure        = (*promotionResource)(nil)
+	_ resource.ResourceWithImportState      = (*promotionResource)(nil)
+	_ resource.ResourceWithModifyPlan       = (*promotionResource)(nil)
+	_ resource.ResourceWithValidateConfig   = (*promotionResource)(nil)
+	_ resource.ResourceWithConfigValidators = (*promotionResource)(nil)
 )
 
 // NewPromotionResource returns the release_promotion resource.
@@ -82,25 +84,25 @@ func promotionResourceSchema() schema.Schema {
 			"name": schema.StringAttribute{
 				MarkdownDescription: "Artifact name, e.g. `histologe`.",
 				Required:            true,
-				Validators:          []validator.String{artifactName()},
+				Validators:          []validator.String{validate.ArtifactName()},
 				PlanModifiers:       replace,
 			},
 			"from_version": schema.StringAttribute{
 				MarkdownDescription: "The published version whose bytes are promoted, e.g. `1.7.4-staging`.",
 				Required:            true,
-				Validators:          []validator.String{semverVersion()},
+				Validators:          []validator.String{validate.Semver()},
 				PlanModifiers:       replace,
 			},
 			"to_version": schema.StringAttribute{
 				MarkdownDescription: "The version to publish, e.g. `1.7.4-rc` (see `provider::release::semver_channel`). It must not be published already with other bytes.",
 				Required:            true,
-				Validators:          []validator.String{semverVersion()},
+				Validators:          []validator.String{validate.Semver()},
 				PlanModifiers:       replace,
 			},
 			"sha256": schema.StringAttribute{
 				MarkdownDescription: "The sha256 that the stored bytes of `from_version` must have, usually `release_artifact.<x>.sha256`: the bytes reviewed are the bytes promoted.",
 				Required:            true,
-				Validators:          []validator.String{sha256Hex()},
+				Validators:          []validator.String{validate.SHA256()},
 				// Upper or lower case name the same bytes: only another checksum
 				// promotes other bytes.
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(otherChecksum,
@@ -156,17 +158,19 @@ func (r *promotionResource) Configure(_ context.Context, req resource.ConfigureR
 	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
-// ValidateConfig refuses a require_descendant_of block without a commit, and a
-// promotion onto its own version.
+func (r *promotionResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{
+		validate.RequiredInBlock("require_descendant_of", "commit",
+			"It is the commit to descend from, e.g. commit = data.release_environment.production.git_commit"),
+	}
+}
+
+// ValidateConfig refuses a promotion onto its own version.
 func (r *promotionResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var cfg promotionResourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
 	if resp.Diagnostics.HasError() {
 		return
-	}
-	if d := cfg.RequireDescendantOf; d != nil && d.Commit.IsNull() {
-		resp.Diagnostics.AddAttributeError(path.Root("require_descendant_of").AtName("commit"), "Missing commit",
-			"require_descendant_of needs the commit to descend from, e.g. commit = data.release_environment.production.git_commit.")
 	}
 	if !cfg.FromVersion.IsUnknown() && !cfg.ToVersion.IsUnknown() && !cfg.FromVersion.IsNull() && cfg.FromVersion.Equal(cfg.ToVersion) {
 		resp.Diagnostics.AddAttributeError(path.Root("to_version"), "Invalid promotion",

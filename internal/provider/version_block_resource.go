@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -18,6 +17,7 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/notify"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
@@ -63,19 +63,19 @@ func versionBlockResourceSchema() schema.Schema {
 			"name": schema.StringAttribute{
 				MarkdownDescription: "Artifact name, e.g. `histologe`.",
 				Required:            true,
-				Validators:          []validator.String{artifactName()},
+				Validators:          []validator.String{validate.ArtifactName()},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"version": schema.StringAttribute{
 				MarkdownDescription: "The version to block, e.g. `1.7.4`. It does not need to be published: a version can be blocked before anyone publishes it.",
 				Required:            true,
-				Validators:          []validator.String{semverVersion()},
+				Validators:          []validator.String{validate.Semver()},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"reason": schema.StringAttribute{
 				MarkdownDescription: "Why the version must not run, e.g. `corrupts invoices`; shown in every refusal. Changing it updates the block in place.",
 				Required:            true,
-				Validators:          []validator.String{blockReasonValidator{}},
+				Validators:          []validator.String{validate.NotBlank("Missing reason", "Say why the version is blocked: the reason is shown in every refusal.")},
 			},
 			"blocked_by": schema.StringAttribute{
 				MarkdownDescription: "Who blocked the version (the provider's `actor`).",
@@ -229,22 +229,4 @@ func (r *versionBlockResource) ImportState(ctx context.Context, req resource.Imp
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("version"), version)...)
-}
-
-// blockReasonValidator refuses an empty or all-blank reason.
-type blockReasonValidator struct{}
-
-func (blockReasonValidator) Description(context.Context) string { return "value must not be blank" }
-
-func (v blockReasonValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (blockReasonValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if strings.TrimSpace(req.ConfigValue.ValueString()) == "" {
-		resp.Diagnostics.AddAttributeError(req.Path, "Missing reason", "Say why the version is blocked: the reason is shown in every refusal.")
-	}
 }

@@ -263,3 +263,14 @@ func HostName() validator.String {
 		return nil
 	})
 }
+
+// HTTPHost accepts what an HTTP check may send as its Host header: a host name or
+// address, with an optional port, without spaces or slashes (as check.HTTPCheck).
+func HTTPHost() validator.String {
+	return String("value must be a host, optionally with a port, without spaces or slashes", "Invalid host", func(s string) error {
+		if s == "" || strings.ContainsAny(s, " /\r\n\t") {
+			return fmt.Errorf("host %q is not a valid host name: use a name such as app.example.org or app.example.org:8443", s)
+		}
+		return nil
+	})
+}

@@ -42,6 +42,7 @@ func TestStringRules(t *testing.T) {
 		{"ip or cidr", IPOrCIDR(), []string{"192.0.2.10", "2001:db8::1", "10.0.0.0/8"}, []string{"example.org", "10.0.0.0/33"}, "Invalid address", "IP address"},
 		{"upstream", Upstream(), []string{"127.0.0.1:8081", "unix:/run/app.sock"}, []string{"127.0.0.1:1; evil", ""}, "Invalid upstream", ""},
 		{"upstream name", UpstreamName(), []string{"histologe", "_app2"}, []string{"2app", "a-b"}, "Invalid upstream name", ""},
+		{"http host", HTTPHost(), []string{"app.example.org", "app.example.org:8443", "[::1]:80"}, []string{"a b", "a/b", ""}, "Invalid host", "not a valid host name"},
 		{"host name", HostName(), []string{"preview.example.org", "*.example.org"}, []string{"a b", "-x-"}, "Invalid host name", "not a host name"},
 		{"not blank", NotBlank("Missing reason", "say why"), []string{"x"}, []string{"", "  "}, "Missing reason", "say why."},
 	} {
