@@ -489,6 +489,8 @@ type stateSetter interface {
 // apply switches the router to plan.Active. On failure the saved state is what is
 // really live (prior, refreshed from the machine), never the plan.
 func (r *blueGreenRouterResource) apply(ctx context.Context, plan, prior *blueGreenRouterModel, out stateSetter, diags *diag.Diagnostics) {
+	ctx, done := historyOperation(ctx, diags)
+	defer done()
 	colour := router.Colour(plan.Active.ValueString())
 	rt := plan.router(ctx)
 	hc := plan.healthCheck(ctx, diags)
@@ -565,20 +567,11 @@ func switchFailureDetail(plan *blueGreenRouterModel, colour router.Colour, err e
 
 // record appends a history event when the resource names an environment.
 func (r *blueGreenRouterResource) record(ctx context.Context, m *blueGreenRouterModel, kind, detail string, diags *diag.Diagnostics) {
-	if m.Environment.IsNull() || m.Environment.ValueString() == "" || r.data == nil || r.data.Backend == nil {
+	if m.Environment.IsNull() || m.Environment.ValueString() == "" {
 		return
 	}
-	err := r.data.Backend.Append(ctx, backend.Event{
-		Time:        time.Now().UTC(),
-		Environment: m.Environment.ValueString(),
-		Kind:        kind,
-		Actor:       r.data.Actor,
-		Detail:      detail,
-	})
-	if err != nil {
-		diags.AddWarning("Unable to record the switch in the release history",
-			fmt.Sprintf("The router change itself is done; the history event (%s) was not written: %v.", detail, err))
-	}
+	r.data.recordEvent(ctx, backend.Event{Environment: m.Environment.ValueString(), Kind: kind, Detail: detail},
+		"The router change itself is done", diags)
 }
 
 func (r *blueGreenRouterResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {

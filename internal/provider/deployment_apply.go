@@ -13,14 +13,13 @@ import (
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/deploy"
-	"github.com/releaseplan/terraform-provider-release/internal/notify"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
 )
 
 func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	// A webhook that cannot be reached is a warning, never a failed deployment.
-	ctx = notify.Collect(ctx)
-	defer notificationWarnings(ctx, &resp.Diagnostics)
+	ctx, done := historyOperation(ctx, &resp.Diagnostics)
+	defer done()
 	var plan deploymentResourceModel
 	var wo types.Int64
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -37,8 +36,8 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 }
 
 func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	ctx = notify.Collect(ctx)
-	defer notificationWarnings(ctx, &resp.Diagnostics)
+	ctx, done := historyOperation(ctx, &resp.Diagnostics)
+	defer done()
 	var plan, state deploymentResourceModel
 	var wo types.Int64
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -88,8 +87,7 @@ type deploymentState interface {
 // nothing after a failed first deployment that left nothing live). wo is the
 // write-only lock token from the configuration (null when not set).
 func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentResourceModel, wo types.Int64, st deploymentState, diags *diag.Diagnostics) {
-	if r.data == nil {
-		diags.AddError("Unconfigured provider", "The release provider was not configured.")
+	if !configured(r.data, diags) {
 		return
 	}
 	plan.LockTokenWO = types.Int64Null() // write-only: never saved

@@ -286,8 +286,7 @@ func deploymentTarget(ctx context.Context, data *providerData, m *deploymentReso
 	var diags diag.Diagnostics
 	switch {
 	case m.Scalingo != nil:
-		if data == nil {
-			diags.AddError("Unconfigured provider", "The release provider was not configured.")
+		if !configured(data, &diags) {
 			return nil, "", diags
 		}
 		name, _, _ := m.nameVersion()

@@ -106,7 +106,7 @@ func (r *environmentLockEphemeralResource) Configure(_ context.Context, req ephe
 func (r *environmentLockEphemeralResource) Open(ctx context.Context, req ephemeral.OpenRequest, resp *ephemeral.OpenResponse) {
 	var m environmentLockEphemeralModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	if m.Holder.ValueString() == "" {
@@ -133,6 +133,7 @@ func (r *environmentLockEphemeralResource) Open(ctx context.Context, req ephemer
 		return
 	}
 	tflog.Info(ctx, "Acquired the environment lock for this run", map[string]any{"environment": lock.Environment, "holder": lock.Holder, "token": lock.Token})
+	r.data.announceRecorded(ctx, &resp.Diagnostics, lock.Environment, lock.Token, backend.KindLockAcquired, backend.KindLockTakenOver)
 	m.ID = types.StringValue(lock.ID)
 	m.Reason = types.StringValue(lock.Reason)
 	m.Token = types.Int64Value(lock.Token)
@@ -165,7 +166,7 @@ func (r *environmentLockEphemeralResource) Renew(ctx context.Context, req epheme
 	raw, diags := req.Private.GetKey(ctx, ephemeralLockKey)
 	resp.Diagnostics.Append(diags...)
 	var p ephemeralLockPrivate
-	if resp.Diagnostics.HasError() || !decodeLockPrivate(raw, &p, &resp.Diagnostics) || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !decodeLockPrivate(raw, &p, &resp.Diagnostics) || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	lock, err := r.data.Backend.Renew(ctx, p.Environment, p.ID, p.TTL, p.Reason)
@@ -185,7 +186,7 @@ func (r *environmentLockEphemeralResource) Close(ctx context.Context, req epheme
 	raw, diags := req.Private.GetKey(ctx, ephemeralLockKey)
 	resp.Diagnostics.Append(diags...)
 	var p ephemeralLockPrivate
-	if resp.Diagnostics.HasError() || !decodeLockPrivate(raw, &p, &resp.Diagnostics) || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !decodeLockPrivate(raw, &p, &resp.Diagnostics) || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	r.release(ctx, p, &resp.Diagnostics)
@@ -211,6 +212,7 @@ func (r *environmentLockEphemeralResource) release(ctx context.Context, p epheme
 		return
 	}
 	tflog.Info(ctx, "Released the environment lock of this run", map[string]any{"environment": p.Environment, "token": p.Token})
+	r.data.announceRecorded(ctx, diags, p.Environment, p.Token, backend.KindLockReleased)
 }
 
 // releasedForThisRun tells whether the run's lock was released by a lock_released

@@ -136,7 +136,7 @@ func (r *lockForceReleaseResource) ModifyPlan(ctx context.Context, req resource.
 func (r *lockForceReleaseResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan lockForceReleaseModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	env := plan.Environment.ValueString()
@@ -176,6 +176,7 @@ func (r *lockForceReleaseResource) Create(ctx context.Context, req resource.Crea
 		plan.ReleasedToken = types.Int64Value(0)
 	} else {
 		tflog.Info(ctx, "Force-released the environment lock", map[string]any{"environment": env, "holder": released.Holder, "token": released.Token, "actor": r.data.Actor})
+		r.data.announceRecorded(ctx, &resp.Diagnostics, env, released.Token, backend.KindLockForceReleased)
 		plan.ID = types.StringValue(released.ID)
 		plan.ReleasedHolder = types.StringValue(released.Holder)
 		plan.ReleasedToken = types.Int64Value(released.Token)

@@ -184,7 +184,7 @@ func needsRenew(plan, state environmentLockModel) bool {
 func (r *environmentLockResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan environmentLockModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	holder := plan.Holder.ValueString()
@@ -204,6 +204,7 @@ func (r *environmentLockResource) Create(ctx context.Context, req resource.Creat
 		return
 	}
 	tflog.Info(ctx, "Acquired the environment lock", map[string]any{"environment": lock.Environment, "holder": lock.Holder, "token": lock.Token})
+	r.data.announceRecorded(ctx, &resp.Diagnostics, lock.Environment, lock.Token, backend.KindLockAcquired, backend.KindLockTakenOver)
 	setLockComputed(&plan, lock)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -211,7 +212,7 @@ func (r *environmentLockResource) Create(ctx context.Context, req resource.Creat
 func (r *environmentLockResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
 	var state environmentLockModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	env := state.Environment.ValueString()
@@ -244,7 +245,7 @@ func (r *environmentLockResource) Update(ctx context.Context, req resource.Updat
 	var plan, state environmentLockModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	if !needsRenew(plan, state) {
@@ -277,7 +278,7 @@ func (r *environmentLockResource) Update(ctx context.Context, req resource.Updat
 func (r *environmentLockResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state environmentLockModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	env := state.Environment.ValueString()
@@ -302,6 +303,7 @@ func (r *environmentLockResource) Delete(ctx context.Context, req resource.Delet
 		return
 	}
 	tflog.Info(ctx, "Released the environment lock", map[string]any{"environment": env, "token": state.Token.ValueInt64(), "actor": r.data.Actor})
+	r.data.announceRecorded(ctx, &resp.Diagnostics, env, state.Token.ValueInt64(), backend.KindLockReleased)
 }
 
 // privateGetter is the private state of a request (Update and Delete).
@@ -360,7 +362,7 @@ func foreignLockDetail(verb string, cur backend.Lock, actor string) string {
 // ImportState adopts the environment's current lock: `terraform import
 // release_environment_lock.staging staging`.
 func (r *environmentLockResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	if !requireBackend(r.data, &resp.Diagnostics) {
+	if !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	env := req.ID
@@ -417,14 +419,6 @@ func shortDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
-}
-
-func requireBackend(d *providerData, diags *diag.Diagnostics) bool {
-	if d == nil || d.Backend == nil {
-		diags.AddError("Provider not configured", "The release provider has no backend configured; this is a bug in the provider or a configuration evaluated too early. Apply again.")
-		return false
-	}
-	return true
 }
 
 func describeLock(l backend.Lock) string {

@@ -21,6 +21,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/maintenance"
 	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
@@ -39,17 +40,18 @@ type maintenanceModeResource struct {
 }
 
 type maintenanceModeModel struct {
-	ID         types.String          `tfsdk:"id"`
-	Enabled    types.Bool            `tfsdk:"enabled"`
-	Banner     types.Bool            `tfsdk:"banner"`
-	Message    types.String          `tfsdk:"message"`
-	Reason     types.String          `tfsdk:"reason"`
-	Until      types.String          `tfsdk:"until"`
-	AllowedIPs types.List            `tfsdk:"allowed_ips"`
-	Directory  *maintenanceDirectory `tfsdk:"directory"`
-	Nginx      *maintenanceNginx     `tfsdk:"nginx"`
-	Scalingo   *maintenanceScalingo  `tfsdk:"scalingo"`
-	Timeouts   timeouts.Value        `tfsdk:"timeouts"`
+	ID          types.String          `tfsdk:"id"`
+	Environment types.String          `tfsdk:"environment"`
+	Enabled     types.Bool            `tfsdk:"enabled"`
+	Banner      types.Bool            `tfsdk:"banner"`
+	Message     types.String          `tfsdk:"message"`
+	Reason      types.String          `tfsdk:"reason"`
+	Until       types.String          `tfsdk:"until"`
+	AllowedIPs  types.List            `tfsdk:"allowed_ips"`
+	Directory   *maintenanceDirectory `tfsdk:"directory"`
+	Nginx       *maintenanceNginx     `tfsdk:"nginx"`
+	Scalingo    *maintenanceScalingo  `tfsdk:"scalingo"`
+	Timeouts    timeouts.Value        `tfsdk:"timeouts"`
 }
 
 type maintenanceDirectory struct {
@@ -107,6 +109,12 @@ func maintenanceModeSchema(ctx context.Context) schema.Schema {
 				MarkdownDescription: "`directory:<path>`, `nginx:<config_file>` or `scalingo:<app>`; also the import ID.",
 				Computed:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"environment": schema.StringAttribute{
+				MarkdownDescription: "Environment whose release history records every change of the mode as a `maintenance` event " +
+					"(`release_history` data source, and the webhooks that subscribed to it). Without it, the events belong to no environment.",
+				Optional:   true,
+				Validators: []validator.String{validate.EnvironmentName()},
 			},
 			"enabled": schema.BoolAttribute{
 				MarkdownDescription: "Whether maintenance is on. Default `true`: apply with `false` (or destroy) to end it.",
@@ -202,9 +210,6 @@ func (r *maintenanceModeResource) ConfigValidators(_ context.Context) []resource
 }
 
 func (r *maintenanceModeResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
 	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
@@ -307,6 +312,8 @@ func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenan
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tflog.Info(ctx, "setting maintenance mode", map[string]any{"backend": b.Describe(), "mode": describeMaintenance(want)})
+	ctx, done := historyOperation(ctx, diags)
+	defer done()
 	if err := b.Apply(ctx, want); err != nil {
 		now, _, rerr := b.Read(context.WithoutCancel(ctx))
 		where := "could not be read back (" + fmtErr(rerr) + ")"
@@ -340,7 +347,28 @@ func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenan
 		return false
 	}
 	m.ID = types.StringValue(id)
+	if prior == nil || prior.mode() != describeMaintenance(want) {
+		r.record(ctx, m, describeMaintenance(want), b.Describe(), diags)
+	}
 	return true
+}
+
+// mode is the maintenance mode the state records: on, banner or off.
+func (m *maintenanceModeModel) mode() string {
+	return describeMaintenance(maintenance.State{Enabled: m.Enabled.ValueBool(), Banner: m.Banner.ValueBool()})
+}
+
+// record appends the maintenance event of a change of mode on where.
+func (r *maintenanceModeResource) record(ctx context.Context, m *maintenanceModeModel, mode, where string, diags *diag.Diagnostics) {
+	detail := fmt.Sprintf("maintenance %s on %s", mode, where)
+	if s := m.Message.ValueString(); s != "" && mode != "off" {
+		detail += "; message: " + s
+	}
+	if s := m.Reason.ValueString(); s != "" && mode != "off" {
+		detail += "; reason: " + s
+	}
+	r.data.recordEvent(ctx, backend.Event{Environment: m.Environment.ValueString(), Kind: backend.KindMaintenance, Detail: detail},
+		"Maintenance is "+mode+" on "+where, diags)
 }
 
 func fmtErr(err error) string {
@@ -448,6 +476,12 @@ func (r *maintenanceModeResource) Delete(ctx context.Context, req resource.Delet
 	if err := b.Apply(ctx, maintenance.State{}); err != nil {
 		resp.Diagnostics.AddError("Unable to turn maintenance mode off on "+b.Describe(),
 			fmt.Sprintf("%v. Maintenance may still be on: check %s, then destroy again.", err, b.Describe()))
+		return
+	}
+	if m.mode() != "off" {
+		ctx, done := historyOperation(ctx, &resp.Diagnostics)
+		defer done()
+		r.record(ctx, &m, "off", b.Describe(), &resp.Diagnostics)
 	}
 }
 

@@ -18,7 +18,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/releaseplan/terraform-provider-release/internal/notify"
 	"github.com/releaseplan/terraform-provider-release/internal/promote"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 	"github.com/releaseplan/terraform-provider-release/internal/validate"
@@ -233,8 +232,8 @@ func (r *promotionResource) Create(ctx context.Context, req resource.CreateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx = notify.Collect(ctx)
-	defer notificationWarnings(ctx, &resp.Diagnostics)
+	ctx, done := historyOperation(ctx, &resp.Diagnostics)
+	defer done()
 
 	preq := promote.Request{
 		Name:        plan.Name.ValueString(),

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -15,7 +16,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
-	"github.com/releaseplan/terraform-provider-release/internal/notify"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
@@ -101,8 +101,8 @@ func (r *versionBlockResource) Create(ctx context.Context, req resource.CreateRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx = notify.Collect(ctx)
-	defer notificationWarnings(ctx, &resp.Diagnostics)
+	ctx, done := historyOperation(ctx, &resp.Diagnostics)
+	defer done()
 	b := backend.Block{
 		Name:      plan.Name.ValueString(),
 		Version:   plan.Version.ValueString(),
@@ -125,13 +125,10 @@ func (r *versionBlockResource) Create(ctx context.Context, req resource.CreateRe
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// record appends a history event; a failure is a warning, since the block itself
-// is in place.
-func (r *versionBlockResource) record(ctx context.Context, kind string, b backend.Block, detail string, diags interface{ AddWarning(string, string) }) {
-	ev := backend.Event{Time: time.Now().UTC(), Kind: kind, Name: b.Name, Version: b.Version, Actor: r.data.Actor, Detail: detail}
-	if err := r.data.Backend.Append(ctx, ev); err != nil {
-		diags.AddWarning("Unable to record the "+kind+" event", fmt.Sprintf("%s@%s is %s, but the release history could not record it: %v.", b.Name, b.Version, kind, err))
-	}
+// record appends the history event of a change of b: the block itself is done.
+func (r *versionBlockResource) record(ctx context.Context, kind string, b backend.Block, detail string, diags *diag.Diagnostics) {
+	r.data.recordEvent(ctx, backend.Event{Kind: kind, Name: b.Name, Version: b.Version, Detail: detail},
+		fmt.Sprintf("%s@%s is %s", b.Name, b.Version, kind), diags)
 }
 
 func setVersionBlockModel(m *versionBlockResourceModel, b backend.Block) {
@@ -172,8 +169,8 @@ func (r *versionBlockResource) Update(ctx context.Context, req resource.UpdateRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx = notify.Collect(ctx)
-	defer notificationWarnings(ctx, &resp.Diagnostics)
+	ctx, done := historyOperation(ctx, &resp.Diagnostics)
+	defer done()
 	b := backend.Block{Name: plan.Name.ValueString(), Version: plan.Version.ValueString(), Reason: plan.Reason.ValueString(), BlockedBy: state.BlockedBy.ValueString()}
 	if t, err := time.Parse(time.RFC3339, state.BlockedAt.ValueString()); err == nil {
 		b.BlockedAt = t
@@ -198,8 +195,8 @@ func (r *versionBlockResource) Delete(ctx context.Context, req resource.DeleteRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx = notify.Collect(ctx)
-	defer notificationWarnings(ctx, &resp.Diagnostics)
+	ctx, done := historyOperation(ctx, &resp.Diagnostics)
+	defer done()
 	b := backend.Block{Name: state.Name.ValueString(), Version: state.Version.ValueString(), Reason: state.Reason.ValueString()}
 	if err := r.data.Backend.RemoveBlock(ctx, b.Name, b.Version); err != nil {
 		resp.Diagnostics.AddError("Unable to unblock "+b.Name+"@"+b.Version,
