@@ -53,7 +53,7 @@ type blueGreenRouterResource struct {
 	data *providerData
 }
 
-type blueGreenRouterModel struct {
+type blueGreenRouterResourceModel struct {
 	ID              types.String               `tfsdk:"id"`
 	Active          types.String               `tfsdk:"active"`
 	Environment     types.String               `tfsdk:"environment"`
@@ -250,7 +250,7 @@ func (r *blueGreenRouterResource) ConfigValidators(context.Context) []resource.C
 // ValidateConfig checks what relates the colours to the other blocks: the nginx
 // router needs both upstreams, and health_check.path a host:port upstream.
 func (r *blueGreenRouterResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	var m blueGreenRouterModel
+	var m blueGreenRouterResourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -280,14 +280,14 @@ func (r *blueGreenRouterResource) ModifyPlan(ctx context.Context, req resource.M
 	if req.Plan.Raw.IsNull() {
 		return
 	}
-	var plan blueGreenRouterModel
+	var plan blueGreenRouterResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	var state *blueGreenRouterModel
+	var state *blueGreenRouterResourceModel
 	if !req.State.Raw.IsNull() {
-		state = &blueGreenRouterModel{}
+		state = &blueGreenRouterResourceModel{}
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
 		if resp.Diagnostics.HasError() {
 			return
@@ -314,7 +314,7 @@ func (r *blueGreenRouterResource) ModifyPlan(ctx context.Context, req resource.M
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-func (m *blueGreenRouterModel) routerID() types.String {
+func (m *blueGreenRouterResourceModel) routerID() types.String {
 	switch {
 	case m.Nginx != nil:
 		return m.Nginx.ConfigFile
@@ -324,7 +324,7 @@ func (m *blueGreenRouterModel) routerID() types.String {
 	return types.StringUnknown()
 }
 
-func (m *blueGreenRouterModel) colourUpstream(c router.Colour) types.String {
+func (m *blueGreenRouterResourceModel) colourUpstream(c router.Colour) types.String {
 	col := m.Blue
 	if c == router.Green {
 		col = m.Green
@@ -336,7 +336,7 @@ func (m *blueGreenRouterModel) colourUpstream(c router.Colour) types.String {
 }
 
 // plannedPreview is the idle colour's upstream (nginx) or directory (directory router).
-func (m *blueGreenRouterModel) plannedPreview() types.String {
+func (m *blueGreenRouterResourceModel) plannedPreview() types.String {
 	if m.Active.IsUnknown() {
 		return types.StringUnknown()
 	}
@@ -354,7 +354,7 @@ func (m *blueGreenRouterModel) plannedPreview() types.String {
 }
 
 // routingChanged reports whether applying plan over state rewrites the router.
-func routingChanged(state, plan *blueGreenRouterModel) bool {
+func routingChanged(state, plan *blueGreenRouterResourceModel) bool {
 	if !plan.Active.Equal(state.Active) || !plan.PreviewUpstream.Equal(state.PreviewUpstream) {
 		return true
 	}
@@ -371,7 +371,7 @@ func routingChanged(state, plan *blueGreenRouterModel) bool {
 	return false
 }
 
-func (m *blueGreenRouterModel) router(ctx context.Context) router.Router {
+func (m *blueGreenRouterResourceModel) router(ctx context.Context) router.Router {
 	logger := func(msg string, fields map[string]any) { tflog.Info(ctx, msg, fields) }
 	if m.Directory != nil {
 		return &router.Directory{Path: m.Directory.Path.ValueString(), Log: logger}
@@ -393,7 +393,7 @@ func (m *blueGreenRouterModel) router(ctx context.Context) router.Router {
 	}
 }
 
-func (m *blueGreenRouterModel) healthCheck(ctx context.Context, diags *diag.Diagnostics) router.HealthCheck {
+func (m *blueGreenRouterResourceModel) healthCheck(ctx context.Context, diags *diag.Diagnostics) router.HealthCheck {
 	h := m.HealthCheck
 	if h == nil {
 		return nil
@@ -417,7 +417,7 @@ func (m *blueGreenRouterModel) healthCheck(ctx context.Context, diags *diag.Diag
 }
 
 // observe copies what the router reports on the machine into m.
-func (m *blueGreenRouterModel) observe(st router.State) {
+func (m *blueGreenRouterResourceModel) observe(st router.State) {
 	if st.Active != "" {
 		m.Active = types.StringValue(string(st.Active))
 	} else {
@@ -443,7 +443,7 @@ func (m *blueGreenRouterModel) observe(st router.State) {
 	}
 }
 
-func (m *blueGreenRouterModel) describe() string {
+func (m *blueGreenRouterResourceModel) describe() string {
 	if m.Nginx != nil {
 		return fmt.Sprintf("nginx upstream %s (%s)", m.Nginx.UpstreamName.ValueString(), m.Nginx.ConfigFile.ValueString())
 	}
@@ -451,7 +451,7 @@ func (m *blueGreenRouterModel) describe() string {
 }
 
 func (r *blueGreenRouterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan blueGreenRouterModel
+	var plan blueGreenRouterResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -464,7 +464,7 @@ func (r *blueGreenRouterResource) Create(ctx context.Context, req resource.Creat
 }
 
 func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state blueGreenRouterModel
+	var plan, state blueGreenRouterResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
@@ -482,13 +482,9 @@ func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.Updat
 	r.apply(ctx, &plan, &state, &resp.State, &resp.Diagnostics)
 }
 
-type stateSetter interface {
-	Set(ctx context.Context, val any) diag.Diagnostics
-}
-
 // apply switches the router to plan.Active. On failure the saved state is what is
 // really live (prior, refreshed from the machine), never the plan.
-func (r *blueGreenRouterResource) apply(ctx context.Context, plan, prior *blueGreenRouterModel, out stateSetter, diags *diag.Diagnostics) {
+func (r *blueGreenRouterResource) apply(ctx context.Context, plan, prior *blueGreenRouterResourceModel, out stateSetter, diags *diag.Diagnostics) {
 	ctx, done := historyOperation(ctx, diags)
 	defer done()
 	colour := router.Colour(plan.Active.ValueString())
@@ -525,7 +521,7 @@ func (r *blueGreenRouterResource) apply(ctx context.Context, plan, prior *blueGr
 	diags.Append(out.Set(ctx, plan)...)
 }
 
-func switchFailureDetail(plan *blueGreenRouterModel, colour router.Colour, err error) string {
+func switchFailureDetail(plan *blueGreenRouterResourceModel, colour router.Colour, err error) string {
 	var se *router.SwitchError
 	if !errors.As(err, &se) {
 		return err.Error()
@@ -566,7 +562,7 @@ func switchFailureDetail(plan *blueGreenRouterModel, colour router.Colour, err e
 }
 
 // record appends a history event when the resource names an environment.
-func (r *blueGreenRouterResource) record(ctx context.Context, m *blueGreenRouterModel, kind, detail string, diags *diag.Diagnostics) {
+func (r *blueGreenRouterResource) record(ctx context.Context, m *blueGreenRouterResourceModel, kind, detail string, diags *diag.Diagnostics) {
 	if m.Environment.IsNull() || m.Environment.ValueString() == "" {
 		return
 	}
@@ -575,7 +571,7 @@ func (r *blueGreenRouterResource) record(ctx context.Context, m *blueGreenRouter
 }
 
 func (r *blueGreenRouterResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state blueGreenRouterModel
+	var state blueGreenRouterResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -599,7 +595,7 @@ func (r *blueGreenRouterResource) Read(ctx context.Context, req resource.ReadReq
 }
 
 func (r *blueGreenRouterResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state blueGreenRouterModel
+	var state blueGreenRouterResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -624,7 +620,7 @@ func (r *blueGreenRouterResource) ImportState(ctx context.Context, req resource.
 			fmt.Sprintf("%v.\nImport with the nginx include file the router owns (e.g. /etc/nginx/conf.d/app-upstream.conf) or the directory holding the live symlink.", err))
 		return
 	}
-	m := blueGreenRouterModel{
+	m := blueGreenRouterResourceModel{
 		ID:        types.StringValue(id),
 		OnDestroy: types.StringValue(onDestroyKeep),
 		Timeouts:  timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "update": types.StringType})},

@@ -77,16 +77,11 @@ func (r *deploymentResource) releaseRunLockOnFailure(ctx context.Context, env st
 	}
 }
 
-// deploymentState is the part of tfsdk.State apply needs.
-type deploymentState interface {
-	Set(ctx context.Context, val any) diag.Diagnostics
-}
-
 // apply runs the deployment and saves what is really live: on success the plan
 // with its computed values; on failure, the live release over the prior state (or
 // nothing after a failed first deployment that left nothing live). wo is the
 // write-only lock token from the configuration (null when not set).
-func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentResourceModel, wo types.Int64, st deploymentState, diags *diag.Diagnostics) {
+func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentResourceModel, wo types.Int64, st stateSetter, diags *diag.Diagnostics) {
 	if !configured(r.data, diags) {
 		return
 	}
@@ -167,14 +162,7 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 	r.saveSuccess(ctx, plan, wo, key, tgt, res, st, diags)
 }
 
-func orNothing(v string) string {
-	if v == "" {
-		return "nothing"
-	}
-	return v
-}
-
-func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentResourceModel, wo types.Int64, key string, tgt target.Target, res deploy.Result, st deploymentState, diags *diag.Diagnostics) {
+func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentResourceModel, wo types.Int64, key string, tgt target.Target, res deploy.Result, st stateSetter, diags *diag.Diagnostics) {
 	m := *plan
 	m.ID = types.StringValue(deploymentID(m.Environment.ValueString(), key))
 	live := res.Live
@@ -210,7 +198,7 @@ func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentRe
 }
 
 // saveLive keeps the prior state but makes it say what is live now.
-func (r *deploymentResource) saveLive(ctx context.Context, prior *deploymentResourceModel, live *target.Release, st deploymentState, diags *diag.Diagnostics) {
+func (r *deploymentResource) saveLive(ctx context.Context, prior *deploymentResourceModel, live *target.Release, st stateSetter, diags *diag.Diagnostics) {
 	m := *prior
 	if live != nil {
 		applyLive(&m, live)

@@ -161,7 +161,7 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 	live, err := tgt.Current(ctx)
 	if err != nil || live == nil {
 		resp.Diagnostics.AddError(summary,
-			fmt.Sprintf("Nothing is live on %s (%v): there is no deployment to import.", tgt.Describe(), errOrNothing(err)))
+			fmt.Sprintf("Nothing is live on %s (%v): there is no deployment to import.", tgt.Describe(), orPlaceholder(errMessage(err), "no current release")))
 		return
 	}
 	var deployed []backend.Event
@@ -191,7 +191,7 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 			return
 		}
 		if live, err = tgt.Current(ctx); err != nil || live == nil {
-			resp.Diagnostics.AddError(summary, fmt.Sprintf("Could not read what %s serves: %v.", tgt.Describe(), errOrNothing(err)))
+			resp.Diagnostics.AddError(summary, fmt.Sprintf("Could not read what %s serves: %v.", tgt.Describe(), orPlaceholder(errMessage(err), "no current release")))
 			return
 		}
 	}
@@ -212,13 +212,6 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 		m.PreviousVersion = types.StringValue(same[1].Version)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
-}
-
-func errOrNothing(err error) string {
-	if err == nil {
-		return "no current release"
-	}
-	return err.Error()
 }
 
 func typesObjectNull(context.Context) types.Object {

@@ -40,7 +40,7 @@ type environmentLockEphemeralResource struct {
 // may never call Close: the lock must then free itself soon.
 const ephemeralLockDefaultTTL = 2 * time.Minute
 
-type environmentLockEphemeralModel struct {
+type environmentLockEphemeralResourceModel struct {
 	Environment types.String `tfsdk:"environment"`
 	Holder      types.String `tfsdk:"holder"`
 	Reason      types.String `tfsdk:"reason"`
@@ -104,7 +104,7 @@ func (r *environmentLockEphemeralResource) Configure(_ context.Context, req ephe
 }
 
 func (r *environmentLockEphemeralResource) Open(ctx context.Context, req ephemeral.OpenRequest, resp *ephemeral.OpenResponse) {
-	var m environmentLockEphemeralModel
+	var m environmentLockEphemeralResourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
@@ -173,7 +173,7 @@ func (r *environmentLockEphemeralResource) Renew(ctx context.Context, req epheme
 	if err != nil {
 		detail := err.Error()
 		if errors.Is(err, backend.ErrNotHolder) {
-			detail += "\n\nThis run lost the lock of " + p.Environment + " (token " + itoa64(p.Token) + "): a deployment fenced with this token will be refused. Run again to acquire it anew."
+			detail += "\n\nThis run lost the lock of " + p.Environment + " (token " + fmt.Sprint(p.Token) + "): a deployment fenced with this token will be refused. Run again to acquire it anew."
 		}
 		resp.Diagnostics.AddError("Unable to renew the lock of "+p.Environment, detail)
 		return
@@ -244,8 +244,6 @@ func decodeLockPrivate(raw []byte, p *ephemeralLockPrivate, diags *diag.Diagnost
 	}
 	return true
 }
-
-func itoa64(n int64) string { return fmt.Sprint(n) }
 
 // ttlZeroWhy explains why a run lock refuses a ttl of 0s: Terraform skips Close when
 // the apply fails or the process is killed, so a run lock that never expired could

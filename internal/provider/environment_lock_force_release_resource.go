@@ -36,7 +36,7 @@ type lockForceReleaseResource struct {
 	data *providerData
 }
 
-type lockForceReleaseModel struct {
+type environmentLockForceReleaseResourceModel struct {
 	Environment    types.String `tfsdk:"environment"`
 	Reason         types.String `tfsdk:"reason"`
 	LockID         types.String `tfsdk:"lock_id"`
@@ -102,13 +102,13 @@ func (r *lockForceReleaseResource) Configure(_ context.Context, req resource.Con
 func (r *lockForceReleaseResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() || r.data == nil || r.data.Backend == nil {
 		if !req.Plan.Raw.IsNull() && !req.State.Raw.IsNull() {
-			var state lockForceReleaseModel
+			var state environmentLockForceReleaseResourceModel
 			resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("released_token"), state.ReleasedToken)...)
 		}
 		return
 	}
-	var plan lockForceReleaseModel
+	var plan environmentLockForceReleaseResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() || plan.Environment.IsUnknown() {
 		return
@@ -134,7 +134,7 @@ func (r *lockForceReleaseResource) ModifyPlan(ctx context.Context, req resource.
 }
 
 func (r *lockForceReleaseResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan lockForceReleaseModel
+	var plan environmentLockForceReleaseResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
@@ -186,7 +186,7 @@ func (r *lockForceReleaseResource) Create(ctx context.Context, req resource.Crea
 
 // Read keeps the record as it is: the force release happened once.
 func (r *lockForceReleaseResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state lockForceReleaseModel
+	var state environmentLockForceReleaseResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
@@ -194,7 +194,7 @@ func (r *lockForceReleaseResource) Read(ctx context.Context, req resource.ReadRe
 // Update only happens for attributes that do not force a new release; there are none
 // besides those, so it keeps the plan.
 func (r *lockForceReleaseResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan lockForceReleaseModel
+	var plan environmentLockForceReleaseResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }

@@ -43,7 +43,7 @@ type environmentLockResource struct {
 	data *providerData
 }
 
-type environmentLockModel struct {
+type environmentLockResourceModel struct {
 	Environment types.String `tfsdk:"environment"`
 	Holder      types.String `tfsdk:"holder"`
 	Reason      types.String `tfsdk:"reason"`
@@ -156,7 +156,7 @@ func (r *environmentLockResource) ModifyPlan(ctx context.Context, req resource.M
 	if req.Plan.Raw.IsNull() {
 		return
 	}
-	var plan environmentLockModel
+	var plan environmentLockResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -167,7 +167,7 @@ func (r *environmentLockResource) ModifyPlan(ctx context.Context, req resource.M
 	if req.State.Raw.IsNull() {
 		return
 	}
-	var state environmentLockModel
+	var state environmentLockResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -177,12 +177,12 @@ func (r *environmentLockResource) ModifyPlan(ctx context.Context, req resource.M
 	}
 }
 
-func needsRenew(plan, state environmentLockModel) bool {
+func needsRenew(plan, state environmentLockResourceModel) bool {
 	return !plan.TTL.Equal(state.TTL) || !plan.Reason.Equal(state.Reason)
 }
 
 func (r *environmentLockResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan environmentLockModel
+	var plan environmentLockResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
@@ -210,7 +210,7 @@ func (r *environmentLockResource) Create(ctx context.Context, req resource.Creat
 }
 
 func (r *environmentLockResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state environmentLockModel
+	var state environmentLockResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
@@ -242,7 +242,7 @@ func (r *environmentLockResource) Read(ctx context.Context, req resource.ReadReq
 }
 
 func (r *environmentLockResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state environmentLockModel
+	var plan, state environmentLockResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
@@ -276,7 +276,7 @@ func (r *environmentLockResource) Update(ctx context.Context, req resource.Updat
 }
 
 func (r *environmentLockResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state environmentLockModel
+	var state environmentLockResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
@@ -318,7 +318,7 @@ type privateGetter interface {
 // lock's configuration must name the lock's holder to plan without replacement;
 // the provider's actor says who runs this apply. A lock this resource acquired
 // itself is its own, whatever its holder.
-func (r *environmentLockResource) foreignImport(ctx context.Context, private privateGetter, state environmentLockModel) (bool, diag.Diagnostics) {
+func (r *environmentLockResource) foreignImport(ctx context.Context, private privateGetter, state environmentLockResourceModel) (bool, diag.Diagnostics) {
 	imported, diags := private.GetKey(ctx, lockImportedKey)
 	if diags.HasError() || string(imported) != "true" {
 		return false, diags
@@ -329,7 +329,7 @@ func (r *environmentLockResource) foreignImport(ctx context.Context, private pri
 // refuseForeign refuses to act on an imported lock of another holder. When that
 // lock is not the environment's lock any more there is nothing to protect: the
 // resource is then only forgotten (a warning), as for any lock lost.
-func (r *environmentLockResource) refuseForeign(ctx context.Context, diags *diag.Diagnostics, verb string, state environmentLockModel) {
+func (r *environmentLockResource) refuseForeign(ctx context.Context, diags *diag.Diagnostics, verb string, state environmentLockResourceModel) {
 	env, id := state.Environment.ValueString(), state.ID.ValueString()
 	cur, err := r.data.Backend.Inspect(ctx, env)
 	if err != nil {
@@ -380,7 +380,7 @@ func (r *environmentLockResource) ImportState(ctx context.Context, req resource.
 			"The environment "+env+" is not locked, so there is no lock to import. Apply a release_environment_lock to acquire it instead.")
 		return
 	}
-	m := environmentLockModel{
+	m := environmentLockResourceModel{
 		Environment: types.StringValue(env),
 		TTL:         types.StringValue("0s"),
 		WaitTimeout: types.StringValue("0s"),
@@ -393,7 +393,7 @@ func (r *environmentLockResource) ImportState(ctx context.Context, req resource.
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, lockImportedKey, []byte(`true`))...)
 }
 
-func setLockComputed(m *environmentLockModel, l backend.Lock) {
+func setLockComputed(m *environmentLockResourceModel, l backend.Lock) {
 	m.ID = types.StringValue(l.ID)
 	m.Holder = types.StringValue(l.Holder)
 	m.Reason = types.StringValue(l.Reason)

@@ -39,7 +39,7 @@ type maintenanceModeResource struct {
 	data *providerData
 }
 
-type maintenanceModeModel struct {
+type maintenanceModeResourceModel struct {
 	ID          types.String          `tfsdk:"id"`
 	Environment types.String          `tfsdk:"environment"`
 	Enabled     types.Bool            `tfsdk:"enabled"`
@@ -218,7 +218,7 @@ func tflogger(ctx context.Context) maintenance.Logger {
 }
 
 // backend builds the maintenance backend the model's block describes.
-func (r *maintenanceModeResource) backend(ctx context.Context, m *maintenanceModeModel) (maintenance.Backend, string, error) {
+func (r *maintenanceModeResource) backend(ctx context.Context, m *maintenanceModeResourceModel) (maintenance.Backend, string, error) {
 	switch {
 	case m.Directory != nil:
 		p := m.Directory.Path.ValueString()
@@ -242,7 +242,7 @@ func (r *maintenanceModeResource) backend(ctx context.Context, m *maintenanceMod
 	return nil, "", fmt.Errorf("one of directory, nginx or scalingo is required")
 }
 
-func (m *maintenanceModeModel) state(ctx context.Context, diags *diag.Diagnostics) maintenance.State {
+func (m *maintenanceModeResourceModel) state(ctx context.Context, diags *diag.Diagnostics) maintenance.State {
 	s := maintenance.State{Enabled: m.Enabled.ValueBool(), Banner: m.Banner.ValueBool(), Message: m.Message.ValueString(), Reason: m.Reason.ValueString()}
 	if v := m.Until.ValueString(); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
@@ -260,7 +260,7 @@ func (m *maintenanceModeModel) state(ctx context.Context, diags *diag.Diagnostic
 // observe copies the real state into m. What a disabled backend cannot show (the
 // message of a maintenance that is off, reason, until, allowed_ips on Scalingo)
 // keeps the value m had, so only real differences show as drift.
-func (m *maintenanceModeModel) observe(b maintenance.Backend, s maintenance.State) {
+func (m *maintenanceModeResourceModel) observe(b maintenance.Backend, s maintenance.State) {
 	m.Enabled = types.BoolValue(s.Enabled)
 	if !s.Enabled {
 		if m.Banner.IsNull() {
@@ -299,7 +299,7 @@ func describeMaintenance(s maintenance.State) string {
 	return "on"
 }
 
-func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenanceModeModel, timeout time.Duration, diags *diag.Diagnostics, verb string) bool {
+func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenanceModeResourceModel, timeout time.Duration, diags *diag.Diagnostics, verb string) bool {
 	want := m.state(ctx, diags)
 	if diags.HasError() {
 		return false
@@ -316,7 +316,7 @@ func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenan
 	defer done()
 	if err := b.Apply(ctx, want); err != nil {
 		now, _, rerr := b.Read(context.WithoutCancel(ctx))
-		where := "could not be read back (" + fmtErr(rerr) + ")"
+		where := "could not be read back (" + orPlaceholder(errMessage(rerr), "no error") + ")"
 		if rerr == nil {
 			where = "is " + describeMaintenance(now)
 		}
@@ -354,12 +354,12 @@ func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenan
 }
 
 // mode is the maintenance mode the state records: on, banner or off.
-func (m *maintenanceModeModel) mode() string {
+func (m *maintenanceModeResourceModel) mode() string {
 	return describeMaintenance(maintenance.State{Enabled: m.Enabled.ValueBool(), Banner: m.Banner.ValueBool()})
 }
 
 // record appends the maintenance event of a change of mode on where.
-func (r *maintenanceModeResource) record(ctx context.Context, m *maintenanceModeModel, mode, where string, diags *diag.Diagnostics) {
+func (r *maintenanceModeResource) record(ctx context.Context, m *maintenanceModeResourceModel, mode, where string, diags *diag.Diagnostics) {
 	detail := fmt.Sprintf("maintenance %s on %s", mode, where)
 	if s := m.Message.ValueString(); s != "" && mode != "off" {
 		detail += "; message: " + s
@@ -371,15 +371,8 @@ func (r *maintenanceModeResource) record(ctx context.Context, m *maintenanceMode
 		"Maintenance is "+mode+" on "+where, diags)
 }
 
-func fmtErr(err error) string {
-	if err == nil {
-		return "no error"
-	}
-	return err.Error()
-}
-
 func (r *maintenanceModeResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var m maintenanceModeModel
+	var m maintenanceModeResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -392,7 +385,7 @@ func (r *maintenanceModeResource) Create(ctx context.Context, req resource.Creat
 }
 
 func (r *maintenanceModeResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var m, prior maintenanceModeModel
+	var m, prior maintenanceModeResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
 	if resp.Diagnostics.HasError() {
@@ -409,7 +402,7 @@ func (r *maintenanceModeResource) Update(ctx context.Context, req resource.Updat
 }
 
 func (r *maintenanceModeResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var m maintenanceModeModel
+	var m maintenanceModeResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -456,7 +449,7 @@ func (r *maintenanceModeResource) Read(ctx context.Context, req resource.ReadReq
 }
 
 func (r *maintenanceModeResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var m maintenanceModeModel
+	var m maintenanceModeResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return

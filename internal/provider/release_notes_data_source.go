@@ -27,7 +27,7 @@ func NewReleaseNotesDataSource() datasource.DataSource { return &releaseNotesDat
 
 type releaseNotesDataSource struct{}
 
-type releaseNotesModel struct {
+type releaseNotesDataSourceModel struct {
 	Repository         types.String `tfsdk:"repository"`
 	From               types.String `tfsdk:"from"`
 	To                 types.String `tfsdk:"to"`
@@ -141,7 +141,7 @@ func releaseNotesSchema() schema.Schema {
 }
 
 func (d *releaseNotesDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	var m releaseNotesModel
+	var m releaseNotesDataSourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
