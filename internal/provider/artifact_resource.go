@@ -293,24 +293,12 @@ func (r *artifactResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	name, version := state.Name.ValueString(), state.Version.ValueString()
-	var obj store.Object
-	var err error
-	if r.data.VerifyOnRead {
-		obj, err = r.data.Store.Verify(ctx, name, version)
-	} else {
-		obj, err = r.data.Store.Stat(ctx, name, version)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		tflog.Warn(ctx, "artifact is gone from the store; removing it from state", map[string]any{"artifact": name + "@" + version})
+	obj, gone := r.data.readPublished(ctx, state.Name.ValueString(), state.Version.ValueString(), state.SHA256, &resp.Diagnostics)
+	if gone {
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	if err != nil {
-		resp.Diagnostics.AddError("Unable to read "+name+"@"+version, err.Error())
-		return
-	}
-	if publishedRecordChanged(&resp.Diagnostics, obj.ID(), state.SHA256, obj.SHA256, obj.URI) {
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	setArtifactComputed(&state, obj)

@@ -324,28 +324,16 @@ func (r *promotionResource) Read(ctx context.Context, req resource.ReadRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	name, to := state.Name.ValueString(), state.ToVersion.ValueString()
-	var obj store.Object
-	var err error
-	if r.data.VerifyOnRead {
-		obj, err = r.data.Store.Verify(ctx, name, to)
-	} else {
-		obj, err = r.data.Store.Stat(ctx, name, to)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		tflog.Warn(ctx, "promoted artifact is gone from the store; removing it from state", map[string]any{"artifact": name + "@" + to})
+	obj, gone := r.data.readPublished(ctx, state.Name.ValueString(), state.ToVersion.ValueString(), state.SHA256, &resp.Diagnostics)
+	if gone {
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	if err != nil {
-		resp.Diagnostics.AddError("Unable to read "+name+"@"+to, err.Error())
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	if from := obj.Metadata[promote.MetaPromotedFrom]; from != "" {
 		state.FromVersion = types.StringValue(from)
-	}
-	if publishedRecordChanged(&resp.Diagnostics, obj.ID(), state.SHA256, obj.SHA256, obj.URI) {
-		return
 	}
 	setPromotionComputed(&state, obj)
 	if state.RetainOnDestroy.IsNull() {
