@@ -64,7 +64,8 @@ func (r *lockForceReleaseResource) Schema(_ context.Context, _ resource.SchemaRe
 			"`triggers` to force-release again.",
 		Attributes: map[string]schema.Attribute{
 			"environment": schema.StringAttribute{MarkdownDescription: "Environment whose lock to free.", Required: true, Validators: []validator.String{validate.EnvironmentName()}, PlanModifiers: replace},
-			"reason":      schema.StringAttribute{MarkdownDescription: "Why the lock is forced, recorded in the history, e.g. `job 4711 was cancelled`.", Required: true, PlanModifiers: replace},
+			"reason": schema.StringAttribute{MarkdownDescription: "Why the lock is forced, recorded in the history, e.g. `job 4711 was cancelled`.", Required: true, PlanModifiers: replace,
+				Validators: []validator.String{validate.NotBlank("Missing reason", "Say why the lock is forced: the reason is recorded in the history with your name.")}},
 			"lock_id": schema.StringAttribute{
 				MarkdownDescription: "Only release the lock with this id; fail if the environment's lock is another one. Default: release whatever lock is held.",
 				Optional:            true, PlanModifiers: replace,
