@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -111,6 +112,7 @@ func promotionResourceSchema() schema.Schema {
 				MarkdownDescription: "Environments where `from_version` must be live, its last deployment there a success (from the release history): the guard that the bytes were validated. E.g. `[\"staging\"]`.",
 				Optional:            true,
 				ElementType:         types.StringType,
+				Validators:          []validator.List{listvalidator.ValueStringsAre(validate.EnvironmentName())},
 			},
 			"retain_on_destroy": schema.BoolAttribute{
 				MarkdownDescription: "Keep the promoted version in the artifact store when the resource is destroyed, as artifact repositories do. Default: `true`; `false` deletes it.",
