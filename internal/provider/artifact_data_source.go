@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/releaseplan/terraform-provider-release/internal/store"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var _ datasource.DataSourceWithConfigure = (*artifactDataSource)(nil)
@@ -43,8 +44,8 @@ func (d *artifactDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 		MarkdownDescription: "Looks up a published artifact: its sha256, size, location and metadata (for example the `git_commit` production runs).",
 		Attributes: map[string]schema.Attribute{
 			"id":           schema.StringAttribute{MarkdownDescription: "`name@version`.", Computed: true},
-			"name":         schema.StringAttribute{MarkdownDescription: "Artifact name.", Required: true, Validators: []validator.String{artifactName()}},
-			"version":      schema.StringAttribute{MarkdownDescription: "Published version.", Required: true, Validators: []validator.String{semverVersion()}},
+			"name":         schema.StringAttribute{MarkdownDescription: "Artifact name.", Required: true, Validators: []validator.String{validate.ArtifactName()}},
+			"version":      schema.StringAttribute{MarkdownDescription: "Published version.", Required: true, Validators: []validator.String{validate.Semver()}},
 			"verify":       schema.BoolAttribute{MarkdownDescription: "Re-hash the stored bytes and fail if they no longer match their sha256. Default: `false` (sizes are always checked).", Optional: true},
 			"sha256":       schema.StringAttribute{MarkdownDescription: "sha256 of the published bytes.", Computed: true},
 			"size":         schema.Int64Attribute{MarkdownDescription: "Size in bytes.", Computed: true},

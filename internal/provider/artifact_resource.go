@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/store"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
@@ -73,13 +74,13 @@ func artifactResourceSchema() schema.Schema {
 			"name": schema.StringAttribute{
 				MarkdownDescription: "Artifact name, usually the application's (`histologe`). Letters, digits, `.`, `_` and `-`. Changing it publishes a new artifact.",
 				Required:            true,
-				Validators:          []validator.String{artifactName()},
+				Validators:          []validator.String{validate.ArtifactName()},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"version": schema.StringAttribute{
 				MarkdownDescription: "Semantic version to publish, e.g. `1.7.4-staging`. Changing it publishes a new artifact.",
 				Required:            true,
-				Validators:          []validator.String{semverVersion()},
+				Validators:          []validator.String{validate.Semver()},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"source": schema.StringAttribute{
@@ -92,7 +93,7 @@ func artifactResourceSchema() schema.Schema {
 					"When plan and apply run apart (`plan -out`), pass the checksum in a variable: `filesha256()` is evaluated again at apply, and Terraform reports a file rebuilt in between as an inconsistent final plan.",
 				Optional:   true,
 				Computed:   true,
-				Validators: []validator.String{sha256Hex()},
+				Validators: []validator.String{validate.SHA256()},
 			},
 			"metadata": schema.MapAttribute{
 				MarkdownDescription: "Free-form metadata stored with the bytes, e.g. `{ git_commit = \"3f2a9c1\", built_by = \"ci\" }`. `git_commit` feeds the `require_descendant_of` guard of promotions. Immutable once published.",
@@ -292,24 +293,12 @@ func (r *artifactResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	name, version := state.Name.ValueString(), state.Version.ValueString()
-	var obj store.Object
-	var err error
-	if r.data.VerifyOnRead {
-		obj, err = r.data.Store.Verify(ctx, name, version)
-	} else {
-		obj, err = r.data.Store.Stat(ctx, name, version)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		tflog.Warn(ctx, "artifact is gone from the store; removing it from state", map[string]any{"artifact": name + "@" + version})
+	obj, gone := r.data.readPublished(ctx, state.Name.ValueString(), state.Version.ValueString(), state.SHA256, &resp.Diagnostics)
+	if gone {
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	if err != nil {
-		resp.Diagnostics.AddError("Unable to read "+name+"@"+version, err.Error())
-		return
-	}
-	if publishedRecordChanged(&resp.Diagnostics, obj.ID(), state.SHA256, obj.SHA256, obj.URI) {
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	setArtifactComputed(&state, obj)

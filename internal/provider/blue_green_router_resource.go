@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
-	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -30,6 +28,7 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/host"
 	"github.com/releaseplan/terraform-provider-release/internal/logging"
 	"github.com/releaseplan/terraform-provider-release/internal/router"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
@@ -57,20 +56,20 @@ type blueGreenRouterResource struct {
 	data *providerData
 }
 
-type blueGreenRouterModel struct {
-	ID              types.String             `tfsdk:"id"`
-	Active          types.String             `tfsdk:"active"`
-	Environment     types.String             `tfsdk:"environment"`
-	OnDestroy       types.String             `tfsdk:"on_destroy"`
-	Blue            *blueGreenColourModel    `tfsdk:"blue"`
-	Green           *blueGreenColourModel    `tfsdk:"green"`
-	Nginx           *blueGreenNginxModel     `tfsdk:"nginx"`
-	Directory       *blueGreenDirectoryModel `tfsdk:"directory"`
-	HealthCheck     *blueGreenHealthModel    `tfsdk:"health_check"`
-	PreviousActive  types.String             `tfsdk:"previous_active"`
-	SwitchedAt      types.String             `tfsdk:"switched_at"`
-	PreviewUpstream types.String             `tfsdk:"preview_upstream"`
-	Timeouts        timeouts.Value           `tfsdk:"timeouts"`
+type blueGreenRouterResourceModel struct {
+	ID              types.String               `tfsdk:"id"`
+	Active          types.String               `tfsdk:"active"`
+	Environment     types.String               `tfsdk:"environment"`
+	OnDestroy       types.String               `tfsdk:"on_destroy"`
+	Blue            *blueGreenColourModel      `tfsdk:"blue"`
+	Green           *blueGreenColourModel      `tfsdk:"green"`
+	Nginx           *blueGreenNginxModel       `tfsdk:"nginx"`
+	Directory       *blueGreenDirectoryModel   `tfsdk:"directory"`
+	HealthCheck     *blueGreenHealthCheckModel `tfsdk:"health_check"`
+	PreviousActive  types.String               `tfsdk:"previous_active"`
+	SwitchedAt      types.String               `tfsdk:"switched_at"`
+	PreviewUpstream types.String               `tfsdk:"preview_upstream"`
+	Timeouts        timeouts.Value             `tfsdk:"timeouts"`
 }
 
 // defaultSwitchTimeout bounds a switch: health check attempts, test and reload.
@@ -92,15 +91,11 @@ type blueGreenDirectoryModel struct {
 	Path types.String `tfsdk:"path"`
 }
 
-type blueGreenHealthModel struct {
-	URL          types.String `tfsdk:"url"`
-	Path         types.String `tfsdk:"path"`
-	ExpectStatus types.Int64  `tfsdk:"expect_status"`
-	BodyContains types.String `tfsdk:"body_contains"`
-	Headers      types.Map    `tfsdk:"headers"`
-	Attempts     types.Int64  `tfsdk:"attempts"`
-	Interval     types.String `tfsdk:"interval"`
-	Timeout      types.String `tfsdk:"timeout"`
+// blueGreenHealthCheckModel is the health_check block: an HTTP check block whose
+// URL may instead be a path on the upstream of each colour.
+type blueGreenHealthCheckModel struct {
+	httpCheckModel
+	Path types.String `tfsdk:"path"`
 }
 
 func (r *blueGreenRouterResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -120,7 +115,7 @@ func colourBlock(colour string) schema.SingleNestedBlock {
 				MarkdownDescription: "Address nginx proxies to when " + colour + " is live: `host:port` or `unix:/path`. " +
 					"Required with `nginx`; with `directory` it is only used by `health_check.path`.",
 				Optional:   true,
-				Validators: []validator.String{upstreamValidator{}},
+				Validators: []validator.String{validate.Upstream()},
 			},
 		},
 	}
@@ -155,7 +150,8 @@ func blueGreenRouterSchema() schema.Schema {
 			"environment": schema.StringAttribute{
 				MarkdownDescription: "When set, every switch is recorded in the release history of this environment " +
 					"(`release_history` data source) as a `switched` event, and every failed switch as `failed`.",
-				Optional: true,
+				Optional:   true,
+				Validators: []validator.String{validate.EnvironmentName()},
 			},
 			"on_destroy": schema.StringAttribute{
 				MarkdownDescription: "What `terraform destroy` does: `keep` (default) leaves the include file or the " +
@@ -196,7 +192,7 @@ func blueGreenRouterSchema() schema.Schema {
 						MarkdownDescription: "Name of the upstream server blocks proxy to (letters, digits, underscores).",
 						Optional:            true,
 						PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-						Validators:          []validator.String{upstreamNameValidator{}},
+						Validators:          []validator.String{validate.UpstreamName()},
 					},
 					"reload_command": schema.StringAttribute{
 						MarkdownDescription: "Shell command (`sh -c`) that reloads nginx. Default `" + router.DefaultReloadCommand + "`.",
@@ -211,6 +207,7 @@ func blueGreenRouterSchema() schema.Schema {
 					"preview_server_name": schema.StringAttribute{
 						MarkdownDescription: "Requests whose Host is this name reach the idle colour when server blocks proxy to `$<upstream_name>_backend`.",
 						Optional:            true,
+						Validators:          []validator.String{validate.HostName()},
 					},
 				},
 			},
@@ -225,52 +222,16 @@ func blueGreenRouterSchema() schema.Schema {
 					},
 				},
 			},
-			"health_check": schema.SingleNestedBlock{
-				MarkdownDescription: "HTTP check the colour about to go live must pass before the switch. It runs only when " +
-					"the switch changes what is live. Set `url`, or `path` (appended to `http://<upstream>` of that colour).",
-				Attributes: map[string]schema.Attribute{
-					"url": schema.StringAttribute{
-						MarkdownDescription: "Full URL to check, e.g. the preview route `http://127.0.0.1/health` with `headers = { X-Release-Preview = \"1\" }`: `http` or `https` with a host, checked at plan time.",
-						Optional:            true,
-						Validators:          []validator.String{checkURL()},
-					},
+			"health_check": httpCheckBlock("HTTP check the colour about to go live must pass before the switch. It runs only when "+
+				"the switch changes what is live. Set `url`, or `path` (appended to `http://<upstream>` of that colour).",
+				"Full URL to check, e.g. the preview route `http://127.0.0.1/health` with `headers = { X-Release-Preview = \"1\" }`.",
+				map[string]schema.Attribute{
 					"path": schema.StringAttribute{
-						MarkdownDescription: "Path such as `/health`, requested from the upstream of the colour about to go live.",
+						MarkdownDescription: "Path such as `/health`, requested from the upstream of the colour about to go live (`http://<upstream><path>`).",
 						Optional:            true,
-						Validators:          []validator.String{stringvalidator.RegexMatches(pathPrefixRe, "must start with /")},
+						Validators:          []validator.String{validate.URLPath()},
 					},
-					"expect_status": schema.Int64Attribute{
-						MarkdownDescription: "Expected HTTP status. Default 200.",
-						Optional:            true,
-						Validators:          []validator.Int64{int64validator.Between(100, 599)},
-					},
-					"body_contains": schema.StringAttribute{
-						MarkdownDescription: "Text the body must contain.",
-						Optional:            true,
-					},
-					"headers": schema.MapAttribute{
-						MarkdownDescription: "Request headers; sensitive because they may carry tokens.",
-						ElementType:         types.StringType,
-						Optional:            true,
-						Sensitive:           true,
-					},
-					"attempts": schema.Int64Attribute{
-						MarkdownDescription: "How many requests at most before giving up. Default 1.",
-						Optional:            true,
-						Validators:          []validator.Int64{int64validator.AtLeast(1)},
-					},
-					"interval": schema.StringAttribute{
-						MarkdownDescription: "Pause between attempts. Default `1s`.",
-						Optional:            true,
-						Validators:          []validator.String{goDuration()},
-					},
-					"timeout": schema.StringAttribute{
-						MarkdownDescription: "Timeout of each attempt. Default `10s`.",
-						Optional:            true,
-						Validators:          []validator.String{goDuration()},
-					},
-				},
-			},
+				}),
 		},
 	}
 }
@@ -281,66 +242,37 @@ func (r *blueGreenRouterResource) Configure(_ context.Context, req resource.Conf
 
 func (r *blueGreenRouterResource) ConfigValidators(context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
-		exactlyOneOfBlocks("nginx", "directory"),
+		validate.ExactlyOneBlock("nginx", "directory"),
+		validate.RequiredInBlock("nginx", "config_file", "It is the include file the resource owns, e.g. /etc/nginx/conf.d/app-upstream.conf"),
+		validate.RequiredInBlock("nginx", "upstream_name", "It is the upstream your server blocks proxy_pass to"),
+		validate.RequiredInBlock("directory", "path", "It is the directory holding blue/, green/ and the live symlink"),
+		validate.ExactlyOneInBlock("health_check", "url", "path"),
 	}
 }
 
+// ValidateConfig checks what relates the colours to the other blocks: the nginx
+// router needs both upstreams, and health_check.path a host:port upstream.
 func (r *blueGreenRouterResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	var m blueGreenRouterModel
+	var m blueGreenRouterResourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	missing := func(p path.Path, what string) {
-		resp.Diagnostics.AddAttributeError(p, "Missing router setting", what)
-	}
-	upstreamOf := func(c *blueGreenColourModel) types.String {
-		if c == nil {
-			return types.StringNull()
+	colours := map[string]*blueGreenColourModel{"blue": m.Blue, "green": m.Green}
+	for name, c := range colours {
+		u := types.StringNull()
+		if c != nil {
+			u = c.Upstream
 		}
-		return c.Upstream
-	}
-	if m.Nginx != nil {
-		if m.Nginx.ConfigFile.IsNull() {
-			missing(path.Root("nginx").AtName("config_file"), "Set nginx.config_file: the include file the resource owns, e.g. /etc/nginx/conf.d/app-upstream.conf.")
-		}
-		if m.Nginx.UpstreamName.IsNull() {
-			missing(path.Root("nginx").AtName("upstream_name"), "Set nginx.upstream_name: the upstream your server blocks proxy_pass to.")
-		}
-		if v := m.Nginx.PreviewServerName; !v.IsNull() && !v.IsUnknown() && !validHostName(v.ValueString()) {
-			resp.Diagnostics.AddAttributeError(path.Root("nginx").AtName("preview_server_name"), "Invalid preview server name",
-				fmt.Sprintf("%q is not a host name: use letters, digits, dots and dashes.", v.ValueString()))
-		}
-		for name, c := range map[string]*blueGreenColourModel{"blue": m.Blue, "green": m.Green} {
-			if upstreamOf(c).IsNull() {
-				missing(path.Root(name).AtName("upstream"), fmt.Sprintf("The nginx router needs %s { upstream = \"host:port\" }: the address nginx proxies to when %s is live.", name, name))
-			}
-		}
-	}
-	if m.Directory != nil && m.Directory.Path.IsNull() {
-		missing(path.Root("directory").AtName("path"), "Set directory.path: the directory holding blue/, green/ and the live symlink.")
-	}
-	if h := m.HealthCheck; h != nil {
-		hasURL, hasPath := !h.URL.IsNull(), !h.Path.IsNull()
 		switch {
-		case hasURL == hasPath:
-			resp.Diagnostics.AddAttributeError(path.Root("health_check"), "Invalid health check",
-				"Set exactly one of health_check.url (a full URL) or health_check.path (appended to http://<upstream> of the colour about to go live).")
-		case hasPath:
-			for name, c := range map[string]*blueGreenColourModel{"blue": m.Blue, "green": m.Green} {
-				u := upstreamOf(c)
-				if u.IsUnknown() {
-					continue
-				}
-				if u.IsNull() || strings.HasPrefix(u.ValueString(), "unix:") {
-					resp.Diagnostics.AddAttributeError(path.Root(name).AtName("upstream"), "Invalid health check",
-						fmt.Sprintf("health_check.path needs a host:port upstream for %s to build http://<upstream>%s; set %s.upstream or use health_check.url.", name, h.Path.ValueString(), name))
-				}
-			}
-		case hasURL && !h.URL.IsUnknown():
-			if err := (check.HTTPCheck{URL: h.URL.ValueString()}).Validate(); err != nil {
-				resp.Diagnostics.AddAttributeError(path.Root("health_check").AtName("url"), "Invalid health check URL", err.Error()+".")
-			}
+		case u.IsUnknown():
+		case m.Nginx != nil && u.IsNull():
+			resp.Diagnostics.AddAttributeError(path.Root(name).AtName("upstream"), "Missing router setting",
+				fmt.Sprintf("The nginx router needs %s { upstream = \"host:port\" }: the address nginx proxies to when %s is live.", name, name))
+		case m.HealthCheck != nil && !m.HealthCheck.Path.IsNull() && m.HealthCheck.URL.IsNull() &&
+			(u.IsNull() || strings.HasPrefix(u.ValueString(), "unix:")):
+			resp.Diagnostics.AddAttributeError(path.Root(name).AtName("upstream"), "Invalid health check",
+				fmt.Sprintf("health_check.path needs a host:port upstream for %s to build http://<upstream>%s; set %s.upstream or use health_check.url.", name, m.HealthCheck.Path.ValueString(), name))
 		}
 	}
 }
@@ -351,14 +283,14 @@ func (r *blueGreenRouterResource) ModifyPlan(ctx context.Context, req resource.M
 	if req.Plan.Raw.IsNull() {
 		return
 	}
-	var plan blueGreenRouterModel
+	var plan blueGreenRouterResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	var state *blueGreenRouterModel
+	var state *blueGreenRouterResourceModel
 	if !req.State.Raw.IsNull() {
-		state = &blueGreenRouterModel{}
+		state = &blueGreenRouterResourceModel{}
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
 		if resp.Diagnostics.HasError() {
 			return
@@ -385,7 +317,7 @@ func (r *blueGreenRouterResource) ModifyPlan(ctx context.Context, req resource.M
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
-func (m *blueGreenRouterModel) routerID() types.String {
+func (m *blueGreenRouterResourceModel) routerID() types.String {
 	switch {
 	case m.Nginx != nil:
 		return m.Nginx.ConfigFile
@@ -395,7 +327,7 @@ func (m *blueGreenRouterModel) routerID() types.String {
 	return types.StringUnknown()
 }
 
-func (m *blueGreenRouterModel) colourUpstream(c router.Colour) types.String {
+func (m *blueGreenRouterResourceModel) colourUpstream(c router.Colour) types.String {
 	col := m.Blue
 	if c == router.Green {
 		col = m.Green
@@ -407,7 +339,7 @@ func (m *blueGreenRouterModel) colourUpstream(c router.Colour) types.String {
 }
 
 // plannedPreview is the idle colour's upstream (nginx) or directory (directory router).
-func (m *blueGreenRouterModel) plannedPreview() types.String {
+func (m *blueGreenRouterResourceModel) plannedPreview() types.String {
 	if m.Active.IsUnknown() {
 		return types.StringUnknown()
 	}
@@ -425,7 +357,7 @@ func (m *blueGreenRouterModel) plannedPreview() types.String {
 }
 
 // routingChanged reports whether applying plan over state rewrites the router.
-func routingChanged(state, plan *blueGreenRouterModel) bool {
+func routingChanged(state, plan *blueGreenRouterResourceModel) bool {
 	if !plan.Active.Equal(state.Active) || !plan.PreviewUpstream.Equal(state.PreviewUpstream) {
 		return true
 	}
@@ -442,7 +374,7 @@ func routingChanged(state, plan *blueGreenRouterModel) bool {
 	return false
 }
 
-func (m *blueGreenRouterModel) router(ctx context.Context) router.Router {
+func (m *blueGreenRouterResourceModel) router(ctx context.Context) router.Router {
 	if m.Directory != nil {
 		return &router.Directory{Path: m.Directory.Path.ValueString()}
 	}
@@ -462,22 +394,12 @@ func (m *blueGreenRouterModel) router(ctx context.Context) router.Router {
 	}
 }
 
-func (m *blueGreenRouterModel) healthCheck(ctx context.Context, diags *diag.Diagnostics) router.HealthCheck {
+func (m *blueGreenRouterResourceModel) healthCheck(ctx context.Context, diags *diag.Diagnostics) router.HealthCheck {
 	h := m.HealthCheck
 	if h == nil {
 		return nil
 	}
-	hc := check.HTTPCheck{
-		ExpectStatus: int(h.ExpectStatus.ValueInt64()),
-		BodyContains: h.BodyContains.ValueString(),
-		Attempts:     int(h.Attempts.ValueInt64()),
-		Interval:     parseDuration(h.Interval.ValueString()),
-		Timeout:      parseDuration(h.Timeout.ValueString()),
-	}
-	if !h.Headers.IsNull() && !h.Headers.IsUnknown() {
-		hc.Headers = map[string]string{}
-		diags.Append(h.Headers.ElementsAs(ctx, &hc.Headers, false)...)
-	}
+	hc := h.httpCheck(ctx, path.Root("health_check"), diags)
 	return func(ctx context.Context, colour router.Colour, _ string) error {
 		c := hc
 		if !h.URL.IsNull() {
@@ -491,7 +413,7 @@ func (m *blueGreenRouterModel) healthCheck(ctx context.Context, diags *diag.Diag
 }
 
 // observe copies what the router reports on the machine into m.
-func (m *blueGreenRouterModel) observe(st router.State) {
+func (m *blueGreenRouterResourceModel) observe(st router.State) {
 	if st.Active != "" {
 		m.Active = types.StringValue(string(st.Active))
 	} else {
@@ -517,7 +439,7 @@ func (m *blueGreenRouterModel) observe(st router.State) {
 	}
 }
 
-func (m *blueGreenRouterModel) describe() string {
+func (m *blueGreenRouterResourceModel) describe() string {
 	if m.Nginx != nil {
 		return fmt.Sprintf("nginx upstream %s (%s)", m.Nginx.UpstreamName.ValueString(), m.Nginx.ConfigFile.ValueString())
 	}
@@ -525,7 +447,7 @@ func (m *blueGreenRouterModel) describe() string {
 }
 
 func (r *blueGreenRouterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan blueGreenRouterModel
+	var plan blueGreenRouterResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -538,7 +460,7 @@ func (r *blueGreenRouterResource) Create(ctx context.Context, req resource.Creat
 }
 
 func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state blueGreenRouterModel
+	var plan, state blueGreenRouterResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
@@ -556,13 +478,11 @@ func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.Updat
 	r.apply(ctx, &plan, &state, &resp.State, &resp.Diagnostics)
 }
 
-type stateSetter interface {
-	Set(ctx context.Context, val any) diag.Diagnostics
-}
-
 // apply switches the router to plan.Active. On failure the saved state is what is
 // really live (prior, refreshed from the machine), never the plan.
-func (r *blueGreenRouterResource) apply(ctx context.Context, plan, prior *blueGreenRouterModel, out stateSetter, diags *diag.Diagnostics) {
+func (r *blueGreenRouterResource) apply(ctx context.Context, plan, prior *blueGreenRouterResourceModel, out stateSetter, diags *diag.Diagnostics) {
+	ctx, done := historyOperation(ctx, diags)
+	defer done()
 	colour := router.Colour(plan.Active.ValueString())
 	rt := plan.router(ctx)
 	hc := plan.healthCheck(ctx, diags)
@@ -597,7 +517,7 @@ func (r *blueGreenRouterResource) apply(ctx context.Context, plan, prior *blueGr
 	diags.Append(out.Set(ctx, plan)...)
 }
 
-func switchFailureDetail(plan *blueGreenRouterModel, colour router.Colour, err error) string {
+func switchFailureDetail(plan *blueGreenRouterResourceModel, colour router.Colour, err error) string {
 	var se *router.SwitchError
 	if !errors.As(err, &se) {
 		return err.Error()
@@ -638,25 +558,16 @@ func switchFailureDetail(plan *blueGreenRouterModel, colour router.Colour, err e
 }
 
 // record appends a history event when the resource names an environment.
-func (r *blueGreenRouterResource) record(ctx context.Context, m *blueGreenRouterModel, kind, detail string, diags *diag.Diagnostics) {
-	if m.Environment.IsNull() || m.Environment.ValueString() == "" || r.data == nil || r.data.Backend == nil {
+func (r *blueGreenRouterResource) record(ctx context.Context, m *blueGreenRouterResourceModel, kind, detail string, diags *diag.Diagnostics) {
+	if m.Environment.IsNull() || m.Environment.ValueString() == "" {
 		return
 	}
-	err := r.data.Backend.Append(ctx, backend.Event{
-		Time:        time.Now().UTC(),
-		Environment: m.Environment.ValueString(),
-		Kind:        kind,
-		Actor:       r.data.Actor,
-		Detail:      detail,
-	})
-	if err != nil {
-		diags.AddWarning("Unable to record the switch in the release history",
-			fmt.Sprintf("The router change itself is done; the history event (%s) was not written: %v.", detail, err))
-	}
+	r.data.recordEvent(ctx, backend.Event{Environment: m.Environment.ValueString(), Kind: kind, Detail: detail},
+		"The router change itself is done", diags)
 }
 
 func (r *blueGreenRouterResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state blueGreenRouterModel
+	var state blueGreenRouterResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -680,7 +591,7 @@ func (r *blueGreenRouterResource) Read(ctx context.Context, req resource.ReadReq
 }
 
 func (r *blueGreenRouterResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state blueGreenRouterModel
+	var state blueGreenRouterResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -705,7 +616,7 @@ func (r *blueGreenRouterResource) ImportState(ctx context.Context, req resource.
 			fmt.Sprintf("%v.\nImport with the nginx include file the router owns (e.g. /etc/nginx/conf.d/app-upstream.conf) or the directory holding the live symlink.", err))
 		return
 	}
-	m := blueGreenRouterModel{
+	m := blueGreenRouterResourceModel{
 		ID:        types.StringValue(id),
 		OnDestroy: types.StringValue(onDestroyKeep),
 		Timeouts:  timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "update": types.StringType})},
@@ -735,49 +646,4 @@ func optionalString(v, def string) types.String {
 		return types.StringNull()
 	}
 	return types.StringValue(v)
-}
-
-var (
-	pathPrefixRe = regexp.MustCompile(`^/`)
-	hostNameRe   = regexp.MustCompile(`^[A-Za-z0-9*]([A-Za-z0-9.*-]*[A-Za-z0-9])?$`)
-)
-
-func validHostName(s string) bool { return hostNameRe.MatchString(s) }
-
-// upstreamValidator refuses addresses that would break or inject into the nginx file.
-type upstreamValidator struct{}
-
-func (upstreamValidator) Description(context.Context) string {
-	return "value must be host:port or unix:/path, without spaces, quotes or ;{}#$"
-}
-
-func (v upstreamValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (upstreamValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if err := router.ValidUpstream(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid upstream", err.Error()+".")
-	}
-}
-
-// upstreamNameValidator refuses names nginx cannot use for an upstream and a variable.
-type upstreamNameValidator struct{}
-
-func (upstreamNameValidator) Description(context.Context) string {
-	return "value must start with a letter or underscore and contain only letters, digits and underscores"
-}
-
-func (v upstreamNameValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (upstreamNameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if err := router.ValidUpstreamName(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid upstream name", err.Error()+".")
-	}
 }

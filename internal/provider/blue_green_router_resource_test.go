@@ -456,7 +456,7 @@ func TestAccBlueGreenRouterResource_invalidConfig(t *testing.T) {
   health_check {
     path = "/health"
     url  = "http://127.0.0.1/health"
-  }`, regexp.MustCompile(`exactly one of health_check.url`)},
+  }`, errorRe(`Set exactly one of url, path in the health_check block`)},
 	}
 	steps := make([]resource.TestStep, 0, len(tests))
 	for _, tt := range tests {

@@ -12,16 +12,14 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
-	"github.com/releaseplan/terraform-provider-release/internal/check"
 	"github.com/releaseplan/terraform-provider-release/internal/deploy"
-	"github.com/releaseplan/terraform-provider-release/internal/notify"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
 )
 
 func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	// A webhook that cannot be reached is a warning, never a failed deployment.
-	ctx = notify.Collect(ctx)
-	defer notificationWarnings(ctx, &resp.Diagnostics)
+	ctx, done := historyOperation(ctx, &resp.Diagnostics)
+	defer done()
 	var plan deploymentResourceModel
 	var wo types.Int64
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -38,8 +36,8 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 }
 
 func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	ctx = notify.Collect(ctx)
-	defer notificationWarnings(ctx, &resp.Diagnostics)
+	ctx, done := historyOperation(ctx, &resp.Diagnostics)
+	defer done()
 	var plan, state deploymentResourceModel
 	var wo types.Int64
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -79,18 +77,12 @@ func (r *deploymentResource) releaseRunLockOnFailure(ctx context.Context, env st
 	}
 }
 
-// deploymentState is the part of tfsdk.State apply needs.
-type deploymentState interface {
-	Set(ctx context.Context, val any) diag.Diagnostics
-}
-
 // apply runs the deployment and saves what is really live: on success the plan
 // with its computed values; on failure, the live release over the prior state (or
 // nothing after a failed first deployment that left nothing live). wo is the
 // write-only lock token from the configuration (null when not set).
-func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentResourceModel, wo types.Int64, st deploymentState, diags *diag.Diagnostics) {
-	if r.data == nil {
-		diags.AddError("Unconfigured provider", "The release provider was not configured.")
+func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentResourceModel, wo types.Int64, st stateSetter, diags *diag.Diagnostics) {
+	if !configured(r.data, diags) {
 		return
 	}
 	plan.LockTokenWO = types.Int64Null() // write-only: never saved
@@ -138,7 +130,7 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 // refuseMoved refuses, saving what is live, when the target moved since the
 // plan was approved against it (the final plan checks it too; this closes the
 // gap up to the deploy).
-func (r *deploymentResource) refuseMoved(ctx context.Context, plan, prior *deploymentResourceModel, tgt target.Target, summary string, st deploymentState, diags *diag.Diagnostics) bool {
+func (r *deploymentResource) refuseMoved(ctx context.Context, plan, prior *deploymentResourceModel, tgt target.Target, summary string, st stateSetter, diags *diag.Diagnostics) bool {
 	env := plan.Environment.ValueString()
 	live, err := tgt.Current(ctx)
 	if err != nil {
@@ -168,11 +160,6 @@ func (r *deploymentResource) refuseMoved(ctx context.Context, plan, prior *deplo
 // those steps, or nothing is done.
 func (r *deploymentResource) deployRequest(ctx context.Context, plan, prior *deploymentResourceModel, wo types.Int64, tgt target.Target) (deploy.Request, diag.Diagnostics) {
 	facts, _, diags := plan.deployFacts(ctx, prior, wo, tgt)
-	if c := facts.SmokeTest; c != nil {
-		if err := c.Validate(); err != nil {
-			diags.AddAttributeError(path.Root("smoke_test"), "Invalid smoke_test", err.Error())
-		}
-	}
 	steps, d := stepDescriptions(ctx, deploy.Steps(facts))
 	diags.Append(d...)
 	if diags.HasError() {
@@ -207,14 +194,7 @@ func (r *deploymentResource) deployRequest(ctx context.Context, plan, prior *dep
 	return req, diags
 }
 
-func orNothing(v string) string {
-	if v == "" {
-		return "nothing"
-	}
-	return v
-}
-
-func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentResourceModel, key string, tgt target.Target, res deploy.Result, st deploymentState, diags *diag.Diagnostics) {
+func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentResourceModel, key string, tgt target.Target, res deploy.Result, st stateSetter, diags *diag.Diagnostics) {
 	m := *plan
 	m.ID = types.StringValue(deploymentID(m.Environment.ValueString(), key))
 	live := res.Live
@@ -245,7 +225,7 @@ func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentRe
 }
 
 // saveLive keeps the prior state but makes it say what is live now.
-func (r *deploymentResource) saveLive(ctx context.Context, prior *deploymentResourceModel, live *target.Release, st deploymentState, diags *diag.Diagnostics) {
+func (r *deploymentResource) saveLive(ctx context.Context, prior *deploymentResourceModel, live *target.Release, st stateSetter, diags *diag.Diagnostics) {
 	m := *prior
 	if live != nil {
 		applyLive(&m, live)
@@ -293,9 +273,9 @@ func activatedAt(rel *target.Release) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// known tells whether every setting of the smoke test is known, so that the
+// known tells whether every setting of an HTTP check is known, so that the
 // plan can describe it.
-func (s *deploymentSmokeTestModel) known() bool {
+func (s *httpCheckModel) known() bool {
 	if !allKnown(s.URL, s.Method, s.ExpectStatus, s.BodyContains, s.Headers, s.Attempts, s.Interval, s.Timeout, s.CAFile, s.Insecure, s.Host) {
 		return false
 	}
@@ -305,25 +285,4 @@ func (s *deploymentSmokeTestModel) known() bool {
 		}
 	}
 	return true
-}
-
-// check is the smoke test as the deploy package runs it.
-func (s *deploymentSmokeTestModel) check(ctx context.Context) (check.HTTPCheck, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	c := check.HTTPCheck{
-		URL:          s.URL.ValueString(),
-		Method:       s.Method.ValueString(),
-		ExpectStatus: int(s.ExpectStatus.ValueInt64()),
-		BodyContains: s.BodyContains.ValueString(),
-		Attempts:     int(s.Attempts.ValueInt64()),
-		Interval:     parseDuration(s.Interval.ValueString()),
-		Timeout:      parseDuration(s.Timeout.ValueString()),
-		CAFile:       s.CAFile.ValueString(),
-		Insecure:     s.Insecure.ValueBool(),
-		Host:         s.Host.ValueString(),
-	}
-	if !s.Headers.IsNull() && !s.Headers.IsUnknown() {
-		diags.Append(s.Headers.ElementsAs(ctx, &c.Headers, false)...)
-	}
-	return c, diags
 }

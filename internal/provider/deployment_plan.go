@@ -172,7 +172,7 @@ func (m *deploymentResourceModel) planPrevious(state *deploymentResourceModel, l
 		m.PreviousVersion = types.StringUnknown()
 		if live.Problem == "" {
 			diags.AddWarning("The target already serves a release that is not in this state",
-				fmt.Sprintf("%s serves %s now (%s). This deployment replaces it; import the deployment first to review it as previous_version.", tgt.Describe(), orNothing(live.Version), live.ID))
+				fmt.Sprintf("%s serves %s now (%s). This deployment replaces it; import the deployment first to review it as previous_version.", tgt.Describe(), orPlaceholder(live.Version, "nothing"), live.ID))
 		}
 	case !state.isSound():
 		// Read put the release to go back to (the last verified one) there.
@@ -210,21 +210,14 @@ func (r *deploymentResource) staleState(ctx context.Context, env string, tgt tar
 func staleDetail(ctx context.Context, be backend.Backend, env string, tgt target.Target, planned, liveVersion, liveID string) string {
 	now := "nothing is live now"
 	if liveID != "" || liveVersion != "" {
-		now = fmt.Sprintf("%s is live now (release %s", orNothing(liveVersion), orNothing(liveID))
+		now = fmt.Sprintf("%s is live now (release %s", orPlaceholder(liveVersion, "nothing"), orPlaceholder(liveID, "nothing"))
 		if evs, err := be.History(ctx, backend.HistoryQuery{Environment: env, Kinds: []string{backend.KindDeployed, backend.KindRolledBack}, Limit: 1}); err == nil && len(evs) == 1 && evs[0].Version == liveVersion {
-			now += fmt.Sprintf(", %s by %s at %s", evs[0].Kind, orUnknown(evs[0].Actor), evs[0].Time.UTC().Format(time.RFC3339))
+			now += fmt.Sprintf(", %s by %s at %s", evs[0].Kind, orPlaceholder(evs[0].Actor, "an unknown actor"), evs[0].Time.UTC().Format(time.RFC3339))
 		}
 		now += ")"
 	}
 	return fmt.Sprintf("%s changed since this plan was made: it planned to replace %s on %s, and %s. Nothing was changed. Plan again and review.",
-		env, orNothing(planned), tgt.Describe(), now)
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "an unknown actor"
-	}
-	return s
+		env, orPlaceholder(planned, "nothing"), tgt.Describe(), now)
 }
 
 // planRefusals reports at plan time a blocked version and a stale lock token.
@@ -321,8 +314,7 @@ func (m *deploymentResourceModel) deployFacts(ctx context.Context, state *deploy
 	}
 	if s := m.SmokeTest; s != nil {
 		if s.known() {
-			c, d := s.check(ctx)
-			diags.Append(d...)
+			c := s.httpCheck(ctx, path.Root("smoke_test"), &diags)
 			f.SmokeTest = &c
 		} else {
 			known = false

@@ -118,7 +118,7 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 	live, err := tgt.Current(ctx)
 	if err != nil || live == nil {
 		resp.Diagnostics.AddError(importSummary,
-			fmt.Sprintf("Nothing is live on %s (%v): there is no deployment to import.", tgt.Describe(), errOrNothing(err)))
+			fmt.Sprintf("Nothing is live on %s (%v): there is no deployment to import.", tgt.Describe(), orPlaceholder(errMessage(err), "no current release")))
 		return
 	}
 	var deployed []backend.Event
@@ -155,7 +155,7 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 func importModel(ctx context.Context, id string) (deploymentResourceModel, string, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	env, rest, ok := strings.Cut(id, ":")
-	if !ok || !environmentNameRe.MatchString(env) {
+	if !ok || backend.ValidateEnvironment(env) != nil {
 		diags.AddError(importSummary, fmt.Sprintf("The import id %q must be <environment>:<absolute path> for a directory target (e.g. staging:/srv/histologe) "+
 			"or <environment>:scalingo:<app> for a Scalingo app (e.g. staging:scalingo:histologe-staging).", id))
 		return deploymentResourceModel{}, "", diags
@@ -231,17 +231,10 @@ func (r *deploymentResource) importScalingoLive(ctx context.Context, m *deployme
 	}
 	live, err := tgt.Current(ctx)
 	if err != nil || live == nil {
-		diags.AddError(importSummary, fmt.Sprintf("Could not read what %s serves: %v.", tgt.Describe(), errOrNothing(err)))
+		diags.AddError(importSummary, fmt.Sprintf("Could not read what %s serves: %v.", tgt.Describe(), orPlaceholder(errMessage(err), "no current release")))
 		return nil, diags
 	}
 	return live, diags
-}
-
-func errOrNothing(err error) string {
-	if err == nil {
-		return "no current release"
-	}
-	return err.Error()
 }
 
 func typesObjectNull(context.Context) types.Object {

@@ -3,7 +3,6 @@ package provider
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
@@ -25,6 +24,7 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/deploy"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
@@ -37,13 +37,8 @@ var (
 // Defaults of release_deployment, shown in the schema descriptions.
 const (
 	deploymentDefaultKeep      = deploy.DefaultKeepReleases
-	deploymentDefaultAttempts  = 10
-	deploymentDefaultInterval  = "2s"
-	deploymentDefaultTimeout   = "5s"
 	deploymentDefaultCreateFor = 30 * time.Minute
 )
-
-var environmentNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // NewDeploymentResource is the release_deployment resource.
 func NewDeploymentResource() resource.Resource { return &deploymentResource{} }
@@ -77,10 +72,10 @@ type deploymentResourceModel struct {
 	Directory *deploymentDirectoryModel `tfsdk:"directory"`
 	Scalingo  *deploymentScalingoModel  `tfsdk:"scalingo"`
 
-	Hooks     *deploymentHooksModel     `tfsdk:"hooks"`
-	Backup    *deploymentBackupModel    `tfsdk:"backup"`
-	SmokeTest *deploymentSmokeTestModel `tfsdk:"smoke_test"`
-	Timeouts  timeouts.Value            `tfsdk:"timeouts"`
+	Hooks     *deploymentHooksModel  `tfsdk:"hooks"`
+	Backup    *deploymentBackupModel `tfsdk:"backup"`
+	SmokeTest *httpCheckModel        `tfsdk:"smoke_test"`
+	Timeouts  timeouts.Value         `tfsdk:"timeouts"`
 }
 
 type deploymentDirectoryModel struct {
@@ -99,20 +94,6 @@ type deploymentHooksModel struct {
 type deploymentBackupModel struct {
 	Command       types.String `tfsdk:"command"`
 	ScalingoAddon types.String `tfsdk:"scalingo_addon"`
-}
-
-type deploymentSmokeTestModel struct {
-	URL          types.String `tfsdk:"url"`
-	Method       types.String `tfsdk:"method"`
-	ExpectStatus types.Int64  `tfsdk:"expect_status"`
-	BodyContains types.String `tfsdk:"body_contains"`
-	Headers      types.Map    `tfsdk:"headers"`
-	Attempts     types.Int64  `tfsdk:"attempts"`
-	Interval     types.String `tfsdk:"interval"`
-	Timeout      types.String `tfsdk:"timeout"`
-	CAFile       types.String `tfsdk:"ca_file"`
-	Insecure     types.Bool   `tfsdk:"insecure"`
-	Host         types.String `tfsdk:"host"`
 }
 
 func (r *deploymentResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -142,20 +123,20 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 			},
 			"environment": schema.StringAttribute{
 				MarkdownDescription: "Environment name (`staging`, `production`, ...): the scope of locks, blocks and history. Changing it replaces the resource.",
-				Optional:            true,
-				Validators:          []validator.String{stringvalidator.RegexMatches(environmentNameRe, "must be letters, digits, '.', '_' and '-', starting with a letter or digit")},
+				Required:            true,
+				Validators:          []validator.String{validate.EnvironmentName()},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"artifact": schema.StringAttribute{
 				MarkdownDescription: "Artifact to deploy, `name@version` (for example `release_artifact.app.id`). It is fetched from the provider's artifact store.",
-				Optional:            true,
-				Validators:          []validator.String{artifactIDValidator{}},
+				Required:            true,
+				Validators:          []validator.String{validate.ArtifactID()},
 			},
 			"sha256": schema.StringAttribute{
 				MarkdownDescription: "Expected sha256 of the artifact's bytes, verified while they stream into the new release and before anything goes live. Defaults to the sha256 the store recorded at publication, shown in the plan.",
 				Optional:            true,
 				Computed:            true,
-				Validators:          []validator.String{sha256Hex()},
+				Validators:          []validator.String{validate.SHA256()},
 			},
 			"lock_token": schema.Int64Attribute{
 				MarkdownDescription: "Fencing token of the environment's lock (`release_environment_lock.<name>.token`). When set, the deployment is refused unless it is still the environment's current token, checked before anything changes and again just before the switch.",
@@ -216,7 +197,7 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 					"path": schema.StringAttribute{
 						MarkdownDescription: "Absolute path of the application folder, not `/` nor a system directory such as `/etc` or `/var`. Changing it replaces the resource.",
 						Optional:            true,
-						Validators:          []validator.String{absolutePathValidator{target: true}},
+						Validators:          []validator.String{validate.TargetPath()},
 						PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 					},
 					"keep_releases": schema.Int64Attribute{
@@ -234,12 +215,12 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 					"max_extracted_size": schema.StringAttribute{
 						MarkdownDescription: "Largest total size of the files of one release, such as `8GiB` (the default) or `500MB`. A larger archive is refused while it streams, before anything goes live. Whatever the cap, the release must also fit in the free space of the target's filesystem, checked against the sizes the archive declares.",
 						Optional:            true,
-						Validators:          []validator.String{sizeValidator{}},
+						Validators:          []validator.String{validate.Size()},
 					},
 					"max_file_size": schema.StringAttribute{
 						MarkdownDescription: "Largest size of one file of a release, such as `4GiB` (the default).",
 						Optional:            true,
-						Validators:          []validator.String{sizeValidator{}},
+						Validators:          []validator.String{validate.Size()},
 					},
 				},
 			},
@@ -277,75 +258,8 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 					},
 				},
 			},
-			"smoke_test": schema.SingleNestedBlock{
-				MarkdownDescription: "HTTP check run after the switch, and again on the previous release after a rollback.",
-				Attributes: map[string]schema.Attribute{
-					"url": schema.StringAttribute{
-						MarkdownDescription: "URL to request, e.g. `http://127.0.0.1:8080/health`: `http` or `https` with a host, checked at plan time.",
-						Optional:            true,
-						Validators:          []validator.String{checkURL()},
-					},
-					"method": schema.StringAttribute{
-						MarkdownDescription: "HTTP method: `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE` or `OPTIONS`. Default `GET`.",
-						Optional:            true,
-						Computed:            true,
-						Default:             stringdefault.StaticString("GET"),
-						Validators:          []validator.String{checkMethod()},
-					},
-					"expect_status": schema.Int64Attribute{
-						MarkdownDescription: "Status a healthy answer has. Default `200`.",
-						Optional:            true,
-						Computed:            true,
-						Default:             int64default.StaticInt64(200),
-						Validators:          []validator.Int64{int64validator.Between(100, 599)},
-					},
-					"body_contains": schema.StringAttribute{
-						MarkdownDescription: "Text the body must contain.",
-						Optional:            true,
-					},
-					"headers": schema.MapAttribute{
-						MarkdownDescription: "Request headers. Sensitive: they may carry tokens.",
-						ElementType:         types.StringType,
-						Optional:            true,
-						Sensitive:           true,
-					},
-					"attempts": schema.Int64Attribute{
-						MarkdownDescription: fmt.Sprintf("Requests made at most before the test fails. Default `%d`.", deploymentDefaultAttempts),
-						Optional:            true,
-						Computed:            true,
-						Default:             int64default.StaticInt64(deploymentDefaultAttempts),
-						Validators:          []validator.Int64{int64validator.AtLeast(1)},
-					},
-					"interval": schema.StringAttribute{
-						MarkdownDescription: "Pause between attempts, a Go duration. Default `" + deploymentDefaultInterval + "`.",
-						Optional:            true,
-						Computed:            true,
-						Default:             stringdefault.StaticString(deploymentDefaultInterval),
-						Validators:          []validator.String{goDuration()},
-					},
-					"timeout": schema.StringAttribute{
-						MarkdownDescription: "Time limit of each attempt, a Go duration. Default `" + deploymentDefaultTimeout + "`.",
-						Optional:            true,
-						Computed:            true,
-						Default:             stringdefault.StaticString(deploymentDefaultTimeout),
-						Validators:          []validator.String{goDuration()},
-					},
-					"ca_file": schema.StringAttribute{
-						MarkdownDescription: "PEM file of CA certificates trusted in addition to the system's.",
-						Optional:            true,
-					},
-					"insecure": schema.BoolAttribute{
-						MarkdownDescription: "Skip TLS certificate verification. Default `false`.",
-						Optional:            true,
-						Computed:            true,
-						Default:             booldefault.StaticBool(false),
-					},
-					"host": schema.StringAttribute{
-						MarkdownDescription: "Host header (and TLS server name) to send, to test a virtual host through an address such as `127.0.0.1:8080`.",
-						Optional:            true,
-					},
-				},
-			},
+			"smoke_test": httpCheckBlock("HTTP check run after the switch, and again on the previous release after a rollback.",
+				"URL to request, e.g. `http://127.0.0.1:8080/health`.", nil),
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true}),
 		},
 	}
@@ -353,12 +267,12 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 
 func (r *deploymentResource) ConfigValidators(context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
-		exactlyOneOfBlocks("directory", "scalingo"),
-		blockAttributeRequired{block: "directory", attr: "path"},
-		blockAttributeRequired{block: "scalingo", attr: "app"},
-		blockExactlyOneOf{block: "backup", attrs: []string{"command", "scalingo_addon"}},
-		attributeNeedsBlock{block: "backup", attr: "scalingo_addon", needs: "scalingo"},
-		blockAttributeRequired{block: "smoke_test", attr: "url"},
+		validate.ExactlyOneBlock("directory", "scalingo"),
+		validate.RequiredInBlock("directory", "path", "For example path = \"/srv/histologe\""),
+		validate.RequiredInBlock("scalingo", "app", ""),
+		validate.ExactlyOneInBlock("backup", "command", "scalingo_addon"),
+		validate.AttributeNeedsBlock("backup", "scalingo_addon", "scalingo", "backup.command"),
+		validate.RequiredInBlock("smoke_test", "url", "For example url = \"http://127.0.0.1:8080/health\""),
 	}
 }
 
@@ -372,8 +286,7 @@ func deploymentTarget(ctx context.Context, data *providerData, m *deploymentReso
 	var diags diag.Diagnostics
 	switch {
 	case m.Scalingo != nil:
-		if data == nil {
-			diags.AddError("Unconfigured provider", "The release provider was not configured.")
+		if !configured(data, &diags) {
 			return nil, "", diags
 		}
 		name, _, _ := m.nameVersion()
@@ -460,4 +373,12 @@ func (m *deploymentResourceModel) nameVersion() (string, string, bool) {
 	}
 	name, version, err := store.ParseID(m.Artifact.ValueString())
 	return name, version, err == nil
+}
+
+// targetPath is the target block, for diagnostics about the target.
+func (m *deploymentResourceModel) targetPath() path.Path {
+	if m.Scalingo != nil {
+		return path.Root("scalingo")
+	}
+	return path.Root("directory")
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/releaseplan/terraform-provider-release/internal/history"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var _ datasource.DataSourceWithConfigure = (*environmentDataSource)(nil)
@@ -54,13 +55,13 @@ func (d *environmentDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			"environment": schema.StringAttribute{
 				MarkdownDescription: "The environment, e.g. `production`.",
 				Required:            true,
-				Validators:          []validator.String{environmentName()},
+				Validators:          []validator.String{validate.EnvironmentName()},
 			},
 			"name": schema.StringAttribute{
 				MarkdownDescription: "Only consider this artifact, for environments that run several. When not set, the artifact of the newest deployment.",
 				Optional:            true,
 				Computed:            true,
-				Validators:          []validator.String{artifactName()},
+				Validators:          []validator.String{validate.ArtifactName()},
 			},
 			"version":     s("The version that runs; empty when nothing runs."),
 			"artifact":    s("The artifact that runs, `name@version`; empty when nothing runs."),

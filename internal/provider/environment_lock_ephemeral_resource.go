@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
@@ -39,7 +40,7 @@ type environmentLockEphemeralResource struct {
 // may never call Close: the lock must then free itself soon.
 const ephemeralLockDefaultTTL = 2 * time.Minute
 
-type environmentLockEphemeralModel struct {
+type environmentLockEphemeralResourceModel struct {
 	Environment types.String `tfsdk:"environment"`
 	Holder      types.String `tfsdk:"holder"`
 	Reason      types.String `tfsdk:"reason"`
@@ -80,16 +81,16 @@ func (r *environmentLockEphemeralResource) Schema(_ context.Context, _ ephemeral
 			"(SIGKILL, lost runner), leaves the lock until its `ttl` runs out (`2m` by default), after which the next run takes it over. " +
 			"This is why `ttl` cannot be `0s` here.",
 		Attributes: map[string]schema.Attribute{
-			"environment": schema.StringAttribute{MarkdownDescription: lockEnvironmentDesc, Required: true, Validators: []validator.String{environmentName()}},
+			"environment": schema.StringAttribute{MarkdownDescription: lockEnvironmentDesc, Required: true, Validators: []validator.String{validate.EnvironmentName()}},
 			"holder":      schema.StringAttribute{MarkdownDescription: lockHolderDesc, Optional: true, Computed: true},
 			"reason":      schema.StringAttribute{MarkdownDescription: lockReasonDesc, Optional: true, Computed: true},
 			"ttl": schema.StringAttribute{
 				MarkdownDescription: "How long the lock outlives a run that stopped renewing it, as a duration. Default `2m` (renewed every minute while the run lasts, so long applies keep it). " +
 					"It must be more than `0s`: Terraform cannot guarantee the release of an ephemeral resource when the apply fails or the process is killed, so a run lock must expire. " +
 					"A failed deployment that was given the token through `lock_token_wo` releases the lock itself; otherwise a run that fails or is killed leaves it until its ttl runs out.",
-				Optional: true, Computed: true, Validators: []validator.String{goDuration(), positiveDuration{}},
+				Optional: true, Computed: true, Validators: []validator.String{validate.PositiveDuration("Invalid ttl", ttlZeroWhy)},
 			},
-			"wait_timeout": schema.StringAttribute{MarkdownDescription: lockWaitDesc, Optional: true, Computed: true, Validators: []validator.String{goDuration()}},
+			"wait_timeout": schema.StringAttribute{MarkdownDescription: lockWaitDesc, Optional: true, Computed: true, Validators: []validator.String{validate.Duration()}},
 			"id":           schema.StringAttribute{MarkdownDescription: lockIDDesc, Computed: true},
 			"token":        schema.Int64Attribute{MarkdownDescription: lockTokenDesc, Computed: true},
 			"acquired_at":  schema.StringAttribute{MarkdownDescription: lockAcquiredDesc, Computed: true},
@@ -103,9 +104,9 @@ func (r *environmentLockEphemeralResource) Configure(_ context.Context, req ephe
 }
 
 func (r *environmentLockEphemeralResource) Open(ctx context.Context, req ephemeral.OpenRequest, resp *ephemeral.OpenResponse) {
-	var m environmentLockEphemeralModel
+	var m environmentLockEphemeralResourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
-	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	if m.Holder.ValueString() == "" {
@@ -117,7 +118,7 @@ func (r *environmentLockEphemeralResource) Open(ctx context.Context, req ephemer
 	if m.WaitTimeout.IsNull() || m.WaitTimeout.IsUnknown() {
 		m.WaitTimeout = types.StringValue("0s")
 	}
-	ttl := parseDuration(m.TTL.ValueString())
+	ttl := validate.ParseDuration(m.TTL.ValueString())
 	lock, err := r.data.Backend.Acquire(ctx, backend.AcquireRequest{
 		Environment: m.Environment.ValueString(),
 		Holder:      m.Holder.ValueString(),
@@ -125,13 +126,14 @@ func (r *environmentLockEphemeralResource) Open(ctx context.Context, req ephemer
 		Operation:   backend.OperationRunLock,
 		RunScoped:   true,
 		TTL:         ttl,
-		WaitTimeout: parseDuration(m.WaitTimeout.ValueString()),
+		WaitTimeout: validate.ParseDuration(m.WaitTimeout.ValueString()),
 	})
 	if err != nil {
 		addAcquireError(&resp.Diagnostics, m.Environment.ValueString(), err)
 		return
 	}
 	tflog.Info(ctx, "Acquired the environment lock for this run", map[string]any{"environment": lock.Environment, "holder": lock.Holder, "token": lock.Token})
+	r.data.announceRecorded(ctx, &resp.Diagnostics, lock.Environment, lock.Token, backend.KindLockAcquired, backend.KindLockTakenOver)
 	m.ID = types.StringValue(lock.ID)
 	m.Reason = types.StringValue(lock.Reason)
 	m.Token = types.Int64Value(lock.Token)
@@ -164,14 +166,14 @@ func (r *environmentLockEphemeralResource) Renew(ctx context.Context, req epheme
 	raw, diags := req.Private.GetKey(ctx, ephemeralLockKey)
 	resp.Diagnostics.Append(diags...)
 	var p ephemeralLockPrivate
-	if resp.Diagnostics.HasError() || !decodeLockPrivate(raw, &p, &resp.Diagnostics) || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !decodeLockPrivate(raw, &p, &resp.Diagnostics) || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	lock, err := r.data.Backend.Renew(ctx, p.Environment, p.ID, p.TTL, p.Reason)
 	if err != nil {
 		detail := err.Error()
 		if errors.Is(err, backend.ErrNotHolder) {
-			detail += "\n\nThis run lost the lock of " + p.Environment + " (token " + itoa64(p.Token) + "): a deployment fenced with this token will be refused. Run again to acquire it anew."
+			detail += "\n\nThis run lost the lock of " + p.Environment + " (token " + fmt.Sprint(p.Token) + "): a deployment fenced with this token will be refused. Run again to acquire it anew."
 		}
 		resp.Diagnostics.AddError("Unable to renew the lock of "+p.Environment, detail)
 		return
@@ -184,7 +186,7 @@ func (r *environmentLockEphemeralResource) Close(ctx context.Context, req epheme
 	raw, diags := req.Private.GetKey(ctx, ephemeralLockKey)
 	resp.Diagnostics.Append(diags...)
 	var p ephemeralLockPrivate
-	if resp.Diagnostics.HasError() || !decodeLockPrivate(raw, &p, &resp.Diagnostics) || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !decodeLockPrivate(raw, &p, &resp.Diagnostics) || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	r.release(ctx, p, &resp.Diagnostics)
@@ -210,6 +212,7 @@ func (r *environmentLockEphemeralResource) release(ctx context.Context, p epheme
 		return
 	}
 	tflog.Info(ctx, "Released the environment lock of this run", map[string]any{"environment": p.Environment, "token": p.Token})
+	r.data.announceRecorded(ctx, diags, p.Environment, p.Token, backend.KindLockReleased)
 }
 
 // releasedForThisRun tells whether the run's lock was released by a lock_released
@@ -242,29 +245,9 @@ func decodeLockPrivate(raw []byte, p *ephemeralLockPrivate, diags *diag.Diagnost
 	return true
 }
 
-func itoa64(n int64) string { return fmt.Sprint(n) }
-
-// positiveDuration refuses a ttl of zero: Terraform skips Close when the apply
-// fails or the process is killed, so a run lock that never expired could stay held
-// until someone force-released it.
-type positiveDuration struct{}
-
-func (positiveDuration) Description(context.Context) string {
-	return "value must be a duration above 0s"
-}
-
-func (v positiveDuration) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-
-func (positiveDuration) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if d, err := time.ParseDuration(req.ConfigValue.ValueString()); err == nil && d <= 0 {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid ttl", fmt.Sprintf(ttlZeroDetail, req.ConfigValue.ValueString()))
-	}
-}
-
-// ttlZeroDetail explains why a run lock refuses a ttl of 0s.
-const ttlZeroDetail = "ttl = %q would never expire, but a run lock must expire: Terraform cannot guarantee its release, because it does not close an ephemeral resource " +
+// ttlZeroWhy explains why a run lock refuses a ttl of 0s: Terraform skips Close when
+// the apply fails or the process is killed, so a run lock that never expired could
+// stay held until someone force-released it.
+const ttlZeroWhy = "would never expire, but a run lock must expire: Terraform cannot guarantee its release, because it does not close an ephemeral resource " +
 	"when the apply fails or the process is killed. Use a ttl after which the lock expires, such as \"2m\" (the default; it is renewed while the run lasts), " +
 	"or a release_environment_lock resource for a lock held until it is destroyed."

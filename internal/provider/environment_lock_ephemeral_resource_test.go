@@ -141,7 +141,7 @@ func TestAccEnvironmentLockEphemeralResource_ttlZeroRefused(t *testing.T) {
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_10_0)},
 		Steps: []resource.TestStep{{
 			Config: ephemeralLockConfig(env, `  ttl = "0s"`),
-			ExpectError: wrapped(`Invalid ttl`, `ttl = "0s" would never expire, but a run lock must expire`,
+			ExpectError: wrapped(`Invalid ttl`, `"0s" would never expire, but a run lock must expire`,
 				`Terraform cannot guarantee its release`, `when the apply fails or the process is killed`, `such as "2m"`),
 		}},
 	})

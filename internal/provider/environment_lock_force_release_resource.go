@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
@@ -35,7 +36,7 @@ type lockForceReleaseResource struct {
 	data *providerData
 }
 
-type lockForceReleaseModel struct {
+type environmentLockForceReleaseResourceModel struct {
 	Environment    types.String `tfsdk:"environment"`
 	Reason         types.String `tfsdk:"reason"`
 	LockID         types.String `tfsdk:"lock_id"`
@@ -62,8 +63,9 @@ func (r *lockForceReleaseResource) Schema(_ context.Context, _ resource.SchemaRe
 			"the apply fails and nothing is released. Destroying the resource changes nothing; change `lock_id`, `reason` or " +
 			"`triggers` to force-release again.",
 		Attributes: map[string]schema.Attribute{
-			"environment": schema.StringAttribute{MarkdownDescription: "Environment whose lock to free.", Required: true, Validators: []validator.String{environmentName()}, PlanModifiers: replace},
-			"reason":      schema.StringAttribute{MarkdownDescription: "Why the lock is forced, recorded in the history, e.g. `job 4711 was cancelled`.", Required: true, PlanModifiers: replace},
+			"environment": schema.StringAttribute{MarkdownDescription: "Environment whose lock to free.", Required: true, Validators: []validator.String{validate.EnvironmentName()}, PlanModifiers: replace},
+			"reason": schema.StringAttribute{MarkdownDescription: "Why the lock is forced, recorded in the history, e.g. `job 4711 was cancelled`.", Required: true, PlanModifiers: replace,
+				Validators: []validator.String{validate.NotBlank("Missing reason", "Say why the lock is forced: the reason is recorded in the history with your name.")}},
 			"lock_id": schema.StringAttribute{
 				MarkdownDescription: "Only release the lock with this id; fail if the environment's lock is another one. Default: release whatever lock is held.",
 				Optional:            true, PlanModifiers: replace,
@@ -101,13 +103,13 @@ func (r *lockForceReleaseResource) Configure(_ context.Context, req resource.Con
 func (r *lockForceReleaseResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() || r.data == nil || r.data.Backend == nil {
 		if !req.Plan.Raw.IsNull() && !req.State.Raw.IsNull() {
-			var state lockForceReleaseModel
+			var state environmentLockForceReleaseResourceModel
 			resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 			resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("released_token"), state.ReleasedToken)...)
 		}
 		return
 	}
-	var plan lockForceReleaseModel
+	var plan environmentLockForceReleaseResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() || plan.Environment.IsUnknown() {
 		return
@@ -133,9 +135,9 @@ func (r *lockForceReleaseResource) ModifyPlan(ctx context.Context, req resource.
 }
 
 func (r *lockForceReleaseResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan lockForceReleaseModel
+	var plan environmentLockForceReleaseResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	env := plan.Environment.ValueString()
@@ -175,6 +177,7 @@ func (r *lockForceReleaseResource) Create(ctx context.Context, req resource.Crea
 		plan.ReleasedToken = types.Int64Value(0)
 	} else {
 		tflog.Info(ctx, "Force-released the environment lock", map[string]any{"environment": env, "holder": released.Holder, "token": released.Token, "actor": r.data.Actor})
+		r.data.announceRecorded(ctx, &resp.Diagnostics, env, released.Token, backend.KindLockForceReleased)
 		plan.ID = types.StringValue(released.ID)
 		plan.ReleasedHolder = types.StringValue(released.Holder)
 		plan.ReleasedToken = types.Int64Value(released.Token)
@@ -184,7 +187,7 @@ func (r *lockForceReleaseResource) Create(ctx context.Context, req resource.Crea
 
 // Read keeps the record as it is: the force release happened once.
 func (r *lockForceReleaseResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state lockForceReleaseModel
+	var state environmentLockForceReleaseResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
@@ -192,7 +195,7 @@ func (r *lockForceReleaseResource) Read(ctx context.Context, req resource.ReadRe
 // Update only happens for attributes that do not force a new release; there are none
 // besides those, so it keeps the plan.
 func (r *lockForceReleaseResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan lockForceReleaseModel
+	var plan environmentLockForceReleaseResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }

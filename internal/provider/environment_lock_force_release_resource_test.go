@@ -187,7 +187,7 @@ func TestEnvironmentLockForceReleaseApplyBreaksOnlyThePlannedLock(t *testing.T) 
 			if resp.Diagnostics.HasError() {
 				t.Fatal(resp.Diagnostics)
 			}
-			var got lockForceReleaseModel
+			var got environmentLockForceReleaseResourceModel
 			resp.Diagnostics.Append(resp.State.Get(ctx, &got)...)
 			if cur != nil || len(evs) != 1 || evs[0].Actor != "ops@laptop" || got.ID.ValueString() != stuck.ID || got.ReleasedToken.ValueInt64() != stuck.Token {
 				t.Fatalf("lock = %+v, force releases = %+v, state = %+v; want the stuck lock released and recorded", cur, evs, got)

@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
@@ -42,7 +43,7 @@ type environmentLockResource struct {
 	data *providerData
 }
 
-type environmentLockModel struct {
+type environmentLockResourceModel struct {
 	Environment types.String `tfsdk:"environment"`
 	Holder      types.String `tfsdk:"holder"`
 	Reason      types.String `tfsdk:"reason"`
@@ -91,7 +92,7 @@ func environmentLockSchema() schema.Schema {
 			"environment": schema.StringAttribute{
 				MarkdownDescription: lockEnvironmentDesc + " Changing it releases this lock and acquires the other environment's.",
 				Required:            true,
-				Validators:          []validator.String{environmentName()},
+				Validators:          []validator.String{validate.EnvironmentName()},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"holder": schema.StringAttribute{
@@ -112,14 +113,14 @@ func environmentLockSchema() schema.Schema {
 				Optional:   true,
 				Computed:   true,
 				Default:    stringdefault.StaticString("0s"),
-				Validators: []validator.String{goDuration()},
+				Validators: []validator.String{validate.Duration()},
 			},
 			"wait_timeout": schema.StringAttribute{
 				MarkdownDescription: lockWaitDesc,
 				Optional:            true,
 				Computed:            true,
 				Default:             stringdefault.StaticString("0s"),
-				Validators:          []validator.String{goDuration()},
+				Validators:          []validator.String{validate.Duration()},
 			},
 			"id": schema.StringAttribute{
 				MarkdownDescription: lockIDDesc,
@@ -155,7 +156,7 @@ func (r *environmentLockResource) ModifyPlan(ctx context.Context, req resource.M
 	if req.Plan.Raw.IsNull() {
 		return
 	}
-	var plan environmentLockModel
+	var plan environmentLockResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -166,7 +167,7 @@ func (r *environmentLockResource) ModifyPlan(ctx context.Context, req resource.M
 	if req.State.Raw.IsNull() {
 		return
 	}
-	var state environmentLockModel
+	var state environmentLockResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -176,14 +177,14 @@ func (r *environmentLockResource) ModifyPlan(ctx context.Context, req resource.M
 	}
 }
 
-func needsRenew(plan, state environmentLockModel) bool {
+func needsRenew(plan, state environmentLockResourceModel) bool {
 	return !plan.TTL.Equal(state.TTL) || !plan.Reason.Equal(state.Reason)
 }
 
 func (r *environmentLockResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan environmentLockModel
+	var plan environmentLockResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	holder := plan.Holder.ValueString()
@@ -195,22 +196,23 @@ func (r *environmentLockResource) Create(ctx context.Context, req resource.Creat
 		Holder:      holder,
 		Reason:      plan.Reason.ValueString(),
 		Operation:   "release_environment_lock",
-		TTL:         parseDuration(plan.TTL.ValueString()),
-		WaitTimeout: parseDuration(plan.WaitTimeout.ValueString()),
+		TTL:         validate.ParseDuration(plan.TTL.ValueString()),
+		WaitTimeout: validate.ParseDuration(plan.WaitTimeout.ValueString()),
 	})
 	if err != nil {
 		addAcquireError(&resp.Diagnostics, plan.Environment.ValueString(), err)
 		return
 	}
 	tflog.Info(ctx, "Acquired the environment lock", map[string]any{"environment": lock.Environment, "holder": lock.Holder, "token": lock.Token})
+	r.data.announceRecorded(ctx, &resp.Diagnostics, lock.Environment, lock.Token, backend.KindLockAcquired, backend.KindLockTakenOver)
 	setLockComputed(&plan, lock)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
 func (r *environmentLockResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state environmentLockModel
+	var state environmentLockResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	env := state.Environment.ValueString()
@@ -240,10 +242,10 @@ func (r *environmentLockResource) Read(ctx context.Context, req resource.ReadReq
 }
 
 func (r *environmentLockResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state environmentLockModel
+	var plan, state environmentLockResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	if !needsRenew(plan, state) {
@@ -260,7 +262,7 @@ func (r *environmentLockResource) Update(ctx context.Context, req resource.Updat
 		}
 		return
 	}
-	lock, err := r.data.Backend.Renew(ctx, env, state.ID.ValueString(), parseDuration(plan.TTL.ValueString()), plan.Reason.ValueString())
+	lock, err := r.data.Backend.Renew(ctx, env, state.ID.ValueString(), validate.ParseDuration(plan.TTL.ValueString()), plan.Reason.ValueString())
 	if err != nil {
 		detail := err.Error() + "\n\nThe lock was not changed."
 		if errors.Is(err, backend.ErrNotHolder) {
@@ -274,9 +276,9 @@ func (r *environmentLockResource) Update(ctx context.Context, req resource.Updat
 }
 
 func (r *environmentLockResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state environmentLockModel
+	var state environmentLockResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || !requireBackend(r.data, &resp.Diagnostics) {
+	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	env := state.Environment.ValueString()
@@ -301,6 +303,7 @@ func (r *environmentLockResource) Delete(ctx context.Context, req resource.Delet
 		return
 	}
 	tflog.Info(ctx, "Released the environment lock", map[string]any{"environment": env, "token": state.Token.ValueInt64(), "actor": r.data.Actor})
+	r.data.announceRecorded(ctx, &resp.Diagnostics, env, state.Token.ValueInt64(), backend.KindLockReleased)
 }
 
 // privateGetter is the private state of a request (Update and Delete).
@@ -315,7 +318,7 @@ type privateGetter interface {
 // lock's configuration must name the lock's holder to plan without replacement;
 // the provider's actor says who runs this apply. A lock this resource acquired
 // itself is its own, whatever its holder.
-func (r *environmentLockResource) foreignImport(ctx context.Context, private privateGetter, state environmentLockModel) (bool, diag.Diagnostics) {
+func (r *environmentLockResource) foreignImport(ctx context.Context, private privateGetter, state environmentLockResourceModel) (bool, diag.Diagnostics) {
 	imported, diags := private.GetKey(ctx, lockImportedKey)
 	if diags.HasError() || string(imported) != "true" {
 		return false, diags
@@ -326,7 +329,7 @@ func (r *environmentLockResource) foreignImport(ctx context.Context, private pri
 // refuseForeign refuses to act on an imported lock of another holder. When that
 // lock is not the environment's lock any more there is nothing to protect: the
 // resource is then only forgotten (a warning), as for any lock lost.
-func (r *environmentLockResource) refuseForeign(ctx context.Context, diags *diag.Diagnostics, verb string, state environmentLockModel) {
+func (r *environmentLockResource) refuseForeign(ctx context.Context, diags *diag.Diagnostics, verb string, state environmentLockResourceModel) {
 	env, id := state.Environment.ValueString(), state.ID.ValueString()
 	cur, err := r.data.Backend.Inspect(ctx, env)
 	if err != nil {
@@ -359,7 +362,7 @@ func foreignLockDetail(verb string, cur backend.Lock, actor string) string {
 // ImportState adopts the environment's current lock: `terraform import
 // release_environment_lock.staging staging`.
 func (r *environmentLockResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	if !requireBackend(r.data, &resp.Diagnostics) {
+	if !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	env := req.ID
@@ -377,7 +380,7 @@ func (r *environmentLockResource) ImportState(ctx context.Context, req resource.
 			"The environment "+env+" is not locked, so there is no lock to import. Apply a release_environment_lock to acquire it instead.")
 		return
 	}
-	m := environmentLockModel{
+	m := environmentLockResourceModel{
 		Environment: types.StringValue(env),
 		TTL:         types.StringValue("0s"),
 		WaitTimeout: types.StringValue("0s"),
@@ -390,7 +393,7 @@ func (r *environmentLockResource) ImportState(ctx context.Context, req resource.
 	resp.Diagnostics.Append(resp.Private.SetKey(ctx, lockImportedKey, []byte(`true`))...)
 }
 
-func setLockComputed(m *environmentLockModel, l backend.Lock) {
+func setLockComputed(m *environmentLockResourceModel, l backend.Lock) {
 	m.ID = types.StringValue(l.ID)
 	m.Holder = types.StringValue(l.Holder)
 	m.Reason = types.StringValue(l.Reason)
@@ -416,14 +419,6 @@ func shortDuration(d time.Duration) string {
 		s = strings.TrimSuffix(s, "0m")
 	}
 	return s
-}
-
-func requireBackend(d *providerData, diags *diag.Diagnostics) bool {
-	if d == nil || d.Backend == nil {
-		diags.AddError("Provider not configured", "The release provider has no backend configured; this is a bug in the provider or a configuration evaluated too early. Apply again.")
-		return false
-	}
-	return true
 }
 
 func describeLock(l backend.Lock) string {
@@ -464,26 +459,4 @@ func addAcquireError(diags *diag.Diagnostics, env string, err error) {
 		"    reason      = \"why the lock is forced\"\n"+
 		"  }\n", env, le.Lock.ID)
 	diags.AddError(summary, b.String())
-}
-
-// environmentNameValidator refuses environment names the backends cannot hold.
-type environmentNameValidator struct{}
-
-func environmentName() validator.String { return environmentNameValidator{} }
-
-func (environmentNameValidator) Description(context.Context) string {
-	return "value must be 1 to 128 letters, digits, '-', '_' or '.', starting with a letter or digit"
-}
-
-func (v environmentNameValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (environmentNameValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if err := backend.ValidateEnvironment(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid environment name", err.Error()+".")
-	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/notify"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var _ datasource.DataSourceWithConfigure = (*historyDataSource)(nil)
@@ -102,12 +103,12 @@ func (d *historyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 			"environment": schema.StringAttribute{
 				MarkdownDescription: "Only the events of this environment. Default: every environment, and the events of none (promotions, blocks).",
 				Optional:            true,
-				Validators:          []validator.String{environmentName()},
+				Validators:          []validator.String{validate.EnvironmentName()},
 			},
 			"name": schema.StringAttribute{
 				MarkdownDescription: "Only the events of this artifact.",
 				Optional:            true,
-				Validators:          []validator.String{artifactName()},
+				Validators:          []validator.String{validate.ArtifactName()},
 			},
 			"kinds": schema.ListAttribute{
 				MarkdownDescription: "Only events of these kinds, e.g. `[\"deployed\", \"rolled_back\"]`.",

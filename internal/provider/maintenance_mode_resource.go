@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
-	"github.com/hashicorp/terraform-plugin-framework-validators/resourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -23,7 +21,9 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/maintenance"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
@@ -39,18 +39,19 @@ type maintenanceModeResource struct {
 	data *providerData
 }
 
-type maintenanceModeModel struct {
-	ID         types.String          `tfsdk:"id"`
-	Enabled    types.Bool            `tfsdk:"enabled"`
-	Banner     types.Bool            `tfsdk:"banner"`
-	Message    types.String          `tfsdk:"message"`
-	Reason     types.String          `tfsdk:"reason"`
-	Until      types.String          `tfsdk:"until"`
-	AllowedIPs types.List            `tfsdk:"allowed_ips"`
-	Directory  *maintenanceDirectory `tfsdk:"directory"`
-	Nginx      *maintenanceNginx     `tfsdk:"nginx"`
-	Scalingo   *maintenanceScalingo  `tfsdk:"scalingo"`
-	Timeouts   timeouts.Value        `tfsdk:"timeouts"`
+type maintenanceModeResourceModel struct {
+	ID          types.String          `tfsdk:"id"`
+	Environment types.String          `tfsdk:"environment"`
+	Enabled     types.Bool            `tfsdk:"enabled"`
+	Banner      types.Bool            `tfsdk:"banner"`
+	Message     types.String          `tfsdk:"message"`
+	Reason      types.String          `tfsdk:"reason"`
+	Until       types.String          `tfsdk:"until"`
+	AllowedIPs  types.List            `tfsdk:"allowed_ips"`
+	Directory   *maintenanceDirectory `tfsdk:"directory"`
+	Nginx       *maintenanceNginx     `tfsdk:"nginx"`
+	Scalingo    *maintenanceScalingo  `tfsdk:"scalingo"`
+	Timeouts    timeouts.Value        `tfsdk:"timeouts"`
 }
 
 type maintenanceDirectory struct {
@@ -109,6 +110,12 @@ func maintenanceModeSchema(ctx context.Context) schema.Schema {
 				Computed:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
+			"environment": schema.StringAttribute{
+				MarkdownDescription: "Environment whose release history records every change of the mode as a `maintenance` event " +
+					"(`release_history` data source, and the webhooks that subscribed to it). Without it, the events belong to no environment.",
+				Optional:   true,
+				Validators: []validator.String{validate.EnvironmentName()},
+			},
 			"enabled": schema.BoolAttribute{
 				MarkdownDescription: "Whether maintenance is on. Default `true`: apply with `false` (or destroy) to end it.",
 				Optional:            true, Computed: true, Default: booldefault.StaticBool(true),
@@ -128,13 +135,13 @@ func maintenanceModeSchema(ctx context.Context) schema.Schema {
 			"until": schema.StringAttribute{
 				MarkdownDescription: "Expected end, RFC 3339 (`2025-03-01T23:00:00+01:00`): shown on the page and sent as nginx's `Retry-After`.",
 				Optional:            true,
-				Validators:          []validator.String{rfc3339()},
+				Validators:          []validator.String{validate.RFC3339()},
 			},
 			"allowed_ips": schema.ListAttribute{
 				MarkdownDescription: "Addresses or CIDR ranges that still reach the site while maintenance is on (nginx; written in `maintenance.json` for the application to honour). The nginx backend accepts IPv4 ranges and single IPv6 addresses.",
 				ElementType:         types.StringType,
 				Optional:            true,
-				Validators:          []validator.List{listvalidator.ValueStringsAre(ipOrCIDR())},
+				Validators:          []validator.List{listvalidator.ValueStringsAre(validate.IPOrCIDR())},
 			},
 		},
 		Blocks: map[string]schema.Block{
@@ -144,7 +151,7 @@ func maintenanceModeSchema(ctx context.Context) schema.Schema {
 					"path": schema.StringAttribute{
 						MarkdownDescription: "Absolute path of an existing folder the application or its web server reads.",
 						Optional:            true, PlanModifiers: replace,
-						Validators: []validator.String{absolutePathValidator{}},
+						Validators: []validator.String{validate.AbsolutePath()},
 					},
 				},
 			},
@@ -154,7 +161,7 @@ func maintenanceModeSchema(ctx context.Context) schema.Schema {
 					"config_file": schema.StringAttribute{
 						MarkdownDescription: "Absolute path of the snippet owned by the resource (`include` it inside `server {}`).",
 						Optional:            true, PlanModifiers: replace,
-						Validators: []validator.String{absolutePathValidator{}},
+						Validators: []validator.String{validate.AbsolutePath()},
 					},
 					"reload_command": schema.StringAttribute{
 						MarkdownDescription: "Shell command that reloads nginx. Default `" + maintenance.DefaultReloadCommand + "`.",
@@ -195,22 +202,19 @@ func maintenanceModeSchema(ctx context.Context) schema.Schema {
 
 func (r *maintenanceModeResource) ConfigValidators(_ context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
-		exactlyOneOfBlocks("directory", "nginx", "scalingo"),
-		resourcevalidator.RequiredTogether(path.MatchRoot("directory"), path.MatchRoot("directory").AtName("path")),
-		resourcevalidator.RequiredTogether(path.MatchRoot("nginx"), path.MatchRoot("nginx").AtName("config_file")),
-		resourcevalidator.RequiredTogether(path.MatchRoot("scalingo"), path.MatchRoot("scalingo").AtName("app")),
+		validate.ExactlyOneBlock("directory", "nginx", "scalingo"),
+		validate.RequiredInBlock("directory", "path", ""),
+		validate.RequiredInBlock("nginx", "config_file", ""),
+		validate.RequiredInBlock("scalingo", "app", ""),
 	}
 }
 
 func (r *maintenanceModeResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return
-	}
 	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // backend builds the maintenance backend the model's block describes.
-func (r *maintenanceModeResource) backend(ctx context.Context, m *maintenanceModeModel) (maintenance.Switch, string, error) {
+func (r *maintenanceModeResource) backend(ctx context.Context, m *maintenanceModeResourceModel) (maintenance.Switch, string, error) {
 	switch {
 	case m.Directory != nil:
 		p := m.Directory.Path.ValueString()
@@ -234,7 +238,7 @@ func (r *maintenanceModeResource) backend(ctx context.Context, m *maintenanceMod
 	return nil, "", fmt.Errorf("one of directory, nginx or scalingo is required")
 }
 
-func (m *maintenanceModeModel) state(ctx context.Context, diags *diag.Diagnostics) maintenance.State {
+func (m *maintenanceModeResourceModel) state(ctx context.Context, diags *diag.Diagnostics) maintenance.State {
 	s := maintenance.State{Enabled: m.Enabled.ValueBool(), Banner: m.Banner.ValueBool(), Message: m.Message.ValueString(), Reason: m.Reason.ValueString()}
 	if v := m.Until.ValueString(); v != "" {
 		t, err := time.Parse(time.RFC3339, v)
@@ -252,7 +256,7 @@ func (m *maintenanceModeModel) state(ctx context.Context, diags *diag.Diagnostic
 // observe copies the real state into m. What a disabled backend cannot show (the
 // message of a maintenance that is off, reason, until, allowed_ips on Scalingo)
 // keeps the value m had, so only real differences show as drift.
-func (m *maintenanceModeModel) observe(b maintenance.Switch, s maintenance.State) {
+func (m *maintenanceModeResourceModel) observe(b maintenance.Switch, s maintenance.State) {
 	m.Enabled = types.BoolValue(s.Enabled)
 	if !s.Enabled {
 		if m.Banner.IsNull() {
@@ -291,7 +295,7 @@ func describeMaintenance(s maintenance.State) string {
 	return "on"
 }
 
-func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenanceModeModel, timeout time.Duration, diags *diag.Diagnostics, verb string) bool {
+func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenanceModeResourceModel, timeout time.Duration, diags *diag.Diagnostics, verb string) bool {
 	want := m.state(ctx, diags)
 	if diags.HasError() {
 		return false
@@ -304,9 +308,11 @@ func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenan
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	tflog.Info(ctx, "setting maintenance mode", map[string]any{"backend": b.Describe(), "mode": describeMaintenance(want)})
+	ctx, done := historyOperation(ctx, diags)
+	defer done()
 	if err := b.Apply(ctx, want); err != nil {
 		now, rerr := b.Read(context.WithoutCancel(ctx))
-		where := "could not be read back (" + fmtErr(rerr) + ")"
+		where := "could not be read back (" + orPlaceholder(errMessage(rerr), "no error") + ")"
 		if rerr == nil {
 			where = "is " + describeMaintenance(now)
 		}
@@ -337,18 +343,32 @@ func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenan
 		return false
 	}
 	m.ID = types.StringValue(id)
+	if prior == nil || prior.mode() != describeMaintenance(want) {
+		r.record(ctx, m, describeMaintenance(want), b.Describe(), diags)
+	}
 	return true
 }
 
-func fmtErr(err error) string {
-	if err == nil {
-		return "no error"
+// mode is the maintenance mode the state records: on, banner or off.
+func (m *maintenanceModeResourceModel) mode() string {
+	return describeMaintenance(maintenance.State{Enabled: m.Enabled.ValueBool(), Banner: m.Banner.ValueBool()})
+}
+
+// record appends the maintenance event of a change of mode on where.
+func (r *maintenanceModeResource) record(ctx context.Context, m *maintenanceModeResourceModel, mode, where string, diags *diag.Diagnostics) {
+	detail := fmt.Sprintf("maintenance %s on %s", mode, where)
+	if s := m.Message.ValueString(); s != "" && mode != "off" {
+		detail += "; message: " + s
 	}
-	return err.Error()
+	if s := m.Reason.ValueString(); s != "" && mode != "off" {
+		detail += "; reason: " + s
+	}
+	r.data.recordEvent(ctx, backend.Event{Environment: m.Environment.ValueString(), Kind: backend.KindMaintenance, Detail: detail},
+		"Maintenance is "+mode+" on "+where, diags)
 }
 
 func (r *maintenanceModeResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var m maintenanceModeModel
+	var m maintenanceModeResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -361,7 +381,7 @@ func (r *maintenanceModeResource) Create(ctx context.Context, req resource.Creat
 }
 
 func (r *maintenanceModeResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var m, prior maintenanceModeModel
+	var m, prior maintenanceModeResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &m)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
 	if resp.Diagnostics.HasError() {
@@ -378,7 +398,7 @@ func (r *maintenanceModeResource) Update(ctx context.Context, req resource.Updat
 }
 
 func (r *maintenanceModeResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var m maintenanceModeModel
+	var m maintenanceModeResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -425,7 +445,7 @@ func (r *maintenanceModeResource) Read(ctx context.Context, req resource.ReadReq
 }
 
 func (r *maintenanceModeResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var m maintenanceModeModel
+	var m maintenanceModeResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -445,6 +465,12 @@ func (r *maintenanceModeResource) Delete(ctx context.Context, req resource.Delet
 	if err := b.Apply(ctx, maintenance.State{}); err != nil {
 		resp.Diagnostics.AddError("Unable to turn maintenance mode off on "+b.Describe(),
 			fmt.Sprintf("%v. Maintenance may still be on: check %s, then destroy again.", err, b.Describe()))
+		return
+	}
+	if m.mode() != "off" {
+		ctx, done := historyOperation(ctx, &resp.Diagnostics)
+		defer done()
+		r.record(ctx, &m, "off", b.Describe(), &resp.Diagnostics)
 	}
 }
 
@@ -470,47 +496,4 @@ func (r *maintenanceModeResource) ImportState(ctx context.Context, req resource.
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, p, ref)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-}
-
-// ---- validators -----------------------------------------------------------------
-
-type rfc3339Validator struct{}
-
-func rfc3339() validator.String { return rfc3339Validator{} }
-
-func (rfc3339Validator) Description(context.Context) string {
-	return "must be an RFC 3339 time such as 2025-03-01T23:00:00+01:00"
-}
-func (v rfc3339Validator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (v rfc3339Validator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := time.Parse(time.RFC3339, req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid time", fmt.Sprintf("%q %s.", req.ConfigValue.ValueString(), v.Description(ctx)))
-	}
-}
-
-type ipOrCIDRValidator struct{}
-
-func ipOrCIDR() validator.String { return ipOrCIDRValidator{} }
-
-func (ipOrCIDRValidator) Description(context.Context) string {
-	return "must be an IP address (192.0.2.10, 2001:db8::1) or a CIDR range (10.0.0.0/8)"
-}
-func (v ipOrCIDRValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
-func (v ipOrCIDRValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	s := req.ConfigValue.ValueString()
-	var err error
-	if strings.Contains(s, "/") {
-		_, err = netip.ParsePrefix(s)
-	} else {
-		_, err = netip.ParseAddr(s)
-	}
-	if err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid address", fmt.Sprintf("%q %s.", s, v.Description(ctx)))
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -18,16 +19,17 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
-	"github.com/releaseplan/terraform-provider-release/internal/notify"
 	"github.com/releaseplan/terraform-provider-release/internal/promote"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
-	_ resource.ResourceWithConfigure      = (*promotionResource)(nil)
-	_ resource.ResourceWithImportState    = (*promotionResource)(nil)
-	_ resource.ResourceWithModifyPlan     = (*promotionResource)(nil)
-	_ resource.ResourceWithValidateConfig = (*promotionResource)(nil)
+	_ resource.ResourceWithConfigure        = (*promotionResource)(nil)
+	_ resource.ResourceWithImportState      = (*promotionResource)(nil)
+	_ resource.ResourceWithModifyPlan       = (*promotionResource)(nil)
+	_ resource.ResourceWithValidateConfig   = (*promotionResource)(nil)
+	_ resource.ResourceWithConfigValidators = (*promotionResource)(nil)
 )
 
 // NewPromotionResource returns the release_promotion resource.
@@ -82,25 +84,25 @@ func promotionResourceSchema() schema.Schema {
 			"name": schema.StringAttribute{
 				MarkdownDescription: "Artifact name, e.g. `histologe`.",
 				Required:            true,
-				Validators:          []validator.String{artifactName()},
+				Validators:          []validator.String{validate.ArtifactName()},
 				PlanModifiers:       replace,
 			},
 			"from_version": schema.StringAttribute{
 				MarkdownDescription: "The published version whose bytes are promoted, e.g. `1.7.4-staging`.",
 				Required:            true,
-				Validators:          []validator.String{semverVersion()},
+				Validators:          []validator.String{validate.Semver()},
 				PlanModifiers:       replace,
 			},
 			"to_version": schema.StringAttribute{
 				MarkdownDescription: "The version to publish, e.g. `1.7.4-rc` (see `provider::release::semver_channel`). It must not be published already with other bytes.",
 				Required:            true,
-				Validators:          []validator.String{semverVersion()},
+				Validators:          []validator.String{validate.Semver()},
 				PlanModifiers:       replace,
 			},
 			"sha256": schema.StringAttribute{
 				MarkdownDescription: "The sha256 that the stored bytes of `from_version` must have, usually `release_artifact.<x>.sha256`: the bytes reviewed are the bytes promoted.",
 				Required:            true,
-				Validators:          []validator.String{sha256Hex()},
+				Validators:          []validator.String{validate.SHA256()},
 				// Upper or lower case name the same bytes: only another checksum
 				// promotes other bytes.
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(otherChecksum,
@@ -110,6 +112,7 @@ func promotionResourceSchema() schema.Schema {
 				MarkdownDescription: "Environments where `from_version` must be live, its last deployment there a success (from the release history): the guard that the bytes were validated. E.g. `[\"staging\"]`.",
 				Optional:            true,
 				ElementType:         types.StringType,
+				Validators:          []validator.List{listvalidator.ValueStringsAre(validate.EnvironmentName())},
 			},
 			"retain_on_destroy": schema.BoolAttribute{
 				MarkdownDescription: "Keep the promoted version in the artifact store when the resource is destroyed, as artifact repositories do. Default: `true`; `false` deletes it.",
@@ -156,17 +159,19 @@ func (r *promotionResource) Configure(_ context.Context, req resource.ConfigureR
 	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
-// ValidateConfig refuses a require_descendant_of block without a commit, and a
-// promotion onto its own version.
+func (r *promotionResource) ConfigValidators(context.Context) []resource.ConfigValidator {
+	return []resource.ConfigValidator{
+		validate.RequiredInBlock("require_descendant_of", "commit",
+			"It is the commit to descend from, e.g. commit = data.release_environment.production.git_commit"),
+	}
+}
+
+// ValidateConfig refuses a promotion onto its own version.
 func (r *promotionResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var cfg promotionResourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
 	if resp.Diagnostics.HasError() {
 		return
-	}
-	if d := cfg.RequireDescendantOf; d != nil && d.Commit.IsNull() {
-		resp.Diagnostics.AddAttributeError(path.Root("require_descendant_of").AtName("commit"), "Missing commit",
-			"require_descendant_of needs the commit to descend from, e.g. commit = data.release_environment.production.git_commit.")
 	}
 	if !cfg.FromVersion.IsUnknown() && !cfg.ToVersion.IsUnknown() && !cfg.FromVersion.IsNull() && cfg.FromVersion.Equal(cfg.ToVersion) {
 		resp.Diagnostics.AddAttributeError(path.Root("to_version"), "Invalid promotion",
@@ -229,8 +234,8 @@ func (r *promotionResource) Create(ctx context.Context, req resource.CreateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx = notify.Collect(ctx)
-	defer notificationWarnings(ctx, &resp.Diagnostics)
+	ctx, done := historyOperation(ctx, &resp.Diagnostics)
+	defer done()
 
 	preq := promote.Request{
 		Name:        plan.Name.ValueString(),
@@ -320,28 +325,16 @@ func (r *promotionResource) Read(ctx context.Context, req resource.ReadRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	name, to := state.Name.ValueString(), state.ToVersion.ValueString()
-	var obj store.Object
-	var err error
-	if r.data.VerifyOnRead {
-		obj, err = r.data.Store.Verify(ctx, name, to)
-	} else {
-		obj, err = r.data.Store.Stat(ctx, name, to)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		tflog.Warn(ctx, "promoted artifact is gone from the store; removing it from state", map[string]any{"artifact": name + "@" + to})
+	obj, gone := r.data.readPublished(ctx, state.Name.ValueString(), state.ToVersion.ValueString(), state.SHA256, &resp.Diagnostics)
+	if gone {
 		resp.State.RemoveResource(ctx)
 		return
 	}
-	if err != nil {
-		resp.Diagnostics.AddError("Unable to read "+name+"@"+to, err.Error())
+	if resp.Diagnostics.HasError() {
 		return
 	}
 	if from := obj.Metadata[promote.MetaPromotedFrom]; from != "" {
 		state.FromVersion = types.StringValue(from)
-	}
-	if publishedRecordChanged(&resp.Diagnostics, obj.ID(), state.SHA256, obj.SHA256, obj.URI) {
-		return
 	}
 	setPromotionComputed(&state, obj)
 	if state.RetainOnDestroy.IsNull() {

@@ -104,7 +104,7 @@ func TestAccPromotionResource_guards(t *testing.T) {
 			},
 			{
 				Config:      w.config("1.0.0-rc2", w.sum, "  require_descendant_of {\n    repository = \".\"\n  }\n"),
-				ExpectError: wrapped("Missing commit", "require_descendant_of needs the commit"),
+				ExpectError: wrapped("Missing required argument", `The argument "commit" is required in the require_descendant_of block`),
 			},
 			{
 				// Refused at plan time: not the reviewed bytes.

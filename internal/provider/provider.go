@@ -5,7 +5,6 @@ package provider
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/user"
 	"strings"
@@ -50,20 +49,6 @@ func New(version string) func() provider.Provider {
 
 type releaseProvider struct {
 	version string
-}
-
-// providerData is what every resource, data source and ephemeral resource receives.
-type providerData struct {
-	Store   store.Store
-	Backend backend.Backend
-	// Actor names who performs the changes in history and default lock holders.
-	Actor string
-	// VerifyOnRead re-hashes stored artifacts on refresh instead of checking sizes.
-	VerifyOnRead bool
-	Scalingo     scalingoSettings
-	Webhooks     []webhookSettings
-	// ProviderVersion is the build version, for user agents.
-	ProviderVersion string
 }
 
 // scalingoSettings is the provider's scalingo block after environment fallbacks.
@@ -373,20 +358,6 @@ func (p *releaseProvider) Functions(_ context.Context) []func() function.Functio
 		NewSemverChannelFunction,
 		NewSemverCompareFunction,
 	}
-}
-
-// providerDataFrom extracts the configured provider data in a Configure method; it
-// returns nil (without error) before the provider is configured.
-func providerDataFrom(pd any, diags *diag.Diagnostics) *providerData {
-	if pd == nil {
-		return nil
-	}
-	d, ok := pd.(*providerData)
-	if !ok {
-		diags.AddError("Unexpected provider data", fmt.Sprintf("Expected *providerData, got %T. Please report this issue to the provider developers.", pd))
-		return nil
-	}
-	return d
 }
 
 func defaultActor() string {

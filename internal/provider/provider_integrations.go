@@ -57,14 +57,7 @@ func wireNotifications(data *providerData) diag.Diagnostics {
 		diags.AddAttributeError(path.Root("notify"), "Invalid notify block", err.Error()+".")
 		return diags
 	}
+	data.Notifier = n
 	data.Backend = notify.Backend(data.Backend, n)
 	return diags
-}
-
-// notificationWarnings turns the notification failures collected in ctx (see
-// notify.Collect) into warnings.
-func notificationWarnings(ctx context.Context, diags *diag.Diagnostics) {
-	for _, w := range notify.Warnings(ctx) {
-		diags.AddWarning("Unable to send a release notification", w)
-	}
 }

@@ -1,11 +1,16 @@
 package provider
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/releaseplan/terraform-provider-release/internal/store"
 )
 
 // sha256Spelling keeps the sha256 as the configuration (and so the state) wrote it
@@ -31,4 +36,28 @@ func publishedRecordChanged(diags *diag.Diagnostics, id string, state types.Stri
 			"check %s and its metadata.json. The state keeps the sha256 that was published; nothing was deployed or promoted from the changed record.",
 			id, strings.ToLower(state.ValueString()), stored, where))
 	return true
+}
+
+// readPublished reads a published version on refresh as the store has it now
+// (re-hashing its bytes with verify_on_read). gone is true when the store no longer
+// has it: the caller removes the resource from the state. A read error, or a
+// record whose sha256 is no longer the one the state recorded (see
+// publishedRecordChanged), is reported on diags.
+func (d *providerData) readPublished(ctx context.Context, name, version string, recorded types.String, diags *diag.Diagnostics) (obj store.Object, gone bool) {
+	var err error
+	if d.VerifyOnRead {
+		obj, err = d.Store.Verify(ctx, name, version)
+	} else {
+		obj, err = d.Store.Stat(ctx, name, version)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		tflog.Warn(ctx, "The published version is gone from the store; removing it from the state", map[string]any{"artifact": name + "@" + version})
+		return obj, true
+	}
+	if err != nil {
+		diags.AddError("Unable to read "+name+"@"+version, err.Error())
+		return obj, false
+	}
+	publishedRecordChanged(diags, obj.ID(), recorded, obj.SHA256, obj.URI)
+	return obj, false
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -27,7 +28,7 @@ func NewReleaseNotesDataSource() datasource.DataSource { return &releaseNotesDat
 
 type releaseNotesDataSource struct{}
 
-type releaseNotesModel struct {
+type releaseNotesDataSourceModel struct {
 	Repository         types.String `tfsdk:"repository"`
 	From               types.String `tfsdk:"from"`
 	To                 types.String `tfsdk:"to"`
@@ -141,7 +142,7 @@ func releaseNotesSchema() schema.Schema {
 }
 
 func (d *releaseNotesDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
-	var m releaseNotesModel
+	var m releaseNotesDataSourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -198,28 +199,36 @@ func (d *releaseNotesDataSource) Read(ctx context.Context, req datasource.ReadRe
 		Version: m.Version.ValueString(), Date: date, Entries: entries, CompareURL: compare,
 	}))
 
-	values := make([]attr.Value, 0, len(entries))
-	for _, e := range entries {
-		pr := types.Int64Null()
-		if e.PullRequest > 0 {
-			pr = types.Int64Value(int64(e.PullRequest))
-		}
-		obj, diags := types.ObjectValue(releaseNoteEntryType.AttrTypes, map[string]attr.Value{
-			"section": types.StringValue(e.Section), "type": types.StringValue(e.Type),
-			"scope": types.StringValue(e.Scope), "subject": types.StringValue(e.Subject),
-			"hash": types.StringValue(e.Hash), "author": types.StringValue(e.Author),
-			"breaking": types.BoolValue(e.Breaking), "pull_request": pr,
-		})
-		resp.Diagnostics.Append(diags...)
-		values = append(values, obj)
-	}
-	list, diags := types.ListValue(releaseNoteEntryType, values)
+	list, diags := releaseNoteEntries(entries)
 	resp.Diagnostics.Append(diags...)
 	m.Entries = list
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
+}
+
+// releaseNoteEntries is the entries attribute of the notes' entries.
+func releaseNoteEntries(entries []notes.Entry) (types.List, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	values := make([]attr.Value, 0, len(entries))
+	for _, e := range entries {
+		pr := types.Int64Null()
+		if e.PullRequest > 0 {
+			pr = types.Int64Value(int64(e.PullRequest))
+		}
+		obj, d := types.ObjectValue(releaseNoteEntryType.AttrTypes, map[string]attr.Value{
+			"section": types.StringValue(e.Section), "type": types.StringValue(e.Type),
+			"scope": types.StringValue(e.Scope), "subject": types.StringValue(e.Subject),
+			"hash": types.StringValue(e.Hash), "author": types.StringValue(e.Author),
+			"breaking": types.BoolValue(e.Breaking), "pull_request": pr,
+		})
+		diags.Append(d...)
+		values = append(values, obj)
+	}
+	list, d := types.ListValue(releaseNoteEntryType, values)
+	diags.Append(d...)
+	return list, diags
 }
 
 func releaseNotesRange(from, to string) string {

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -24,7 +23,7 @@ var scalingoClients = struct {
 // scalingoClient returns the client for the provider's scalingo settings.
 func (d *providerData) scalingoClient(ctx context.Context) (*scalingo.Client, error) {
 	if d == nil {
-		return nil, errors.New("the provider is not configured")
+		return nil, errNotConfigured
 	}
 	s := d.Scalingo
 	scalingoClients.Lock()

@@ -3,9 +3,9 @@ package provider
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -16,8 +16,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
-	"github.com/releaseplan/terraform-provider-release/internal/notify"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
+	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
@@ -63,19 +63,19 @@ func versionBlockResourceSchema() schema.Schema {
 			"name": schema.StringAttribute{
 				MarkdownDescription: "Artifact name, e.g. `histologe`.",
 				Required:            true,
-				Validators:          []validator.String{artifactName()},
+				Validators:          []validator.String{validate.ArtifactName()},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"version": schema.StringAttribute{
 				MarkdownDescription: "The version to block, e.g. `1.7.4`. It does not need to be published: a version can be blocked before anyone publishes it.",
 				Required:            true,
-				Validators:          []validator.String{semverVersion()},
+				Validators:          []validator.String{validate.Semver()},
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"reason": schema.StringAttribute{
 				MarkdownDescription: "Why the version must not run, e.g. `corrupts invoices`; shown in every refusal. Changing it updates the block in place.",
 				Required:            true,
-				Validators:          []validator.String{blockReasonValidator{}},
+				Validators:          []validator.String{validate.NotBlank("Missing reason", "Say why the version is blocked: the reason is shown in every refusal.")},
 			},
 			"blocked_by": schema.StringAttribute{
 				MarkdownDescription: "Who blocked the version (the provider's `actor`).",
@@ -101,8 +101,8 @@ func (r *versionBlockResource) Create(ctx context.Context, req resource.CreateRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx = notify.Collect(ctx)
-	defer notificationWarnings(ctx, &resp.Diagnostics)
+	ctx, done := historyOperation(ctx, &resp.Diagnostics)
+	defer done()
 	b := backend.Block{
 		Name:      plan.Name.ValueString(),
 		Version:   plan.Version.ValueString(),
@@ -125,13 +125,10 @@ func (r *versionBlockResource) Create(ctx context.Context, req resource.CreateRe
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
-// record appends a history event; a failure is a warning, since the block itself
-// is in place.
-func (r *versionBlockResource) record(ctx context.Context, kind string, b backend.Block, detail string, diags interface{ AddWarning(string, string) }) {
-	ev := backend.Event{Time: time.Now().UTC(), Kind: kind, Name: b.Name, Version: b.Version, Actor: r.data.Actor, Detail: detail}
-	if err := r.data.Backend.Append(ctx, ev); err != nil {
-		diags.AddWarning("Unable to record the "+kind+" event", fmt.Sprintf("%s@%s is %s, but the release history could not record it: %v.", b.Name, b.Version, kind, err))
-	}
+// record appends the history event of a change of b: the block itself is done.
+func (r *versionBlockResource) record(ctx context.Context, kind string, b backend.Block, detail string, diags *diag.Diagnostics) {
+	r.data.recordEvent(ctx, backend.Event{Kind: kind, Name: b.Name, Version: b.Version, Detail: detail},
+		fmt.Sprintf("%s@%s is %s", b.Name, b.Version, kind), diags)
 }
 
 func setVersionBlockModel(m *versionBlockResourceModel, b backend.Block) {
@@ -172,8 +169,8 @@ func (r *versionBlockResource) Update(ctx context.Context, req resource.UpdateRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx = notify.Collect(ctx)
-	defer notificationWarnings(ctx, &resp.Diagnostics)
+	ctx, done := historyOperation(ctx, &resp.Diagnostics)
+	defer done()
 	b := backend.Block{Name: plan.Name.ValueString(), Version: plan.Version.ValueString(), Reason: plan.Reason.ValueString(), BlockedBy: state.BlockedBy.ValueString()}
 	if t, err := time.Parse(time.RFC3339, state.BlockedAt.ValueString()); err == nil {
 		b.BlockedAt = t
@@ -198,8 +195,8 @@ func (r *versionBlockResource) Delete(ctx context.Context, req resource.DeleteRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	ctx = notify.Collect(ctx)
-	defer notificationWarnings(ctx, &resp.Diagnostics)
+	ctx, done := historyOperation(ctx, &resp.Diagnostics)
+	defer done()
 	b := backend.Block{Name: state.Name.ValueString(), Version: state.Version.ValueString(), Reason: state.Reason.ValueString()}
 	if err := r.data.Backend.RemoveBlock(ctx, b.Name, b.Version); err != nil {
 		resp.Diagnostics.AddError("Unable to unblock "+b.Name+"@"+b.Version,
@@ -229,22 +226,4 @@ func (r *versionBlockResource) ImportState(ctx context.Context, req resource.Imp
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("version"), version)...)
-}
-
-// blockReasonValidator refuses an empty or all-blank reason.
-type blockReasonValidator struct{}
-
-func (blockReasonValidator) Description(context.Context) string { return "value must not be blank" }
-
-func (v blockReasonValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (blockReasonValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if strings.TrimSpace(req.ConfigValue.ValueString()) == "" {
-		resp.Diagnostics.AddAttributeError(req.Path, "Missing reason", "Say why the version is blocked: the reason is shown in every refusal.")
-	}
 }

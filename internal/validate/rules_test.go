@@ -1,4 +1,4 @@
-package provider
+package validate
 
 import (
 	"context"
@@ -20,7 +20,7 @@ func TestSemverValidatorCanonical(t *testing.T) {
 		"1.2":                 "exactly MAJOR.MINOR.PATCH",
 	} {
 		resp := &validator.StringResponse{}
-		semverVersion().ValidateString(context.Background(), validator.StringRequest{Path: path.Root("version"), ConfigValue: types.StringValue(in)}, resp)
+		Semver().ValidateString(context.Background(), validator.StringRequest{Path: path.Root("version"), ConfigValue: types.StringValue(in)}, resp)
 		got := ""
 		for _, d := range resp.Diagnostics.Errors() {
 			got += d.Detail()
@@ -35,7 +35,7 @@ func TestSHA256ValidatorAcceptsEitherCase(t *testing.T) {
 	lower := strings.Repeat("3c92", 16)
 	for in, ok := range map[string]bool{lower: true, strings.ToUpper(lower): true, lower[:63]: false, lower[:63] + "g": false} {
 		resp := &validator.StringResponse{}
-		sha256Hex().ValidateString(context.Background(), validator.StringRequest{Path: path.Root("sha256"), ConfigValue: types.StringValue(in)}, resp)
+		SHA256().ValidateString(context.Background(), validator.StringRequest{Path: path.Root("sha256"), ConfigValue: types.StringValue(in)}, resp)
 		if resp.Diagnostics.HasError() == ok {
 			t.Errorf("%q: errors %v, want ok=%v", in, resp.Diagnostics, ok)
 		}
