@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real components the tests start themselves (PostgreSQL, nginx with the
-# WebDAV module, git, curl) when they are missing. Debian packages only.
+# WebDAV module, the OpenSSH server, git, curl) when they are missing. Debian packages
+# only.
 # With the argument "demo", only what make demo needs (git, curl).
 set -euo pipefail
 
@@ -13,6 +14,10 @@ if [ "${1:-}" != demo ]; then
   fi
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
   [ -e /usr/lib/nginx/modules/ngx_http_dav_ext_module.so ] || need+=(libnginx-mod-http-dav-ext)
+  # internal/sshtest starts /usr/sbin/sshd itself, each "host" in its own mount
+  # namespace made with unshare (util-linux, normally already there).
+  [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+  command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -26,4 +31,9 @@ if [ ${#need[@]} -gt 0 ]; then
   for svc in nginx postgresql; do
     $sudo service "$svc" stop >/dev/null 2>&1 || true
   done
+  # The system sshd is stopped only when this script installed it: a machine that
+  # already ran one may be reached through it.
+  case " ${need[*]} " in
+  *" openssh-server "*) $sudo service ssh stop >/dev/null 2>&1 || true ;;
+  esac
 fi
