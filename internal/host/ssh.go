@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -20,10 +21,10 @@ import (
 // DefaultSSHTimeout bounds connecting and logging in when SSHConfig.Timeout is 0.
 const DefaultSSHTimeout = 30 * time.Second
 
-// keepAliveInterval is how often an idle connection asks the server for a sign
+// maxKeepAliveInterval caps how often a connection asks the server for a sign
 // of life, so that a host that vanished (power cut, network partition) fails
 // the operations waiting on it instead of leaving them hanging forever.
-const keepAliveInterval = 15 * time.Second
+const maxKeepAliveInterval = 15 * time.Second
 
 // ErrConnectionLost means the SSH connection to a host ended while an
 // operation needed it (the host rebooted, sshd was killed, the network went
@@ -50,8 +51,9 @@ type SSHConfig struct {
 	// key must be in it: there is no trust on first use and no way to skip the
 	// check.
 	KnownHosts string
-	// Timeout bounds connecting and logging in, and how long a connection may
-	// stay silent before it is considered lost (0: DefaultSSHTimeout).
+	// Timeout bounds connecting and logging in, and how long the host may
+	// leave a keep-alive request unanswered before the connection is
+	// considered lost (0: DefaultSSHTimeout). Commands are not bounded by it.
 	Timeout time.Duration
 }
 
@@ -74,6 +76,7 @@ type SSH struct {
 	fsync bool // the server syncs files to disk on request
 
 	closeOnce sync.Once
+	closed    atomic.Bool
 	gone      chan struct{} // closed when the connection ends, for whatever reason
 	goneErr   error         // why, once gone is closed
 }
@@ -218,19 +221,27 @@ func connect(ctx context.Context, addr string, cfg *ssh.ClientConfig, timeout ti
 		return nil, err
 	}
 	deadline := time.Now().Add(timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	ctxDeadline, byCtx := ctx.Deadline()
+	byCtx = byCtx && ctxDeadline.Before(deadline)
+	if byCtx {
+		deadline = ctxDeadline
 	}
 	_ = conn.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
-	if !stop() || ctx.Err() != nil {
-		if err == nil {
-			_ = c.Close()
-		}
+	stop()
+	switch {
+	case err == nil && ctx.Err() != nil:
+		_ = c.Close()
 		return nil, ctx.Err()
-	}
-	if err != nil {
+	case err != nil && ctx.Err() != nil:
+		return nil, fmt.Errorf("%w (%v)", ctx.Err(), err)
+	case byCtx && errors.Is(err, os.ErrDeadlineExceeded):
+		// The connection's deadline was the context's, a hair before its timer.
+		return nil, fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, fmt.Errorf("no SSH handshake within %s: %w", timeout, err)
+	case err != nil:
 		return nil, err
 	}
 	_ = conn.SetDeadline(time.Time{})
@@ -267,7 +278,7 @@ func (h *SSH) startSFTP() error {
 func (h *SSH) watch() {
 	ended := make(chan error, 1)
 	go func() { ended <- h.client.Wait() }()
-	tick := time.NewTicker(keepAliveInterval)
+	tick := time.NewTicker(min(h.timeout/2, maxKeepAliveInterval))
 	defer tick.Stop()
 	for {
 		select {
@@ -317,6 +328,7 @@ func (h *SSH) Name() string { return h.name }
 func (h *SSH) Close() error {
 	var err error
 	h.closeOnce.Do(func() {
+		h.closed.Store(true)
 		if h.files != nil {
 			_ = h.files.Close()
 		}

@@ -50,7 +50,7 @@ func (h *SSH) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	if err != nil {
 		return nil, h.pathErr("open", p, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var buf bytes.Buffer
 	if _, err := f.WriteTo(ctxWriter{ctx, &buf}); err != nil {
 		return nil, h.pathErr("read", p, err)
@@ -271,11 +271,17 @@ func (h *SSH) ReadDir(ctx context.Context, p string) ([]fs.FileInfo, error) {
 	return list, nil
 }
 
+// errClosed is what an SSH says once Close was called.
+var errClosed = errors.New("the SSH connection was closed by its owner")
+
 // ready fails when ctx has ended or the connection is gone, before sending
 // anything.
 func (h *SSH) ready(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return h.wrap(err)
+	}
+	if h.closed.Load() {
+		return fmt.Errorf("%s: %w", h.name, errClosed)
 	}
 	if lost := h.lost(); lost != nil {
 		return fmt.Errorf("%s: %w: %v", h.name, ErrConnectionLost, lost)

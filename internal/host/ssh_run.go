@@ -107,7 +107,7 @@ func (h *SSH) Run(ctx context.Context, c Command) (string, error) {
 	if err != nil {
 		return "", h.fail("open a session for the command", err)
 	}
-	defer sess.Close()
+	defer func() { _ = sess.Close() }()
 	stdin, err := sess.StdinPipe()
 	if err != nil {
 		return "", h.fail("open the command's input", err)
@@ -117,22 +117,24 @@ func (h *SSH) Run(ctx context.Context, c Command) (string, error) {
 	if err := sess.Start(line); err != nil {
 		return "", h.fail("start the command", err)
 	}
-	ended := make(chan error, 1)
-	go func() { ended <- sess.Wait() }()
-	var waitErr error
+	// waitErr is read only once waited is closed.
+	var waitErr, sessionErr error
+	waited := make(chan struct{})
+	go func() { waitErr = sess.Wait(); close(waited) }()
 	select {
-	case waitErr = <-ended:
+	case <-waited:
+		sessionErr = waitErr
 	case <-ctl.exited:
 		// Done; a daemon it started may still hold the output open.
 		select {
-		case waitErr = <-ended:
+		case <-waited:
 		case <-time.After(sshWaitGrace):
 		}
 	case <-ctx.Done():
-		h.stopCommand(stdin, ctl, ended)
+		h.stopCommand(stdin, ctl, waited)
 		return out.String(), h.stopped(parent, ctx, c.Timeout, time.Since(started))
 	}
-	return out.String(), h.commandResult(ctl, waitErr, c.Dir)
+	return out.String(), h.commandResult(ctl, sessionErr, c.Dir)
 }
 
 // stopCommand kills a running command's process group: closing its input
@@ -140,15 +142,19 @@ func (h *SSH) Run(ctx context.Context, c Command) (string, error) {
 // sshStopGrace, the group is killed from a session of its own. (An SSH
 // "signal" request would not do: OpenSSH delivers it to the session's first
 // process only, never to what the script started.)
-func (h *SSH) stopCommand(stdin io.Closer, ctl *control, ended <-chan error) {
-	_ = stdin.Close()
+//
+// Every step runs aside and is waited for a bounded time: on a connection that
+// hangs, sending anything blocks until the keep-alive gives up on it, and the
+// caller must not wait that long.
+func (h *SSH) stopCommand(stdin io.Closer, ctl *control, ended <-chan struct{}) {
+	go func() { _ = stdin.Close() }()
 	select {
 	case <-ended:
 		return
 	case <-time.After(sshStopGrace):
 	}
 	if pid := ctl.state().pid; pid > 1 {
-		h.killGroup(pid)
+		go h.killGroup(pid)
 	}
 	select {
 	case <-ended:
@@ -162,7 +168,7 @@ func (h *SSH) killGroup(pgid int) {
 	if err != nil {
 		return
 	}
-	defer sess.Close()
+	defer func() { _ = sess.Close() }()
 	t := time.AfterFunc(sshWaitGrace, func() { _ = sess.Close() })
 	defer t.Stop()
 	_ = sess.Run("kill -9 -" + strconv.Itoa(pgid))
