@@ -71,7 +71,6 @@ type SSH struct {
 	timeout time.Duration
 	client  *ssh.Client
 	files   *sftp.Client
-	agent   net.Conn // nil without an agent
 
 	fsync bool // the server syncs files to disk on request
 
@@ -109,7 +108,11 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (*SSH, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	h := &SSH{name: name, addr: addr, timeout: timeout, agent: agentConn, gone: make(chan struct{})}
+	if agentConn != nil {
+		// The agent signs during the login only.
+		defer agentConn.Close()
+	}
+	h := &SSH{name: name, addr: addr, timeout: timeout, gone: make(chan struct{})}
 	clientCfg := &ssh.ClientConfig{
 		User:              cfg.User,
 		Auth:              auth,
@@ -119,7 +122,6 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (*SSH, error) {
 	}
 	h.client, err = connect(ctx, addr, clientCfg, timeout)
 	if err != nil {
-		h.closeAgent()
 		if hkErr := verify.refused(); hkErr != nil {
 			return nil, hkErr
 		}
@@ -333,18 +335,11 @@ func (h *SSH) Close() error {
 			_ = h.files.Close()
 		}
 		err = h.client.Close()
-		h.closeAgent()
 		if errors.Is(err, net.ErrClosed) {
 			err = nil
 		}
 	})
 	return err
-}
-
-func (h *SSH) closeAgent() {
-	if h.agent != nil {
-		_ = h.agent.Close()
-	}
 }
 
 // fail names the operation and the host in err.

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -744,5 +745,22 @@ func TestSSHAsksForAKeyKnownHostsHolds(t *testing.T) {
 	h := dial(t, config(f, 0))
 	if _, err := h.Run(context.Background(), host.Command{Script: "true"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkSSHWriteFileFrom uploads 64 MiB to one host over loopback.
+func BenchmarkSSHWriteFileFrom(b *testing.B) {
+	f := sshtest.Start(b, 1, sshtest.Root(sshRoot))
+	h, err := host.DialSSH(context.Background(), config(f, 0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	const size = 64 << 20
+	b.SetBytes(size)
+	for b.Loop() {
+		if err := h.WriteFileFrom(context.Background(), path.Join(sshRoot, "bench"), io.LimitReader(endless{}, size), 0o644); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
