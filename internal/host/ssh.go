@@ -72,7 +72,8 @@ type SSH struct {
 	client  *ssh.Client
 	files   *sftp.Client
 
-	fsync bool // the server syncs files to disk on request
+	fsync    bool          // the server syncs files to disk on request
+	sessions chan struct{} // one token per running command (maxCommandSessions)
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -112,7 +113,11 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (*SSH, error) {
 		// The agent signs during the login only.
 		defer agentConn.Close()
 	}
-	h := &SSH{name: name, addr: addr, timeout: timeout, gone: make(chan struct{})}
+	h := &SSH{
+		name: name, addr: addr, timeout: timeout,
+		sessions: make(chan struct{}, maxCommandSessions),
+		gone:     make(chan struct{}),
+	}
 	clientCfg := &ssh.ClientConfig{
 		User:              cfg.User,
 		Auth:              auth,

@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/crypto/ssh"
+
 	"github.com/releaseplan/terraform-provider-release/internal/shell"
 )
 
@@ -24,6 +26,12 @@ const (
 	sshWaitGrace = 2 * time.Second
 	sshStopGrace = time.Second
 )
+
+// maxCommandSessions bounds the commands one connection runs at once. OpenSSH
+// refuses more than MaxSessions (10 by default) sessions per connection; SFTP
+// holds one, and killGroup may need another while a command still runs, so
+// further commands wait for a slot rather than fail.
+const maxCommandSessions = 8
 
 // ExitStatusError says that a command ran on a host and exited with a
 // non-zero status.
@@ -103,8 +111,19 @@ func (h *SSH) Run(ctx context.Context, c Command) (string, error) {
 	}
 	out := &tailBuffer{max: limit}
 	ctl := newControl()
-	sess, err := h.client.NewSession()
+	release, err := h.commandSlot(ctx)
 	if err != nil {
+		return "", h.stopped(parent, ctx, c.Timeout, 0)
+	}
+	defer release()
+	sess, err := h.newSession(ctx)
+	if err != nil && ctx.Err() != nil {
+		return "", h.stopped(parent, ctx, c.Timeout, 0)
+	}
+	if err != nil {
+		if strings.Contains(err.Error(), "open failed") {
+			err = fmt.Errorf("%w (the server refused another session on the connection: raise sshd's MaxSessions to at least %d)", err, maxCommandSessions+2)
+		}
 		return "", h.fail("open a session for the command", err)
 	}
 	defer func() { _ = sess.Close() }()
@@ -135,6 +154,42 @@ func (h *SSH) Run(ctx context.Context, c Command) (string, error) {
 		return out.String(), h.stopped(parent, ctx, c.Timeout, time.Since(started))
 	}
 	return out.String(), h.commandResult(ctl, sessionErr, c.Dir)
+}
+
+// commandSlot waits for one of the connection's command sessions; it fails
+// only when ctx ends first.
+func (h *SSH) commandSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case h.sessions <- struct{}{}:
+		return func() { <-h.sessions }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// newSession opens a session, or gives up when ctx ends: on a connection that
+// hangs, opening waits until the keep-alive gives up on it.
+func (h *SSH) newSession(ctx context.Context) (*ssh.Session, error) {
+	type opened struct {
+		s   *ssh.Session
+		err error
+	}
+	ch := make(chan opened, 1)
+	go func() {
+		s, err := h.client.NewSession()
+		ch <- opened{s, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.s, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-ch; o.s != nil {
+				_ = o.s.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }
 
 // stopCommand kills a running command's process group: closing its input

@@ -764,3 +764,41 @@ func BenchmarkSSHWriteFileFrom(b *testing.B) {
 		}
 	}
 }
+
+// TestSSHMoreCommandsThanTheServerHasSessions runs more commands at once than
+// a stock OpenSSH accepts sessions on one connection (MaxSessions 10): they
+// queue instead of failing.
+func TestSSHMoreCommandsThanTheServerHasSessions(t *testing.T) {
+	f := sshtest.Start(t, 1, sshtest.Root(sshRoot), sshtest.Config("MaxSessions 10"))
+	h := dial(t, config(f, 0))
+	var wg sync.WaitGroup
+	errs := make(chan error, 24)
+	for i := range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := h.Run(context.Background(), host.Command{Script: "sleep 0.2; echo $N", Env: []string{"N=" + strconv.Itoa(i)}})
+			if err == nil && out != strconv.Itoa(i) {
+				err = errors.New("output " + out)
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// A command waiting for a slot still honours its context.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	for range 8 {
+		go func() { _, _ = h.Run(ctx, host.Command{Script: "sleep 5"}) }()
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := h.Run(ctx, host.Command{Script: "true"}); !errors.Is(err, host.ErrTimedOut) {
+		t.Errorf("a queued command past its deadline: %v", err)
+	}
+}
