@@ -147,7 +147,15 @@ func (h *SSH) Remove(ctx context.Context, p string) error {
 	if err := h.ready(ctx); err != nil {
 		return err
 	}
-	return h.pathErr("remove", p, h.files.Remove(p))
+	err := h.files.Remove(p)
+	var st *sftp.StatusError
+	if errors.As(err, &st) && st.FxCode() == sftp.ErrSSHFxFailure {
+		// SFTP v3 has no code for it; say what rmdir(2) would.
+		if list, lerr := h.files.ReadDir(p); lerr == nil && len(list) > 0 {
+			err = syscall.ENOTEMPTY
+		}
+	}
+	return h.pathErr("remove", p, err)
 }
 
 // RemoveAll implements Host. Symbolic links are removed, never followed.

@@ -301,8 +301,16 @@ func remoteCommand(c Command) (string, error) {
 		}
 		words = append(words, shellQuote(kv))
 	}
-	return strings.Join(words, " "), nil
+	line := strings.Join(words, " ")
+	if len(line) > maxCommandLine {
+		return "", fmt.Errorf("the command with its environment takes %d bytes, more than the %d a remote shell accepts in one argument: pass large data in a file", len(line), maxCommandLine)
+	}
+	return line, nil
 }
+
+// maxCommandLine keeps the command line under Linux's limit for one argument
+// (MAX_ARG_STRLEN, 128 KiB): sshd hands it to the login shell as `-c` line.
+const maxCommandLine = 120 << 10
 
 // checkEnv accepts NAME=value where NAME is a shell variable name: anything
 // else could not be exported, or would be read by export as an option.

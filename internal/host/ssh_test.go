@@ -442,6 +442,11 @@ func TestSSHHostKilledDuringWriteFile(t *testing.T) {
 	}
 	written := make(chan error, 1)
 	go func() { written <- h.WriteFileFrom(ctx, dest, endless{}, 0o644) }()
+	ran := make(chan error, 1)
+	go func() {
+		_, err := h.Run(ctx, host.Command{Script: "sleep 30"})
+		ran <- err
+	}()
 	// Kill the host once the upload is well under way.
 	deadline := time.Now().Add(10 * time.Second)
 	for fileSizes(t, f.Local(0, dir), ".app.tar.gz.tmp-") < 1<<20 {
@@ -461,6 +466,14 @@ func TestSSHHostKilledDuringWriteFile(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), f.Addr(0)) || !errors.Is(err, host.ErrConnectionLost) {
 		t.Fatalf("err = %v, want a lost connection naming the host", err)
+	}
+	select {
+	case err := <-ran:
+		if !errors.Is(err, host.ErrConnectionLost) || !strings.Contains(err.Error(), f.Addr(0)) {
+			t.Errorf("a command running when the host died: %v, want a lost connection naming the host", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run outlived its host")
 	}
 	if b, err := os.ReadFile(f.Local(0, dest)); err != nil || string(b) != "previous release" {
 		t.Fatalf("the destination holds %d bytes (%v), want the previous content untouched", len(b), err)
@@ -583,6 +596,9 @@ func TestSSHRemoveAllDoesNotFollowLinks(t *testing.T) {
 	}
 	if fi, err := h.Stat(ctx, path.Join(release, "a")); err != nil || fi.Mode().Perm() != 0o750 {
 		t.Fatalf("MkdirAll made %v, %v; want mode 0750", fi, err)
+	}
+	if err := h.Remove(ctx, release); !errors.Is(err, syscall.ENOTEMPTY) {
+		t.Errorf("Remove of a folder that is not empty: %v, want ENOTEMPTY", err)
 	}
 	if err := h.RemoveAll(ctx, path.Join(sshRoot, "releases")); err != nil {
 		t.Fatal(err)

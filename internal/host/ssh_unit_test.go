@@ -96,6 +96,9 @@ func TestRemoteCommandQuotesEveryArgument(t *testing.T) {
 	if _, err := remoteCommand(Command{Script: "true", Env: []string{"BAD NAME=x"}}); err == nil {
 		t.Error("an invalid environment name was accepted")
 	}
+	if _, err := remoteCommand(Command{Script: "true", Env: []string{"BIG=" + strings.Repeat("x", 200<<10)}}); err == nil || !strings.Contains(err.Error(), "in a file") {
+		t.Errorf("a 200 KiB environment: %v, want a clear refusal", err)
+	}
 	if _, err := remoteCommand(Command{Script: "a\x00b"}); err == nil {
 		t.Error("a script with a NUL byte was accepted")
 	}
