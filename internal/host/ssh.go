@@ -198,19 +198,19 @@ func authMethods(cfg SSHConfig) ([]ssh.AuthMethod, net.Conn, error) {
 	})}, agentConn, nil
 }
 
-// parsePrivateKey reads a private key. Its errors never quote the key.
+// parsePrivateKey reads a private key, with the passphrase when it is
+// encrypted (a passphrase given for a plain key is not used). Its errors never
+// quote the key.
 func parsePrivateKey(pemBytes, passphrase []byte) (ssh.Signer, error) {
-	var s ssh.Signer
-	var err error
-	if len(passphrase) > 0 {
-		s, err = ssh.ParsePrivateKeyWithPassphrase(pemBytes, passphrase)
-	} else {
-		s, err = ssh.ParsePrivateKey(pemBytes)
-	}
+	s, err := ssh.ParsePrivateKey(pemBytes)
 	var missing *ssh.PassphraseMissingError
+	if errors.As(err, &missing) {
+		if len(passphrase) == 0 {
+			return nil, errors.New("the private key is encrypted: give its passphrase")
+		}
+		s, err = ssh.ParsePrivateKeyWithPassphrase(pemBytes, passphrase)
+	}
 	switch {
-	case errors.As(err, &missing):
-		return nil, errors.New("the private key is encrypted: give its passphrase")
 	case errors.Is(err, x509.IncorrectPasswordError):
 		return nil, errors.New("the passphrase does not decrypt the private key")
 	case err != nil:
