@@ -67,7 +67,6 @@ type SSHConfig struct {
 // /bin/sh and kill.
 type SSH struct {
 	name    string
-	addr    string // host:port, as dialled
 	timeout time.Duration
 	client  *ssh.Client
 	files   *sftp.Client
@@ -114,7 +113,7 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (*SSH, error) {
 		defer agentConn.Close()
 	}
 	h := &SSH{
-		name: name, addr: addr, timeout: timeout,
+		name: name, timeout: timeout,
 		sessions: make(chan struct{}, maxCommandSessions),
 		gone:     make(chan struct{}),
 	}
@@ -133,7 +132,7 @@ func DialSSH(ctx context.Context, cfg SSHConfig) (*SSH, error) {
 		return nil, fmt.Errorf("%s: connect as %s: %w", name, cfg.User, explainDialError(err))
 	}
 	go h.watch()
-	if err := h.startSFTP(); err != nil {
+	if err := h.startSFTP(ctx); err != nil {
 		_ = h.Close()
 		return nil, err
 	}
@@ -264,17 +263,37 @@ func explainDialError(err error) error {
 }
 
 // startSFTP opens the SFTP subsystem and checks the extensions atomic
-// replacement needs.
-func (h *SSH) startSFTP() error {
-	files, err := sftp.NewClient(h.client)
-	if err != nil {
-		return h.fail("start SFTP", err)
+// replacement needs. It gives up when ctx ends (a server that never answers
+// is dropped by the keep-alive, later).
+func (h *SSH) startSFTP(ctx context.Context) error {
+	type started struct {
+		c   *sftp.Client
+		err error
 	}
-	h.files = files
-	if _, ok := files.HasExtension("posix-rename@openssh.com"); !ok {
+	ch := make(chan started, 1)
+	go func() {
+		c, err := sftp.NewClient(h.client)
+		ch <- started{c, err}
+	}()
+	var s started
+	select {
+	case s = <-ch:
+	case <-ctx.Done():
+		go func() {
+			if s := <-ch; s.c != nil {
+				_ = s.c.Close()
+			}
+		}()
+		return h.fail("start SFTP", ctx.Err())
+	}
+	if s.err != nil {
+		return h.fail("start SFTP", s.err)
+	}
+	h.files = s.c
+	if _, ok := s.c.HasExtension("posix-rename@openssh.com"); !ok {
 		return fmt.Errorf("%s: the SFTP server lacks posix-rename@openssh.com, without which files cannot be replaced atomically", h.name)
 	}
-	v, ok := files.HasExtension("fsync@openssh.com")
+	v, ok := s.c.HasExtension("fsync@openssh.com")
 	h.fsync = ok && v == "1"
 	return nil
 }

@@ -445,11 +445,17 @@ func TestSSHHostKilledDuringWriteFile(t *testing.T) {
 	written := make(chan error, 1)
 	go func() { written <- h.WriteFileFrom(ctx, dest, endless{}, 0o644) }()
 	ran := make(chan error, 1)
+	mark := marker()
 	go func() {
-		_, err := h.Run(ctx, host.Command{Script: "sleep 30"})
+		_, err := h.Run(ctx, host.Command{Script: "sleep 30 & sleep 30", Env: []string{mark}})
 		ran <- err
 	}()
-	// Kill the host once the upload is well under way.
+	// Kill the host once the upload is well under way and the command runs:
+	// killing a login shell still in its rc files can leave their locks
+	// behind (pyenv's rehash lock stalls every later login for a minute).
+	if !waitRunning(mark) {
+		t.Fatal("the command never ran")
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for fileSizes(t, f.Local(0, dir), ".app.tar.gz.tmp-") < 1<<20 {
 		if time.Now().After(deadline) {
