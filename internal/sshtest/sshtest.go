@@ -255,69 +255,16 @@ func Start(t testing.TB, n int, opts ...Option) *Fleet {
 	mustWrite(t, authorizedPath, authorized.Bytes(), 0o600)
 	mustWrite(t, filepath.Join(tmp, "client", "id_ed25519"), f.ClientKeyPEM, 0o600)
 
-	t.Cleanup(func() {
-		var wg sync.WaitGroup
-		for _, h := range f.Hosts {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := h.stop(syscall.SIGTERM, 5*time.Second); err != nil {
-					t.Logf("sshtest: host %d: %v", h.Index, err)
-				}
-			}()
-		}
-		wg.Wait()
-		if t.Failed() {
-			for _, h := range f.Hosts {
-				t.Logf("sshtest: host %d (%s) sshd log:\n%s", h.Index, h.Addr, h.Log())
-			}
-		}
-	})
+	t.Cleanup(func() { f.cleanup(t) })
 
 	for i := 0; i < n; i++ {
-		h := &Host{
-			Index:   i,
-			Dir:     filepath.Join(tmp, "host"+strconv.Itoa(i)),
-			sshd:    sshd,
-			unshare: unshare,
-			root:    root,
-			log:     &lockedBuffer{},
-		}
-		etc := filepath.Join(tmp, "sshd", "host"+strconv.Itoa(i))
-		h.ConfigPath = filepath.Join(etc, "sshd_config")
-		h.PidFile = filepath.Join(etc, "sshd.pid")
-		hostKeyPath := filepath.Join(etc, "ssh_host_ed25519_key")
-		if err := os.MkdirAll(h.Dir, 0o755); err != nil {
-			t.Fatalf("sshtest: %v", err)
-		}
-		_, keyPEM, signer, err := newKey("sshtest host " + strconv.Itoa(i))
-		if err != nil {
-			t.Fatalf("sshtest: %v", err)
-		}
-		h.HostKey = signer.PublicKey()
-		mustWrite(t, hostKeyPath, keyPEM, 0o600)
-
-		var lastErr error
-		for attempt := 0; attempt < 5; attempt++ {
-			h.Port, err = freePort()
-			if err != nil {
-				t.Fatalf("sshtest: %v", err)
-			}
-			h.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(h.Port))
-			mustWrite(t, h.ConfigPath, []byte(renderConfig(o.extra, h.Addr, hostKeyPath, h.PidFile, authorizedPath)), 0o600)
-			if lastErr = h.checkConfig(); lastErr != nil {
-				break
-			}
-			if lastErr = h.start(); lastErr == nil || !strings.Contains(lastErr.Error(), "Address already in use") {
-				break
-			}
-		}
-		if errors.Is(lastErr, errNamespace) {
-			unavailable(t, "host %d: %v", i, lastErr)
+		h, err := startHost(t, tmp, i, sshd, unshare, root, o.extra, authorizedPath)
+		if errors.Is(err, errNamespace) {
+			unavailable(t, "host %d: %v", i, err)
 			return nil
 		}
-		if lastErr != nil {
-			t.Fatalf("sshtest: host %d: %v", i, lastErr)
+		if err != nil {
+			t.Fatalf("sshtest: host %d: %v", i, err)
 		}
 		f.Hosts = append(f.Hosts, h)
 	}
@@ -325,6 +272,69 @@ func Start(t testing.TB, n int, opts ...Option) *Fleet {
 	f.knownHostsPath = filepath.Join(tmp, "client", "known_hosts")
 	mustWrite(t, f.knownHostsPath, []byte(f.KnownHosts()), 0o644)
 	return f
+}
+
+// cleanup stops every host of the fleet and, when the test failed, logs what
+// each sshd said.
+func (f *Fleet) cleanup(t testing.TB) {
+	var wg sync.WaitGroup
+	for _, h := range f.Hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := h.stop(syscall.SIGTERM, 5*time.Second); err != nil {
+				t.Logf("sshtest: host %d: %v", h.Index, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		for _, h := range f.Hosts {
+			t.Logf("sshtest: host %d (%s) sshd log:\n%s", h.Index, h.Addr, h.Log())
+		}
+	}
+}
+
+// startHost makes host i's folder, host key and configuration under tmp and
+// starts its sshd, on another free port when the chosen one was taken meanwhile.
+func startHost(t testing.TB, tmp string, i int, sshd, unshare, root, extra, authorizedPath string) (*Host, error) {
+	h := &Host{
+		Index:   i,
+		Dir:     filepath.Join(tmp, "host"+strconv.Itoa(i)),
+		sshd:    sshd,
+		unshare: unshare,
+		root:    root,
+		log:     &lockedBuffer{},
+	}
+	etc := filepath.Join(tmp, "sshd", "host"+strconv.Itoa(i))
+	h.ConfigPath = filepath.Join(etc, "sshd_config")
+	h.PidFile = filepath.Join(etc, "sshd.pid")
+	hostKeyPath := filepath.Join(etc, "ssh_host_ed25519_key")
+	if err := os.MkdirAll(h.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	_, keyPEM, signer, err := newKey("sshtest host " + strconv.Itoa(i))
+	if err != nil {
+		return nil, err
+	}
+	h.HostKey = signer.PublicKey()
+	mustWrite(t, hostKeyPath, keyPEM, 0o600)
+
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		if h.Port, err = freePort(); err != nil {
+			return nil, err
+		}
+		h.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(h.Port))
+		mustWrite(t, h.ConfigPath, []byte(renderConfig(extra, h.Addr, hostKeyPath, h.PidFile, authorizedPath)), 0o600)
+		if lastErr = h.checkConfig(); lastErr != nil {
+			break
+		}
+		if lastErr = h.start(); lastErr == nil || !strings.Contains(lastErr.Error(), "Address already in use") {
+			break
+		}
+	}
+	return h, lastErr
 }
 
 func renderConfig(extra, addr, hostKey, pidFile, authorizedKeys string) string {
