@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/check"
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 )
 
 // afterSwitchRequest deploys version with an after_switch hook and a smoke test
@@ -29,6 +31,28 @@ func afterSwitchRequest(root, url, version string) (Request, error) {
 	req.Hooks.AfterSwitch = []string{"sleep 0.004"}
 	req.SmokeTest = &check.HTTPCheck{URL: url + "/health", BodyContains: "ok", Attempts: 2, Interval: 3 * time.Millisecond, Timeout: time.Second}
 	return req, nil
+}
+
+// journalHandler writes down the progress messages a journal needs: the
+// switch, a passing smoke test attempt and the start of a rollback.
+type journalHandler struct{ note func(string) }
+
+func (journalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h journalHandler) WithAttrs([]slog.Attr) slog.Handler     { return h }
+func (h journalHandler) WithGroup(string) slog.Handler          { return h }
+
+func (h journalHandler) Handle(_ context.Context, r slog.Record) error {
+	attrs := map[string]string{}
+	r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+	switch {
+	case r.Message == "switching":
+		h.note("switching " + attrs["release"])
+	case r.Message == "HTTP check attempt" && attrs["error"] == "":
+		h.note("smoke-pass")
+	case r.Message == "rolling back":
+		h.note("rolling-back")
+	}
+	return nil
 }
 
 // journal is what a killed deploying process wrote down before it was killed:
@@ -81,18 +105,8 @@ func crashAfterSwitchChild(root, url, journalPath string, first int) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
 		}
-		req.Log = func(msg string, fields map[string]any) {
-			switch {
-			case msg == "switching":
-				note(fmt.Sprint("switching ", fields["release"]))
-			case msg == "smoke test attempt" && fields["error"] == nil:
-				note("smoke-pass")
-			case msg == "rolling back":
-				note("rolling-back")
-			}
-		}
 		note("begin " + version)
-		_, err = Deploy(context.Background(), req)
+		_, err = Deploy(logging.With(context.Background(), slog.New(journalHandler{note})), req)
 		note(fmt.Sprintf("end %v", err == nil))
 	}
 }

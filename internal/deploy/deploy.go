@@ -17,11 +17,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/check"
+	"github.com/releaseplan/terraform-provider-release/internal/logging"
 	"github.com/releaseplan/terraform-provider-release/internal/readahead"
 	"github.com/releaseplan/terraform-provider-release/internal/shell"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
@@ -71,8 +73,6 @@ type Request struct {
 	// Facts.BackupFunc announces it.
 	Backup func(ctx context.Context) (id string, err error)
 
-	// Log receives progress messages (nil: discarded).
-	Log func(msg string, fields map[string]any)
 	// Now returns the current time (nil: time.Now).
 	Now func() time.Time
 }
@@ -165,10 +165,11 @@ func (f *liveFailure) Unwrap() error { return f.cause }
 // failure the error is an *Error and Result.Live tells what is live (the
 // previous release after a rollback).
 func Deploy(ctx context.Context, req Request) (Result, error) {
-	r := &run{req: req, log: req.Log, started: time.Now()}
-	if r.log == nil {
-		r.log = func(string, map[string]any) {}
-	}
+	// Progress goes to the logger the context carries (internal/logging), every
+	// message naming the environment and the version.
+	ctx = logging.With(ctx, logging.From(ctx).With(logging.Environment, req.Environment, logging.Version, req.Version))
+	r := &run{req: req, started: time.Now()}
+	r.log = func(msg string, fields map[string]any) { logging.Info(ctx, msg, logArgs(fields)...) }
 	if r.req.Now == nil {
 		r.req.Now = time.Now
 	}
@@ -569,13 +570,23 @@ func (r *run) hook(ctx context.Context, kind string, i int, cmd string, p *targe
 
 func (r *run) smoke(ctx context.Context) error {
 	c := *r.req.SmokeTest
-	return check.Run(ctx, c, func(a check.Attempt) {
-		f := map[string]any{"attempt": a.N, "url": c.URL, "status": a.Status, "ms": a.Duration.Milliseconds()}
-		if a.Err != nil {
-			f["error"] = a.Err.Error()
-		}
-		r.log("smoke test attempt", f)
-	})
+	// check logs each attempt itself.
+	return check.Run(ctx, c, nil)
+}
+
+// logArgs turns fields into slog's key-value arguments, sorted by key so that
+// messages read the same every time.
+func logArgs(fields map[string]any) []any {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	args := make([]any, 0, 2*len(keys))
+	for _, k := range keys {
+		args = append(args, k, fields[k])
+	}
+	return args
 }
 
 // afterSwitchFailure is the OnFailure step: once the new release is live and a

@@ -176,13 +176,6 @@ func (r *deploymentResource) deployRequest(ctx context.Context, plan, prior *dep
 		Facts:     facts,
 		LockToken: plan.LockToken.ValueInt64(),
 		Target:    tgt, Store: r.data.Store, Backend: r.data.Backend, Actor: r.data.Actor,
-		Log: func(msg string, fields map[string]any) {
-			f := map[string]any{"environment": facts.Environment, "artifact": facts.Name + "@" + facts.Version}
-			for k, v := range fields {
-				f[k] = v
-			}
-			tflog.Info(ctx, msg, f)
-		},
 	}
 	if !wo.IsNull() && !wo.IsUnknown() {
 		req.LockToken = wo.ValueInt64()
