@@ -33,10 +33,12 @@ var (
 )
 
 // NewArtifactResource returns the release_artifact resource.
-func NewArtifactResource() resource.Resource { return &artifactResource{} }
+func NewArtifactResource() resource.Resource {
+	return &artifactResource{resourceBase{typeName: "_artifact"}}
+}
 
 type artifactResource struct {
-	data *providerData
+	resourceBase
 }
 
 type artifactResourceModel struct {
@@ -50,10 +52,6 @@ type artifactResourceModel struct {
 	Size            types.Int64  `tfsdk:"size"`
 	URI             types.String `tfsdk:"uri"`
 	PublishedAt     types.String `tfsdk:"published_at"`
-}
-
-func (r *artifactResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_artifact"
 }
 
 func (r *artifactResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -121,10 +119,6 @@ func artifactResourceSchema() schema.Schema {
 			},
 		},
 	}
-}
-
-func (r *artifactResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ModifyPlan computes the id and refuses at plan time what the store would refuse

@@ -50,10 +50,12 @@ const (
 )
 
 // NewBlueGreenRouterResource returns the release_blue_green_router resource.
-func NewBlueGreenRouterResource() resource.Resource { return &blueGreenRouterResource{} }
+func NewBlueGreenRouterResource() resource.Resource {
+	return &blueGreenRouterResource{resourceBase{typeName: "_blue_green_router"}}
+}
 
 type blueGreenRouterResource struct {
-	data *providerData
+	resourceBase
 }
 
 type blueGreenRouterResourceModel struct {
@@ -96,10 +98,6 @@ type blueGreenDirectoryModel struct {
 type blueGreenHealthCheckModel struct {
 	httpCheckModel
 	Path types.String `tfsdk:"path"`
-}
-
-func (r *blueGreenRouterResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_blue_green_router"
 }
 
 func (r *blueGreenRouterResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -234,10 +232,6 @@ func blueGreenRouterSchema() schema.Schema {
 				}),
 		},
 	}
-}
-
-func (r *blueGreenRouterResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 func (r *blueGreenRouterResource) ConfigValidators(context.Context) []resource.ConfigValidator {

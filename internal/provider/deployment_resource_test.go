@@ -490,7 +490,7 @@ func TestDeploymentResource_notificationFailureIsAWarning(t *testing.T) {
 		t.Fatal(d)
 	}
 	ctx := context.Background()
-	r := &deploymentResource{data: data}
+	r := &deploymentResource{resourceBase: resourceBase{data: data}}
 	sch := deploymentSchema(ctx)
 	m := deploymentResourceModel{
 		ID: types.StringUnknown(), Environment: types.StringValue("staging"), Artifact: types.StringValue("app@1.0.0"),

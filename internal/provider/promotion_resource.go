@@ -33,10 +33,12 @@ var (
 )
 
 // NewPromotionResource returns the release_promotion resource.
-func NewPromotionResource() resource.Resource { return &promotionResource{} }
+func NewPromotionResource() resource.Resource {
+	return &promotionResource{resourceBase{typeName: "_promotion"}}
+}
 
 type promotionResource struct {
-	data *providerData
+	resourceBase
 }
 
 type promotionResourceModel struct {
@@ -56,10 +58,6 @@ type promotionResourceModel struct {
 type descendantOfModel struct {
 	Repository types.String `tfsdk:"repository"`
 	Commit     types.String `tfsdk:"commit"`
-}
-
-func (r *promotionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_promotion"
 }
 
 func (r *promotionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -153,10 +151,6 @@ func promotionResourceSchema() schema.Schema {
 			},
 		},
 	}
-}
-
-func (r *promotionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 func (r *promotionResource) ConfigValidators(context.Context) []resource.ConfigValidator {
