@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -202,16 +203,22 @@ func sourceChanged(source, planned, now string) string {
 }
 
 func (r *artifactResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan artifactResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	r.publishPlan(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+}
+
+// publishPlan publishes the planned artifact and saves it as the state: what
+// Create and Update both do.
+func (r *artifactResource) publishPlan(ctx context.Context, plan tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
+	var m artifactResourceModel
+	diags.Append(plan.Get(ctx, &m)...)
+	if diags.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(r.publish(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	diags.Append(r.publish(ctx, &m)...)
+	if diags.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	diags.Append(state.Set(ctx, &m)...)
 }
 
 func (r *artifactResource) publish(ctx context.Context, m *artifactResourceModel) diag.Diagnostics {
@@ -311,16 +318,7 @@ func (r *artifactResource) Read(ctx context.Context, req resource.ReadRequest, r
 // refuses new content under a published version, so publishing is a no-op here
 // unless the bytes vanished from the store.
 func (r *artifactResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan artifactResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(r.publish(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	r.publishPlan(ctx, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
 func (r *artifactResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

@@ -454,10 +454,8 @@ func (r *blueGreenRouterResource) Create(ctx context.Context, req resource.Creat
 }
 
 func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state blueGreenRouterResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	plan, state, ok := planAndState[blueGreenRouterResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if !routingChanged(&state, &plan) {

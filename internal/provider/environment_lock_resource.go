@@ -236,10 +236,8 @@ func (r *environmentLockResource) Read(ctx context.Context, req resource.ReadReq
 }
 
 func (r *environmentLockResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state environmentLockResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
+	plan, state, ok := planAndState[environmentLockResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	if !needsRenew(plan, state) {

@@ -602,8 +602,11 @@ func applyReleaseNotesDataSource(t *testing.T, w *exampleWorkspace) {
 	w.destroy()
 }
 
-// applyEphemeralLock: a run lock whose token reaches the deployment write-only.
-func applyEphemeralLock(t *testing.T, w *exampleWorkspace) {
+// applyStagingSite publishes histologe 1.7.4-staging, points the example's site
+// at a folder of the workspace, applies, checks that the site serves the build
+// and that nothing is left to change, then destroys.
+func (w *exampleWorkspace) applyStagingSite() {
+	w.t.Helper()
 	w.publish("histologe", "1.7.4-staging", nil)
 	site := w.path("srv/histologe")
 	w.rewrite(`"/srv/histologe"`, fmt.Sprintf("%q", site))
@@ -612,6 +615,11 @@ func applyEphemeralLock(t *testing.T, w *exampleWorkspace) {
 	w.expectFile(filepath.Join(site, "current", "index.html"), "app 1.7.4-staging")
 	w.converged()
 	w.destroy()
+}
+
+// applyEphemeralLock: a run lock whose token reaches the deployment write-only.
+func applyEphemeralLock(t *testing.T, w *exampleWorkspace) {
+	w.applyStagingSite()
 	if l, err := w.backend().Inspect(context.Background(), "staging"); err == nil && l != nil {
 		t.Fatalf("the run lock is still held after the runs ended: %+v", *l)
 	}
@@ -695,15 +703,8 @@ func applyDeploymentResource(t *testing.T, w *exampleWorkspace) {
 
 // applyEnvironmentLock: a lock held across applies whose token, unknown until the
 // lock exists, fences the deployment.
-func applyEnvironmentLock(t *testing.T, w *exampleWorkspace) {
-	w.publish("histologe", "1.7.4-staging", nil)
-	site := w.path("srv/histologe")
-	w.rewrite(`"/srv/histologe"`, fmt.Sprintf("%q", site))
-	w.get()
-	w.apply()
-	w.expectFile(filepath.Join(site, "current", "index.html"), "app 1.7.4-staging")
-	w.converged()
-	w.destroy()
+func applyEnvironmentLock(_ *testing.T, w *exampleWorkspace) {
+	w.applyStagingSite()
 }
 
 // applyForceRelease frees a lock a cancelled job left behind; the example's lock id

@@ -340,10 +340,8 @@ func (r *promotionResource) Read(ctx context.Context, req resource.ReadRequest, 
 // Update only runs when guards or retain_on_destroy changed: guards apply to the
 // making of the promotion, so only the state changes.
 func (r *promotionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state promotionResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	plan, state, ok := planAndState[promotionResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	// The configured spelling of the same checksum is kept, as planned.

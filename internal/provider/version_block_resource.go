@@ -157,10 +157,8 @@ func (r *versionBlockResource) Read(ctx context.Context, req resource.ReadReques
 
 // Update changes the reason only (name and version force a new block).
 func (r *versionBlockResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state versionBlockResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	plan, state, ok := planAndState[versionBlockResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	ctx, done := historyOperation(ctx, &resp.Diagnostics)
