@@ -131,12 +131,8 @@ func artifactResourceSchema() schema.Schema {
 // the plan publishes, and the source is checked against it at plan time and again
 // at apply, so a file that changed in between is refused with what changed.
 func (r *artifactResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() {
-		return
-	}
-	var plan artifactResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	plan, ok := plannedModel[artifactResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	var state *artifactResourceModel

@@ -274,12 +274,8 @@ func (r *blueGreenRouterResource) ValidateConfig(ctx context.Context, req resour
 // ModifyPlan makes previous_active, preview_upstream and (when nothing switches)
 // switched_at known at plan time, so the reviewer sees what an apply will route where.
 func (r *blueGreenRouterResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() {
-		return
-	}
-	var plan blueGreenRouterResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	plan, ok := plannedModel[blueGreenRouterResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	var state *blueGreenRouterResourceModel

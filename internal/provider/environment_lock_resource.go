@@ -147,12 +147,8 @@ func environmentLockSchema() schema.Schema {
 // ModifyPlan shows the default holder at plan time and marks expires_at as changing
 // when the lock will be renewed.
 func (r *environmentLockResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() {
-		return
-	}
-	var plan environmentLockResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	plan, ok := plannedModel[environmentLockResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if plan.Holder.IsUnknown() && r.data != nil {

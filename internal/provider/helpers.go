@@ -37,3 +37,13 @@ func planAndState[T any](ctx context.Context, req resource.UpdateRequest, diags 
 	diags.Append(req.State.Get(ctx, &state)...)
 	return plan, state, !diags.HasError()
 }
+
+// plannedModel reads the plan of a ModifyPlan; ok is false when there is none
+// (a destroy) or it could not be read (the diagnostics say why).
+func plannedModel[T any](ctx context.Context, req resource.ModifyPlanRequest, diags *diag.Diagnostics) (plan T, ok bool) {
+	if req.Plan.Raw.IsNull() {
+		return plan, false
+	}
+	diags.Append(req.Plan.Get(ctx, &plan)...)
+	return plan, !diags.HasError()
+}

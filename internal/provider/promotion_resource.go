@@ -178,12 +178,11 @@ func (r *promotionResource) ValidateConfig(ctx context.Context, req resource.Val
 // to_version published with other bytes. The environment guards run at apply
 // time, since a deployment in the same apply may satisfy them.
 func (r *promotionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || r.data == nil {
+	if r.data == nil {
 		return
 	}
-	var plan promotionResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	plan, ok := plannedModel[promotionResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if plan.Name.IsUnknown() || plan.ToVersion.IsUnknown() {
