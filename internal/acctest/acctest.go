@@ -85,7 +85,11 @@ func NewEnv(t testing.TB) *Env {
 }
 
 // ProviderBlock is a provider "release" block using the environment's directories.
-func (e *Env) ProviderBlock() string {
+func (e *Env) ProviderBlock() string { return e.ProviderBlockWith("") }
+
+// ProviderBlockWith is ProviderBlock with extra, more of the provider's blocks
+// (each line indented by two spaces and ending with a newline), after the backend.
+func (e *Env) ProviderBlockWith(extra string) string {
 	return fmt.Sprintf(`
 provider "release" {
   artifact_store {
@@ -98,8 +102,8 @@ provider "release" {
       path = %q
     }
   }
-}
-`, e.ArtifactsDir, e.StateDir)
+%s}
+`, e.ArtifactsDir, e.StateDir, extra)
 }
 
 // Store opens the environment's artifact store, to prepare or check it from Go.

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/releaseplan/terraform-provider-release/internal/ctxio"
 	"github.com/releaseplan/terraform-provider-release/internal/readahead"
 )
 
@@ -135,7 +136,7 @@ func ExtractTarGz(ctx context.Context, r io.Reader, dir string, lim Limits) (Sta
 	if err := ctx.Err(); err != nil {
 		return st, err
 	}
-	gz, err := gzip.NewReader(&ctxReader{ctx: ctx, r: r})
+	gz, err := gzip.NewReader(ctxio.Reader(ctx, r))
 	if err != nil {
 		return st, fmt.Errorf("read gzip header: %w", err)
 	}
@@ -489,17 +490,4 @@ func (x *extractor) finishDirs() error {
 		}
 	}
 	return nil
-}
-
-// ctxReader stops a long read loop once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c *ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

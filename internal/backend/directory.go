@@ -285,21 +285,7 @@ func (d *Directory) ReleaseBy(ctx context.Context, environment, lockID, actor, d
 	if err := ValidateEnvironment(environment); err != nil {
 		return Lock{}, err
 	}
-	var released *Lock
-	err := d.withEnvLock(environment, func(*os.File) error {
-		cur, err := readLock(d.lockPath(environment))
-		if err != nil {
-			return err
-		}
-		if err := checkHolder(environment, cur, lockID); err != nil {
-			return err
-		}
-		if err := os.Remove(d.lockPath(environment)); err != nil {
-			return fmt.Errorf("removing the lock file: %w", err)
-		}
-		released = cur
-		return nil
-	})
+	released, err := d.removeLock(environment, lockID, false)
 	if err != nil {
 		return Lock{}, err
 	}
@@ -308,6 +294,31 @@ func (d *Directory) ReleaseBy(ctx context.Context, environment, lockID, actor, d
 		return *released, fmt.Errorf("the lock of %s (token %d) was released but recording it in the history failed: %w", environment, released.Token, err)
 	}
 	return *released, nil
+}
+
+// removeLock removes the environment's lock file under the environment's flock
+// and returns the lock it held. Without force, the lock must be lockID's
+// (checkHolder). With force, no lock is no error (nil is returned) and the lock
+// is checked only when lockID is set.
+func (d *Directory) removeLock(environment, lockID string, force bool) (*Lock, error) {
+	var removed *Lock
+	err := d.withEnvLock(environment, func(*os.File) error {
+		cur, err := readLock(d.lockPath(environment))
+		if err != nil || (force && cur == nil) {
+			return err
+		}
+		if !force || lockID != "" {
+			if err := checkHolder(environment, cur, lockID); err != nil {
+				return err
+			}
+		}
+		if err := os.Remove(d.lockPath(environment)); err != nil {
+			return fmt.Errorf("removing the lock file: %w", err)
+		}
+		removed = cur
+		return nil
+	})
+	return removed, err
 }
 
 // ForceRelease implements Backend.
@@ -329,23 +340,7 @@ func (d *Directory) forceRelease(ctx context.Context, environment, lockID, actor
 	if err := ValidateEnvironment(environment); err != nil {
 		return nil, err
 	}
-	var released *Lock
-	err := d.withEnvLock(environment, func(*os.File) error {
-		cur, err := readLock(d.lockPath(environment))
-		if err != nil || cur == nil {
-			return err
-		}
-		if lockID != "" {
-			if err := checkHolder(environment, cur, lockID); err != nil {
-				return err
-			}
-		}
-		if err := os.Remove(d.lockPath(environment)); err != nil {
-			return fmt.Errorf("removing the lock file: %w", err)
-		}
-		released = cur
-		return nil
-	})
+	released, err := d.removeLock(environment, lockID, true)
 	if err != nil || released == nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/releaseplan/terraform-provider-release/internal/archive"
+	"github.com/releaseplan/terraform-provider-release/internal/archive/archivetest"
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
@@ -56,26 +56,6 @@ func newFixtureAt(t testing.TB, root string) *fixture {
 	return f
 }
 
-// tarGz builds a release archive from files.
-func tarGz(t testing.TB, files map[string]string) []byte {
-	t.Helper()
-	src := t.TempDir()
-	for name, body := range files {
-		p := filepath.Join(src, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if err := archive.WriteTarGz(&buf, src); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 func sha256hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
@@ -84,7 +64,7 @@ func sha256hex(b []byte) string {
 // publish stores app@version whose /health answers health.
 func (f *fixture) publish(version, health string) store.Object {
 	f.t.Helper()
-	data := tarGz(f.t, map[string]string{"health": health, "index.html": "version " + version})
+	data := archivetest.TarGz(f.t, map[string]string{"health": health, "index.html": "version " + version})
 	obj, err := f.store.Put(context.Background(), "app", version, bytes.NewReader(data), sha256hex(data), map[string]string{"git_commit": "c0ffee" + version})
 	if err != nil {
 		f.t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/releaseplan/terraform-provider-release/internal/archive/archivetest"
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
@@ -32,7 +33,7 @@ func (f *fixture) publishMany(version string) {
 	for i := 0; i < crashFiles; i++ {
 		files[fmt.Sprintf("assets/f%02d.txt", i)] = strings.Repeat(version+" ", 2000)
 	}
-	data := tarGz(f.t, files)
+	data := archivetest.TarGz(f.t, files)
 	if _, err := f.store.Put(context.Background(), "app", version, strings.NewReader(string(data)), "", nil); err != nil {
 		f.t.Fatal(err)
 	}

@@ -22,7 +22,6 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/shell"
 )
@@ -49,23 +48,13 @@ var (
 // DefaultMaxOutput is how many bytes of output Run keeps when Command.MaxOutput is 0.
 const DefaultMaxOutput = shell.DefaultMaxOutput
 
-// Command is one shell command run on a host.
-type Command struct {
-	// Script is run with `sh -c`. Values belong in Env, never pasted into Script.
-	Script string
-	// Dir is the working directory on the host (empty: the host's default).
-	Dir string
-	// Env is added to the command's environment as KEY=value entries (later
-	// entries win). Values reach the command as they are, never interpreted by
-	// a shell (a remote implementation quotes them itself rather than relying on
-	// sshd's AcceptEnv).
-	Env []string
-	// Timeout bounds the command on top of the context's own deadline (0: none).
-	Timeout time.Duration
-	// MaxOutput is how many bytes of combined stdout and stderr are kept, the
-	// last ones (0: DefaultMaxOutput).
-	MaxOutput int
-}
+// Command is one shell command run on a host: internal/shell's, so every host
+// takes the same fields. On a host, Script is run with `sh -c` (values belong in
+// Env, never pasted into Script); Dir is the working directory on the host
+// (empty: the host's default); Env entries reach the command as they are, never
+// interpreted by a shell (a remote implementation quotes them itself rather than
+// relying on sshd's AcceptEnv).
+type Command = shell.Command
 
 // Host is one machine the provider changes. Implementations are safe for
 // concurrent use. Every path is absolute on the host. Errors about a path that

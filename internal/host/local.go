@@ -123,5 +123,5 @@ func (Local) ReadDir(ctx context.Context, path string) ([]fs.FileInfo, error) {
 
 // Run implements Host with internal/shell.
 func (Local) Run(ctx context.Context, c Command) (string, error) {
-	return shell.Run(ctx, shell.Command{Script: c.Script, Dir: c.Dir, Env: c.Env, Timeout: c.Timeout, MaxOutput: c.MaxOutput})
+	return shell.Run(ctx, c)
 }

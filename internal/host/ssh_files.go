@@ -16,6 +16,8 @@ import (
 	"syscall"
 
 	"github.com/pkg/sftp"
+
+	"github.com/releaseplan/terraform-provider-release/internal/ctxio"
 )
 
 // removeParallelism bounds the SFTP removals RemoveAll keeps in flight: a
@@ -52,7 +54,7 @@ func (h *SSH) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	}
 	defer func() { _ = f.Close() }()
 	var buf bytes.Buffer
-	if _, err := f.WriteTo(ctxWriter{ctx, &buf}); err != nil {
+	if _, err := f.WriteTo(ctxio.Writer(ctx, &buf)); err != nil {
 		return nil, h.pathErr("read", p, err)
 	}
 	return buf.Bytes(), nil
@@ -88,7 +90,7 @@ func (h *SSH) WriteFileFrom(ctx context.Context, p string, r io.Reader, perm fs.
 	if err := f.Chmod(perm); err != nil {
 		return h.pathErr("chmod", tmp, err)
 	}
-	if _, err := f.ReadFromWithConcurrency(ctxReader{ctx, r}, 0); err != nil {
+	if _, err := f.ReadFromWithConcurrency(ctxio.Reader(ctx, r), 0); err != nil {
 		return h.pathErr("write", tmp, err)
 	}
 	if h.fsync {
@@ -352,30 +354,4 @@ func tempName(p string) string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return path.Join(path.Dir(p), "."+path.Base(p)+".tmp-"+hex.EncodeToString(b))
-}
-
-// ctxReader stops a copy when ctx ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
-// ctxWriter stops a copy when ctx ends.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
 }

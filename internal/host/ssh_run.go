@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/crypto/ssh"
 
@@ -109,7 +108,7 @@ func (h *SSH) Run(ctx context.Context, c Command) (string, error) {
 	if limit <= 0 {
 		limit = DefaultMaxOutput
 	}
-	out := &tailBuffer{max: limit}
+	out := shell.NewTail(limit)
 	ctl := newControl()
 	release, err := h.commandSlot(ctx)
 	if err != nil {
@@ -232,27 +231,7 @@ func (h *SSH) killGroup(pgid int) {
 // stopped is the error of a command whose context ended: shell's, so callers
 // match ErrTimedOut and ErrCancelled whichever host ran it.
 func (h *SSH) stopped(parent, ctx context.Context, timeout, ran time.Duration) error {
-	var err *shell.StoppedError
-	switch {
-	case !errors.Is(ctx.Err(), context.DeadlineExceeded):
-		err = &shell.StoppedError{After: roundDuration(ran)}
-	case timeout > 0 && parent.Err() == nil:
-		err = &shell.StoppedError{TimedOut: true, After: timeout, Limit: true}
-	default:
-		err = &shell.StoppedError{TimedOut: true, After: roundDuration(ran)}
-	}
-	return h.wrap(fmt.Errorf("command %w", err))
-}
-
-func roundDuration(d time.Duration) time.Duration {
-	switch {
-	case d >= time.Minute:
-		return d.Round(time.Second)
-	case d >= time.Second:
-		return d.Round(100 * time.Millisecond)
-	default:
-		return d.Round(time.Millisecond)
-	}
+	return h.wrap(fmt.Errorf("command %w", shell.Stopped(parent, ctx, timeout, ran)))
 }
 
 // commandResult turns what the wrapper reported into Run's error.
@@ -356,7 +335,7 @@ type control struct {
 	partial []byte
 	st      controlState
 	exited  chan struct{} // closed once the exit status is known
-	other   tailBuffer
+	other   *shell.TailBuffer
 }
 
 type controlState struct {
@@ -369,7 +348,7 @@ type controlState struct {
 }
 
 func newControl() *control {
-	return &control{exited: make(chan struct{}), other: tailBuffer{max: 512}}
+	return &control{exited: make(chan struct{}), other: shell.NewTail(512)}
 }
 
 func (c *control) Write(p []byte) (int, error) {
@@ -422,52 +401,4 @@ func (c *control) state() controlState {
 	st := c.st
 	st.other = c.other.String()
 	return st
-}
-
-// tailBuffer keeps the last max bytes written, as internal/shell's does for
-// Local, so both hosts cap output alike.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	b   []byte
-	cut bool
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.b = append(t.b, p...)
-	// Trim only once the buffer is twice the cap, so a chatty command costs an
-	// amortised copy, not one per write.
-	if len(t.b) > 2*t.max {
-		t.b = append([]byte(nil), t.b[len(t.b)-t.max:]...)
-		t.cut = true
-	}
-	return len(p), nil
-}
-
-// String returns the kept output, trimmed, with a leading "…" when the start
-// was dropped.
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	b, cut := t.b, t.cut
-	if len(b) > t.max {
-		b, cut = b[len(b)-t.max:], true
-	}
-	if cut {
-		// Start at a line when one begins early enough, and never in the middle
-		// of a UTF-8 sequence.
-		if i := bytes.IndexByte(b, '\n'); i >= 0 && i < len(b)/4 {
-			b = b[i+1:]
-		}
-		for i := 0; i < utf8.UTFMax && len(b) > 0 && !utf8.RuneStart(b[0]); i++ {
-			b = b[1:]
-		}
-	}
-	s := strings.TrimSpace(string(b))
-	if cut && s != "" {
-		s = "…" + s
-	}
-	return s
 }

@@ -125,21 +125,6 @@ func TestControlParsesTheWrapperReport(t *testing.T) {
 	}
 }
 
-func TestTailBufferKeepsTheEnd(t *testing.T) {
-	b := &tailBuffer{max: 10}
-	for i := 0; i < 100; i++ {
-		_, _ = b.Write([]byte("0123456789\n"))
-	}
-	if got := b.String(); got != "…123456789" {
-		t.Errorf("String = %q", got)
-	}
-	b = &tailBuffer{max: 10}
-	_, _ = b.Write([]byte("short\n"))
-	if got := b.String(); got != "short" {
-		t.Errorf("String = %q", got)
-	}
-}
-
 func TestDialAddress(t *testing.T) {
 	for in, want := range map[string]string{
 		"web1.example.org":      "web1.example.org:22",

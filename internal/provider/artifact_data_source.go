@@ -17,10 +17,12 @@ import (
 var _ datasource.DataSourceWithConfigure = (*artifactDataSource)(nil)
 
 // NewArtifactDataSource returns the release_artifact data source.
-func NewArtifactDataSource() datasource.DataSource { return &artifactDataSource{} }
+func NewArtifactDataSource() datasource.DataSource {
+	return &artifactDataSource{dataSourceBase{typeName: "_artifact"}}
+}
 
 type artifactDataSource struct {
-	data *providerData
+	dataSourceBase
 }
 
 type artifactDataSourceModel struct {
@@ -33,10 +35,6 @@ type artifactDataSourceModel struct {
 	URI         types.String `tfsdk:"uri"`
 	PublishedAt types.String `tfsdk:"published_at"`
 	Metadata    types.Map    `tfsdk:"metadata"`
-}
-
-func (d *artifactDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_artifact"
 }
 
 func (d *artifactDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -54,10 +52,6 @@ func (d *artifactDataSource) Schema(_ context.Context, _ datasource.SchemaReques
 			"metadata":     schema.MapAttribute{MarkdownDescription: "Metadata published with the bytes.", Computed: true, ElementType: types.StringType},
 		},
 	}
-}
-
-func (d *artifactDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *artifactDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {

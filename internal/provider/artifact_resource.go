@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -33,10 +34,12 @@ var (
 )
 
 // NewArtifactResource returns the release_artifact resource.
-func NewArtifactResource() resource.Resource { return &artifactResource{} }
+func NewArtifactResource() resource.Resource {
+	return &artifactResource{resourceBase{typeName: "_artifact"}}
+}
 
 type artifactResource struct {
-	data *providerData
+	resourceBase
 }
 
 type artifactResourceModel struct {
@@ -50,10 +53,6 @@ type artifactResourceModel struct {
 	Size            types.Int64  `tfsdk:"size"`
 	URI             types.String `tfsdk:"uri"`
 	PublishedAt     types.String `tfsdk:"published_at"`
-}
-
-func (r *artifactResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_artifact"
 }
 
 func (r *artifactResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -123,10 +122,6 @@ func artifactResourceSchema() schema.Schema {
 	}
 }
 
-func (r *artifactResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
-}
-
 // ModifyPlan computes the id and refuses at plan time what the store would refuse
 // at apply. Terraform plans every resource again at apply and requires each value
 // planned as known to come out the same, so the plan holds only values that come
@@ -136,12 +131,8 @@ func (r *artifactResource) Configure(_ context.Context, req resource.ConfigureRe
 // the plan publishes, and the source is checked against it at plan time and again
 // at apply, so a file that changed in between is refused with what changed.
 func (r *artifactResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() {
-		return
-	}
-	var plan artifactResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	plan, ok := plannedModel[artifactResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	var state *artifactResourceModel
@@ -208,16 +199,22 @@ func sourceChanged(source, planned, now string) string {
 }
 
 func (r *artifactResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan artifactResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	r.publishPlan(ctx, req.Plan, &resp.State, &resp.Diagnostics)
+}
+
+// publishPlan publishes the planned artifact and saves it as the state: what
+// Create and Update both do.
+func (r *artifactResource) publishPlan(ctx context.Context, plan tfsdk.Plan, state *tfsdk.State, diags *diag.Diagnostics) {
+	var m artifactResourceModel
+	diags.Append(plan.Get(ctx, &m)...)
+	if diags.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(r.publish(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	diags.Append(r.publish(ctx, &m)...)
+	if diags.HasError() {
 		return
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	diags.Append(state.Set(ctx, &m)...)
 }
 
 func (r *artifactResource) publish(ctx context.Context, m *artifactResourceModel) diag.Diagnostics {
@@ -317,16 +314,7 @@ func (r *artifactResource) Read(ctx context.Context, req resource.ReadRequest, r
 // refuses new content under a published version, so publishing is a no-op here
 // unless the bytes vanished from the store.
 func (r *artifactResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan artifactResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(r.publish(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	r.publishPlan(ctx, req.Plan, &resp.State, &resp.Diagnostics)
 }
 
 func (r *artifactResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {

@@ -50,10 +50,12 @@ const (
 )
 
 // NewBlueGreenRouterResource returns the release_blue_green_router resource.
-func NewBlueGreenRouterResource() resource.Resource { return &blueGreenRouterResource{} }
+func NewBlueGreenRouterResource() resource.Resource {
+	return &blueGreenRouterResource{resourceBase{typeName: "_blue_green_router"}}
+}
 
 type blueGreenRouterResource struct {
-	data *providerData
+	resourceBase
 }
 
 type blueGreenRouterResourceModel struct {
@@ -96,10 +98,6 @@ type blueGreenDirectoryModel struct {
 type blueGreenHealthCheckModel struct {
 	httpCheckModel
 	Path types.String `tfsdk:"path"`
-}
-
-func (r *blueGreenRouterResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_blue_green_router"
 }
 
 func (r *blueGreenRouterResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -236,10 +234,6 @@ func blueGreenRouterSchema() schema.Schema {
 	}
 }
 
-func (r *blueGreenRouterResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
-}
-
 func (r *blueGreenRouterResource) ConfigValidators(context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
 		validate.ExactlyOneBlock("nginx", "directory"),
@@ -280,12 +274,8 @@ func (r *blueGreenRouterResource) ValidateConfig(ctx context.Context, req resour
 // ModifyPlan makes previous_active, preview_upstream and (when nothing switches)
 // switched_at known at plan time, so the reviewer sees what an apply will route where.
 func (r *blueGreenRouterResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() {
-		return
-	}
-	var plan blueGreenRouterResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	plan, ok := plannedModel[blueGreenRouterResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	var state *blueGreenRouterResourceModel
@@ -460,10 +450,8 @@ func (r *blueGreenRouterResource) Create(ctx context.Context, req resource.Creat
 }
 
 func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state blueGreenRouterResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	plan, state, ok := planAndState[blueGreenRouterResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if !routingChanged(&state, &plan) {

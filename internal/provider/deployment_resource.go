@@ -41,10 +41,12 @@ const (
 )
 
 // NewDeploymentResource is the release_deployment resource.
-func NewDeploymentResource() resource.Resource { return &deploymentResource{} }
+func NewDeploymentResource() resource.Resource {
+	return &deploymentResource{resourceBase{typeName: "_deployment"}}
+}
 
 type deploymentResource struct {
-	data *providerData
+	resourceBase
 }
 
 type deploymentResourceModel struct {
@@ -94,10 +96,6 @@ type deploymentHooksModel struct {
 type deploymentBackupModel struct {
 	Command       types.String `tfsdk:"command"`
 	ScalingoAddon types.String `tfsdk:"scalingo_addon"`
-}
-
-func (r *deploymentResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_deployment"
 }
 
 func (r *deploymentResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -274,10 +272,6 @@ func (r *deploymentResource) ConfigValidators(context.Context) []resource.Config
 		validate.AttributeNeedsBlock("backup", "scalingo_addon", "scalingo", "backup.command"),
 		validate.RequiredInBlock("smoke_test", "url", "For example url = \"http://127.0.0.1:8080/health\""),
 	}
-}
-
-func (r *deploymentResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // deploymentTarget builds the target the model names, and its key in the resource

@@ -29,7 +29,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/releaseplan/terraform-provider-release/internal/acctest"
-	"github.com/releaseplan/terraform-provider-release/internal/archive"
+	"github.com/releaseplan/terraform-provider-release/internal/archive/archivetest"
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 )
 
@@ -51,17 +51,8 @@ func newDeploymentEnv(t *testing.T, versions map[string]string) *deploymentEnv {
 	t.Cleanup(e.server.Close)
 	st := e.Store(t)
 	for version, health := range versions {
-		src := t.TempDir()
-		for name, body := range map[string]string{"health": health, "index.html": "version " + version} {
-			if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		var buf bytes.Buffer
-		if err := archive.WriteTarGz(&buf, src); err != nil {
-			t.Fatal(err)
-		}
-		obj, err := st.Put(context.Background(), "app", version, &buf, "", map[string]string{"git_commit": "abc" + version})
+		data := archivetest.TarGz(t, map[string]string{"health": health, "index.html": "version " + version})
+		obj, err := st.Put(context.Background(), "app", version, bytes.NewReader(data), "", map[string]string{"git_commit": "abc" + version})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -490,7 +481,7 @@ func TestDeploymentResource_notificationFailureIsAWarning(t *testing.T) {
 		t.Fatal(d)
 	}
 	ctx := context.Background()
-	r := &deploymentResource{data: data}
+	r := &deploymentResource{resourceBase: resourceBase{data: data}}
 	sch := deploymentSchema(ctx)
 	m := deploymentResourceModel{
 		ID: types.StringUnknown(), Environment: types.StringValue("staging"), Artifact: types.StringValue("app@1.0.0"),

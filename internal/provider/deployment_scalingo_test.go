@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
@@ -19,7 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/releaseplan/terraform-provider-release/internal/acctest"
-	"github.com/releaseplan/terraform-provider-release/internal/archive"
+	"github.com/releaseplan/terraform-provider-release/internal/archive/archivetest"
 	"github.com/releaseplan/terraform-provider-release/internal/scalingo/scalingotest"
 )
 
@@ -54,16 +53,9 @@ func newScalingoDeploymentEnv(t *testing.T, broken string, versions ...string) *
 	t.Cleanup(e.smoke.Close)
 	st := e.Store(t)
 	for _, version := range versions {
-		src := t.TempDir()
-		if err := os.WriteFile(filepath.Join(src, "index.php"), []byte("<?php echo '"+version+"';"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		if err := archive.WriteTarGz(&buf, src); err != nil {
-			t.Fatal(err)
-		}
-		e.bytes[version] = bytes.Clone(buf.Bytes())
-		if _, err := st.Put(context.Background(), "app", version, &buf, "", nil); err != nil {
+		data := archivetest.TarGz(t, map[string]string{"index.php": "<?php echo '" + version + "';"})
+		e.bytes[version] = data
+		if _, err := st.Put(context.Background(), "app", version, bytes.NewReader(data), "", nil); err != nil {
 			t.Fatal(err)
 		}
 	}

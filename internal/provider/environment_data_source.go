@@ -16,10 +16,12 @@ import (
 var _ datasource.DataSourceWithConfigure = (*environmentDataSource)(nil)
 
 // NewEnvironmentDataSource returns the release_environment data source.
-func NewEnvironmentDataSource() datasource.DataSource { return &environmentDataSource{} }
+func NewEnvironmentDataSource() datasource.DataSource {
+	return &environmentDataSource{dataSourceBase{typeName: "_environment"}}
+}
 
 type environmentDataSource struct {
-	data *providerData
+	dataSourceBase
 }
 
 type environmentDataSourceModel struct {
@@ -35,10 +37,6 @@ type environmentDataSourceModel struct {
 	LockHolder  types.String `tfsdk:"lock_holder"`
 	LockToken   types.Int64  `tfsdk:"lock_token"`
 	LastEvent   types.Object `tfsdk:"last_event"`
-}
-
-func (d *environmentDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_environment"
 }
 
 func (d *environmentDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
@@ -85,10 +83,6 @@ func (d *environmentDataSource) Schema(_ context.Context, _ datasource.SchemaReq
 			},
 		},
 	}
-}
-
-func (d *environmentDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *environmentDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {

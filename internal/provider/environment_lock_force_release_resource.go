@@ -30,10 +30,12 @@ var (
 // It is a managed resource rather than an ephemeral resource or a function because a
 // force release is a change to shared state: it belongs in the apply of a reviewed
 // plan (which shows whose lock will be broken), never in a plan or a refresh.
-func NewEnvironmentLockForceReleaseResource() resource.Resource { return &lockForceReleaseResource{} }
+func NewEnvironmentLockForceReleaseResource() resource.Resource {
+	return &lockForceReleaseResource{resourceBase{typeName: "_environment_lock_force_release"}}
+}
 
 type lockForceReleaseResource struct {
-	data *providerData
+	resourceBase
 }
 
 type environmentLockForceReleaseResourceModel struct {
@@ -45,10 +47,6 @@ type environmentLockForceReleaseResourceModel struct {
 	ReleasedHolder types.String `tfsdk:"released_holder"`
 	ReleasedToken  types.Int64  `tfsdk:"released_token"`
 	ReleasedAt     types.String `tfsdk:"released_at"`
-}
-
-func (r *lockForceReleaseResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_environment_lock_force_release"
 }
 
 func (r *lockForceReleaseResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -93,10 +91,6 @@ func (r *lockForceReleaseResource) Schema(_ context.Context, _ resource.SchemaRe
 			},
 		},
 	}
-}
-
-func (r *lockForceReleaseResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // ModifyPlan shows, at plan time, whose lock the apply will break.

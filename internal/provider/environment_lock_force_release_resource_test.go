@@ -143,7 +143,7 @@ func TestEnvironmentLockForceReleaseApplyBreaksOnlyThePlannedLock(t *testing.T) 
 					t.Fatal(err)
 				}
 			}
-			r := &lockForceReleaseResource{data: &providerData{Backend: unconditionalRefused{Backend: b, t: t}, Actor: "ops@laptop"}}
+			r := &lockForceReleaseResource{resourceBase: resourceBase{data: &providerData{Backend: unconditionalRefused{Backend: b, t: t}, Actor: "ops@laptop"}}}
 			var sresp fwresource.SchemaResponse
 			r.Schema(ctx, fwresource.SchemaRequest{}, &sresp)
 			typ := sresp.Schema.Type().TerraformType(ctx)

@@ -37,10 +37,12 @@ const lockImportedKey = "imported"
 // NewEnvironmentLockResource is the managed release_environment_lock: a lock held
 // across applies, for example while a person validates a release by hand.
 
-func NewEnvironmentLockResource() resource.Resource { return &environmentLockResource{} }
+func NewEnvironmentLockResource() resource.Resource {
+	return &environmentLockResource{resourceBase{typeName: "_environment_lock"}}
+}
 
 type environmentLockResource struct {
-	data *providerData
+	resourceBase
 }
 
 type environmentLockResourceModel struct {
@@ -53,10 +55,6 @@ type environmentLockResourceModel struct {
 	Token       types.Int64  `tfsdk:"token"`
 	AcquiredAt  types.String `tfsdk:"acquired_at"`
 	ExpiresAt   types.String `tfsdk:"expires_at"`
-}
-
-func (r *environmentLockResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_environment_lock"
 }
 
 func (r *environmentLockResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -146,19 +144,11 @@ func environmentLockSchema() schema.Schema {
 	}
 }
 
-func (r *environmentLockResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
-}
-
 // ModifyPlan shows the default holder at plan time and marks expires_at as changing
 // when the lock will be renewed.
 func (r *environmentLockResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() {
-		return
-	}
-	var plan environmentLockResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	plan, ok := plannedModel[environmentLockResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if plan.Holder.IsUnknown() && r.data != nil {
@@ -242,10 +232,8 @@ func (r *environmentLockResource) Read(ctx context.Context, req resource.ReadReq
 }
 
 func (r *environmentLockResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state environmentLockResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
+	plan, state, ok := planAndState[environmentLockResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	if !needsRenew(plan, state) {

@@ -482,7 +482,7 @@ func TestEnvironmentLockDeleteNeverReleasesAnotherHoldersLock(t *testing.T) {
 				t.Fatal(err)
 			}
 			held := tc.lose(t, b, mine)
-			r := &environmentLockResource{data: &providerData{Backend: b, Actor: lockActor}}
+			r := &environmentLockResource{resourceBase: resourceBase{data: &providerData{Backend: b, Actor: lockActor}}}
 			sch := environmentLockSchema()
 			state := tfsdk.State{Schema: sch, Raw: tftypes.NewValue(sch.Type().TerraformType(ctx), map[string]tftypes.Value{
 				"environment":  tftypes.NewValue(tftypes.String, "staging"),

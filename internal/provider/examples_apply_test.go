@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/acctest"
-	"github.com/releaseplan/terraform-provider-release/internal/archive"
+	"github.com/releaseplan/terraform-provider-release/internal/archive/archivetest"
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/nginxtest"
 	"github.com/releaseplan/terraform-provider-release/internal/scalingo/scalingotest"
@@ -166,22 +166,7 @@ type exampleHarness struct {
 func newExampleHarness(t *testing.T) *exampleHarness {
 	t.Helper()
 	acctest.PreCheck(t)
-	repo, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "terraform-provider-release"), ".")
-	build.Dir = repo
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
-	}
-	tfrc := filepath.Join(bin, "dev.tfrc")
-	cfg := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    %q = %q\n    %q = %q\n  }\n  direct {}\n}\n",
-		"registry.terraform.io/releaseplan/release", bin, "registry.opentofu.org/releaseplan/release", bin)
-	if err := os.WriteFile(tfrc, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	repo, tfrc := buildDevProvider(t)
 	stubs := t.TempDir()
 	for name, script := range map[string]string{
 		"php":     "#!/bin/sh\nprintf 'php %s\\n' \"$*\" >> \"$EXAMPLE_STUB_LOG\"\n",
@@ -326,17 +311,7 @@ func appFiles(version string) map[string]string {
 
 func (w *exampleWorkspace) targz(files map[string]string) []byte {
 	w.t.Helper()
-	src := w.t.TempDir()
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if err := archive.WriteTarGz(&buf, src); err != nil {
-		w.t.Fatal(err)
-	}
-	return buf.Bytes()
+	return archivetest.TarGz(w.t, files)
 }
 
 // tarball writes a build of version at rel (e.g. dist/histologe.tar.gz).
@@ -627,8 +602,11 @@ func applyReleaseNotesDataSource(t *testing.T, w *exampleWorkspace) {
 	w.destroy()
 }
 
-// applyEphemeralLock: a run lock whose token reaches the deployment write-only.
-func applyEphemeralLock(t *testing.T, w *exampleWorkspace) {
+// applyStagingSite publishes histologe 1.7.4-staging, points the example's site
+// at a folder of the workspace, applies, checks that the site serves the build
+// and that nothing is left to change, then destroys.
+func (w *exampleWorkspace) applyStagingSite() {
+	w.t.Helper()
 	w.publish("histologe", "1.7.4-staging", nil)
 	site := w.path("srv/histologe")
 	w.rewrite(`"/srv/histologe"`, fmt.Sprintf("%q", site))
@@ -637,6 +615,11 @@ func applyEphemeralLock(t *testing.T, w *exampleWorkspace) {
 	w.expectFile(filepath.Join(site, "current", "index.html"), "app 1.7.4-staging")
 	w.converged()
 	w.destroy()
+}
+
+// applyEphemeralLock: a run lock whose token reaches the deployment write-only.
+func applyEphemeralLock(t *testing.T, w *exampleWorkspace) {
+	w.applyStagingSite()
 	if l, err := w.backend().Inspect(context.Background(), "staging"); err == nil && l != nil {
 		t.Fatalf("the run lock is still held after the runs ended: %+v", *l)
 	}
@@ -720,15 +703,8 @@ func applyDeploymentResource(t *testing.T, w *exampleWorkspace) {
 
 // applyEnvironmentLock: a lock held across applies whose token, unknown until the
 // lock exists, fences the deployment.
-func applyEnvironmentLock(t *testing.T, w *exampleWorkspace) {
-	w.publish("histologe", "1.7.4-staging", nil)
-	site := w.path("srv/histologe")
-	w.rewrite(`"/srv/histologe"`, fmt.Sprintf("%q", site))
-	w.get()
-	w.apply()
-	w.expectFile(filepath.Join(site, "current", "index.html"), "app 1.7.4-staging")
-	w.converged()
-	w.destroy()
+func applyEnvironmentLock(_ *testing.T, w *exampleWorkspace) {
+	w.applyStagingSite()
 }
 
 // applyForceRelease frees a lock a cancelled job left behind; the example's lock id

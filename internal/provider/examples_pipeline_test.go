@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,7 +14,7 @@ import (
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/acctest"
-	"github.com/releaseplan/terraform-provider-release/internal/archive"
+	"github.com/releaseplan/terraform-provider-release/internal/archive/archivetest"
 )
 
 // examplesCLI runs the Terraform CLI on copies of the repository's examples with the
@@ -34,22 +33,7 @@ func newExamplesCLI(t *testing.T) *examplesCLI {
 	t.Helper()
 	acctest.PreCheck(t)
 	tf := os.Getenv("TF_ACC_TERRAFORM_PATH")
-	repo, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "terraform-provider-release"), ".")
-	build.Dir = repo
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
-	}
-	tfrc := filepath.Join(bin, "dev.tfrc")
-	cfg := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    %q = %q\n    %q = %q\n  }\n  direct {}\n}\n",
-		"registry.terraform.io/releaseplan/release", bin, "registry.opentofu.org/releaseplan/release", bin)
-	if err := os.WriteFile(tfrc, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	repo, tfrc := buildDevProvider(t)
 	tree := t.TempDir()
 	for _, dir := range []string{"examples", "modules"} {
 		copyTree(t, filepath.Join(repo, dir), filepath.Join(tree, dir))
@@ -198,21 +182,12 @@ func newPipelineWorld(t *testing.T) *pipelineWorld {
 
 func (w *pipelineWorld) build(version, health string) {
 	w.t.Helper()
-	src := w.t.TempDir()
-	for name, body := range map[string]string{"index.html": "<h1>demo-app " + version + "</h1>\n", "health": health} {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if err := archive.WriteTarGz(&buf, src); err != nil {
-		w.t.Fatal(err)
-	}
+	data := archivetest.TarGz(w.t, map[string]string{"index.html": "<h1>demo-app " + version + "</h1>\n", "health": health})
 	dist := filepath.Join(w.dir, "dist")
 	if err := os.MkdirAll(dist, 0o755); err != nil {
 		w.t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dist, "app-"+version+".tar.gz"), buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dist, "app-"+version+".tar.gz"), data, 0o644); err != nil {
 		w.t.Fatal(err)
 	}
 }
@@ -342,4 +317,28 @@ func TestExamplePipeline(t *testing.T) {
 	if n := strings.Count(string(history), `"kind":"deployed"`); n != 3 {
 		t.Fatalf("production history has %d deployed events, want 3 (1.0.0, 1.1.0, rollback to 1.0.0):\n%s", n, history)
 	}
+}
+
+// buildDevProvider builds the provider into a temporary folder and writes a CLI
+// configuration (tfrc) with dev overrides for it; repo is the repository's root.
+func buildDevProvider(t *testing.T) (repo, tfrc string) {
+	t.Helper()
+	var err error
+	repo, err = filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(bin, "terraform-provider-release"), ".")
+	build.Dir = repo
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the provider: %v\n%s", err, out)
+	}
+	tfrc = filepath.Join(bin, "dev.tfrc")
+	cfg := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    %q = %q\n    %q = %q\n  }\n  direct {}\n}\n",
+		"registry.terraform.io/releaseplan/release", bin, "registry.opentofu.org/releaseplan/release", bin)
+	if err := os.WriteFile(tfrc, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return repo, tfrc
 }

@@ -1,13 +1,12 @@
 package provider
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/releaseplan/terraform-provider-release/internal/archive"
+	"github.com/releaseplan/terraform-provider-release/internal/archive/archivetest"
 	"github.com/releaseplan/terraform-provider-release/internal/scalingo/scalingotest"
 )
 
@@ -27,18 +26,11 @@ func TestExampleScalingo(t *testing.T) {
 		"SCALINGO_API_TOKEN="+fake.APIToken)
 
 	dir := filepath.Join(c.tree, "examples", "scalingo")
-	src := t.TempDir()
-	if err := os.WriteFile(filepath.Join(src, "index.php"), []byte("<?php echo 'histologe 1.8.0';\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := archive.WriteTarGz(&buf, src); err != nil {
-		t.Fatal(err)
-	}
+	data := archivetest.TarGz(t, map[string]string{"index.php": "<?php echo 'histologe 1.8.0';\n"})
 	if err := os.MkdirAll(filepath.Join(dir, "dist"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "dist", "histologe-1.8.0.tar.gz"), buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "dist", "histologe-1.8.0.tar.gz"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := c.run(dir, "get"); err != nil {

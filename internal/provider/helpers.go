@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 )
 
 // stateSetter is the part of tfsdk.State that an apply needs to save what is really
@@ -27,4 +28,22 @@ func errMessage(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// planAndState reads an update's plan and prior state; ok is false when either
+// could not be read (the diagnostics say why) or diags already held an error.
+func planAndState[T any](ctx context.Context, req resource.UpdateRequest, diags *diag.Diagnostics) (plan, state T, ok bool) {
+	diags.Append(req.Plan.Get(ctx, &plan)...)
+	diags.Append(req.State.Get(ctx, &state)...)
+	return plan, state, !diags.HasError()
+}
+
+// plannedModel reads the plan of a ModifyPlan; ok is false when there is none
+// (a destroy) or it could not be read (the diagnostics say why).
+func plannedModel[T any](ctx context.Context, req resource.ModifyPlanRequest, diags *diag.Diagnostics) (plan T, ok bool) {
+	if req.Plan.Raw.IsNull() {
+		return plan, false
+	}
+	diags.Append(req.Plan.Get(ctx, &plan)...)
+	return plan, !diags.HasError()
 }

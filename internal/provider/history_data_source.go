@@ -26,10 +26,12 @@ var _ datasource.DataSourceWithConfigure = (*historyDataSource)(nil)
 const historyDefaultLimit = 100
 
 // NewHistoryDataSource returns the release_history data source.
-func NewHistoryDataSource() datasource.DataSource { return &historyDataSource{} }
+func NewHistoryDataSource() datasource.DataSource {
+	return &historyDataSource{dataSourceBase{typeName: "_history"}}
+}
 
 type historyDataSource struct {
-	data *providerData
+	dataSourceBase
 }
 
 type historyDataSourceModel struct {
@@ -91,10 +93,6 @@ func eventValue(ev backend.Event) (types.Object, error) {
 	return v, nil
 }
 
-func (d *historyDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_history"
-}
-
 func (d *historyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Reads the release history from the backend: deployments, failures, rollbacks, promotions, blocks and locks, newest first. " +
@@ -128,10 +126,6 @@ func (d *historyDataSource) Schema(_ context.Context, _ datasource.SchemaRequest
 			},
 		},
 	}
-}
-
-func (d *historyDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
-	d.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 func (d *historyDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {

@@ -33,10 +33,12 @@ var (
 )
 
 // NewMaintenanceModeResource returns the release_maintenance_mode resource.
-func NewMaintenanceModeResource() resource.Resource { return &maintenanceModeResource{} }
+func NewMaintenanceModeResource() resource.Resource {
+	return &maintenanceModeResource{resourceBase{typeName: "_maintenance_mode"}}
+}
 
 type maintenanceModeResource struct {
-	data *providerData
+	resourceBase
 }
 
 type maintenanceModeResourceModel struct {
@@ -86,10 +88,6 @@ func restartPending(pending bool) []byte {
 		return []byte(`true`)
 	}
 	return nil
-}
-
-func (r *maintenanceModeResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_maintenance_mode"
 }
 
 func (r *maintenanceModeResource) Schema(ctx context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -207,10 +205,6 @@ func (r *maintenanceModeResource) ConfigValidators(_ context.Context) []resource
 		validate.RequiredInBlock("nginx", "config_file", ""),
 		validate.RequiredInBlock("scalingo", "app", ""),
 	}
-}
-
-func (r *maintenanceModeResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 // backend builds the maintenance backend the model's block describes.

@@ -33,10 +33,12 @@ var (
 )
 
 // NewPromotionResource returns the release_promotion resource.
-func NewPromotionResource() resource.Resource { return &promotionResource{} }
+func NewPromotionResource() resource.Resource {
+	return &promotionResource{resourceBase{typeName: "_promotion"}}
+}
 
 type promotionResource struct {
-	data *providerData
+	resourceBase
 }
 
 type promotionResourceModel struct {
@@ -56,10 +58,6 @@ type promotionResourceModel struct {
 type descendantOfModel struct {
 	Repository types.String `tfsdk:"repository"`
 	Commit     types.String `tfsdk:"commit"`
-}
-
-func (r *promotionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_promotion"
 }
 
 func (r *promotionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -155,10 +153,6 @@ func promotionResourceSchema() schema.Schema {
 	}
 }
 
-func (r *promotionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
-}
-
 func (r *promotionResource) ConfigValidators(context.Context) []resource.ConfigValidator {
 	return []resource.ConfigValidator{
 		validate.RequiredInBlock("require_descendant_of", "commit",
@@ -184,12 +178,11 @@ func (r *promotionResource) ValidateConfig(ctx context.Context, req resource.Val
 // to_version published with other bytes. The environment guards run at apply
 // time, since a deployment in the same apply may satisfy them.
 func (r *promotionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || r.data == nil {
+	if r.data == nil {
 		return
 	}
-	var plan promotionResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
+	plan, ok := plannedModel[promotionResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	if plan.Name.IsUnknown() || plan.ToVersion.IsUnknown() {
@@ -346,10 +339,8 @@ func (r *promotionResource) Read(ctx context.Context, req resource.ReadRequest, 
 // Update only runs when guards or retain_on_destroy changed: guards apply to the
 // making of the promotion, so only the state changes.
 func (r *promotionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state promotionResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	plan, state, ok := planAndState[promotionResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	// The configured spelling of the same checksum is kept, as planned.

@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,7 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/releaseplan/terraform-provider-release/internal/acctest"
-	"github.com/releaseplan/terraform-provider-release/internal/archive"
+	"github.com/releaseplan/terraform-provider-release/internal/archive/archivetest"
 	"github.com/releaseplan/terraform-provider-release/internal/gitrepo/gitrepotest"
 )
 
@@ -72,17 +71,7 @@ func newStoryWorld(t *testing.T) (*storyWorld, *chat) {
 	w.base = repo.Commit("feat: what production should descend from")
 	w.feature = repo.Commit("feat: release 1.0.0")
 
-	src := t.TempDir()
-	for name, body := range map[string]string{"health": "ok", "index.html": "app 1.0.0"} {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if err := archive.WriteTarGz(&buf, src); err != nil {
-		t.Fatal(err)
-	}
-	w.source = w.WriteFile(t, "dist/app.tar.gz", buf.Bytes())
+	w.source = w.WriteFile(t, "dist/app.tar.gz", archivetest.TarGz(t, map[string]string{"health": "ok", "index.html": "app 1.0.0"}))
 	w.stagingDir = filepath.Join(w.Dir, "srv", "staging")
 	w.recetteDir = filepath.Join(w.Dir, "srv", "recette")
 	w.productionDir = filepath.Join(w.Dir, "srv", "production")

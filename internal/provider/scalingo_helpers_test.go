@@ -12,26 +12,13 @@ import (
 // scalingoProviderBlock is the environment's provider block plus a scalingo block
 // pointing every endpoint at the fake.
 func scalingoProviderBlock(env *acctest.Env, fake *scalingotest.Server) string {
-	return fmt.Sprintf(`
-provider "release" {
-  artifact_store {
-    directory {
-      path = %q
-    }
-  }
-  backend {
-    directory {
-      path = %q
-    }
-  }
-  scalingo {
+	return env.ProviderBlockWith(fmt.Sprintf(`  scalingo {
     api_token  = %q
     api_url    = %q
     auth_url   = %q
     db_api_url = %q
   }
-}
-`, env.ArtifactsDir, env.StateDir, fake.APIToken, fake.URL, fake.URL, fake.URL)
+`, fake.APIToken, fake.URL, fake.URL, fake.URL))
 }
 
 // fastScalingoPolling shortens polling for the duration of a test.

@@ -257,7 +257,7 @@ func TestBlueGreenRouterResource_notificationFailureIsAWarning(t *testing.T) {
 	env := acctest.NewEnv(t)
 	data, posts := notifyingData(t, env, backend.KindSwitched)
 	dir := colourDirs(t)
-	r := &blueGreenRouterResource{data: data}
+	r := &blueGreenRouterResource{resourceBase: resourceBase{data: data}}
 	plan := blueGreenRouterResourceModel{
 		Active: types.StringValue("blue"), Environment: types.StringValue("production"), OnDestroy: types.StringValue("keep"),
 		Directory: &blueGreenDirectoryModel{Path: types.StringValue(dir)}, PreviousActive: types.StringNull(),
@@ -283,7 +283,7 @@ func TestEnvironmentLockResource_notificationFailureIsAWarning(t *testing.T) {
 	env := acctest.NewEnv(t)
 	data, posts := notifyingData(t, env, backend.KindLockAcquired, backend.KindLockReleased)
 	ctx := context.Background()
-	r := &environmentLockResource{data: data}
+	r := &environmentLockResource{resourceBase: resourceBase{data: data}}
 	sch := environmentLockSchema()
 	typ := sch.Type().TerraformType(ctx)
 	m := environmentLockResourceModel{

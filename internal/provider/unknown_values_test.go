@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -19,7 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/releaseplan/terraform-provider-release/internal/acctest"
-	"github.com/releaseplan/terraform-provider-release/internal/archive"
+	"github.com/releaseplan/terraform-provider-release/internal/archive/archivetest"
 )
 
 // The tests of this file give attributes the values users give them by referencing
@@ -54,21 +53,12 @@ func newUnknownWorld(t *testing.T) *unknownWorld {
 	srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Join(w.site, "current"))))
 	t.Cleanup(srv.Close)
 	w.url = srv.URL
-	src := t.TempDir()
-	for name, body := range map[string]string{"index.html": "version 1.0.0", "health": "ok"} {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	w.tarball = filepath.Join(w.Dir, "dist", "app-1.0.0.tar.gz")
 	if err := os.MkdirAll(filepath.Dir(w.tarball), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := archive.WriteTarGz(&buf, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(w.tarball, buf.Bytes(), 0o644); err != nil {
+	data := archivetest.TarGz(t, map[string]string{"index.html": "version 1.0.0", "health": "ok"})
+	if err := os.WriteFile(w.tarball, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -214,30 +204,15 @@ func TestAccUnknownValues_lockReplaced(t *testing.T) {
 // the deployment keeps it as written.
 func TestAccUnknownValues_upperCaseSHA256(t *testing.T) {
 	w := newUnknownWorld(t)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				Config: w.lockedDeployment("ci-1", "upper(release_artifact.app.sha256)"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectUnknownValue(unknownDeployAddr, tfjsonpath.New("sha256")),
-						plancheck.ExpectUnknownValue(unknownDeployAddr, tfjsonpath.New("lock_token")),
-					},
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.CompareValuePairs(unknownArtifactAddr, tfjsonpath.New("sha256"), unknownDeployAddr, tfjsonpath.New("sha256"), upperCaseOf{}),
-				},
-				Check: checkSiteServes(w.site, "version 1.0.0"),
-			},
-			{
-				Config:           w.lockedDeployment("ci-1", "upper(release_artifact.app.sha256)"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+	testUnknownUntilApply(t, w.lockedDeployment("ci-1", "upper(release_artifact.app.sha256)"),
+		[]plancheck.PlanCheck{
+			plancheck.ExpectUnknownValue(unknownDeployAddr, tfjsonpath.New("sha256")),
+			plancheck.ExpectUnknownValue(unknownDeployAddr, tfjsonpath.New("lock_token")),
 		},
-	})
+		[]statecheck.StateCheck{
+			statecheck.CompareValuePairs(unknownArtifactAddr, tfjsonpath.New("sha256"), unknownDeployAddr, tfjsonpath.New("sha256"), upperCaseOf{}),
+		},
+		checkSiteServes(w.site, "version 1.0.0"))
 }
 
 // upperCaseOf checks that the second value is the first in upper case: a checksum
@@ -364,31 +339,16 @@ resource "release_deployment" "staging" {
   }
 }
 `, w.site, w.url)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				Config: config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectUnknownValue(unknownDeployAddr, tfjsonpath.New("directory").AtMapKey("path")),
-						plancheck.ExpectUnknownValue(unknownDeployAddr, tfjsonpath.New("smoke_test").AtMapKey("url")),
-					},
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.CompareValuePairs(unknownDeployAddr, tfjsonpath.New("directory").AtMapKey("path"), "terraform_data.site", tfjsonpath.New("output"), compare.ValuesSame()),
-					statecheck.ExpectKnownValue(unknownDeployAddr, tfjsonpath.New("smoke_test").AtMapKey("url"), knownvalue.StringExact(w.url+"/health")),
-				},
-				Check: checkSiteServes(w.site, "version 1.0.0"),
-			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+	testUnknownUntilApply(t, config,
+		[]plancheck.PlanCheck{
+			plancheck.ExpectUnknownValue(unknownDeployAddr, tfjsonpath.New("directory").AtMapKey("path")),
+			plancheck.ExpectUnknownValue(unknownDeployAddr, tfjsonpath.New("smoke_test").AtMapKey("url")),
 		},
-	})
+		[]statecheck.StateCheck{
+			statecheck.CompareValuePairs(unknownDeployAddr, tfjsonpath.New("directory").AtMapKey("path"), "terraform_data.site", tfjsonpath.New("output"), compare.ValuesSame()),
+			statecheck.ExpectKnownValue(unknownDeployAddr, tfjsonpath.New("smoke_test").AtMapKey("url"), knownvalue.StringExact(w.url+"/health")),
+		},
+		checkSiteServes(w.site, "version 1.0.0"))
 }
 
 // TestAccUnknownValues_maintenanceMessage: the maintenance page's message and folder
@@ -413,31 +373,16 @@ resource "release_maintenance_mode" "prod" {
 }
 `, dir)
 	const addr = "release_maintenance_mode.prod"
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				Config: config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectUnknownValue(addr, tfjsonpath.New("message")),
-						plancheck.ExpectUnknownValue(addr, tfjsonpath.New("directory").AtMapKey("path")),
-					},
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(addr, tfjsonpath.New("message"), knownvalue.StringExact("Mise à jour en cours")),
-					statecheck.ExpectKnownValue(addr, tfjsonpath.New("directory").AtMapKey("path"), knownvalue.StringExact(dir)),
-				},
-				Check: checkFileContains(filepath.Join(dir, "maintenance.html"), "Mise à jour en cours"),
-			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+	testUnknownUntilApply(t, config,
+		[]plancheck.PlanCheck{
+			plancheck.ExpectUnknownValue(addr, tfjsonpath.New("message")),
+			plancheck.ExpectUnknownValue(addr, tfjsonpath.New("directory").AtMapKey("path")),
 		},
-	})
+		[]statecheck.StateCheck{
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("message"), knownvalue.StringExact("Mise à jour en cours")),
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("directory").AtMapKey("path"), knownvalue.StringExact(dir)),
+		},
+		checkFileContains(filepath.Join(dir, "maintenance.html"), "Mise à jour en cours"))
 }
 
 // TestAccUnknownValues_routerUpstreams: the blue and green upstreams of an nginx
@@ -474,31 +419,16 @@ resource "release_blue_green_router" "web" {
 }
 `, f.blue.addr, f.green.addr, f.file, f.srv.ReloadCommand(), f.srv.TestCommand())
 	const addr = "release_blue_green_router.web"
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps: []resource.TestStep{
-			{
-				Config: config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{
-						plancheck.ExpectUnknownValue(addr, tfjsonpath.New("blue").AtMapKey("upstream")),
-						plancheck.ExpectUnknownValue(addr, tfjsonpath.New("green").AtMapKey("upstream")),
-					},
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(addr, tfjsonpath.New("blue").AtMapKey("upstream"), knownvalue.StringExact(f.blue.addr)),
-					statecheck.ExpectKnownValue(addr, tfjsonpath.New("green").AtMapKey("upstream"), knownvalue.StringExact(f.green.addr)),
-				},
-				Check: checkFileContains(f.file, f.green.addr),
-			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+	testUnknownUntilApply(t, config,
+		[]plancheck.PlanCheck{
+			plancheck.ExpectUnknownValue(addr, tfjsonpath.New("blue").AtMapKey("upstream")),
+			plancheck.ExpectUnknownValue(addr, tfjsonpath.New("green").AtMapKey("upstream")),
 		},
-	})
+		[]statecheck.StateCheck{
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("blue").AtMapKey("upstream"), knownvalue.StringExact(f.blue.addr)),
+			statecheck.ExpectKnownValue(addr, tfjsonpath.New("green").AtMapKey("upstream"), knownvalue.StringExact(f.green.addr)),
+		},
+		checkFileContains(f.file, f.green.addr))
 }
 
 // checkSiteServes checks what the site's current release serves.
@@ -517,4 +447,30 @@ func checkFileContains(p, want string) resource.TestCheckFunc {
 		}
 		return nil
 	}
+}
+
+// testUnknownUntilApply applies config, whose plan must pass preApply (values
+// unknown until the apply) and whose apply must pass stateChecks and check and
+// leave nothing to change; then plans config again and expects no change.
+func testUnknownUntilApply(t *testing.T, config string, preApply []plancheck.PlanCheck, stateChecks []statecheck.StateCheck, check resource.TestCheckFunc) {
+	t.Helper()
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             preApply,
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+				ConfigStateChecks: stateChecks,
+				Check:             check,
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
 }

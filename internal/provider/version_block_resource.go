@@ -26,10 +26,12 @@ var (
 )
 
 // NewVersionBlockResource returns the release_version_block resource.
-func NewVersionBlockResource() resource.Resource { return &versionBlockResource{} }
+func NewVersionBlockResource() resource.Resource {
+	return &versionBlockResource{resourceBase{typeName: "_version_block"}}
+}
 
 type versionBlockResource struct {
-	data *providerData
+	resourceBase
 }
 
 type versionBlockResourceModel struct {
@@ -39,10 +41,6 @@ type versionBlockResourceModel struct {
 	Reason    types.String `tfsdk:"reason"`
 	BlockedBy types.String `tfsdk:"blocked_by"`
 	BlockedAt types.String `tfsdk:"blocked_at"`
-}
-
-func (r *versionBlockResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
-	resp.TypeName = req.ProviderTypeName + "_version_block"
 }
 
 func (r *versionBlockResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
@@ -89,10 +87,6 @@ func versionBlockResourceSchema() schema.Schema {
 			},
 		},
 	}
-}
-
-func (r *versionBlockResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
 }
 
 func (r *versionBlockResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -163,10 +157,8 @@ func (r *versionBlockResource) Read(ctx context.Context, req resource.ReadReques
 
 // Update changes the reason only (name and version force a new block).
 func (r *versionBlockResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, state versionBlockResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
+	plan, state, ok := planAndState[versionBlockResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
 		return
 	}
 	ctx, done := historyOperation(ctx, &resp.Diagnostics)

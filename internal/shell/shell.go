@@ -105,13 +105,13 @@ func Run(ctx context.Context, c Command) (string, error) {
 		defer cancel()
 	}
 	if err := ctx.Err(); err != nil {
-		return "", stopped(parent, ctx, c.Timeout, 0)
+		return "", Stopped(parent, ctx, c.Timeout, 0)
 	}
 	limit := c.MaxOutput
 	if limit <= 0 {
 		limit = DefaultMaxOutput
 	}
-	out := &tailBuffer{max: limit}
+	out := NewTail(limit)
 
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -166,7 +166,7 @@ func Run(ctx context.Context, c Command) (string, error) {
 			_ = werr // the exit status of a killed script says nothing more
 		case <-time.After(waitGrace):
 		}
-		runErr = stopped(parent, ctx, c.Timeout, time.Since(started))
+		runErr = Stopped(parent, ctx, c.Timeout, time.Since(started))
 	}
 	// Whatever the script left running in the background goes with it.
 	g.kill()
@@ -174,8 +174,12 @@ func Run(ctx context.Context, c Command) (string, error) {
 	return finishOutput(), runErr
 }
 
-// stopped builds the error for a command whose context ended.
-func stopped(parent, ctx context.Context, timeout, ran time.Duration) error {
+// Stopped builds the error for a command whose context ended: ctx is the
+// command's context, parent the one it was derived from (to tell the command's
+// own timeout from its caller's), timeout the command's own limit (0: none) and
+// ran how long it had run. Every host returns it, so callers match ErrTimedOut
+// and ErrCancelled whichever host ran the command.
+func Stopped(parent, ctx context.Context, timeout, ran time.Duration) *StoppedError {
 	if !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return &StoppedError{After: round(ran)}
 	}
@@ -196,15 +200,22 @@ func round(d time.Duration) time.Duration {
 	}
 }
 
-// tailBuffer keeps the last max bytes written.
-type tailBuffer struct {
+// TailBuffer is an io.Writer that keeps the last bytes written, up to a cap, so
+// every host caps a command's output alike. It is safe for concurrent use.
+type TailBuffer struct {
 	mu  sync.Mutex
 	max int
 	b   []byte
 	cut bool
 }
 
-func (t *tailBuffer) Write(p []byte) (int, error) {
+// NewTail returns a TailBuffer that keeps the last n bytes written.
+func NewTail(n int) *TailBuffer {
+	return &TailBuffer{max: n}
+}
+
+// Write keeps p, dropping what falls out of the cap; it never fails.
+func (t *TailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.b = append(t.b, p...)
@@ -219,7 +230,7 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 
 // String returns the kept output, trimmed, with a leading "…" when the start
 // was dropped.
-func (t *tailBuffer) String() string {
+func (t *TailBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	b, cut := t.b, t.cut

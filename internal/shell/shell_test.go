@@ -264,3 +264,18 @@ func running(pid int) bool {
 	}
 	return syscall.Kill(pid, 0) == nil
 }
+
+func TestTailBufferKeepsTheEnd(t *testing.T) {
+	b := NewTail(10)
+	for i := 0; i < 100; i++ {
+		_, _ = b.Write([]byte("0123456789\n"))
+	}
+	if got := b.String(); got != "…123456789" {
+		t.Errorf("String = %q", got)
+	}
+	b = NewTail(10)
+	_, _ = b.Write([]byte("short\n"))
+	if got := b.String(); got != "short" {
+		t.Errorf("String = %q", got)
+	}
+}

@@ -13,11 +13,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/ctxio"
 )
 
 // copyBufferSize is large enough that hashing and writing run in long strides.
@@ -81,7 +82,7 @@ func (d *Directory) Put(ctx context.Context, name, version string, r io.Reader, 
 		return Object{}, err
 	}
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(f, h), ctxReader{ctx, r}, make([]byte, copyBufferSize))
+	n, err := io.CopyBuffer(io.MultiWriter(f, h), ctxio.Reader(ctx, r), make([]byte, copyBufferSize))
 	if err == nil {
 		err = f.Sync()
 	}
@@ -173,7 +174,7 @@ func (d *Directory) Verify(ctx context.Context, name, version string) (Object, e
 		return Object{}, err
 	}
 	defer rc.Close()
-	if _, err := io.Copy(io.Discard, NewVerifyingReader(ctxReader{ctx, rc}, obj.SHA256, obj.Size)); err != nil {
+	if _, err := io.Copy(io.Discard, NewVerifyingReader(ctxio.Reader(ctx, rc), obj.SHA256, obj.Size)); err != nil {
 		if errors.Is(err, ErrChecksumMismatch) {
 			return Object{}, fmt.Errorf("%w: %s@%s: %v", ErrCorrupt, name, version, err)
 		}
@@ -208,12 +209,7 @@ func (d *Directory) List(ctx context.Context, name string) ([]Object, error) {
 		}
 		out = append(out, obj)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].PublishedAt.Equal(out[j].PublishedAt) {
-			return out[i].Version < out[j].Version
-		}
-		return out[i].PublishedAt.Before(out[j].PublishedAt)
-	})
+	sortByPublication(out)
 	return out, nil
 }
 
@@ -284,19 +280,6 @@ func randomSuffix() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// ctxReader stops a long copy when its context is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // staleUploadAge is how old a temporary upload of another machine (or of an older

@@ -15,11 +15,12 @@ import (
 	"net/url"
 	"os"
 	"path"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/releaseplan/terraform-provider-release/internal/ctxio"
 )
 
 // HTTPConfig configures an HTTP artifact store.
@@ -409,7 +410,7 @@ func openSource(ctx context.Context, r io.Reader) (*source, error) {
 			off, err := f.Seek(0, io.SeekCurrent)
 			if err == nil {
 				h := sha256.New()
-				n, err := io.Copy(h, ctxReader{ctx, io.NewSectionReader(f, off, st.Size()-off)})
+				n, err := io.Copy(h, ctxio.Reader(ctx, io.NewSectionReader(f, off, st.Size()-off)))
 				if err != nil {
 					return nil, err
 				}
@@ -423,7 +424,7 @@ func openSource(ctx context.Context, r io.Reader) (*source, error) {
 	}
 	src := &source{f: tmp, remove: true}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), ctxReader{ctx, r})
+	n, err := io.Copy(io.MultiWriter(tmp, h), ctxio.Reader(ctx, r))
 	if err != nil {
 		src.close()
 		return nil, err
@@ -537,7 +538,7 @@ func (s *HTTP) Verify(ctx context.Context, name, version string) (Object, error)
 		return Object{}, err
 	}
 	defer rc.Close()
-	if _, err := io.Copy(io.Discard, ctxReader{ctx, rc}); err != nil {
+	if _, err := io.Copy(io.Discard, ctxio.Reader(ctx, rc)); err != nil {
 		if errors.Is(err, ErrChecksumMismatch) {
 			return Object{}, fmt.Errorf("%w: %s@%s: %v", ErrCorrupt, name, version, err)
 		}
@@ -602,12 +603,7 @@ func (s *HTTP) List(ctx context.Context, name string) ([]Object, error) {
 		}
 		out = append(out, obj)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].PublishedAt.Equal(out[j].PublishedAt) {
-			return out[i].Version < out[j].Version
-		}
-		return out[i].PublishedAt.Before(out[j].PublishedAt)
-	})
+	sortByPublication(out)
 	return out, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sort"
 	"time"
 )
 
@@ -60,4 +61,15 @@ type Store interface {
 	Copy(ctx context.Context, name, fromVersion, toVersion, expectedSHA256 string, metadata map[string]string) (Object, error)
 	// Delete removes name@version. Deleting a missing artifact is not an error.
 	Delete(ctx context.Context, name, version string) error
+}
+
+// sortByPublication orders List's result, oldest first (then by version), the
+// same for every store.
+func sortByPublication(out []Object) {
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].PublishedAt.Equal(out[j].PublishedAt) {
+			return out[i].Version < out[j].Version
+		}
+		return out[i].PublishedAt.Before(out[j].PublishedAt)
+	})
 }

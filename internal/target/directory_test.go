@@ -15,28 +15,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/releaseplan/terraform-provider-release/internal/archive"
+	"github.com/releaseplan/terraform-provider-release/internal/archive/archivetest"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 )
 
+// tarGz returns a release archive of files and its sha256.
 func tarGz(t testing.TB, files map[string]string) ([]byte, string) {
 	t.Helper()
-	src := t.TempDir()
-	for name, body := range files {
-		p := filepath.Join(src, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if err := archive.WriteTarGz(&buf, src); err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(buf.Bytes())
-	return buf.Bytes(), hex.EncodeToString(sum[:])
+	data := archivetest.TarGz(t, files)
+	sum := sha256.Sum256(data)
+	return data, hex.EncodeToString(sum[:])
 }
 
 // clock gives each call a time one second later, so release ids are ordered.
