@@ -149,21 +149,7 @@ func (d *Directory) Acquire(ctx context.Context, req AcquireRequest) (Lock, erro
 		tk = d.waiters.join(req.Environment)
 		defer d.waiters.leave(req.Environment, tk)
 	}
-	for {
-		// Take the wake channel before trying, so a release between the try and the
-		// wait is not missed.
-		var wake <-chan struct{}
-		if tk != nil {
-			wake = d.waiters.retrying(tk)
-		}
-		held, lock, err := d.tryAcquire(ctx, req)
-		if err != nil || held == nil {
-			return lock, err
-		}
-		if err := w.wait(ctx, *held, wake); err != nil {
-			return Lock{}, err
-		}
-	}
+	return w.acquire(ctx, &d.waiters, tk, func() (*Lock, Lock, error) { return d.tryAcquire(ctx, req) })
 }
 
 // tryAcquire takes the lock when it is free or expired; otherwise it returns the

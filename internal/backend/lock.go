@@ -211,6 +211,33 @@ func (w *waiter) wait(ctx context.Context, held Lock, wake <-chan struct{}) erro
 	return nil
 }
 
+// acquire tries until try takes the lock (held == nil), fails, or the wait ends.
+// tk, when not nil, is the waiter's place in q: a release wakes it at once.
+func (w *waiter) acquire(ctx context.Context, q *wakeQueue, tk *ticket, try func() (held *Lock, got Lock, err error)) (Lock, error) {
+	var last *Lock // the lock that held us up, once we waited
+	for {
+		// Take the wake channel before trying, so a release between the try and
+		// the wait is not missed.
+		var wake <-chan struct{}
+		if tk != nil {
+			wake = q.retrying(tk)
+		}
+		held, lock, err := try()
+		if err != nil && last != nil && ctx.Err() != nil {
+			// The wait ended during a re-check: say so, with who held the lock,
+			// rather than as a failed query.
+			return Lock{}, w.interrupted(ctx, *last)
+		}
+		if err != nil || held == nil {
+			return lock, err
+		}
+		last = held
+		if err := w.wait(ctx, *held, wake); err != nil {
+			return Lock{}, err
+		}
+	}
+}
+
 func (w *waiter) interrupted(ctx context.Context, held Lock) error {
 	return fmt.Errorf("waiting for the lock of %s was interrupted (%w): %w", held.Environment, ctx.Err(), &LockedError{Lock: held, Waited: time.Since(w.start)})
 }

@@ -289,20 +289,7 @@ func (p *Postgres) Acquire(ctx context.Context, req AcquireRequest) (Lock, error
 			defer q.leave(req.Environment, tk)
 		}
 	}
-	for {
-		// Take the wake channel before trying, so a release in between is not missed.
-		var wake <-chan struct{}
-		if tk != nil {
-			wake = q.retrying(tk)
-		}
-		held, lock, err := p.tryAcquire(ctx, req)
-		if err != nil || held == nil {
-			return lock, err
-		}
-		if err := w.wait(ctx, *held, wake); err != nil {
-			return Lock{}, err
-		}
-	}
+	return w.acquire(ctx, q, tk, func() (*Lock, Lock, error) { return p.tryAcquire(ctx, req) })
 }
 
 func (p *Postgres) tryAcquire(ctx context.Context, req AcquireRequest) (*Lock, Lock, error) {
