@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -88,18 +89,28 @@ func (v requiredInBlock) Description(context.Context) string {
 func (v requiredInBlock) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
 
 func (v requiredInBlock) ValidateResource(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	var block types.Object
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(v.block), &block)...)
-	if resp.Diagnostics.HasError() || block.IsNull() || block.IsUnknown() {
+	attrs, ok := presentBlock(ctx, req, v.block, resp)
+	if !ok {
 		return
 	}
-	if a, ok := block.Attributes()[v.attr]; ok && a.IsNull() {
+	if a, ok := attrs[v.attr]; ok && a.IsNull() {
 		detail := fmt.Sprintf("The argument %q is required in the %s block.", v.attr, v.block)
 		if v.hint != "" {
 			detail += " " + sentence(v.hint)
 		}
 		resp.Diagnostics.AddAttributeError(path.Root(v.block).AtName(v.attr), "Missing required argument", detail)
 	}
+}
+
+// presentBlock returns the attributes of the optional single block name when the
+// configuration has it and it is known; rules about its attributes apply only then.
+func presentBlock(ctx context.Context, req resource.ValidateConfigRequest, name string, resp *resource.ValidateConfigResponse) (map[string]attr.Value, bool) {
+	var block types.Object
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(name), &block)...)
+	if resp.Diagnostics.HasError() || block.IsNull() || block.IsUnknown() {
+		return nil, false
+	}
+	return block.Attributes(), true
 }
 
 // ExactlyOneInBlock requires exactly one of attrs when the optional single block is
@@ -120,14 +131,13 @@ func (v exactlyOneInBlock) Description(context.Context) string {
 func (v exactlyOneInBlock) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
 
 func (v exactlyOneInBlock) ValidateResource(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	var block types.Object
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(v.block), &block)...)
-	if resp.Diagnostics.HasError() || block.IsNull() || block.IsUnknown() {
+	attrs, ok := presentBlock(ctx, req, v.block, resp)
+	if !ok {
 		return
 	}
 	var set []string
 	for _, name := range v.attrs {
-		a, ok := block.Attributes()[name]
+		a, ok := attrs[name]
 		if ok && a.IsUnknown() {
 			return // decided once the value is known (for example in a module, at plan time)
 		}
