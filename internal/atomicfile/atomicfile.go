@@ -7,26 +7,34 @@
 package atomicfile
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 )
 
 // WriteFile replaces path with data, with permissions perm.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
-	return write(path, data, perm, false)
+	return write(path, bytes.NewReader(data), perm, false)
+}
+
+// WriteFrom replaces path with what r yields up to EOF, with permissions perm;
+// path is left as it was when reading r fails.
+func WriteFrom(path string, r io.Reader, perm os.FileMode) error {
+	return write(path, r, perm, false)
 }
 
 // CreateFile writes data to path only if path does not exist yet; the content is
 // complete before the name appears. It fails with an error matching os.ErrExist
 // when path exists.
 func CreateFile(path string, data []byte, perm os.FileMode) error {
-	return write(path, data, perm, true)
+	return write(path, bytes.NewReader(data), perm, true)
 }
 
-func write(path string, data []byte, perm os.FileMode, exclusive bool) error {
+func write(path string, r io.Reader, perm os.FileMode, exclusive bool) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -34,11 +42,12 @@ func write(path string, data []byte, perm os.FileMode, exclusive bool) error {
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // a no-op once renamed; after a link, the temporary name goes
-	if _, err := f.Write(data); err != nil {
+	// Permissions first, so the content is never readable more widely than perm.
+	if err := f.Chmod(perm); err != nil {
 		f.Close()
 		return err
 	}
-	if err := f.Chmod(perm); err != nil {
+	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
 		return err
 	}

@@ -21,7 +21,10 @@ package host
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
+	"net"
+	"strings"
 
 	"github.com/releaseplan/terraform-provider-release/internal/shell"
 )
@@ -69,12 +72,19 @@ type Host interface {
 	Lstat(ctx context.Context, path string) (fs.FileInfo, error)
 	// ReadFile returns the whole content of a file.
 	ReadFile(ctx context.Context, path string) ([]byte, error)
+	// Open streams the content of a file (a backup, too large to hold in
+	// memory); the caller closes it.
+	Open(ctx context.Context, path string) (io.ReadCloser, error)
 	// WriteFile replaces path with data and permissions perm atomically: readers
 	// see the old or the new content, never a half-written file. The content goes
 	// to a temporary name in the same folder (starting with a dot, so include
 	// globs such as *.conf never match it), is synced, and is renamed over path;
 	// nothing is left behind on failure.
 	WriteFile(ctx context.Context, path string, data []byte, perm fs.FileMode) error
+	// WriteFileFrom is WriteFile for content streamed from r up to EOF, so a
+	// large file (an artifact) never has to fit in memory. When reading r fails,
+	// path is left as it was and the error is r's.
+	WriteFileFrom(ctx context.Context, path string, r io.Reader, perm fs.FileMode) error
 	// Rename renames oldpath to newpath, replacing newpath when it is a file or a
 	// symbolic link (rename(2)).
 	Rename(ctx context.Context, oldpath, newpath string) error
@@ -101,4 +111,18 @@ type Host interface {
 	// the context's error, with errors.Is, and every process the command started
 	// was stopped with it).
 	Run(ctx context.Context, c Command) (string, error)
+
+	// Close ends the connection to the host, stopping the commands still running
+	// there; Local has none.
+	Close() error
+}
+
+// Hostname is the host part of a host name as Name gives it ("web2.example.org"
+// for "web2.example.org:2222", "::1" for "[::1]:22"): what a URL needs to reach
+// the host's own services ({host} in a smoke test URL).
+func Hostname(name string) string {
+	if h, _, err := net.SplitHostPort(name); err == nil {
+		return h
+	}
+	return strings.TrimSuffix(strings.TrimPrefix(name, "["), "]")
 }

@@ -2,11 +2,13 @@ package host
 
 import (
 	"context"
+	"io"
 	"io/fs"
 	"os"
 	"sort"
 
 	"github.com/releaseplan/terraform-provider-release/internal/atomicfile"
+	"github.com/releaseplan/terraform-provider-release/internal/ctxio"
 	"github.com/releaseplan/terraform-provider-release/internal/shell"
 )
 
@@ -50,6 +52,26 @@ func (Local) WriteFile(ctx context.Context, path string, data []byte, perm fs.Fi
 	}
 	return atomicfile.WriteFile(path, data, perm)
 }
+
+// Open implements Host.
+func (Local) Open(ctx context.Context, path string) (io.ReadCloser, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return os.Open(path)
+}
+
+// WriteFileFrom implements Host with atomicfile.WriteFrom; ctx ending stops
+// the copy.
+func (Local) WriteFileFrom(ctx context.Context, path string, r io.Reader, perm fs.FileMode) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return atomicfile.WriteFrom(path, ctxio.Reader(ctx, r), perm)
+}
+
+// Close implements Host: nothing to close.
+func (Local) Close() error { return nil }
 
 // Rename implements Host.
 func (Local) Rename(ctx context.Context, oldpath, newpath string) error {

@@ -28,3 +28,18 @@ func TestLocalHonoursACancelledContext(t *testing.T) {
 		t.Fatalf("Run with a cancelled context: %v", err)
 	}
 }
+
+func TestHostname(t *testing.T) {
+	for name, want := range map[string]string{
+		"web1.example.org":      "web1.example.org",
+		"web2.example.org:2222": "web2.example.org",
+		"127.0.0.1:2201":        "127.0.0.1",
+		"[::1]:22":              "::1",
+		"[::1]":                 "::1",
+		"local":                 "local",
+	} {
+		if got := host.Hostname(name); got != want {
+			t.Errorf("Hostname(%q) = %q, want %q", name, got, want)
+		}
+	}
+}

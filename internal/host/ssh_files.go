@@ -60,6 +60,45 @@ func (h *SSH) ReadFile(ctx context.Context, p string) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// Open implements Host: the file streams over SFTP with concurrent requests
+// when copied with io.Copy; read errors name the host and the path.
+func (h *SSH) Open(ctx context.Context, p string) (io.ReadCloser, error) {
+	if err := h.ready(ctx); err != nil {
+		return nil, err
+	}
+	f, err := h.files.Open(p)
+	if err != nil {
+		return nil, h.pathErr("open", p, err)
+	}
+	return &sshFile{h: h, f: f, path: p}, nil
+}
+
+// sshFile is a remote file open for reading.
+type sshFile struct {
+	h    *SSH
+	f    *sftp.File
+	path string
+}
+
+func (s *sshFile) Read(b []byte) (int, error) {
+	n, err := s.f.Read(b)
+	if err != nil && err != io.EOF {
+		err = s.h.pathErr("read", s.path, err)
+	}
+	return n, err
+}
+
+// WriteTo lets io.Copy use SFTP's concurrent reads.
+func (s *sshFile) WriteTo(w io.Writer) (int64, error) {
+	n, err := s.f.WriteTo(w)
+	if err != nil {
+		err = s.h.pathErr("read", s.path, err)
+	}
+	return n, err
+}
+
+func (s *sshFile) Close() error { return s.f.Close() }
+
 // WriteFile implements Host with WriteFileFrom.
 func (h *SSH) WriteFile(ctx context.Context, p string, data []byte, perm fs.FileMode) error {
 	return h.WriteFileFrom(ctx, p, bytes.NewReader(data), perm)

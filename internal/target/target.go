@@ -70,12 +70,23 @@ type Spec struct {
 	GitCommit string
 }
 
+// HostDir is a prepared release's folder on one host: where its hooks run.
+type HostDir struct {
+	Host host.Host
+	Dir  string
+}
+
 // Prepared is a release that is ready on the target but not live yet.
 type Prepared struct {
 	Release Release
 	// Dir is where hooks run with RELEASE_PATH: the release folder for a directory
-	// target; empty when the target has no local folder.
+	// target; empty when the target has no folder of its own.
 	Dir string
+	// Hosts lists the release's folder on each host that holds it, in the
+	// target's order (the first is where once-only hooks and the backup run).
+	// Empty for a target with no host of its own (a PaaS): its hooks run on the
+	// machine Terraform runs on, in Dir.
+	Hosts []HostDir
 	// Reused is true when Find returned an existing release instead of a new one;
 	// Discard leaves reused releases in place.
 	Reused bool

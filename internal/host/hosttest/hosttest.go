@@ -4,8 +4,10 @@
 package hosttest
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"path"
 	"strings"
@@ -21,6 +23,7 @@ import (
 func Run(t *testing.T, h host.Host, root string) {
 	t.Run("files", func(t *testing.T) { testFiles(t, h, root) })
 	t.Run("write is atomic", func(t *testing.T) { testAtomicWrite(t, h, root) })
+	t.Run("streams", func(t *testing.T) { testStreams(t, h, root) })
 	t.Run("links", func(t *testing.T) { testLinks(t, h, root) })
 	t.Run("folders", func(t *testing.T) { testFolders(t, h, root) })
 	t.Run("commands", func(t *testing.T) { testCommands(t, h, root) })
@@ -121,6 +124,49 @@ func testAtomicWrite(t *testing.T, h host.Host, root string) {
 	}
 	assertOnly(t, h, dir, "upstream.conf")
 }
+
+// testStreams writes a file from a reader and reads it back with Open; a reader
+// that fails leaves the old content and no temporary file.
+func testStreams(t *testing.T, h host.Host, root string) {
+	ctx := context.Background()
+	dir := path.Join(root, "streams")
+	if err := h.MkdirAll(ctx, dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := path.Join(dir, "artifact.tar.gz")
+	want := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	if err := h.WriteFileFrom(ctx, p, bytes.NewReader(want), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := h.Open(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	_ = rc.Close()
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("Open read %d bytes (%v), want the %d bytes written", len(got), err, len(want))
+	}
+	if fi, err := h.Stat(ctx, p); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("Stat = %v, %v; want mode 0600", fi, err)
+	}
+	broken := errors.New("the store went away")
+	err = h.WriteFileFrom(ctx, p, io.MultiReader(bytes.NewReader(want[:1000]), errReader{broken}), 0o600)
+	if !errors.Is(err, broken) {
+		t.Fatalf("WriteFileFrom with a failing reader: %v, want its error", err)
+	}
+	if got, err := h.ReadFile(ctx, p); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("a failed WriteFileFrom changed the file (%d bytes, %v)", len(got), err)
+	}
+	if _, err := h.Open(ctx, path.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Open of a missing file: %v, want fs.ErrNotExist", err)
+	}
+	assertOnly(t, h, dir, "artifact.tar.gz")
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 func testLinks(t *testing.T, h host.Host, root string) {
 	ctx := context.Background()
