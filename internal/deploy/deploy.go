@@ -15,17 +15,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
-	"github.com/releaseplan/terraform-provider-release/internal/check"
+	"github.com/releaseplan/terraform-provider-release/internal/host"
 	"github.com/releaseplan/terraform-provider-release/internal/logging"
 	"github.com/releaseplan/terraform-provider-release/internal/readahead"
-	"github.com/releaseplan/terraform-provider-release/internal/shell"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
 )
@@ -48,10 +45,20 @@ var (
 	ErrBackup = errors.New("backup failed")
 )
 
-// Hooks are shell commands run with `sh -c` in the new release folder.
+// Hooks are shell commands run with `sh -c` in the new release folder, through
+// Host.Run, with RELEASE_VERSION, RELEASE_NAME, RELEASE_ENVIRONMENT,
+// RELEASE_PREVIOUS_VERSION, RELEASE_PATH (the folder) and RELEASE_HOST (the
+// host's name, "local" for the machine Terraform runs on) set. Several hosts
+// run their hooks at once (at most Facts.MaxParallel), each host its hooks in
+// order; once a hook failed on a host, no host starts another.
 type Hooks struct {
+	// BeforeSwitch runs on every host of the release before any host switches.
 	BeforeSwitch []string
-	AfterSwitch  []string
+	// BeforeSwitchOnce runs on the first host only (database migrations), once
+	// BeforeSwitch passed on every host.
+	BeforeSwitchOnce []string
+	// AfterSwitch runs on every host once every host switched.
+	AfterSwitch []string
 }
 
 // Request describes one deployment: its Facts, which the plan shows as Steps,
@@ -118,7 +125,7 @@ type Result struct {
 // Error is a failed deployment: which step failed, what is live now, and what the
 // caller should do. Error() gives the whole story in plain sentences.
 type Error struct {
-	Step   string // "fence", "blocked", "fetch", "verify", "backup", "before_switch", "switch", "after_switch", "smoke_test", "rollback"
+	Step   string // "fence", "blocked", "fetch", "verify", "backup", "before_switch", "before_switch_once", "switch", "after_switch", "smoke_test", "rollback"
 	Err    error
 	Detail string
 }
@@ -321,6 +328,7 @@ func (r *run) fetch(ctx context.Context) error {
 		}
 	}
 	r.prepared = p
+	r.checkHosts()
 	r.res.Release = &p.Release
 	r.res.Reused = p.Reused
 	// The release to go back to is the very one being deployed (a redeploy of the
@@ -351,12 +359,22 @@ func (r *run) fetchFromStore(ctx context.Context) (*target.Prepared, error) {
 	return r.prepare(ctx, obj)
 }
 
+// beforeSwitch runs the before_switch hooks in the new release on every host.
 func (r *run) beforeSwitch(ctx context.Context) error {
-	for i, cmd := range r.req.Hooks.BeforeSwitch {
-		if err := r.hook(ctx, "before_switch", i, cmd, r.prepared); err != nil {
-			return r.fail("before_switch", err, "The before_switch hook #%d %q failed: %v. The switch did not happen: %s still serves %s. Fix the hook or the release, then apply again.",
-				i+1, cmd, err, r.req.Target.Describe(), r.serving())
-		}
+	return r.hooksBeforeSwitch(ctx, StepBeforeSwitch, r.req.Hooks.BeforeSwitch, r.hosts())
+}
+
+// beforeSwitchOnce runs the before_switch_once hooks (migrations) in the new
+// release on the first host only, once the before_switch hooks passed on every host.
+func (r *run) beforeSwitchOnce(ctx context.Context) error {
+	return r.hooksBeforeSwitch(ctx, StepBeforeSwitchOnce, r.req.Hooks.BeforeSwitchOnce, r.hosts()[:1])
+}
+
+func (r *run) hooksBeforeSwitch(ctx context.Context, kind string, cmds []string, hosts []target.HostDir) error {
+	if fs := r.runHooks(ctx, kind, cmds, hosts); fs != nil {
+		err, what := hookError(kind, fs)
+		return r.fail(kind, err, "%s The switch did not happen: %s still serves %s. Fix the hook or the release, then apply again.",
+			what, r.req.Target.Describe(), r.serving())
 	}
 	return nil
 }
@@ -389,18 +407,18 @@ func (r *run) switchOver(ctx context.Context) error {
 	return nil
 }
 
+// afterSwitch runs the after_switch hooks in the live release on every host.
 func (r *run) afterSwitch(ctx context.Context) error {
-	for i, cmd := range r.req.Hooks.AfterSwitch {
-		if err := r.hook(ctx, "after_switch", i, cmd, r.prepared); err != nil {
-			return &liveFailure{step: "after_switch", cause: err, what: fmt.Sprintf("The after_switch hook #%d %q failed: %v.", i+1, cmd, err)}
-		}
+	if fs := r.runHooks(ctx, StepAfterSwitch, r.req.Hooks.AfterSwitch, r.hosts()); fs != nil {
+		err, what := hookError(StepAfterSwitch, fs)
+		return &liveFailure{step: StepAfterSwitch, cause: err, what: what}
 	}
 	return nil
 }
 
 func (r *run) smokeTest(ctx context.Context) error {
 	if err := r.smoke(ctx); err != nil {
-		return &liveFailure{step: "smoke_test", cause: fmt.Errorf("%w: %w", ErrSmokeTest, err), what: "The smoke test " + smokeSentence(*r.req.SmokeTest, err) + "."}
+		return &liveFailure{step: "smoke_test", cause: fmt.Errorf("%w: %w", ErrSmokeTest, err), what: "The smoke test " + err.Error() + "."}
 	}
 	return nil
 }
@@ -471,77 +489,9 @@ func (r *run) prepare(ctx context.Context, obj store.Object) (*target.Prepared, 
 	return p, nil
 }
 
-func (r *run) backup(ctx context.Context) error {
-	req := r.req
-	if req.Backup != nil {
-		return r.backupFunc(ctx)
-	}
-	dir, err := os.MkdirTemp("", "release-backup-")
-	if err != nil {
-		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "Could not create a folder for the backup: %v. Nothing was changed.", err)
-	}
-	defer os.RemoveAll(dir)
-	// The file is written outside the folder the command runs in, so that a command
-	// archiving "." never reads the archive it is writing.
-	file := filepath.Join(dir, "out", "backup")
-	workdir := filepath.Join(dir, "work")
-	for _, d := range []string{filepath.Dir(file), workdir} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "Could not create a folder for the backup: %v. Nothing was changed.", err)
-		}
-	}
-	r.log("running the backup command", map[string]any{"environment": req.Environment})
-	// The command runs in what serves now: the data it backs up is that release's.
-	if r.live != nil && r.live.Path != "" {
-		workdir = r.live.Path
-	}
-	env := append(r.releaseEnv(""), "RELEASE_BACKUP_FILE="+file)
-	if out, err := r.runCommand(ctx, workdir, req.BackupCommand, env); err != nil {
-		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "The backup command failed: %v%s. The switch did not happen: %s still serves %s.", err, outputClause(out), req.Target.Describe(), r.serving())
-	}
-	f, err := os.Open(file)
-	if err != nil {
-		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "The backup command succeeded but did not write $RELEASE_BACKUP_FILE (%v). The switch did not happen: %s still serves %s.", err, req.Target.Describe(), r.serving())
-	}
-	defer f.Close()
-	version := req.Version + "+" + req.Now().UTC().Format("20060102T150405Z")
-	meta := map[string]string{"environment": req.Environment, "deploying": r.id()}
-	if r.prev != nil {
-		meta["previous_version"] = r.prev.Version
-	}
-	obj, err := req.Store.Put(ctx, req.Name+BackupSuffix, version, f, "", meta)
-	if err != nil {
-		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "Could not store the backup as %s%s@%s: %v. The switch did not happen: %s still serves %s.", req.Name, BackupSuffix, version, err, req.Target.Describe(), r.serving())
-	}
-	r.res.Backup = &obj
-	r.res.BackupID = obj.ID()
-	r.log("backup stored", map[string]any{"backup": obj.ID(), "bytes": obj.Size, "sha256": obj.SHA256})
-	return nil
-}
-
-// backupFunc takes the backup with Request.Backup, where the backup lives outside
-// the artifact store (a managed database's own backups).
-func (r *run) backupFunc(ctx context.Context) error {
-	req := r.req
-	name := req.BackupName
-	if name == "" {
-		name = "the backup"
-	}
-	started := time.Now()
-	r.log("taking "+name, map[string]any{"environment": req.Environment})
-	id, err := req.Backup(ctx)
-	if err == nil && id == "" {
-		err = errors.New("no backup id was returned")
-	}
-	if err != nil {
-		return r.fail("backup", fmt.Errorf("%w: %w", ErrBackup, err), "Taking %s failed: %v. The switch did not happen: %s still serves %s. Check the database and its backups, then apply again.", name, err, req.Target.Describe(), r.serving())
-	}
-	r.res.BackupID = id
-	r.log("backup done", map[string]any{"backup": id, "seconds": time.Since(started).Seconds()})
-	return nil
-}
-
-func (r *run) releaseEnv(path string) []string {
+// releaseEnv are the RELEASE_* variables of a command run on h (RELEASE_PATH
+// only when path is set).
+func (r *run) releaseEnv(path string, h host.Host) []string {
 	prevVersion := ""
 	if r.prev != nil {
 		prevVersion = r.prev.Version
@@ -551,27 +501,12 @@ func (r *run) releaseEnv(path string) []string {
 		"RELEASE_NAME=" + r.req.Name,
 		"RELEASE_ENVIRONMENT=" + r.req.Environment,
 		"RELEASE_PREVIOUS_VERSION=" + prevVersion,
+		"RELEASE_HOST=" + h.Name(),
 	}
 	if path != "" {
 		env = append(env, "RELEASE_PATH="+path)
 	}
 	return env
-}
-
-func (r *run) hook(ctx context.Context, kind string, i int, cmd string, p *target.Prepared) error {
-	r.log("running hook", map[string]any{"hook": kind, "index": i + 1, "command": cmd})
-	dir := p.Dir
-	out, err := r.runCommand(ctx, dir, cmd, r.releaseEnv(dir))
-	if err != nil {
-		return fmt.Errorf("%w: %w%s", ErrHook, err, outputClause(out))
-	}
-	return nil
-}
-
-func (r *run) smoke(ctx context.Context) error {
-	c := *r.req.SmokeTest
-	// check logs each attempt itself.
-	return check.Run(ctx, c, nil)
 }
 
 // logArgs turns fields into slog's key-value arguments, sorted by key so that
@@ -643,7 +578,7 @@ func (r *run) afterSwitchFailure(ctx context.Context) error {
 	r.event(backend.KindRolledBack, r.prev.Version, r.prev.SHA256, fmt.Sprintf("restored %s after %s failed", r.prev.ID, r.id()))
 	if req.SmokeTest != nil {
 		if err := r.smoke(bg); err != nil {
-			return r.fail(step, cause, "%s The previous release %s was restored but its smoke test fails too: %v. Check the application and its dependencies (database, services).", what, r.prev.Version, smokeSentence(*req.SmokeTest, err))
+			return r.fail(step, cause, "%s The previous release %s was restored but its smoke test fails too: %v. Check the application and its dependencies (database, services).", what, r.prev.Version, err)
 		}
 		return r.fail(step, cause, "%s The previous release %s was restored and is serving. Check the application logs, then apply again.", what, r.prev.Version)
 	}
@@ -688,20 +623,6 @@ type readCloser struct {
 	io.Closer
 }
 
-// runCommand runs a hook or the backup command with internal/shell, the runner of
-// every server-side command: its own process group, killed as a whole when the
-// deployment's context ends, output capped to its tail.
-func (r *run) runCommand(ctx context.Context, dir, script string, env []string) (string, error) {
-	out, err := shell.Run(ctx, shell.Command{Script: script, Dir: dir, Env: env})
-	switch {
-	case errors.Is(err, shell.ErrTimedOut):
-		err = fmt.Errorf("the time limit of the deployment (timeouts) was reached %s after it started: the command %w", time.Since(r.started).Round(time.Second), err)
-	case errors.Is(err, shell.ErrCancelled):
-		err = fmt.Errorf("the deployment was cancelled: the command %w", err)
-	}
-	return out, err
-}
-
 func outputClause(out string) string {
 	if out == "" {
 		return ""
@@ -743,17 +664,4 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
-}
-
-// smokeSentence phrases a failed check as "GET <url> answered 502 after 10 attempts".
-func smokeSentence(c check.HTTPCheck, err error) string {
-	method := c.Method
-	if method == "" {
-		method = "GET"
-	}
-	msg := err.Error()
-	if strings.Contains(msg, c.URL) {
-		return msg
-	}
-	return method + " " + c.URL + " failed: " + msg
 }

@@ -3,7 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"net/url"
+	"strings"
 
 	"github.com/releaseplan/terraform-provider-release/internal/check"
 )
@@ -16,13 +16,15 @@ const (
 	StepFetch        = "fetch"
 	StepBackup       = "backup"
 	StepBeforeSwitch = "before_switch"
-	StepFenceAgain   = "fence_again"
-	StepSwitch       = "switch"
-	StepAfterSwitch  = "after_switch"
-	StepSmokeTest    = "smoke_test"
-	StepRecord       = "record"
-	StepRollback     = "rollback"
-	StepPrune        = "prune"
+	// StepBeforeSwitchOnce runs the before_switch_once hooks on the first host.
+	StepBeforeSwitchOnce = "before_switch_once"
+	StepFenceAgain       = "fence_again"
+	StepSwitch           = "switch"
+	StepAfterSwitch      = "after_switch"
+	StepSmokeTest        = "smoke_test"
+	StepRecord           = "record"
+	StepRollback         = "rollback"
+	StepPrune            = "prune"
 )
 
 // Lock says how a deployment is fenced, in the words of the configuration: the
@@ -79,6 +81,16 @@ type Facts struct {
 	AllowBlocked bool
 	// TargetName names the target as Target.Describe does ("directory /srv/app").
 	TargetName string
+	// Hosts names the target's hosts as the plan names them, in the target's
+	// order (the first is where the backup command and before_switch_once hooks
+	// run); empty for a target with no hosts list, whose commands run on the
+	// machine Terraform runs on. The steps name them; the apply runs on the
+	// hosts the prepared release names (target.Prepared.Hosts) and warns when
+	// they differ.
+	Hosts []string
+	// MaxParallel bounds how many hosts run hooks or smoke tests at once (0:
+	// DefaultMaxParallel).
+	MaxParallel int
 	// Build is set for a target that builds the release itself (nil: a target
 	// that holds release folders and switches between them).
 	Build *Build
@@ -146,20 +158,23 @@ func Steps(f Facts) []Step {
 	case f.BackupFunc != "":
 		add(StepBackup, (*run).backup, "take %s and wait until it is done; a failure stops here", f.BackupFunc)
 	case f.BackupCommand != "":
-		add(StepBackup, (*run).backup, "run the backup command and store its file as %s%s@%s+<timestamp>", f.Name, BackupSuffix, f.Version)
+		add(StepBackup, (*run).backup, "run the backup command%s and store its file as %s%s@%s+<timestamp>", f.onFirstHost(""), f.Name, BackupSuffix, f.Version)
 	}
 	if n := len(f.Hooks.BeforeSwitch); n > 0 {
-		add(StepBeforeSwitch, (*run).beforeSwitch, "run %d before_switch hook(s) in the new release; a failure stops here", n)
+		add(StepBeforeSwitch, (*run).beforeSwitch, "run %d before_switch hook(s) in the new release%s; a failure stops here", n, f.onHosts())
+	}
+	if n := len(f.Hooks.BeforeSwitchOnce); n > 0 {
+		add(StepBeforeSwitchOnce, (*run).beforeSwitchOnce, "run %d before_switch_once hook(s) in the new release%s; a failure stops here", n, f.onFirstHost(" only"))
 	}
 	if f.Lock != NoLock {
 		add(StepFenceAgain, (*run).fenceAgain, "check again, just before the switch, that %s", f.lockSentence())
 	}
 	add(StepSwitch, (*run).switchOver, "%s", f.switchSentence())
 	if n := len(f.Hooks.AfterSwitch); n > 0 {
-		add(StepAfterSwitch, (*run).afterSwitch, "run %d after_switch hook(s)", n)
+		add(StepAfterSwitch, (*run).afterSwitch, "run %d after_switch hook(s)%s", n, f.onHosts())
 	}
 	if c := f.SmokeTest; c != nil {
-		add(StepSmokeTest, (*run).smokeTest, "smoke test %s", smokeSummary(*c))
+		add(StepSmokeTest, (*run).smokeTest, "smoke test %s%s", smokeSummary(*c), f.smokeHosts())
 	}
 	add(StepRecord, (*run).record, "record %s as verified and deployed in the history of %s", id, f.Environment)
 	add(StepRollback, (*run).afterSwitchFailure, "%s", f.failureSentence())
@@ -181,9 +196,11 @@ func (f Facts) fetchSentence() string {
 	id := f.Name + "@" + f.Version
 	switch {
 	case f.Reverify && f.Live != nil:
-		return fmt.Sprintf("verify release %s on %s again: it is live but %s", f.Live.ReleaseID, f.TargetName, f.Live.Problem)
+		return fmt.Sprintf("verify release %s on %s%s again: it is live but %s", f.Live.ReleaseID, f.TargetName, f.onHosts(), f.Live.Problem)
 	case f.Build != nil:
 		return fmt.Sprintf("read %s from the artifact store, verifying sha256 %s before anything goes to %s", id, f.SHA256, f.TargetName)
+	case len(f.Hosts) > 0:
+		return fmt.Sprintf("reuse a release of %s with sha256 %s when one is still on %s on every host (nothing downloaded), else stream it once to %s into a new release, each host verifying the sha256 before anything goes live", id, f.SHA256, f.TargetName, andList(f.Hosts))
 	}
 	return fmt.Sprintf("reuse a release of %s with sha256 %s when one is still on %s (nothing downloaded), else stream it into a new release, verifying the sha256 before anything goes live", id, f.SHA256, f.TargetName)
 }
@@ -193,8 +210,11 @@ func (f Facts) switchSentence() string {
 	if f.Live != nil {
 		from = f.Live.describe()
 	}
-	if f.Build == nil {
-		return fmt.Sprintf("switch %s from %s to %s atomically", f.TargetName, from, f.Version)
+	switch {
+	case f.Build == nil && len(f.Hosts) > 1:
+		return fmt.Sprintf("switch %s%s from %s to %s atomically once every host holds the release and passed its before_switch hooks", f.TargetName, f.onHosts(), from, f.Version)
+	case f.Build == nil:
+		return fmt.Sprintf("switch %s%s from %s to %s atomically", f.TargetName, f.onHosts(), from, f.Version)
 	}
 	src := "upload the verified bytes as a source archive"
 	if f.Build.FromStoreURL {
@@ -223,6 +243,48 @@ func (f Facts) failureSentence() string {
 	return "on failure, switch back to " + f.Previous + smoke
 }
 
+// onHosts names the hosts the steps run on (" on web1, web2 and web3"), or
+// nothing for a target with no hosts list.
+func (f Facts) onHosts() string {
+	if len(f.Hosts) == 0 {
+		return ""
+	}
+	return " on " + andList(f.Hosts)
+}
+
+// onFirstHost names the first host (" on web1"+suffix), or nothing for a
+// target with no hosts list.
+func (f Facts) onFirstHost(suffix string) string {
+	if len(f.Hosts) == 0 {
+		return ""
+	}
+	return " on " + f.Hosts[0] + suffix
+}
+
+// smokeHosts says where a smoke test with {host} in its URL runs: on each
+// host, {host} being its name without the SSH port.
+func (f Facts) smokeHosts() string {
+	if f.SmokeTest == nil || !strings.Contains(f.SmokeTest.URL, HostPlaceholder) {
+		return ""
+	}
+	if len(f.Hosts) == 0 {
+		return ", " + HostPlaceholder + " being localhost"
+	}
+	names := make([]string, len(f.Hosts))
+	for i, h := range f.Hosts {
+		names[i] = urlHostname(h)
+	}
+	return " on each host, " + HostPlaceholder + " being " + andList(names)
+}
+
+// andList joins names as a sentence does: "a", "a and b", "a, b and c".
+func andList(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
 // keepReleases is how many releases StepPrune keeps; not positive: no pruning.
 func (f Facts) keepReleases() int {
 	if f.KeepReleases == 0 {
@@ -248,10 +310,7 @@ func (l Live) describe() string {
 // the defaults check.Run applies to zero fields and without a password the URL
 // may hold.
 func smokeSummary(c check.HTTPCheck) string {
-	where := c.URL
-	if u, err := url.Parse(c.URL); err == nil && u.User != nil {
-		where = u.Redacted()
-	}
+	where := redactURL(c.URL)
 	method, status, attempts := c.Method, c.ExpectStatus, c.Attempts
 	if method == "" {
 		method = "GET"
