@@ -125,7 +125,7 @@ func (r *run) runHooks(ctx context.Context, kind string, cmds []string, hosts []
 func hookError(kind string, fs []hookFailure) (err error, what string) {
 	first := fs[0]
 	var b strings.Builder
-	fmt.Fprintf(&b, "The %s hook #%d %q failed%s: %s.", kind, first.index+1, first.cmd, onHost(first.host), hostErrText(first.host, first.err))
+	fmt.Fprintf(&b, "The %s hook #%d %q failed%s: %v.", kind, first.index+1, first.cmd, onHost(first.host), first.err)
 	errs := []error{first.err}
 	for _, f := range fs[1:] {
 		fmt.Fprintf(&b, " The %s hook #%d failed%s as well.", kind, f.index+1, onHost(f.host))
@@ -154,24 +154,39 @@ func (r *run) hook(ctx context.Context, kind string, i int, cmd string, hd targe
 	r.log("running hook", map[string]any{"hook": kind, "index": i + 1, "command": cmd, "host": hd.Host.Name()})
 	out, err := r.runCommand(ctx, hd.Host, hd.Dir, cmd, r.releaseEnv(hd.Dir, hd.Host))
 	if err != nil {
-		return fmt.Errorf("%w: %w%s", ErrHook, err, outputClause(out))
+		return &hostError{msg: ErrHook.Error() + ": " + hostErrText(hd.Host, err) + outputClause(out), errs: []error{ErrHook, err}}
 	}
 	return nil
 }
 
+// hostError is a failure on a host whose message does not repeat the host's
+// name, for a sentence that names it already.
+type hostError struct {
+	msg  string
+	errs []error
+}
+
+func (e *hostError) Error() string   { return e.msg }
+func (e *hostError) Unwrap() []error { return e.errs }
+
 // runCommand runs a hook or the backup command on h with Host.Run (for the
 // machine Terraform runs on, internal/shell: its own process group, killed as
 // a whole when the deployment's context ends, output capped to its tail), and
-// says which limit stopped it.
+// says which limit stopped it. The error's message does not name the host: the
+// sentence around it does.
 func (r *run) runCommand(ctx context.Context, h host.Host, dir, script string, env []string) (string, error) {
 	out, err := h.Run(ctx, host.Command{Script: script, Dir: dir, Env: env})
+	if err == nil {
+		return out, nil
+	}
+	text := hostErrText(h, err)
 	switch {
 	case errors.Is(err, shell.ErrTimedOut):
-		err = fmt.Errorf("the time limit of the deployment (timeouts) was reached %s after it started: the command %w", time.Since(r.started).Round(time.Second), err)
+		text = fmt.Sprintf("the time limit of the deployment (timeouts) was reached %s after it started: the command %s", time.Since(r.started).Round(time.Second), strings.TrimPrefix(text, "command "))
 	case errors.Is(err, shell.ErrCancelled):
-		err = fmt.Errorf("the deployment was cancelled: the command %w", err)
+		text = "the deployment was cancelled: the command " + strings.TrimPrefix(text, "command ")
 	}
-	return out, err
+	return out, &hostError{msg: text, errs: []error{err}}
 }
 
 // smokeError is a smoke test that failed: once, or on one or more hosts. Its
