@@ -208,7 +208,6 @@ func TestDeployHookFailureOnOneHostNamesIt(t *testing.T) {
 	req.Hooks.BeforeSwitchOnce = []string{`echo once >> '` + log + `'`}
 	res, err := Deploy(context.Background(), req)
 	var de *Error
-	t.Log(err)
 	if !errors.As(err, &de) || de.Step != StepBeforeSwitch || !errors.Is(err, ErrHook) {
 		t.Fatalf("err = %v, want a before_switch failure", err)
 	}
@@ -312,7 +311,6 @@ printf 'dump on %%s in %%s' "$RELEASE_HOST" "$PWD" > "$RELEASE_BACKUP_FILE"
 				}()
 			}
 			_, err := Deploy(ctx, req)
-			t.Log(err)
 			var de *Error
 			if !errors.As(err, &de) || de.Step != StepBackup || !errors.Is(err, ErrBackup) {
 				t.Fatalf("err = %v, want a backup failure", err)
@@ -418,7 +416,6 @@ func TestDeploySmokeTestOnEveryHost(t *testing.T) {
 	req = f.fleetRequest("1.0.2", ft)
 	req.SmokeTest = smoke
 	_, err := Deploy(context.Background(), req)
-	t.Log(err)
 	if !errors.Is(err, ErrSmokeTest) {
 		t.Fatalf("err = %v, want a smoke test failure", err)
 	}
