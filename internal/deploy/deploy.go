@@ -4,6 +4,12 @@
 // anything goes live, back up, run hooks, switch atomically, smoke-test, roll back
 // on failure, record history events and prune old releases.
 //
+// Server-side commands run through host.Host on the hosts that hold the prepared
+// release (target.Prepared.Hosts; the machine Terraform runs on for a target
+// with none): before_switch and after_switch hooks on every host,
+// before_switch_once hooks and the backup command on the first, and a smoke
+// test whose URL holds {host} once per host.
+//
 // Steps lists those steps from a deployment's Facts, each with the sentence a
 // plan shows; Deploy runs exactly that list, so what was reviewed is what runs.
 // Deploy always reports what is really live at its end (Result.Live), also when it
@@ -372,7 +378,7 @@ func (r *run) beforeSwitchOnce(ctx context.Context) error {
 
 func (r *run) hooksBeforeSwitch(ctx context.Context, kind string, cmds []string, hosts []target.HostDir) error {
 	if fs := r.runHooks(ctx, kind, cmds, hosts); fs != nil {
-		err, what := hookError(kind, fs)
+		what, err := hookError(kind, fs)
 		return r.fail(kind, err, "%s The switch did not happen: %s still serves %s. Fix the hook or the release, then apply again.",
 			what, r.req.Target.Describe(), r.serving())
 	}
@@ -410,7 +416,7 @@ func (r *run) switchOver(ctx context.Context) error {
 // afterSwitch runs the after_switch hooks in the live release on every host.
 func (r *run) afterSwitch(ctx context.Context) error {
 	if fs := r.runHooks(ctx, StepAfterSwitch, r.req.Hooks.AfterSwitch, r.hosts()); fs != nil {
-		err, what := hookError(StepAfterSwitch, fs)
+		what, err := hookError(StepAfterSwitch, fs)
 		return &liveFailure{step: StepAfterSwitch, cause: err, what: what}
 	}
 	return nil

@@ -122,7 +122,7 @@ func (r *run) runHooks(ctx context.Context, kind string, cmds []string, hosts []
 // hookError says which hook failed on which host, the first failure in the
 // hosts' order in full and the others in short: "The before_switch hook #1
 // "…" failed on web2.example.org: …". The error matches every failure.
-func hookError(kind string, fs []hookFailure) (err error, what string) {
+func hookError(kind string, fs []hookFailure) (what string, err error) {
 	first := fs[0]
 	var b strings.Builder
 	fmt.Fprintf(&b, "The %s hook #%d %q failed%s: %v.", kind, first.index+1, first.cmd, onHost(first.host), first.err)
@@ -131,7 +131,7 @@ func hookError(kind string, fs []hookFailure) (err error, what string) {
 		fmt.Fprintf(&b, " The %s hook #%d failed%s as well.", kind, f.index+1, onHost(f.host))
 		errs = append(errs, f.err)
 	}
-	return errors.Join(errs...), b.String()
+	return b.String(), errors.Join(errs...)
 }
 
 // onHost names h in a sentence (" on web2.example.org"); nothing for the

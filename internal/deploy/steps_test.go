@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -83,6 +84,8 @@ func (s *stepReader) stepOf(effect string) string {
 		return StepBackup
 	case "before":
 		return StepBeforeSwitch
+	case "once":
+		return StepBeforeSwitchOnce
 	case "MarkUnverified":
 		return StepSwitch
 	case "Activate":
@@ -229,23 +232,39 @@ func (t *stepsTarget) Prune(ctx context.Context, keep int, protect ...string) ([
 // stepsCase is one deployment of the combinations: its settings, and the step
 // made to fail ("" for none).
 type stepsCase struct {
-	lock          bool
-	backup        string // "", "command", "func"
-	before, after int
-	smoke         bool
-	rollback      bool
-	failAt        string
+	lock                bool
+	backup              string // "", "command", "func"
+	before, once, after int
+	// hosts is how many hosts the target lists (0: none, commands run on the
+	// machine Terraform runs on); with hosts, the smoke test runs on each.
+	hosts    int
+	smoke    bool
+	rollback bool
+	failAt   string
 }
 
 func (c stepsCase) String() string {
-	return fmt.Sprintf("lock=%v,backup=%s,before=%d,after=%d,smoke=%v,rollback=%v,fail=%s", c.lock, orNone(c.backup), c.before, c.after, c.smoke, c.rollback, orNone(c.failAt))
+	return fmt.Sprintf("hosts=%d,lock=%v,backup=%s,before=%d,once=%d,after=%d,smoke=%v,rollback=%v,fail=%s", c.hosts, c.lock, orNone(c.backup), c.before, c.once, c.after, c.smoke, c.rollback, orNone(c.failAt))
+}
+
+// withFailures is c, then c failing at each step of its plan.
+func (c stepsCase) withFailures() []stepsCase {
+	cases := []stepsCase{c}
+	for _, s := range Steps(c.facts("", "")) {
+		c.failAt = s.Name
+		cases = append(cases, c)
+	}
+	return cases
 }
 
 // TestDeployRunsOnlyAnnouncedSteps deploys every combination of lock, backup,
-// hooks, smoke test and rollback, with success and with a failure at each step
-// of its plan, and checks that everything the deployment did belongs to a step
-// the plan announced, in the plan's order; that a successful deployment ran
-// every step of the plan; and that it ran as many hooks as the plan said.
+// hooks, smoke test and rollback on a target without hosts, and combinations
+// of backup, hooks (before_switch_once too) and smoke test on targets of 1 and
+// 3 hosts, with success and with a failure at each step of its plan, and
+// checks that everything the deployment did belongs to a step the plan
+// announced, in the plan's order; that a successful deployment ran every step
+// of the plan; and that it ran as many hooks as the plan said, on as many
+// hosts as it named.
 func TestDeployRunsOnlyAnnouncedSteps(t *testing.T) {
 	var cases []stepsCase
 	for _, lock := range []bool{false, true} {
@@ -255,12 +274,23 @@ func TestDeployRunsOnlyAnnouncedSteps(t *testing.T) {
 					for _, smoke := range []bool{false, true} {
 						for _, rollback := range []bool{false, true} {
 							c := stepsCase{lock: lock, backup: backup, before: before, after: after, smoke: smoke, rollback: rollback}
-							cases = append(cases, c)
-							for _, s := range Steps(c.facts("", "")) {
-								c.failAt = s.Name
-								cases = append(cases, c)
-							}
+							cases = append(cases, c.withFailures()...)
 						}
+					}
+				}
+			}
+		}
+	}
+	for _, hosts := range []int{0, 1, 3} {
+		for once := range 2 {
+			if hosts == 0 && once == 0 {
+				continue // above
+			}
+			for _, before := range []int{0, 2} {
+				for after := range 2 {
+					for _, smoke := range []bool{false, true} {
+						c := stepsCase{lock: true, hosts: hosts, backup: "command", before: before, once: once, after: after, smoke: smoke, rollback: true}
+						cases = append(cases, c.withFailures()...)
 					}
 				}
 			}
@@ -269,7 +299,8 @@ func TestDeployRunsOnlyAnnouncedSteps(t *testing.T) {
 	if testing.Short() {
 		// Every failure point with everything configured, and success of each combination.
 		everything := func(c stepsCase) bool {
-			return c.lock && c.backup == "command" && c.before == 2 && c.after == 2 && c.smoke
+			return c.lock && c.backup == "command" && c.before == 2 && c.smoke &&
+				((c.hosts == 0 && c.once == 0 && c.after == 2) || (c.hosts == 3 && c.once == 1 && c.after == 1))
 		}
 		cases = slices.DeleteFunc(cases, func(c stepsCase) bool { return c.failAt != "" && !everything(c) })
 	}
@@ -305,11 +336,20 @@ func (c stepsCase) facts(url, hookLog string) Facts {
 	for i := 1; i <= c.before; i++ {
 		f.Hooks.BeforeSwitch = append(f.Hooks.BeforeSwitch, c.hook(hookLog, "before", i, c.before, StepBeforeSwitch))
 	}
+	for i := 1; i <= c.once; i++ {
+		f.Hooks.BeforeSwitchOnce = append(f.Hooks.BeforeSwitchOnce, c.hook(hookLog, "once", i, c.once, StepBeforeSwitchOnce))
+	}
+	for i := range c.hosts {
+		f.Hosts = append(f.Hosts, hostName(i))
+	}
 	for i := 1; i <= c.after; i++ {
 		f.Hooks.AfterSwitch = append(f.Hooks.AfterSwitch, c.hook(hookLog, "after", i, c.after, StepAfterSwitch))
 	}
 	if c.smoke {
 		f.SmokeTest = &check.HTTPCheck{URL: url + "/health", BodyContains: "ok", Attempts: 1, Timeout: 2 * time.Second}
+		if c.hosts > 0 {
+			f.SmokeTest.URL = strings.Replace(f.SmokeTest.URL, "127.0.0.1", HostPlaceholder, 1)
+		}
 	}
 	return f
 }
@@ -349,17 +389,30 @@ func (c stepsCase) run(t *testing.T) {
 	mustDeploy(t, f.request("1.0.0"))
 
 	fx := &effects{hookLog: filepath.Join(f.root, "hooks.log")}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	serve := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fx.add("smoke")
 		http.FileServer(http.Dir(filepath.Join(f.target.Path, "current"))).ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
+	})
+	url := ""
+	if c.hosts > 0 {
+		port := hostServers(t, c.hosts, func(int) http.Handler { return serve })
+		url = "http://127.0.0.1:" + strconv.Itoa(port)
+	} else {
+		srv := httptest.NewServer(serve)
+		t.Cleanup(srv.Close)
+		url = srv.URL
+	}
+	var inner target.Target = f.target
+	if c.hosts > 0 {
+		ft, _ := f.newFleet(c.hosts)
+		inner = ft
+	}
 
 	be := &stepsBackend{Backend: f.backend, fx: fx, blocked: c.failAt == StepBlocked}
-	tg := &stepsTarget{Target: f.target, fx: fx, failActivate: c.failAt == StepSwitch, failVerified: c.failAt == StepRecord,
+	tg := &stepsTarget{Target: inner, fx: fx, failActivate: c.failAt == StepSwitch, failVerified: c.failAt == StepRecord,
 		failRestore: c.failAt == StepRollback, failPrune: c.failAt == StepPrune}
 	st := &stepsStore{Store: f.store, fx: fx, failStat: c.failAt == StepFetch}
-	req := Request{Facts: c.facts(srv.URL, fx.hookLog), Target: tg, Store: st, Backend: be, Actor: "tester"}
+	req := Request{Facts: c.facts(url, fx.hookLog), Target: tg, Store: st, Backend: be, Actor: "tester"}
 	if c.failAt == StepRollback && !c.smoke && c.after > 0 {
 		req.Hooks.AfterSwitch[c.after-1] += "; exit 3" // the failure the rollback follows
 	}
@@ -431,21 +484,7 @@ func (c stepsCase) check(t *testing.T, plan []Step, res Result, err error, did [
 		if !slices.Equal(res.Steps, want) {
 			t.Fatalf("a successful deployment ran %v, the plan announced %v", res.Steps, want)
 		}
-		for _, s := range plan {
-			var n int
-			switch s.Name {
-			case StepBeforeSwitch:
-				_, _ = fmt.Sscanf(s.Description, "run %d before_switch", &n)
-				if got := count(did, "before "); got != n {
-					t.Fatalf("the plan announced %d before_switch hooks, %d ran", n, got)
-				}
-			case StepAfterSwitch:
-				_, _ = fmt.Sscanf(s.Description, "run %d after_switch", &n)
-				if got := count(did, "after "); got != n {
-					t.Fatalf("the plan announced %d after_switch hooks, %d ran", n, got)
-				}
-			}
-		}
+		c.checkHookCounts(t, plan, did)
 		return
 	}
 	var de *Error
@@ -460,6 +499,46 @@ func (c stepsCase) check(t *testing.T, plan []Step, res Result, err error, did [
 	}
 	if n := len(ran); n == 0 || (ran[n-1] != c.failAt && c.failAt != StepRollback) {
 		t.Fatalf("a failure at %q stopped after the steps %v", c.failAt, res.Steps)
+	}
+}
+
+// checkHookCounts checks that a successful deployment ran as many hooks as
+// its plan announced, on every host it named (once only for
+// before_switch_once), and as many smoke tests.
+func (c stepsCase) checkHookCounts(t *testing.T, plan []Step, did []string) {
+	t.Helper()
+	hosts := max(c.hosts, 1)
+	for _, s := range plan {
+		var n int
+		var kind string
+		perHost := hosts
+		switch s.Name {
+		case StepBeforeSwitch:
+			_, _ = fmt.Sscanf(s.Description, "run %d before_switch", &n)
+			kind = "before "
+		case StepBeforeSwitchOnce:
+			_, _ = fmt.Sscanf(s.Description, "run %d before_switch_once", &n)
+			kind, perHost = "once ", 1
+		case StepAfterSwitch:
+			_, _ = fmt.Sscanf(s.Description, "run %d after_switch", &n)
+			kind = "after "
+		case StepSmokeTest:
+			n, kind = 1, "smoke"
+		default:
+			continue
+		}
+		if c.hosts > 0 && s.Name != StepSmokeTest {
+			want := " on " + hostName(0)
+			if perHost > 1 {
+				want = " on " + andList(c.facts("", "").Hosts)
+			}
+			if !strings.Contains(s.Description, want) {
+				t.Fatalf("the %s step %q does not say where it runs (%q)", s.Name, s.Description, want)
+			}
+		}
+		if got := count(did, kind); got != n*perHost {
+			t.Fatalf("the plan announced %d %s hooks on %d host(s), %d ran: %v", n, s.Name, perHost, got, did)
+		}
 	}
 }
 
