@@ -501,3 +501,48 @@ func TestStepsNameTheHosts(t *testing.T) {
 		}
 	}
 }
+
+// TestDeployHooksRunOnHostsAtOnceUpToMaxParallel: hosts run their hooks at the
+// same time, never more than MaxParallel at once.
+func TestDeployHooksRunOnHostsAtOnceUpToMaxParallel(t *testing.T) {
+	f := newFixture(t)
+	f.publish("1.0.0", "ok")
+	ft, _ := f.newFleet(3)
+	// Each hook holds a lock folder for a while: a second host running its hook
+	// meanwhile finds it taken.
+	lock := filepath.Join(f.root, "hook.lock")
+	hook := `mkdir '` + lock + `' 2>/dev/null || { echo "another host runs its hook" >&2; exit 9; }; sleep 0.3; rmdir '` + lock + `'`
+
+	req := f.fleetRequest("1.0.0", ft)
+	req.Hooks.BeforeSwitch = []string{hook}
+	req.MaxParallel = 1
+	started := time.Now()
+	mustDeploy(t, req)
+	if d := time.Since(started); d < 900*time.Millisecond {
+		t.Errorf("3 hosts ran a 0.3 s hook one at a time in %s", d)
+	}
+
+	req.MaxParallel = 0 // DefaultMaxParallel
+	_, err := Deploy(context.Background(), req)
+	if err == nil || !strings.Contains(err.Error(), "another host runs its hook") {
+		t.Fatalf("err = %v, want hosts running their hooks at the same time", err)
+	}
+}
+
+// TestDeployWarnsWhenTheHostsAreNotThePlanned: the apply runs on the hosts that
+// hold the release, and says so when they are not the ones the plan named.
+func TestDeployWarnsWhenTheHostsAreNotThePlanned(t *testing.T) {
+	f := newFixture(t)
+	f.publish("1.0.0", "ok")
+	ft, _ := f.newFleet(2)
+	req := f.fleetRequest("1.0.0", ft)
+	req.Hosts = req.Hosts[:1]
+	res := mustDeploy(t, req)
+	want := "the plan named the hosts " + hostName(0) + ", the target holds the release on " + hostName(0) + " and " + hostName(1)
+	if !slices.Contains(res.Warnings, want) {
+		t.Fatalf("warnings %q, want %q", res.Warnings, want)
+	}
+	if res := mustDeploy(t, f.fleetRequest("1.0.0", ft)); len(res.Warnings) != 0 {
+		t.Fatalf("warnings %q with the planned hosts", res.Warnings)
+	}
+}
