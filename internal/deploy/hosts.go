@@ -42,14 +42,17 @@ func (r *run) hosts() []target.HostDir {
 // checkHosts warns when the hosts holding the prepared release are not the
 // ones the plan named.
 func (r *run) checkHosts() {
-	if len(r.req.Hosts) == 0 || r.prepared == nil || len(r.prepared.Hosts) == 0 {
+	if len(r.req.Hosts) == 0 || r.prepared == nil {
 		return
 	}
 	var got []string
 	for _, hd := range r.prepared.Hosts {
 		got = append(got, hd.Host.Name())
 	}
-	if strings.Join(got, "\n") != strings.Join(r.req.Hosts, "\n") {
+	switch {
+	case len(got) == 0:
+		r.res.Warnings = append(r.res.Warnings, fmt.Sprintf("the plan named the hosts %s, the target names none: the commands run on the machine Terraform runs on", andList(r.req.Hosts)))
+	case strings.Join(got, "\n") != strings.Join(r.req.Hosts, "\n"):
 		r.res.Warnings = append(r.res.Warnings, fmt.Sprintf("the plan named the hosts %s, the target holds the release on %s", andList(r.req.Hosts), andList(got)))
 	}
 }
