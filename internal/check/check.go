@@ -155,6 +155,19 @@ func ValidateURL(raw string) error {
 	return nil
 }
 
+// HostPlaceholder in a URL stands for each host of a fleet (its name or
+// address, without the SSH port): a check whose URL holds it runs once per host.
+const HostPlaceholder = "{host}"
+
+// ValidateHostURL is ValidateURL for a URL that may hold HostPlaceholder in
+// place of its host name.
+func ValidateHostURL(raw string) error {
+	if err := ValidateURL(strings.ReplaceAll(raw, HostPlaceholder, "host.invalid")); err != nil {
+		return errors.New(strings.ReplaceAll(err.Error(), "host.invalid", HostPlaceholder))
+	}
+	return nil
+}
+
 // ValidateMethod refuses a method a check does not send (methods are case-sensitive).
 func ValidateMethod(m string) error {
 	for _, ok := range Methods {

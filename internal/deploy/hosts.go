@@ -22,7 +22,7 @@ const DefaultMaxParallel = 10
 
 // HostPlaceholder in a smoke test URL stands for each host's name or address,
 // without the SSH port: the check then runs once per host.
-const HostPlaceholder = "{host}"
+const HostPlaceholder = check.HostPlaceholder
 
 // hosts are the release's folders the hooks run in, one per host in the
 // target's order: Prepared.Hosts, or the machine Terraform runs on (in

@@ -300,6 +300,7 @@ func (m *deploymentResourceModel) deployFacts(ctx context.Context, state *deploy
 	var diags diag.Diagnostics
 	if h := m.Hooks; h != nil {
 		known = knownStrings(ctx, h.BeforeSwitch, &f.Hooks.BeforeSwitch, &diags) && known
+		known = knownStrings(ctx, h.BeforeSwitchOnce, &f.Hooks.BeforeSwitchOnce, &diags) && known
 		known = knownStrings(ctx, h.AfterSwitch, &f.Hooks.AfterSwitch, &diags) && known
 	}
 	if b := m.Backup; b != nil {

@@ -89,8 +89,9 @@ type deploymentDirectoryModel struct {
 }
 
 type deploymentHooksModel struct {
-	BeforeSwitch types.List `tfsdk:"before_switch"`
-	AfterSwitch  types.List `tfsdk:"after_switch"`
+	BeforeSwitch     types.List `tfsdk:"before_switch"`
+	BeforeSwitchOnce types.List `tfsdk:"before_switch_once"`
+	AfterSwitch      types.List `tfsdk:"after_switch"`
 }
 
 type deploymentBackupModel struct {
@@ -231,6 +232,12 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 						ElementType:         types.StringType,
 						Optional:            true,
 					},
+					"before_switch_once": schema.ListAttribute{
+						MarkdownDescription: "Run on the first host only (database migrations), after `before_switch` passed on every host and before the switch; " +
+							"a failure aborts the deployment like `before_switch`. Without `ssh` hosts it runs once, like `before_switch`.",
+						ElementType: types.StringType,
+						Optional:    true,
+					},
 					"after_switch": schema.ListAttribute{
 						MarkdownDescription: "Run once the new release is live (cache warm-up); a failure counts as a failed deployment and triggers the rollback.",
 						ElementType:         types.StringType,
@@ -256,8 +263,10 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 					},
 				},
 			},
-			"smoke_test": httpCheckBlock("HTTP check run after the switch, and again on the previous release after a rollback.",
-				"URL to request, e.g. `http://127.0.0.1:8080/health`.", nil),
+			"smoke_test": perHostURL(httpCheckBlock("HTTP check run after the switch, and again on the previous release after a rollback.",
+				"URL to request, e.g. `http://127.0.0.1:8080/health`. With `ssh` hosts, `{host}` in the URL stands for each host "+
+					"(its name or address as written in `hosts`, without the SSH port) and the check runs on every host: `http://{host}:8080/health`; "+
+					"without `{host}` it runs once.", nil)),
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true}),
 		},
 	}

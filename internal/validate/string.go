@@ -155,6 +155,17 @@ func CheckURL() validator.String {
 	})
 }
 
+// HostCheckURL is CheckURL for a URL that may name each host of a fleet with
+// {host} (a smoke test run on every host).
+func HostCheckURL() validator.String {
+	return String("value must be an http:// or https:// URL with a host, or {host}", "Invalid check URL", func(s string) error {
+		if err := check.ValidateHostURL(s); err != nil {
+			return fmt.Errorf("%w, for example http://{host}:8080/health or http://127.0.0.1:8080/health", err)
+		}
+		return nil
+	})
+}
+
 // HTTPMethod accepts the methods an HTTP check sends, in upper case.
 func HTTPMethod() validator.String {
 	return String("value must be an HTTP method in upper case, such as GET", "Invalid HTTP method", check.ValidateMethod)
