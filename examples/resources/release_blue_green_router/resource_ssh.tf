@@ -1,8 +1,10 @@
-# The switch on both load balancers of an HA pair, over SSH. On each host the
-# upstream file is written beside config_file and renamed over it, nginx tests it and
-# reloads; a host whose test or reload fails gets its previous file back. The deploy
-# account owns /etc/nginx/release (included from http {}) and may run the two nginx
-# commands with sudo (a NOPASSWD rule: there is no terminal to type a password in).
+# The switch on both load balancers of an HA pair, over SSH, one host after the
+# other: the upstream file is written beside config_file and renamed over it, then
+# nginx tests it and reloads. When a host fails, the hosts already switched are put
+# back and the error lists what each host routes to now. Refresh reads every host:
+# hosts that disagree show as a change of `active` in the next plan.
+# The deploy account owns /etc/nginx/release (included from http {}) and may run the
+# two nginx commands with sudo (a NOPASSWD rule: there is no terminal for a password).
 variable "deploy_key" {
   description = "Private key (OpenSSH or PEM) of the deploy account on the load balancers, e.g. from TF_VAR_deploy_key."
   type        = string

@@ -1,4 +1,5 @@
-# Over SSH: the same maintenance page on every host. The deploy account must be able
+# Over SSH: the same maintenance page on every host, one host after the other; when
+# one fails, the hosts already changed are put back. The deploy account must be able
 # to write the files (the nginx snippet's folder, or the directory) and, for nginx,
 # run the test and reload commands with sudo (a NOPASSWD rule).
 variable "deploy_key" {
