@@ -26,6 +26,17 @@ provider "release" {
       events = ["deployed", "rolled_back", "failed", "promoted"]
     }
   }
+
+  # Defaults for every ssh block (deployments, routers, maintenance pages): the
+  # resources then only name their hosts. Host keys are always checked against
+  # known_hosts, committed beside the configuration.
+  ssh {
+    user            = "deploy"
+    private_key     = var.deploy_key # or agent = true (the ssh-agent at SSH_AUTH_SOCK)
+    passphrase      = var.deploy_key_passphrase
+    known_hosts     = file("${path.module}/known_hosts")
+    connect_timeout = "30s"
+  }
 }
 
 variable "dav_password" {
@@ -41,4 +52,20 @@ variable "release_dsn" {
 variable "mattermost_webhook" {
   type      = string
   sensitive = true
+}
+
+# The provider's configuration is never written to the state; an ephemeral variable
+# is not written to a saved plan either (give it again, e.g. as TF_VAR_deploy_key,
+# when applying the plan).
+variable "deploy_key" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+
+variable "deploy_key_passphrase" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+  default   = null # the key is not encrypted
 }
