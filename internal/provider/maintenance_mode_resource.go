@@ -533,6 +533,11 @@ func (r *maintenanceModeResource) Delete(ctx context.Context, req resource.Delet
 	timeout, d := m.Timeouts.Delete(ctx, defaultMaintenanceTimeout)
 	resp.Diagnostics.Append(d...)
 	if sm, at := m.ssh(); r.data.sshPlanMustRead(sm) {
+		if m.mode() == "off" {
+			// Nothing to turn off, and no key to check the hosts with.
+			tflog.Info(ctx, "maintenance is off in the state and the SSH key is write-only: nothing to do on the hosts")
+			return
+		}
 		resp.Diagnostics.AddAttributeError(at.AtName("private_key_wo"), "Unable to turn maintenance mode off",
 			"The SSH key is write-only (private_key_wo) and a destroy has no configuration to read it from, so maintenance was left as it is. "+
 				"Apply enabled = false first, or give a credential that is kept (private_key, agent, or the provider's ssh block).")

@@ -184,11 +184,10 @@ func (f *Fleet) Switch(ctx context.Context, colour Colour, check HealthCheck) (S
 		}
 	}
 	var st State
-	first := true
 	err := f.each(ctx, func(r Router) error {
 		s, err := r.Switch(ctx, colour, shared)
-		if err == nil && first {
-			st, first = s, false
+		if err == nil && !s.SwitchedAt.Before(st.SwitchedAt) {
+			st = s // the newest switch, as Read reports it
 		}
 		return err
 	})
