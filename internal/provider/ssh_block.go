@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/host"
 	"github.com/releaseplan/terraform-provider-release/internal/validate"
@@ -445,6 +446,7 @@ func (d *providerData) openSSH(ctx context.Context, m *sshModel, keyWO types.Str
 			".\nNothing was changed on any host. Check that every host is up and reachable and that known_hosts holds its key, then try again.")
 		return nil, done, false
 	}
+	tflog.Debug(ctx, "connected to the SSH hosts", map[string]any{"hosts": hostNames(hosts)})
 	return hosts, done, true
 }
 
