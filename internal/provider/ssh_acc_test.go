@@ -313,3 +313,117 @@ func TestAccSSHMaintenanceMode_directoryOnTwoHosts(t *testing.T) {
 		},
 	})
 }
+
+func sshDirectoryRouterConfig(env *acctest.Env, f *sshtest.Fleet, active string) string {
+	return sshProviderBlock(env, f, f.KnownHosts(), false) + fmt.Sprintf(`
+resource "release_blue_green_router" "site" {
+  active = %q
+  directory {
+    path = "%s/site"
+    ssh {
+      hosts       = %s
+      private_key = %q
+    }
+  }
+}
+`, active, sshLBRoot, hclList(f.Addrs()), f.ClientKeyPEM)
+}
+
+// linksTo checks every host's live symlink.
+func linksTo(f *sshtest.Fleet, colour string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		for i := range f.Hosts {
+			if target, err := os.Readlink(f.Local(i, sshLBRoot+"/site/live")); err != nil || target != colour {
+				return fmt.Errorf("host %d's live link = %q, %v; want %s", i, target, err, colour)
+			}
+		}
+		return nil
+	}
+}
+
+func TestAccSSHBlueGreenRouter_directoryTwoHosts(t *testing.T) {
+	env := acctest.NewEnv(t)
+	f := sshtest.Start(t, 2, sshtest.Root(sshLBRoot))
+	for i := range f.Hosts {
+		for _, c := range []string{"blue", "green"} {
+			if err := os.MkdirAll(f.Local(i, sshLBRoot+"/site/"+c), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: sshDirectoryRouterConfig(env, f, "green"), Check: linksTo(f, "green")},
+			{
+				// Host 2 lost its blue folder: nothing switches to blue.
+				PreConfig:   func() { _ = os.RemoveAll(f.Local(1, sshLBRoot+"/site/blue")) },
+				Config:      sshDirectoryRouterConfig(env, f, "blue"),
+				ExpectError: regexp.MustCompile(`(?s)` + words("On host "+f.Addr(1)+":")),
+			},
+			{
+				PreConfig: func() {
+					if err := linksTo(f, "green")(nil); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.MkdirAll(f.Local(1, sshLBRoot+"/site/blue"), 0o755); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: sshDirectoryRouterConfig(env, f, "blue"),
+				Check:  linksTo(f, "blue"),
+			},
+		},
+	})
+}
+
+func TestAccSSHMaintenanceMode_nginxOnTwoHosts(t *testing.T) {
+	env := acctest.NewEnv(t)
+	f := sshtest.Start(t, 2, sshtest.Root(sshSiteRoot))
+	config := func(enabled bool) string {
+		return sshProviderBlock(env, f, f.KnownHosts(), true) + fmt.Sprintf(`
+resource "release_maintenance_mode" "site" {
+  enabled = %t
+  nginx {
+    config_file    = "%s/maintenance.conf"
+    test_command   = "true"
+    reload_command = "true"
+    ssh {
+      hosts = %s
+    }
+  }
+}
+`, enabled, sshSiteRoot, hclList(f.Addrs()))
+	}
+	blocking := func(want bool) resource.TestCheckFunc {
+		return func(*terraform.State) error {
+			for i := range f.Hosts {
+				b, err := os.ReadFile(f.Local(i, sshSiteRoot+"/maintenance.conf"))
+				if err != nil {
+					return fmt.Errorf("host %d: %w", i, err)
+				}
+				if got := strings.Contains(string(b), "return 503;"); got != want {
+					return fmt.Errorf("host %d's snippet answers 503: %t, want %t:\n%s", i, got, want, b)
+				}
+			}
+			return nil
+		}
+	}
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: config(true), Check: blocking(true)},
+			{Config: config(false), Check: blocking(false)},
+			{
+				ResourceName:      "release_maintenance_mode.site",
+				ImportState:       true,
+				ImportStateId:     "nginx:ssh://" + strings.Join(f.Addrs(), ",") + sshSiteRoot + "/maintenance.conf",
+				ImportStateVerify: true,
+				// Not recorded in the snippet.
+				ImportStateVerifyIgnore: []string{"nginx.reload_command", "nginx.test_command"},
+			},
+		},
+	})
+}
