@@ -247,7 +247,6 @@ type sshSettings struct {
 	hosts                                      []string
 	user, key, passphrase, knownHosts, timeout types.String
 	agent                                      types.Bool
-	maxParallel                                int
 	unknownHosts                               bool
 }
 
@@ -268,13 +267,10 @@ func (d *providerData) merge(m *sshModel, keyWO types.String) sshSettings {
 	s := sshSettings{
 		user: pick(m.User, def.User), passphrase: pick(m.Passphrase, def.Passphrase),
 		knownHosts: pick(m.KnownHosts, def.KnownHosts), timeout: pick(m.ConnectTimeout, def.ConnectTimeout),
-		key: pick(keyWO, pick(m.PrivateKey, def.PrivateKey)), agent: m.Agent, maxParallel: defaultSSHMaxParallel,
+		key: pick(keyWO, pick(m.PrivateKey, def.PrivateKey)), agent: m.Agent,
 	}
 	if s.agent.IsNull() {
 		s.agent = def.Agent
-	}
-	if !m.MaxParallel.IsNull() && !m.MaxParallel.IsUnknown() && m.MaxParallel.ValueInt64() > 0 {
-		s.maxParallel = int(m.MaxParallel.ValueInt64())
 	}
 	if m.Hosts.IsUnknown() {
 		s.unknownHosts = true
