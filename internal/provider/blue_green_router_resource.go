@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -87,10 +87,12 @@ type blueGreenNginxModel struct {
 	ReloadCommand     types.String `tfsdk:"reload_command"`
 	TestCommand       types.String `tfsdk:"test_command"`
 	PreviewServerName types.String `tfsdk:"preview_server_name"`
+	SSH               *sshModel    `tfsdk:"ssh"`
 }
 
 type blueGreenDirectoryModel struct {
 	Path types.String `tfsdk:"path"`
+	SSH  *sshModel    `tfsdk:"ssh"`
 }
 
 // blueGreenHealthCheckModel is the health_check block: an HTTP check block whose
@@ -208,6 +210,11 @@ func blueGreenRouterSchema() schema.Schema {
 						Validators:          []validator.String{validate.HostName()},
 					},
 				},
+				Blocks: map[string]schema.Block{
+					"ssh": sshBlock("the load balancers (an HA pair, say) whose include file is switched. The hosts are switched one after the other " +
+						"(write, `test_command`, `reload_command` on each); when one fails, the hosts already switched are put back and the error lists what " +
+						"each host routes to now. Refresh reads every host: hosts that disagree show as a change of `active` in the next plan"),
+				},
 			},
 			"directory": schema.SingleNestedBlock{
 				MarkdownDescription: "Route a static site: `<path>/live` becomes a symlink to `<path>/blue` or `<path>/green`, " +
@@ -218,6 +225,10 @@ func blueGreenRouterSchema() schema.Schema {
 						Optional:            true,
 						PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 					},
+				},
+				Blocks: map[string]schema.Block{
+					"ssh": sshBlock("the web servers whose `live` symlink is switched, one host after the other; when one fails, the hosts already " +
+						"switched are put back. Refresh reads every host: hosts that disagree show as a change of `active` in the next plan"),
 				},
 			},
 			"health_check": httpCheckBlock("HTTP check the colour about to go live must pass before the switch. It runs only when "+
@@ -304,7 +315,56 @@ func (r *blueGreenRouterResource) ModifyPlan(ctx context.Context, req resource.M
 		plan.SwitchedAt = state.SwitchedAt
 		plan.PreviousActive = state.PreviousActive
 	}
+	r.planSSH(ctx, req.Config, &plan, state, &resp.Diagnostics)
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// planSSH checks the ssh block against the provider's defaults (a missing
+// user, credential or known_hosts is an error at plan time) and applies the
+// write-only key rule: when refresh could not read the hosts, it reads them
+// here with the configuration's key, and a fleet that does not route as the
+// state says plans a switch of every host.
+func (r *blueGreenRouterResource) planSSH(ctx context.Context, cfg tfsdk.Config, plan, state *blueGreenRouterResourceModel, diags *diag.Diagnostics) {
+	sm, at := plan.ssh()
+	if sm == nil {
+		return
+	}
+	keyWO := plan.writeOnlyKey(ctx, cfg, diags)
+	_, ds := r.data.sshConfigs(ctx, sm, keyWO, at)
+	diags.Append(ds...)
+	if ds.HasError() || state == nil || plan.SwitchedAt.IsUnknown() {
+		return
+	}
+	if stateSSH, _ := state.ssh(); !r.data.sshPlanMustRead(stateSSH) {
+		return
+	}
+	rt, closeHosts, ok := r.open(ctx, plan, keyWO, diags)
+	defer closeHosts()
+	if !ok {
+		return
+	}
+	st, err := rt.Read(ctx)
+	switch {
+	case errors.Is(err, router.ErrNotFound):
+		st.Live = "nothing (no router configuration on any host)"
+	case err != nil:
+		diags.AddError("Unable to read "+plan.describe(), err.Error())
+		return
+	case st.Active != "" && string(st.Active) == state.Active.ValueString():
+		return
+	}
+	plan.SwitchedAt = types.StringUnknown()
+	diags.AddWarning("The hosts do not route as the state says",
+		fmt.Sprintf("%s routes to %s, while the state says %s: the apply switches every host to %s.",
+			plan.describe(), describeLive(st), state.Active.ValueString(), plan.Active.ValueString()))
+}
+
+// describeLive says what a router state routes to.
+func describeLive(st router.State) string {
+	if st.Active == "" {
+		return st.Live
+	}
+	return fmt.Sprintf("%s (%s)", st.Active, st.Live)
 }
 
 func (m *blueGreenRouterResourceModel) routerID() types.String {
@@ -351,6 +411,12 @@ func routingChanged(state, plan *blueGreenRouterResourceModel) bool {
 	if !plan.Active.Equal(state.Active) || !plan.PreviewUpstream.Equal(state.PreviewUpstream) {
 		return true
 	}
+	// Other hosts (one added, say) need the router written too.
+	planSSH, _ := plan.ssh()
+	stateSSH, _ := state.ssh()
+	if (planSSH == nil) != (stateSSH == nil) || planSSH != nil && !planSSH.Hosts.Equal(stateSSH.Hosts) {
+		return true
+	}
 	if plan.Nginx != nil {
 		if state.Nginx == nil || !plan.Nginx.PreviewServerName.Equal(state.Nginx.PreviewServerName) {
 			return true
@@ -364,9 +430,42 @@ func routingChanged(state, plan *blueGreenRouterResourceModel) bool {
 	return false
 }
 
-func (m *blueGreenRouterResourceModel) router(ctx context.Context) router.Router {
+// ssh is the router's ssh block (nil without one) and its path.
+func (m *blueGreenRouterResourceModel) ssh() (*sshModel, path.Path) {
 	if m.Directory != nil {
-		return &router.Directory{Path: m.Directory.Path.ValueString()}
+		return m.Directory.SSH, path.Root("directory").AtName("ssh")
+	}
+	if m.Nginx != nil {
+		return m.Nginx.SSH, path.Root("nginx").AtName("ssh")
+	}
+	return nil, path.Empty()
+}
+
+// router is the router on hosts: this machine without hosts, else a
+// router.Fleet that switches every host.
+func (m *blueGreenRouterResourceModel) router(hosts []host.Host) router.Router {
+	if len(hosts) == 0 {
+		return m.routerOn(nil)
+	}
+	return &router.Fleet{Hosts: hosts, On: m.routerOn}
+}
+
+// open connects to the router's hosts (keyWO: the ssh block's write-only key
+// from the configuration, null without one) and returns the router on them;
+// done closes the connections. ok is false when diags got an error.
+func (r *blueGreenRouterResource) open(ctx context.Context, m *blueGreenRouterResourceModel, keyWO types.String, diags *diag.Diagnostics) (rt router.Router, done func(), ok bool) {
+	sm, at := m.ssh()
+	hosts, done, ok := r.data.openSSH(ctx, sm, keyWO, at, diags)
+	if !ok {
+		return nil, done, false
+	}
+	return m.router(hosts), done, true
+}
+
+// routerOn is the router on one host (nil: this machine).
+func (m *blueGreenRouterResourceModel) routerOn(h host.Host) router.Router {
+	if m.Directory != nil {
+		return &router.Directory{Path: m.Directory.Path.ValueString(), Host: h}
 	}
 	n := m.Nginx
 	test := defaultNginxTestCommand
@@ -381,6 +480,7 @@ func (m *blueGreenRouterResourceModel) router(ctx context.Context) router.Router
 		PreviewServerName: n.PreviewServerName.ValueString(),
 		TestCommand:       test,
 		ReloadCommand:     n.ReloadCommand.ValueString(),
+		Host:              h,
 	}
 }
 
@@ -430,10 +530,27 @@ func (m *blueGreenRouterResourceModel) observe(st router.State) {
 }
 
 func (m *blueGreenRouterResourceModel) describe() string {
-	if m.Nginx != nil {
-		return fmt.Sprintf("nginx upstream %s (%s)", m.Nginx.UpstreamName.ValueString(), m.Nginx.ConfigFile.ValueString())
+	on := ""
+	if sm, _ := m.ssh(); sm != nil {
+		var hosts []string
+		_ = sm.Hosts.ElementsAs(context.Background(), &hosts, false)
+		on = " on " + strings.Join(hosts, ", ")
 	}
-	return fmt.Sprintf("directory router %s", filepath.Join(m.Directory.Path.ValueString(), router.LiveLink))
+	if m.Nginx != nil {
+		return fmt.Sprintf("nginx upstream %s (%s)%s", m.Nginx.UpstreamName.ValueString(), m.Nginx.ConfigFile.ValueString(), on)
+	}
+	return fmt.Sprintf("directory router %s%s", filepath.Join(m.Directory.Path.ValueString(), router.LiveLink), on)
+}
+
+// writeOnlyKey reads the ssh block's private_key_wo from the configuration.
+func (m *blueGreenRouterResourceModel) writeOnlyKey(ctx context.Context, cfg tfsdk.Config, diags *diag.Diagnostics) types.String {
+	sm, at := m.ssh()
+	if sm == nil {
+		return types.StringNull()
+	}
+	key, d := sshWriteOnlyKey(ctx, cfg, at)
+	diags.Append(d...)
+	return key
 }
 
 func (r *blueGreenRouterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -446,7 +563,7 @@ func (r *blueGreenRouterResource) Create(ctx context.Context, req resource.Creat
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r.apply(ctx, &plan, nil, &resp.State, &resp.Diagnostics)
+	r.apply(ctx, &plan, nil, plan.writeOnlyKey(ctx, req.Config, &resp.Diagnostics), &resp.State, &resp.Diagnostics)
 }
 
 func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -454,8 +571,9 @@ func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.Updat
 	if !ok {
 		return
 	}
-	if !routingChanged(&state, &plan) {
-		// Commands, health check or on_destroy only: nothing to rewrite.
+	if !plan.SwitchedAt.IsUnknown() {
+		// Commands, health check or on_destroy only (ModifyPlan plans a new
+		// switched_at for every change to routing): nothing to rewrite.
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
@@ -463,18 +581,22 @@ func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.Updat
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r.apply(ctx, &plan, &state, &resp.State, &resp.Diagnostics)
+	r.apply(ctx, &plan, &state, plan.writeOnlyKey(ctx, req.Config, &resp.Diagnostics), &resp.State, &resp.Diagnostics)
 }
 
 // apply switches the router to plan.Active. On failure the saved state is what is
 // really live (prior, refreshed from the machine), never the plan.
-func (r *blueGreenRouterResource) apply(ctx context.Context, plan, prior *blueGreenRouterResourceModel, out stateSetter, diags *diag.Diagnostics) {
+func (r *blueGreenRouterResource) apply(ctx context.Context, plan, prior *blueGreenRouterResourceModel, keyWO types.String, out stateSetter, diags *diag.Diagnostics) {
 	ctx, done := historyOperation(ctx, diags)
 	defer done()
 	colour := router.Colour(plan.Active.ValueString())
-	rt := plan.router(ctx)
 	hc := plan.healthCheck(ctx, diags)
 	if diags.HasError() {
+		return
+	}
+	rt, closeHosts, ok := r.open(ctx, plan, keyWO, diags)
+	defer closeHosts()
+	if !ok {
 		return
 	}
 	tflog.Info(ctx, "Switching blue/green router", map[string]any{"colour": string(colour), "router": plan.describe()})
@@ -506,6 +628,10 @@ func (r *blueGreenRouterResource) apply(ctx context.Context, plan, prior *blueGr
 }
 
 func switchFailureDetail(plan *blueGreenRouterResourceModel, colour router.Colour, err error) string {
+	var fe *router.FleetError
+	if errors.As(err, &fe) {
+		return fmt.Sprintf("On host %s: %s\n\n%s", fe.Host, switchFailureDetail(plan, colour, fe.Err), fe.Report())
+	}
 	var se *router.SwitchError
 	if !errors.As(err, &se) {
 		return err.Error()
@@ -564,7 +690,16 @@ func (r *blueGreenRouterResource) Read(ctx context.Context, req resource.ReadReq
 		resp.Diagnostics.AddError("Unable to read blue/green router", "The state names neither an nginx nor a directory router. Remove it from the state (terraform state rm) and import it again.")
 		return
 	}
-	st, err := state.router(ctx).Read(ctx)
+	if sm, at := state.ssh(); r.data.sshPlanMustRead(sm) {
+		sshReadCredentialWarning(&resp.Diagnostics, at, state.describe())
+		return
+	}
+	rt, closeHosts, ok := r.open(ctx, &state, types.StringNull(), &resp.Diagnostics)
+	defer closeHosts()
+	if !ok {
+		return
+	}
+	st, err := rt.Read(ctx)
 	if errors.Is(err, router.ErrNotFound) {
 		tflog.Info(ctx, "Blue/green router is gone; removing it from the state", map[string]any{"router": state.describe()})
 		resp.State.RemoveResource(ctx)
@@ -589,19 +724,47 @@ func (r *blueGreenRouterResource) Delete(ctx context.Context, req resource.Delet
 		return
 	}
 	tflog.Info(ctx, "Removing the blue/green router", map[string]any{"router": state.describe()})
-	if err := state.router(ctx).Remove(ctx); err != nil {
+	if sm, at := state.ssh(); r.data.sshPlanMustRead(sm) {
+		resp.Diagnostics.AddAttributeError(at.AtName("private_key_wo"), "Unable to remove "+state.describe(),
+			"The SSH key is write-only (private_key_wo) and a destroy has no configuration to read it from. Give a credential that is kept "+
+				"(private_key, agent, or the provider's ssh block) and apply before destroying, or set on_destroy = \"keep\".")
+		return
+	}
+	rt, closeHosts, ok := r.open(ctx, &state, types.StringNull(), &resp.Diagnostics)
+	defer closeHosts()
+	if !ok {
+		return
+	}
+	if err := rt.Remove(ctx); err != nil {
 		resp.Diagnostics.AddError("Unable to remove "+state.describe(), err.Error()+
 			"\nTraffic still goes to "+state.Active.ValueString()+". Remove the server blocks that proxy to the upstream first, or set on_destroy = \"keep\".")
 	}
 }
 
-// ImportState takes the nginx config_file, or the directory path of a directory router.
+// ImportState takes the nginx config_file, or the directory path of a directory
+// router; on remote hosts, ssh://[user@]host1,host2:2222/path (the credentials
+// and known_hosts come from the provider's ssh block).
 func (r *blueGreenRouterResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	id := req.ID
-	fi, err := os.Stat(id)
+	sm, id, remote, err := parseSSHImportID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to import blue/green router", err.Error()+".")
+		return
+	}
+	h := host.Host(host.Local{})
+	if remote {
+		hosts, closeHosts, ok := r.data.openSSH(ctx, sm, types.StringNull(), path.Root("nginx").AtName("ssh"), &resp.Diagnostics)
+		defer closeHosts()
+		if !ok {
+			resp.Diagnostics.AddError("Unable to import blue/green router", "Set user, known_hosts and a credential in the provider's ssh block to import from remote hosts.")
+			return
+		}
+		h = hosts[0]
+	}
+	fi, err := h.Stat(ctx, id)
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to import blue/green router",
-			fmt.Sprintf("%v.\nImport with the nginx include file the router owns (e.g. /etc/nginx/conf.d/app-upstream.conf) or the directory holding the live symlink.", err))
+			fmt.Sprintf("%s: %v.\nImport with the nginx include file the router owns (e.g. /etc/nginx/conf.d/app-upstream.conf) or the directory holding the live symlink, "+
+				"prefixed with ssh://[user@]host1,host2/ on remote hosts.", h.Name(), err))
 		return
 	}
 	m := blueGreenRouterResourceModel{
@@ -610,9 +773,9 @@ func (r *blueGreenRouterResource) ImportState(ctx context.Context, req resource.
 		Timeouts:  timeouts.Value{Object: types.ObjectNull(map[string]attr.Type{"create": types.StringType, "update": types.StringType})},
 	}
 	if fi.IsDir() {
-		m.Directory = &blueGreenDirectoryModel{Path: types.StringValue(id)}
+		m.Directory = &blueGreenDirectoryModel{Path: types.StringValue(id), SSH: sm}
 	} else {
-		meta, err := router.ReadMeta(ctx, host.Local{}, id)
+		meta, err := router.ReadMeta(ctx, h, id)
 		if err != nil {
 			resp.Diagnostics.AddError("Unable to import blue/green router", err.Error()+".\nOnly files written by release_blue_green_router can be imported.")
 			return
@@ -623,6 +786,7 @@ func (r *blueGreenRouterResource) ImportState(ctx context.Context, req resource.
 			PreviewServerName: optionalString(meta.PreviewServerName, ""),
 			TestCommand:       optionalString(meta.TestCommand, defaultNginxTestCommand),
 			ReloadCommand:     optionalString(meta.ReloadCommand, router.DefaultReloadCommand),
+			SSH:               sm,
 		}
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)

@@ -18,10 +18,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/host"
 	"github.com/releaseplan/terraform-provider-release/internal/maintenance"
 	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
@@ -30,6 +32,7 @@ var (
 	_ resource.ResourceWithConfigure        = (*maintenanceModeResource)(nil)
 	_ resource.ResourceWithImportState      = (*maintenanceModeResource)(nil)
 	_ resource.ResourceWithConfigValidators = (*maintenanceModeResource)(nil)
+	_ resource.ResourceWithModifyPlan       = (*maintenanceModeResource)(nil)
 )
 
 // NewMaintenanceModeResource returns the release_maintenance_mode resource.
@@ -58,12 +61,14 @@ type maintenanceModeResourceModel struct {
 
 type maintenanceDirectory struct {
 	Path types.String `tfsdk:"path"`
+	SSH  *sshModel    `tfsdk:"ssh"`
 }
 
 type maintenanceNginx struct {
 	ConfigFile    types.String `tfsdk:"config_file"`
 	ReloadCommand types.String `tfsdk:"reload_command"`
 	TestCommand   types.String `tfsdk:"test_command"`
+	SSH           *sshModel    `tfsdk:"ssh"`
 }
 
 type maintenanceScalingo struct {
@@ -79,6 +84,10 @@ type maintenanceVariableNames struct {
 }
 
 const defaultMaintenanceTimeout = 10 * time.Minute
+
+// sshMaintenanceDoc ends the description of the maintenance ssh blocks.
+const sshMaintenanceDoc = "one host after the other; when one fails, the hosts already changed are put back and the error lists " +
+	"the maintenance of each host. Refresh reads every host: hosts that disagree show as a change in the next plan"
 
 // restartPendingKey marks, in private state, a Scalingo change whose restart failed.
 const restartPendingKey = "restart_pending"
@@ -152,6 +161,7 @@ func maintenanceModeSchema(ctx context.Context) schema.Schema {
 						Validators: []validator.String{validate.AbsolutePath()},
 					},
 				},
+				Blocks: map[string]schema.Block{"ssh": sshBlock("the web servers whose folder gets the maintenance files, " + sshMaintenanceDoc)},
 			},
 			"nginx": schema.SingleNestedBlock{
 				MarkdownDescription: "Own an nginx snippet, included in the site's `server {}` block, that answers 503 with `Retry-After` and the page `<config_file>.html` to everyone but `allowed_ips`. Each change is validated with `test_command` and applied with `reload_command`; on failure the previous snippet is put back.",
@@ -170,6 +180,7 @@ func maintenanceModeSchema(ctx context.Context) schema.Schema {
 						Optional:            true, Computed: true, Default: stringdefault.StaticString(maintenance.DefaultTestCommand),
 					},
 				},
+				Blocks: map[string]schema.Block{"ssh": sshBlock("the nginx hosts that get the snippet (each tested and reloaded), " + sshMaintenanceDoc)},
 			},
 			"scalingo": schema.SingleNestedBlock{
 				MarkdownDescription: "Set the app's `MAINTENANCE_ENABLE`, `MAINTENANCE_BANNER_ENABLE` (`1`/`0`) and `MAINTENANCE_BANNER_MESSAGE` variables, then restart it and wait for the restart. Needs the provider's `scalingo` block.",
@@ -207,16 +218,63 @@ func (r *maintenanceModeResource) ConfigValidators(_ context.Context) []resource
 	}
 }
 
-// backend builds the maintenance backend the model's block describes.
-func (r *maintenanceModeResource) backend(ctx context.Context, m *maintenanceModeResourceModel) (maintenance.Switch, string, error) {
+// ssh is the model's ssh block (nil without one) and its path.
+func (m *maintenanceModeResourceModel) ssh() (*sshModel, path.Path) {
+	switch {
+	case m.Directory != nil:
+		return m.Directory.SSH, path.Root("directory").AtName("ssh")
+	case m.Nginx != nil:
+		return m.Nginx.SSH, path.Root("nginx").AtName("ssh")
+	}
+	return nil, path.Empty()
+}
+
+// writeOnlyKey reads the ssh block's private_key_wo from the configuration.
+func (m *maintenanceModeResourceModel) writeOnlyKey(ctx context.Context, cfg tfsdk.Config, diags *diag.Diagnostics) types.String {
+	sm, at := m.ssh()
+	if sm == nil {
+		return types.StringNull()
+	}
+	key, d := sshWriteOnlyKey(ctx, cfg, at)
+	diags.Append(d...)
+	return key
+}
+
+// open connects to the hosts of the ssh block (keyWO: its write-only key from
+// the configuration, null without one) and builds the backend on them; done
+// closes the connections. ok is false when diags got an error.
+func (r *maintenanceModeResource) open(ctx context.Context, m *maintenanceModeResourceModel, keyWO types.String, diags *diag.Diagnostics) (b maintenance.Switch, id string, done func(), ok bool) {
+	sm, at := m.ssh()
+	hosts, done, ok := r.data.openSSH(ctx, sm, keyWO, at, diags)
+	if !ok {
+		return nil, "", done, false
+	}
+	b, id, err := r.backend(ctx, m, hosts)
+	if err != nil {
+		diags.AddError("Unable to reach the maintenance mode", err.Error()+". Nothing was changed. Configure the provider's scalingo block (or SCALINGO_API_TOKEN), then try again.")
+		return nil, "", done, false
+	}
+	return b, id, done, true
+}
+
+// backend builds the maintenance backend the model's block describes, on hosts
+// (none: this machine; several: a maintenance.Fleet).
+func (r *maintenanceModeResource) backend(ctx context.Context, m *maintenanceModeResourceModel, hosts []host.Host) (maintenance.Switch, string, error) {
+	on := func(place func(h host.Host) maintenance.Switch) maintenance.Switch {
+		if len(hosts) == 0 {
+			return place(nil)
+		}
+		return &maintenance.Fleet{Hosts: hosts, On: place}
+	}
 	switch {
 	case m.Directory != nil:
 		p := m.Directory.Path.ValueString()
-		return &maintenance.Directory{Path: p}, "directory:" + p, nil
+		return on(func(h host.Host) maintenance.Switch { return &maintenance.Directory{Path: p, Host: h} }), "directory:" + p, nil
 	case m.Nginx != nil:
-		p := m.Nginx.ConfigFile.ValueString()
-		return &maintenance.Nginx{ConfigFile: p, ReloadCommand: m.Nginx.ReloadCommand.ValueString(),
-			TestCommand: m.Nginx.TestCommand.ValueString()}, "nginx:" + p, nil
+		p, reload, test := m.Nginx.ConfigFile.ValueString(), m.Nginx.ReloadCommand.ValueString(), m.Nginx.TestCommand.ValueString()
+		return on(func(h host.Host) maintenance.Switch {
+			return &maintenance.Nginx{ConfigFile: p, ReloadCommand: reload, TestCommand: test, Host: h}
+		}), "nginx:" + p, nil
 	case m.Scalingo != nil:
 		c, err := r.data.scalingoClient(ctx)
 		if err != nil {
@@ -279,6 +337,16 @@ func (m *maintenanceModeResourceModel) observe(b maintenance.Switch, s maintenan
 	}
 }
 
+// observeDisagreement records a fleet whose hosts show different maintenance
+// as a state no configuration asks for (maintenance on, with a message naming
+// what each host shows), so the next plan shows a change and its apply sets
+// every host alike.
+func (m *maintenanceModeResourceModel) observeDisagreement(d *maintenance.DisagreementError) {
+	m.Enabled = types.BoolValue(true)
+	m.Banner = types.BoolValue(false)
+	m.Message = types.StringValue("(hosts disagree: " + d.Summary() + ")")
+}
+
 func describeMaintenance(s maintenance.State) string {
 	switch {
 	case !s.Enabled:
@@ -289,26 +357,30 @@ func describeMaintenance(s maintenance.State) string {
 	return "on"
 }
 
-func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenanceModeResourceModel, timeout time.Duration, diags *diag.Diagnostics, verb string) bool {
+func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenanceModeResourceModel, keyWO types.String, timeout time.Duration, diags *diag.Diagnostics, verb string) bool {
 	want := m.state(ctx, diags)
 	if diags.HasError() {
 		return false
 	}
-	b, id, err := r.backend(ctx, m)
-	if err != nil {
-		diags.AddError("Unable to "+verb+" maintenance mode", err.Error()+". Nothing was changed. Configure the provider's scalingo block (or SCALINGO_API_TOKEN), then apply again.")
-		return false
-	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	b, id, closeHosts, ok := r.open(ctx, m, keyWO, diags)
+	defer closeHosts()
+	if !ok {
+		return false
+	}
 	tflog.Info(ctx, "setting maintenance mode", map[string]any{"backend": b.Describe(), "mode": describeMaintenance(want)})
 	ctx, done := historyOperation(ctx, diags)
 	defer done()
 	if err := b.Apply(ctx, want); err != nil {
 		now, rerr := b.Read(context.WithoutCancel(ctx))
 		where := "could not be read back (" + orPlaceholder(errMessage(rerr), "no error") + ")"
-		if rerr == nil {
+		var disagree *maintenance.DisagreementError
+		switch {
+		case rerr == nil:
 			where = "is " + describeMaintenance(now)
+		case errors.As(rerr, &disagree):
+			where = "differs between hosts (" + disagree.Summary() + ")"
 		}
 		if errors.Is(err, maintenance.ErrNotOwned) {
 			diags.AddError("Unable to "+verb+" maintenance mode on "+b.Describe(), err.Error()+". Nothing was changed.")
@@ -333,6 +405,9 @@ func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenan
 		case rerr == nil:
 			m.ID = types.StringValue(id)
 			m.observe(b, now)
+		case disagree != nil:
+			m.ID = types.StringValue(id)
+			m.observeDisagreement(disagree)
 		}
 		return false
 	}
@@ -369,7 +444,7 @@ func (r *maintenanceModeResource) Create(ctx context.Context, req resource.Creat
 	}
 	timeout, d := m.Timeouts.Create(ctx, defaultMaintenanceTimeout)
 	resp.Diagnostics.Append(d...)
-	if r.apply(ctx, &m, nil, timeout, &resp.Diagnostics, "set") || !m.ID.IsNull() && !m.ID.IsUnknown() {
+	if r.apply(ctx, &m, nil, m.writeOnlyKey(ctx, req.Config, &resp.Diagnostics), timeout, &resp.Diagnostics, "set") || !m.ID.IsNull() && !m.ID.IsUnknown() {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 	}
 }
@@ -383,7 +458,7 @@ func (r *maintenanceModeResource) Update(ctx context.Context, req resource.Updat
 	}
 	timeout, d := m.Timeouts.Update(ctx, defaultMaintenanceTimeout)
 	resp.Diagnostics.Append(d...)
-	ok := r.apply(ctx, &m, &prior, timeout, &resp.Diagnostics, "change")
+	ok := r.apply(ctx, &m, &prior, m.writeOnlyKey(ctx, req.Config, &resp.Diagnostics), timeout, &resp.Diagnostics, "change")
 	if !ok && m.ID.IsUnknown() {
 		m.ID = prior.ID
 	}
@@ -408,9 +483,13 @@ func (r *maintenanceModeResource) Read(ctx context.Context, req resource.ReadReq
 	if m.Scalingo != nil && m.Scalingo.Restart.IsNull() {
 		m.Scalingo.Restart = types.BoolValue(true)
 	}
-	b, id, err := r.backend(ctx, &m)
-	if err != nil {
-		resp.Diagnostics.AddError("Unable to read maintenance mode", err.Error()+". Configure the provider's scalingo block (or SCALINGO_API_TOKEN), then refresh again.")
+	if sm, at := m.ssh(); r.data.sshPlanMustRead(sm) {
+		sshReadCredentialWarning(&resp.Diagnostics, at, "the maintenance mode")
+		return
+	}
+	b, id, closeHosts, ok := r.open(ctx, &m, types.StringNull(), &resp.Diagnostics)
+	defer closeHosts()
+	if !ok {
 		return
 	}
 	if pending, _ := req.Private.GetKey(ctx, restartPendingKey); len(pending) > 0 && m.Scalingo != nil {
@@ -427,6 +506,13 @@ func (r *maintenanceModeResource) Read(ctx context.Context, req resource.ReadReq
 	}
 	if errors.Is(err, maintenance.ErrNotOwned) {
 		resp.Diagnostics.AddError("Unable to read maintenance mode on "+b.Describe(), err.Error()+". Nothing was changed.")
+		return
+	}
+	var disagree *maintenance.DisagreementError
+	if errors.As(err, &disagree) {
+		m.ID = types.StringValue(id)
+		m.observeDisagreement(disagree)
+		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 		return
 	}
 	if err != nil {
@@ -446,9 +532,20 @@ func (r *maintenanceModeResource) Delete(ctx context.Context, req resource.Delet
 	}
 	timeout, d := m.Timeouts.Delete(ctx, defaultMaintenanceTimeout)
 	resp.Diagnostics.Append(d...)
-	b, _, err := r.backend(ctx, &m)
-	if err != nil {
-		resp.Diagnostics.AddError("Unable to turn maintenance mode off", err.Error()+". Maintenance was left as it is.")
+	if sm, at := m.ssh(); r.data.sshPlanMustRead(sm) {
+		if m.mode() == "off" {
+			// Nothing to turn off, and no key to check the hosts with.
+			tflog.Info(ctx, "maintenance is off in the state and the SSH key is write-only: nothing to do on the hosts")
+			return
+		}
+		resp.Diagnostics.AddAttributeError(at.AtName("private_key_wo"), "Unable to turn maintenance mode off",
+			"The SSH key is write-only (private_key_wo) and a destroy has no configuration to read it from, so maintenance was left as it is. "+
+				"Apply enabled = false first, or give a credential that is kept (private_key, agent, or the provider's ssh block).")
+		return
+	}
+	b, _, closeHosts, ok := r.open(ctx, &m, types.StringNull(), &resp.Diagnostics)
+	defer closeHosts()
+	if !ok {
 		return
 	}
 	if _, err := b.Read(ctx); errors.Is(err, maintenance.ErrNotFound) {
@@ -468,6 +565,55 @@ func (r *maintenanceModeResource) Delete(ctx context.Context, req resource.Delet
 	}
 }
 
+// ModifyPlan checks the ssh block against the provider's defaults (a missing
+// user, credential or known_hosts is an error at plan time) and applies the
+// write-only key rule: when refresh could not read the hosts, it reads them
+// here with the configuration's key, and hosts that do not show what the state
+// says plan an update (a new id) that sets every host.
+func (r *maintenanceModeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	plan, ok := plannedModel[maintenanceModeResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	sm, at := plan.ssh()
+	if sm == nil {
+		return
+	}
+	keyWO := plan.writeOnlyKey(ctx, req.Config, &resp.Diagnostics)
+	_, ds := r.data.sshConfigs(ctx, sm, keyWO, at)
+	resp.Diagnostics.Append(ds...)
+	if ds.HasError() || req.State.Raw.IsNull() {
+		return
+	}
+	var state maintenanceModeResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if stateSSH, _ := state.ssh(); resp.Diagnostics.HasError() || !r.data.sshPlanMustRead(stateSSH) {
+		return
+	}
+	b, _, closeHosts, ok := r.open(ctx, &plan, keyWO, &resp.Diagnostics)
+	defer closeHosts()
+	if !ok {
+		return
+	}
+	now, err := b.Read(ctx)
+	var disagree *maintenance.DisagreementError
+	switch {
+	case errors.As(err, &disagree):
+		now.Message = "(hosts disagree: " + disagree.Summary() + ")"
+	case errors.Is(err, maintenance.ErrNotFound):
+		now.Message = "(no maintenance place on any host)"
+	case err != nil:
+		resp.Diagnostics.AddError("Unable to read maintenance mode on "+b.Describe(), err.Error())
+		return
+	case describeMaintenance(now) == state.mode() && (!now.Enabled || now.Message == state.Message.ValueString()):
+		return
+	}
+	plan.ID = types.StringUnknown()
+	resp.Diagnostics.AddWarning("The hosts do not show the maintenance the state says",
+		fmt.Sprintf("%s shows maintenance %s %s, while the state says %s: the apply sets every host.", b.Describe(), describeMaintenance(now), now.Message, state.mode()))
+	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
 func (r *maintenanceModeResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
 	kind, ref, ok := strings.Cut(req.ID, ":")
 	if !ok || ref == "" {
@@ -476,6 +622,12 @@ func (r *maintenanceModeResource) ImportState(ctx context.Context, req resource.
 		return
 	}
 	var p path.Path
+	sm, ref, remote, err := parseSSHImportID(ref)
+	if err != nil || remote && kind == "scalingo" {
+		resp.Diagnostics.AddError("Unable to import maintenance mode",
+			fmt.Sprintf("%v. On remote hosts, use directory:ssh://[user@]host1,host2/<path> or nginx:ssh://[user@]host1,host2/<config_file>.", orPlaceholder(errMessage(err), "scalingo apps are not on hosts")))
+		return
+	}
 	switch kind {
 	case "directory":
 		p = path.Root("directory").AtName("path")
@@ -489,5 +641,8 @@ func (r *maintenanceModeResource) ImportState(ctx context.Context, req resource.
 		return
 	}
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, p, ref)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	if remote {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, p.ParentPath().AtName("ssh"), sm)...)
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), kind+":"+ref)...)
 }

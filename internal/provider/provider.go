@@ -72,6 +72,7 @@ type providerModel struct {
 	Backend       *backendModel          `tfsdk:"backend"`
 	Scalingo      *scalingoProviderModel `tfsdk:"scalingo"`
 	Notify        *notifyModel           `tfsdk:"notify"`
+	SSH           *sshDefaults           `tfsdk:"ssh"`
 }
 
 type pathModel struct {
@@ -197,6 +198,7 @@ func providerSchema() schema.Schema {
 					"db_api_url": schema.StringAttribute{MarkdownDescription: "Database API endpoint override. Default: `SCALINGO_DB_API_URL`, else the region's.", Optional: true},
 				},
 			},
+			"ssh": providerSSHBlock(),
 			"notify": schema.SingleNestedBlock{
 				MarkdownDescription: "Notifications of release history events. A failed notification is a warning, never a failed release.",
 				Blocks: map[string]schema.Block{
@@ -232,6 +234,7 @@ func (p *releaseProvider) Configure(ctx context.Context, req provider.ConfigureR
 		Actor:           firstNonEmpty(cfg.Actor.ValueString(), os.Getenv("RELEASE_ACTOR"), defaultActor()),
 		VerifyOnRead:    cfg.VerifyOnRead.ValueBool(),
 		ProviderVersion: p.version,
+		SSH:             sshDefaultsFrom(cfg.SSH),
 	}
 
 	st, diags := openStore(ctx, cfg.ArtifactStore)

@@ -25,6 +25,9 @@ type providerData struct {
 	VerifyOnRead bool
 	Scalingo     scalingoSettings
 	Webhooks     []webhookSettings
+	// SSH is the provider's ssh block: defaults of every resource's ssh block
+	// (see sshConfigs). Its values may be unknown while planning.
+	SSH sshDefaults
 	// ProviderVersion is the build version, for user agents.
 	ProviderVersion string
 }

@@ -264,7 +264,7 @@ func TestBlueGreenRouterResource_notificationFailureIsAWarning(t *testing.T) {
 		PreviewUpstream: types.StringValue(filepath.Join(dir, "green")),
 	}
 	var diags diag.Diagnostics
-	r.apply(context.Background(), &plan, nil, discardState{}, &diags)
+	r.apply(context.Background(), &plan, nil, types.StringNull(), discardState{}, &diags)
 	if diags.HasError() {
 		t.Fatalf("a failing webhook failed the switch: %v", diags)
 	}

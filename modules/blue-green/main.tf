@@ -76,6 +76,20 @@ resource "release_blue_green_router" "this" {
 
   directory {
     path = var.path
+
+    dynamic "ssh" {
+      for_each = var.ssh == null ? [] : [var.ssh]
+      content {
+        hosts           = ssh.value.hosts
+        user            = ssh.value.user
+        private_key     = ssh.value.private_key
+        passphrase      = ssh.value.passphrase
+        agent           = ssh.value.agent
+        known_hosts     = ssh.value.known_hosts
+        max_parallel    = ssh.value.max_parallel
+        connect_timeout = ssh.value.connect_timeout
+      }
+    }
   }
 
   health_check {

@@ -87,3 +87,27 @@ variable "keep_releases" {
   type        = number
   default     = 3
 }
+
+variable "ssh" {
+  description = <<-EOT
+    The web servers that hold <path>, reached over SSH (null: the machine Terraform runs on). The router's `live` symlink is
+    switched on every host (the hosts already switched are put back when one fails). Attributes as the resources' `ssh` block:
+    hosts ("host" or "host:port") and, unless the provider's `ssh` block sets them, user, private_key (or agent = true) and known_hosts.
+  EOT
+  type = object({
+    hosts           = list(string)
+    user            = optional(string)
+    private_key     = optional(string)
+    passphrase      = optional(string)
+    agent           = optional(bool)
+    known_hosts     = optional(string)
+    max_parallel    = optional(number)
+    connect_timeout = optional(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.ssh == null || try(length(var.ssh.hosts) > 0, false)
+    error_message = "ssh.hosts must list at least one host, e.g. [\"web1.example.org\", \"web2.example.org:2222\"]."
+  }
+}

@@ -120,6 +120,33 @@ run "after_a_rollback_the_next_version_replaces_the_bad_colour" {
   }
 }
 
+run "ssh_switches_the_router_on_every_host" {
+  command = plan
+  variables {
+    app_version = "1.0.0"
+    ssh = {
+      hosts       = ["web1.example.org", "web2.example.org:2222"]
+      user        = "deploy"
+      private_key = "not a real key: a plan does not log in"
+      known_hosts = "web1.example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHw7c0lYBz2p2s9FQ8A0lKcKzqg5Z0M0vM8gC0rQ4c5x"
+    }
+  }
+
+  assert {
+    condition     = join(",", release_blue_green_router.this.directory.ssh.hosts) == "web1.example.org,web2.example.org:2222" && release_blue_green_router.this.directory.ssh.user == "deploy"
+    error_message = "the router's directory block should get the ssh hosts and user"
+  }
+}
+
+run "refuses_ssh_without_hosts" {
+  command = plan
+  variables {
+    app_version = "1.0.0"
+    ssh         = { hosts = [] }
+  }
+  expect_failures = [var.ssh]
+}
+
 run "refuses_a_relative_path" {
   command = plan
   variables {
