@@ -379,7 +379,7 @@ func newID(ctx context.Context, dirs []*Directory, version string, now time.Time
 			id = base + "." + strconv.Itoa(n)
 		}
 		taken := make([]bool, len(dirs))
-		errs := each(ctx, len(dirs), maxParallel, func(i int) error {
+		errs := each(len(dirs), maxParallel, func(i int) error {
 			var err error
 			taken[i], err = dirs[i].taken(ctx, id)
 			return err

@@ -72,6 +72,13 @@ func NewFleet(dirs []*Directory, maxParallel int) (*Fleet, error) {
 	return &Fleet{dirs: slices.Clone(dirs), maxParallel: maxParallel}, nil
 }
 
+// forget drops what Activate recorded: a new deployment begins.
+func (f *Fleet) forget() {
+	f.mu.Lock()
+	f.before = nil
+	f.mu.Unlock()
+}
+
 // Directories returns the fleet's directories, in host order.
 func (f *Fleet) Directories() []*Directory { return slices.Clone(f.dirs) }
 
@@ -89,15 +96,15 @@ func (f *Fleet) Describe() string {
 }
 
 // each runs fn on every directory and gathers the errors under op.
-func (f *Fleet) each(ctx context.Context, op string, fn func(i int, d *Directory) error) error {
-	errs := each(ctx, len(f.dirs), f.maxParallel, func(i int) error { return fn(i, f.dirs[i]) })
+func (f *Fleet) each(op string, fn func(i int, d *Directory) error) error {
+	errs := each(len(f.dirs), f.maxParallel, func(i int) error { return fn(i, f.dirs[i]) })
 	return hostsError(f.dirs, errs, op)
 }
 
 // HostsLive reads what every host serves, in host order.
 func (f *Fleet) HostsLive(ctx context.Context) ([]HostRelease, error) {
 	out := make([]HostRelease, len(f.dirs))
-	err := f.each(ctx, "read what is live", func(i int, d *Directory) error {
+	err := f.each("read what is live", func(i int, d *Directory) error {
 		rel, err := d.Current(ctx)
 		out[i] = HostRelease{Host: d.host().Name(), Release: rel}
 		return err
@@ -228,8 +235,9 @@ func mostServed(live []HostRelease) *Release {
 // under the same id (fleet releases are prepared with one id), newest first,
 // preferring releases no host marked failed.
 func (f *Fleet) Find(ctx context.Context, spec Spec) (*Prepared, error) {
+	f.forget()
 	lists := make([][]Release, len(f.dirs))
-	err := f.each(ctx, "list the releases", func(i int, d *Directory) error {
+	err := f.each("list the releases", func(i int, d *Directory) error {
 		var err error
 		lists[i], err = d.list(ctx)
 		return err
@@ -276,9 +284,10 @@ func (f *Fleet) preparedEverywhere(r Release, lists [][]Release, spec Spec) *Pre
 // host fails, the release is removed from every host and the error names the
 // hosts that failed.
 func (f *Fleet) Prepare(ctx context.Context, spec Spec, r io.Reader) (*Prepared, error) {
+	f.forget()
 	ps, err := prepareOn(ctx, f.dirs, spec, r, f.maxParallel)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (no host was switched: each serves what it served before)", err)
 	}
 	p := *ps[0]
 	p.Hosts = nil
@@ -293,7 +302,7 @@ func (f *Fleet) Discard(ctx context.Context, p *Prepared) error {
 	if p == nil || p.Reused {
 		return nil
 	}
-	return f.each(ctx, "discard release "+p.Release.ID, func(_ int, d *Directory) error {
+	return f.each("discard release "+p.Release.ID, func(_ int, d *Directory) error {
 		return d.removeRelease(ctx, p.Release.ID)
 	})
 }

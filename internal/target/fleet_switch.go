@@ -16,7 +16,7 @@ import (
 func (f *Fleet) Activate(ctx context.Context, p *Prepared) error {
 	id := p.Release.ID
 	before := make([]servedBefore, len(f.dirs))
-	err := f.each(ctx, "read what is live before switching to "+id, func(i int, d *Directory) error {
+	err := f.each("read what is live before switching to "+id, func(i int, d *Directory) error {
 		var err error
 		before[i], err = d.served(ctx)
 		return err
@@ -28,7 +28,7 @@ func (f *Fleet) Activate(ctx context.Context, p *Prepared) error {
 	f.before = before
 	f.mu.Unlock()
 	switched := make([]bool, len(f.dirs))
-	err = f.each(ctx, "switch to release "+id, func(i int, d *Directory) error {
+	err = f.each("switch to release "+id, func(i int, d *Directory) error {
 		if err := d.switchTo(ctx, id); err != nil {
 			return err
 		}
@@ -40,7 +40,7 @@ func (f *Fleet) Activate(ctx context.Context, p *Prepared) error {
 	}
 	back, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	rbErr := f.each(back, "switch back", func(i int, d *Directory) error {
+	rbErr := f.each("switch back", func(i int, d *Directory) error {
 		if !switched[i] {
 			return nil
 		}
@@ -83,7 +83,7 @@ func (d *Directory) served(ctx context.Context) (servedBefore, error) {
 // (1.7.3-…), web2 serves nothing".
 func (f *Fleet) serving(ctx context.Context) string {
 	parts := make([]string, len(f.dirs))
-	each(ctx, len(f.dirs), f.maxParallel, func(i int) error {
+	each(len(f.dirs), f.maxParallel, func(i int) error {
 		d := f.dirs[i]
 		if rel, err := d.Current(ctx); err != nil {
 			parts[i] = d.host().Name() + " cannot be read (" + err.Error() + ")"
@@ -103,7 +103,7 @@ func (f *Fleet) Restore(ctx context.Context, previous *Release, open Opener) err
 	f.mu.Lock()
 	before := f.before
 	f.mu.Unlock()
-	err := f.each(ctx, "restore", func(i int, d *Directory) error {
+	err := f.each("restore", func(i int, d *Directory) error {
 		if before != nil && before[i].release.Sound() {
 			return d.Restore(ctx, before[i].release, open)
 		}
@@ -117,21 +117,21 @@ func (f *Fleet) Restore(ctx context.Context, previous *Release, open Opener) err
 
 // MarkFailed implements Target, on every host.
 func (f *Fleet) MarkFailed(ctx context.Context, release Release, reason string) error {
-	return f.each(ctx, "mark release "+release.ID+" failed", func(_ int, d *Directory) error {
+	return f.each("mark release "+release.ID+" failed", func(_ int, d *Directory) error {
 		return d.MarkFailed(ctx, release, reason)
 	})
 }
 
 // MarkUnverified implements Target, on every host.
 func (f *Fleet) MarkUnverified(ctx context.Context, release Release, replaced *Release) error {
-	return f.each(ctx, "mark release "+release.ID+" unverified", func(_ int, d *Directory) error {
+	return f.each("mark release "+release.ID+" unverified", func(_ int, d *Directory) error {
 		return d.MarkUnverified(ctx, release, replaced)
 	})
 }
 
 // MarkVerified implements Target, on every host.
 func (f *Fleet) MarkVerified(ctx context.Context, release Release) error {
-	return f.each(ctx, "mark release "+release.ID+" verified", func(_ int, d *Directory) error {
+	return f.each("mark release "+release.ID+" verified", func(_ int, d *Directory) error {
 		return d.MarkVerified(ctx, release)
 	})
 }
@@ -140,7 +140,7 @@ func (f *Fleet) MarkVerified(ctx context.Context, release Release) error {
 // it returns the ids removed from any host.
 func (f *Fleet) Prune(ctx context.Context, keep int, protect ...string) ([]string, error) {
 	removed := make([][]string, len(f.dirs))
-	err := f.each(ctx, "prune", func(i int, d *Directory) error {
+	err := f.each("prune", func(i int, d *Directory) error {
 		var err error
 		removed[i], err = d.Prune(ctx, keep, protect...)
 		return err
@@ -160,5 +160,5 @@ func (f *Fleet) Prune(ctx context.Context, keep int, protect ...string) ([]strin
 
 // Remove implements Target, on every host.
 func (f *Fleet) Remove(ctx context.Context) error {
-	return f.each(ctx, "remove", func(_ int, d *Directory) error { return d.Remove(ctx) })
+	return f.each("remove", func(_ int, d *Directory) error { return d.Remove(ctx) })
 }

@@ -251,6 +251,7 @@ func TestFleet(t *testing.T) {
 		if err == nil {
 			t.Fatal("Activate succeeded with a host that cannot switch")
 		}
+		t.Logf("Activate: %v", err)
 		var he *HostsError
 		if !errors.As(err, &he) || !slices.Equal(he.Hosts, []string{addr[2]}) {
 			t.Fatalf("Activate = %v, want an error naming %s only", err, addr[2])
@@ -314,6 +315,7 @@ func TestFleetHostDownBeforePrepare(t *testing.T) {
 	}
 	data, sum := tarGz(t, map[string]string{"index.html": "version 2.0.0"})
 	_, err := fl.Prepare(ctx, Spec{Name: "app", Version: "2.0.0", SHA256: sum}, bytes.NewReader(data))
+	t.Logf("Prepare: %v", err)
 	var he *HostsError
 	if !errors.As(err, &he) || !slices.Equal(he.Hosts, []string{f.Addr(1)}) {
 		t.Fatalf("Prepare = %v, want an error naming %s", err, f.Addr(1))
@@ -366,6 +368,7 @@ func TestFleetSSHDKilledDuringUpload(t *testing.T) {
 		}
 	}}
 	_, err := fl.Prepare(ctx, Spec{Name: "app", Version: "2.0.0", SHA256: sum}, r)
+	t.Logf("Prepare: %v", err)
 	var he *HostsError
 	if !errors.As(err, &he) || !slices.Equal(he.Hosts, []string{f.Addr(1)}) || !errors.Is(err, host.ErrConnectionLost) {
 		t.Fatalf("Prepare = %v, want the lost connection to %s", err, f.Addr(1))

@@ -1,14 +1,13 @@
 package target
 
 import (
-	"context"
 	"strings"
 	"sync"
 )
 
 // each runs fn(0) … fn(n-1), at most maxParallel at a time (all at once when
 // maxParallel < 1), and returns their errors by index.
-func each(_ context.Context, n, maxParallel int, fn func(i int) error) []error {
+func each(n, maxParallel int, fn func(i int) error) []error {
 	errs := make([]error, n)
 	if n == 1 {
 		errs[0] = fn(0)
@@ -44,16 +43,18 @@ type HostsError struct {
 }
 
 func (e *HostsError) Error() string {
-	parts := make([]string, len(e.Hosts))
+	msgs := make([]string, len(e.Hosts))
 	for i, h := range e.Hosts {
-		msg := e.Errs[i].Error()
-		// SSH errors already start with the host's name.
-		if !strings.HasPrefix(msg, h+": ") {
-			msg = h + ": " + msg
-		}
-		parts[i] = msg
+		// SSH errors start with the host's name already.
+		msgs[i] = strings.TrimPrefix(e.Errs[i].Error(), h+": ")
 	}
-	return e.Op + " failed on " + joinNames(e.Hosts) + ": " + strings.Join(parts, "; ")
+	if len(e.Hosts) == 1 {
+		return e.Op + " failed on " + e.Hosts[0] + ": " + msgs[0]
+	}
+	for i, h := range e.Hosts {
+		msgs[i] = h + ": " + msgs[i]
+	}
+	return e.Op + " failed on " + joinNames(e.Hosts) + ": " + strings.Join(msgs, "; ")
 }
 
 // Unwrap returns every host's error.

@@ -174,6 +174,7 @@ func TestRemoteDirectory(t *testing.T) {
 		// A reader that does not verify: only the host can tell.
 		wrong := sha256hex([]byte("something else"))
 		_, err := d.Prepare(ctx, Spec{Name: "app", Version: "2.0.0", SHA256: wrong}, bytes.NewReader(data))
+		t.Logf("Prepare: %v", err)
 		if !errors.Is(err, ErrChecksumOnHost) || !strings.Contains(err.Error(), f.Addr(0)) || !strings.Contains(err.Error(), sha256hex(data)) {
 			t.Fatalf("Prepare = %v, want ErrChecksumOnHost naming the host and what it computed", err)
 		}
@@ -184,7 +185,23 @@ func TestRemoteDirectory(t *testing.T) {
 			t.Fatalf("the host serves %q", got)
 		}
 	})
-	t.Run("shared paths and modes", func(t *testing.T) {
+	t.Run("cancelled during the upload: nothing left on the host", func(t *testing.T) {
+		d := remoteDir(t, hosts[0], "cancel")
+		deploy(t, d, "1.0.0")
+		before := hostEntries(t, f, 0, d)
+		noise := strings.Repeat("0123456789abcdef", 1<<18) // 4 MiB
+		data, sum := tarGz(t, map[string]string{"index.html": "version 2", "blob": noise})
+		cctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		r := &slowReader{r: bytes.NewReader(data), at: len(data) / 2, once: cancel}
+		if _, err := d.Prepare(cctx, Spec{Name: "app", Version: "2.0.0", SHA256: sum}, r); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Prepare = %v, want context.Canceled", err)
+		}
+		if after := hostEntries(t, f, 0, d); !slices.Equal(before, after) {
+			t.Fatalf("releases/ changed on the host: before %v, after %v", before, after)
+		}
+	})
+	t.Run("shared paths", func(t *testing.T) {
 		d := remoteDir(t, hosts[0], "shared")
 		d.Shared = []string{"storage", ".env"}
 		mkdir(t, f.Local(0, path.Join(d.Path, "shared")))
@@ -205,6 +222,37 @@ func TestRemoteDirectory(t *testing.T) {
 		}
 		if dest, err := os.Readlink(filepath.Join(dir, "storage")); err != nil || dest != "../../shared/storage" {
 			t.Fatalf("storage -> %q, %v", dest, err)
+		}
+	})
+	t.Run("modes are kept, setuid and setgid bits dropped, as locally", func(t *testing.T) {
+		names := []string{"run", "secret", "setgid"}
+		data := tarGzModes(t, names, map[string]int64{"run": 0o4755, "secret": 0o600, "setgid": 0o2750})
+		want := map[string]os.FileMode{}
+		local := newDir(t)
+		pl, err := local.Prepare(ctx, Spec{Name: "app", Version: "1.0.0", SHA256: sha256hex(data)}, bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			fi, err := os.Stat(filepath.Join(pl.Dir, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[n] = fi.Mode()
+		}
+		d := remoteDir(t, hosts[0], "modes")
+		p, err := d.Prepare(ctx, Spec{Name: "app", Version: "1.0.0", SHA256: sha256hex(data)}, bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range names {
+			fi, err := os.Stat(f.Local(0, path.Join(p.Dir, n)))
+			if err != nil || fi.Mode() != want[n] {
+				t.Errorf("%s: mode %v, %v; the local extraction gives %v", n, fi.Mode(), err, want[n])
+			}
+		}
+		if want["run"] != 0o755 || want["secret"] != 0o600 {
+			t.Errorf("local modes %v", want)
 		}
 	})
 	t.Run("stale temporary folders are recognised by age", func(t *testing.T) {
@@ -230,11 +278,21 @@ func TestRemoteDirectory(t *testing.T) {
 // tarGzEntries is a tar.gz of one file per name, names as they are (unsafe ones too).
 func tarGzEntries(t *testing.T, names ...string) []byte {
 	t.Helper()
+	modes := map[string]int64{}
+	for _, n := range names {
+		modes[n] = 0o644
+	}
+	return tarGzModes(t, names, modes)
+}
+
+// tarGzModes is a tar.gz of one file per name, with the modes given.
+func tarGzModes(t *testing.T, names []string, modes map[string]int64) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(zw)
 	for _, n := range names {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: 0o644, Size: 1}); err != nil {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: modes[n], Size: 1}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := tw.Write([]byte("x")); err != nil {

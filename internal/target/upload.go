@@ -111,12 +111,13 @@ func (u *upload) verify(ctx context.Context, want string) error {
 	if err != nil {
 		return fmt.Errorf("compute the sha256 of the archive received: %w%s", err, outputNote(out))
 	}
-	lines := strings.Fields(strings.TrimSpace(out))
-	if len(lines) == 0 || !strings.EqualFold(lines[0], want) {
-		got := "nothing readable"
-		if len(lines) > 0 {
-			got = lines[0]
-		}
+	// sha256sum escapes a file name with a newline, and marks its line with "\".
+	fields := strings.Fields(strings.TrimSpace(out))
+	got := "nothing readable"
+	if len(fields) > 0 {
+		got = strings.TrimPrefix(fields[0], "\\")
+	}
+	if !strings.EqualFold(got, want) {
 		return fmt.Errorf("%w: the host computed %s, the artifact's is %s; the transfer corrupted it and nothing was extracted", ErrChecksumOnHost, got, want)
 	}
 	return nil
@@ -163,7 +164,7 @@ func prepareOn(ctx context.Context, dirs []*Directory, spec Spec, r io.Reader, m
 			abortUploads(ctx, ups, maxParallel)
 		}
 	}()
-	errs := each(ctx, len(dirs), maxParallel, func(i int) error {
+	errs := each(len(dirs), maxParallel, func(i int) error {
 		var err error
 		ups[i], err = dirs[i].startUpload(ctx, id)
 		return err
@@ -179,7 +180,7 @@ func prepareOn(ctx context.Context, dirs []*Directory, spec Spec, r io.Reader, m
 		return nil, err
 	}
 	rel := newRelease(id, spec, now)
-	errs = each(ctx, len(dirs), maxParallel, func(i int) error { return ups[i].finish(ctx, rel, st) })
+	errs = each(len(dirs), maxParallel, func(i int) error { return ups[i].finish(ctx, rel, st) })
 	if err := hostsError(dirs, errs, "prepare "+spec.Name+"@"+spec.Version); err != nil {
 		return nil, err
 	}
@@ -195,7 +196,7 @@ func prepareOn(ctx context.Context, dirs []*Directory, spec Spec, r io.Reader, m
 func abortUploads(ctx context.Context, ups []*upload, maxParallel int) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 	defer cancel()
-	each(ctx, len(ups), maxParallel, func(i int) error {
+	each(len(ups), maxParallel, func(i int) error {
 		if ups[i] == nil {
 			return nil
 		}
@@ -262,7 +263,7 @@ func sendSpooled(ctx context.Context, ups []*upload, spec Spec, r io.Reader, lim
 	if err := streamError(ctx, spec, fan, r, checkErr, nil); err != nil {
 		return st, err
 	}
-	errs := each(ctx, len(ups), maxParallel, func(i int) error {
+	errs := each(len(ups), maxParallel, func(i int) error {
 		src, err := os.Open(f.Name())
 		if err != nil {
 			return err
@@ -298,10 +299,10 @@ func streamError(ctx context.Context, spec Spec, fan *fanOut, r io.Reader, check
 		return fmt.Errorf("read %s@%s: %w (the archive check stopped at: %v)", spec.Name, spec.Version, fan.readErr, checkErr)
 	case fan.readErr != nil:
 		return fmt.Errorf("read %s@%s: %w", spec.Name, spec.Version, fan.readErr)
-	case hostErr != nil:
-		return hostErr
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case hostErr != nil:
+		return hostErr
 	case checkErr != nil:
 		return fmt.Errorf("extract %s@%s: %w", spec.Name, spec.Version, checkErr)
 	}
