@@ -307,3 +307,21 @@ func tarGzModes(t *testing.T, names []string, modes map[string]int64) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestRemoteExtractErrors: how the extraction command on a host failed is
+// said in the error: a checksum the host computed, a disk too small.
+func TestRemoteExtractErrors(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	err := extractError(&host.ExitStatusError{Host: "web1", Status: exitChecksum}, "sha256 "+sum+"\n", strings.Repeat("cd", 32), "/srv/app/releases/.tmp-x/release")
+	if !errors.Is(err, ErrChecksumOnHost) || !strings.Contains(err.Error(), "the host computed "+sum) {
+		t.Errorf("checksum: %v", err)
+	}
+	err = extractError(&host.ExitStatusError{Host: "web1", Status: exitNoSpace}, "only 10 KiB free, the release needs 20 KiB\n", sum, "/srv/app/releases/.tmp-x/release")
+	if !errors.Is(err, archive.ErrNoSpace) || !strings.Contains(err.Error(), "only 10 KiB free") || !strings.Contains(err.Error(), "free some space") {
+		t.Errorf("no space: %v", err)
+	}
+	err = extractError(&host.ExitStatusError{Host: "web1", Status: 2}, "tar: x: Cannot write: No space left on device\n", sum, "/srv/app/releases/.tmp-x/release")
+	if !errors.Is(err, archive.ErrNoSpace) {
+		t.Errorf("tar out of space: %v", err)
+	}
+}

@@ -56,14 +56,18 @@ func (u *upload) receive(ctx context.Context, r io.Reader) error {
 	return nil
 }
 
-// sha256Script prints the sha256 of $ARCHIVE, with sha256sum (GNU, BusyBox)
-// or shasum (BSD, macOS).
-const sha256Script = `if command -v sha256sum >/dev/null 2>&1; then sha256sum -- "$ARCHIVE"; else shasum -a 256 -- "$ARCHIVE"; fi`
-
-// extractScript extracts $ARCHIVE into $DIR when the filesystem has the
-// $NEED_KIB KiB the files need (exit 28 when not), drops the setuid, setgid
-// and sticky bits (as local extraction does), and removes the archive.
-const extractScript = `avail=$(df -Pk -- "$DIR" 2>/dev/null | awk 'NR==2 {print $4}')
+// extractScript checks on the host that $ARCHIVE has the sha256 $WANT
+// (printing "sha256 <sum>" first, exit 3 when it differs), with sha256sum (GNU,
+// BusyBox) or shasum (BSD, macOS); then extracts it into $DIR when the
+// filesystem has the $NEED_KIB KiB the files need (exit 28 when not), drops
+// the setuid, setgid and sticky bits (as local extraction does), and removes
+// the archive. One command, so one session per host.
+const extractScript = `if command -v sha256sum >/dev/null 2>&1; then sum=$(sha256sum -- "$ARCHIVE"); else sum=$(shasum -a 256 -- "$ARCHIVE"); fi || exit
+sum=${sum%% *}
+sum=${sum#\\}
+echo "sha256 $sum"
+[ "$sum" = "$WANT" ] || exit 3
+avail=$(df -Pk -- "$DIR" 2>/dev/null | awk 'NR==2 {print $4}')
 case $avail in
 ''|*[!0-9]*) ;;
 *) if [ "$avail" -lt "$NEED_KIB" ]; then echo "only $avail KiB free, the release needs $NEED_KIB KiB" >&2; exit 28; fi ;;
@@ -72,23 +76,23 @@ tar -xzpf "$ARCHIVE" -C "$DIR" --no-same-owner || exit
 find "$DIR" \( -type f -o -type d \) \( -perm -4000 -o -perm -2000 -o -perm -1000 \) -exec chmod ug-s,o-t {} + || exit
 rm -f -- "$ARCHIVE"`
 
+// Exit statuses of extractScript.
+const (
+	exitChecksum = 3
+	exitNoSpace  = 28
+)
+
 // finish checks on the host that the archive it received has rel's sha256,
 // extracts it there, links the shared paths, writes the metadata and renames
 // the release into place.
 func (u *upload) finish(ctx context.Context, rel Release, st archive.Stats) error {
 	d, h := u.d, u.d.host()
-	if err := u.verify(ctx, rel.SHA256); err != nil {
-		return err
-	}
 	out, err := h.Run(ctx, host.Command{Script: extractScript, Env: []string{
-		"ARCHIVE=" + u.archivePath(), "DIR=" + u.dir(), fmt.Sprintf("NEED_KIB=%d", st.Bytes/1024+1),
+		"ARCHIVE=" + u.archivePath(), "DIR=" + u.dir(), "WANT=" + strings.ToLower(rel.SHA256),
+		fmt.Sprintf("NEED_KIB=%d", st.Bytes/1024+1),
 	}})
 	if err != nil {
-		var exit interface{ ExitCode() int }
-		if (errors.As(err, &exit) && exit.ExitCode() == 28) || strings.Contains(out, "No space left") {
-			err = fmt.Errorf("%w: %w", archive.ErrNoSpace, err)
-		}
-		return fmt.Errorf("extract the archive into %s: %w%s; free some space (old releases, logs) if the disk is full", u.dir(), err, outputNote(out))
+		return extractError(err, out, rel.SHA256, u.dir())
 	}
 	final := path.Join(d.releasesPath(), rel.ID)
 	if err := d.linkShared(ctx, u.dir(), final); err != nil {
@@ -105,22 +109,26 @@ func (u *upload) finish(ctx context.Context, rel Release, st archive.Stats) erro
 	return nil
 }
 
-// verify compares the sha256 of the archive on the host with want.
-func (u *upload) verify(ctx context.Context, want string) error {
-	out, err := u.d.host().Run(ctx, host.Command{Script: sha256Script, Env: []string{"ARCHIVE=" + u.archivePath()}})
-	if err != nil {
-		return fmt.Errorf("compute the sha256 of the archive received: %w%s", err, outputNote(out))
+// extractError explains how extractScript failed.
+func extractError(err error, out, want, dir string) error {
+	var exit interface{ ExitCode() int }
+	status := -1
+	if errors.As(err, &exit) {
+		status = exit.ExitCode()
 	}
-	// sha256sum escapes a file name with a newline, and marks its line with "\".
-	fields := strings.Fields(strings.TrimSpace(out))
-	got := "nothing readable"
-	if len(fields) > 0 {
-		got = strings.TrimPrefix(fields[0], "\\")
-	}
-	if !strings.EqualFold(got, want) {
+	switch {
+	case status == exitChecksum:
+		got := "nothing readable"
+		for _, line := range strings.Split(out, "\n") {
+			if s, ok := strings.CutPrefix(line, "sha256 "); ok && s != "" {
+				got = s
+			}
+		}
 		return fmt.Errorf("%w: the host computed %s, the artifact's is %s; the transfer corrupted it and nothing was extracted", ErrChecksumOnHost, got, want)
+	case status == exitNoSpace || strings.Contains(out, "No space left"):
+		return fmt.Errorf("extract the archive into %s: %w: %w%s; free some space (old releases, logs) and deploy again", dir, archive.ErrNoSpace, err, outputNote(out))
 	}
-	return nil
+	return fmt.Errorf("extract the archive into %s: %w%s", dir, err, outputNote(out))
 }
 
 // abort removes everything the upload made, the release too once placed.
