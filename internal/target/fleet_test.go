@@ -181,6 +181,61 @@ func TestFleet(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a full disk on one host changes no host", func(t *testing.T) {
+		fl := newFleet(t, hosts, "full", 0)
+		d := fl.dirs[0]
+		// Host 1's folder is a 2 MiB filesystem of its own (its mount namespace only).
+		if out, err := hosts[1].Run(ctx, host.Command{Script: `mkdir -p "$P" && mount -t tmpfs -o size=2m tmpfs "$P"`, Env: []string{"P=" + d.Path}}); err != nil {
+			t.Fatalf("mount a small filesystem on host 1: %v: %s", err, out)
+		}
+		fleetDeploy(t, fl, "1.0.0")
+		// Host 1's files are seen through the host: the test's view lacks its mount.
+		entries := func(i int) []string {
+			list, err := fl.dirs[i].host().ReadDir(ctx, d.releasesPath())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, fi := range list {
+				names = append(names, fi.Name())
+			}
+			return names
+		}
+		before := make([][]string, 3)
+		for i := range before {
+			before[i] = entries(i)
+		}
+		noise := make([]byte, 3<<20)
+		if _, err := rand.Read(noise); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			name string
+			body string
+			want error
+		}{
+			// Small to send, too large once extracted: the host's free space is checked first.
+			{"extraction", strings.Repeat("\x00", 4<<20), archive.ErrNoSpace},
+			// Too large to receive.
+			{"upload", string(noise), nil},
+		} {
+			data, _ := tarGz(t, map[string]string{"index.html": "version 2.0.0", "blob": tc.body})
+			_, err := fl.Prepare(ctx, Spec{Name: "app", Version: "2.0.0", SHA256: sha256hex(data)}, bytes.NewReader(data))
+			t.Logf("%s: %v", tc.name, err)
+			var he *HostsError
+			if !errors.As(err, &he) || !slices.Equal(he.Hosts, []string{addr[1]}) || (tc.want != nil && !errors.Is(err, tc.want)) {
+				t.Fatalf("%s: Prepare = %v, want an error naming %s only", tc.name, err, addr[1])
+			}
+			for i := range before {
+				if got := entries(i); !slices.Equal(got, before[i]) {
+					t.Fatalf("%s: host %d holds %v, held %v", tc.name, i, got, before[i])
+				}
+			}
+			if cur, err := fl.Current(ctx); err != nil || cur.ID == "" || cur.Version != "1.0.0" {
+				t.Fatalf("%s: Current = %+v, %v", tc.name, cur, err)
+			}
+		}
+	})
 	t.Run("hosts that disagree", func(t *testing.T) {
 		fl := newFleet(t, hosts, "disagree", 0)
 		d := fl.dirs[0]

@@ -113,6 +113,12 @@ func (u *upload) finish(ctx context.Context, rel Release, st archive.Stats) erro
 func extractError(err error, out, want, dir string) error {
 	var exit interface{ ExitCode() int }
 	status := -1
+	var rest []string
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "sha256 ") {
+			rest = append(rest, line)
+		}
+	}
 	if errors.As(err, &exit) {
 		status = exit.ExitCode()
 	}
@@ -126,9 +132,9 @@ func extractError(err error, out, want, dir string) error {
 		}
 		return fmt.Errorf("%w: the host computed %s, the artifact's is %s; the transfer corrupted it and nothing was extracted", ErrChecksumOnHost, got, want)
 	case status == exitNoSpace || strings.Contains(out, "No space left"):
-		return fmt.Errorf("extract the archive into %s: %w: %w%s; free some space (old releases, logs) and deploy again", dir, archive.ErrNoSpace, err, outputNote(out))
+		return fmt.Errorf("extract the archive into %s: %w: %w%s; free some space (old releases, logs) and deploy again", dir, archive.ErrNoSpace, err, outputNote(strings.Join(rest, "\n")))
 	}
-	return fmt.Errorf("extract the archive into %s: %w%s", dir, err, outputNote(out))
+	return fmt.Errorf("extract the archive into %s: %w%s", dir, err, outputNote(strings.Join(rest, "\n")))
 }
 
 // abort removes everything the upload made, the release too once placed.
