@@ -18,7 +18,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -117,38 +116,55 @@ type Stats struct {
 // so a release that cannot fit fails at its first file that would not, without
 // filling the disk the live release also writes to.
 func ExtractTarGz(ctx context.Context, r io.Reader, dir string, lim Limits) (Stats, error) {
-	var st Stats
-	lim = lim.withDefaults()
-
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return st, fmt.Errorf("open extraction directory: %w", err)
+		return Stats{}, fmt.Errorf("open extraction directory: %w", err)
 	}
 	if len(entries) > 0 {
-		return st, fmt.Errorf("extraction directory %s is not empty (%d entries)", dir, len(entries))
+		return Stats{}, fmt.Errorf("extraction directory %s is not empty (%d entries)", dir, len(entries))
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return st, fmt.Errorf("open extraction directory: %w", err)
+		return Stats{}, fmt.Errorf("open extraction directory: %w", err)
 	}
 	defer root.Close()
+	x := newExtractor(&rootTree{root: root}, lim)
+	if free, err := freeBytes(dir); err == nil {
+		x.free = free
+	}
+	return x.run(ctx, r)
+}
 
+// Check reads a gzip-compressed tar stream from r and applies every rule of
+// ExtractTarGz to it (names, links, entry types, lim) without writing anything:
+// it keeps a record of the names the archive would create instead. An archive
+// Check accepts is one ExtractTarGz accepts into an empty folder, given the
+// space; its Stats are what the extraction would count. Use it when the bytes
+// are extracted elsewhere (on a remote host, with tar), to refuse an unsafe
+// archive before any host extracts it. Like ExtractTarGz, it stops reading at
+// the end of the archive.
+func Check(ctx context.Context, r io.Reader, lim Limits) (Stats, error) {
+	return newExtractor(&nameTree{names: map[string]fs.FileMode{".": fs.ModeDir}}, lim).run(ctx, r)
+}
+
+func newExtractor(t tree, lim Limits) *extractor {
+	return &extractor{t: t, lim: lim.withDefaults(), dirs: map[string]bool{".": true}, free: -1}
+}
+
+// run reads the archive from r and applies each entry to x's tree.
+func (x *extractor) run(ctx context.Context, r io.Reader) (Stats, error) {
 	if err := ctx.Err(); err != nil {
-		return st, err
+		return x.st, err
 	}
 	gz, err := gzip.NewReader(ctxio.Reader(ctx, r))
 	if err != nil {
-		return st, fmt.Errorf("read gzip header: %w", err)
+		return x.st, fmt.Errorf("read gzip header: %w", err)
 	}
 	// Decompress on another core while this one writes the files, like
 	// `gzip -d | tar -x`; Close waits for the goroutine, so r is not read after return.
 	zr := readahead.New(gz, 4, 256<<10)
 	defer func() { _ = zr.Close() }()
 
-	x := &extractor{root: root, lim: lim, dirs: map[string]bool{".": true}, free: -1}
-	if free, err := freeBytes(dir); err == nil {
-		x.free = free
-	}
 	tr := tar.NewReader(zr)
 	entriesSeen := 0
 	for {
@@ -169,8 +185,8 @@ func ExtractTarGz(ctx context.Context, r io.Reader, dir string, lim Limits) (Sta
 			continue
 		}
 		entriesSeen++
-		if entriesSeen > lim.MaxEntries {
-			return x.st, fmt.Errorf("entry %q: %w: more than %d entries", hdr.Name, ErrTooLarge, lim.MaxEntries)
+		if entriesSeen > x.lim.MaxEntries {
+			return x.st, fmt.Errorf("entry %q: %w: more than %d entries", hdr.Name, ErrTooLarge, x.lim.MaxEntries)
 		}
 		if err := x.entry(ctx, hdr, tr); err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
@@ -187,7 +203,7 @@ func ExtractTarGz(ctx context.Context, r io.Reader, dir string, lim Limits) (Sta
 		}
 		return x.st, fmt.Errorf("read archive end: %w", err)
 	}
-	if err := x.finishDirs(); err != nil {
+	if err := x.t.finish(x.dirModes); err != nil {
 		return x.st, err
 	}
 	return x.st, nil
@@ -200,20 +216,17 @@ type dirMode struct {
 }
 
 type extractor struct {
-	root *os.Root
-	lim  Limits
-	st   Stats
+	t   tree
+	lim Limits
+	st  Stats
 	// dirs holds the paths known to be real directories (created or checked). A
 	// directory is never replaced by anything else, so the set stays true.
 	dirs     map[string]bool
 	dirModes []dirMode
-	buf      []byte
 	// free is the space the filesystem had for unprivileged writers when the
 	// extraction began (-1: unknown).
 	free int64
 }
-
-type writerOnly struct{ io.Writer }
 
 // cleanName validates an entry name and returns it in clean slash form ("." for
 // the root itself).
@@ -278,18 +291,18 @@ func (x *extractor) parents(orig, name string) error {
 	}
 	for i := len(todo) - 1; i >= 0; i-- {
 		p := todo[i]
-		fi, err := x.root.Lstat(p)
+		mode, err := x.t.lstat(p)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			if err := x.root.Mkdir(p, 0o755); err != nil {
+			if err := x.t.mkdir(p); err != nil {
 				return fmt.Errorf("entry %q: create directory %s: %w", orig, p, err)
 			}
 			x.st.Dirs++
 		case err != nil:
 			return fmt.Errorf("entry %q: inspect %s: %w", orig, p, err)
-		case fi.Mode()&fs.ModeSymlink != 0:
+		case mode&fs.ModeSymlink != 0:
 			return unsafeEntry(orig, "parent %s is a symbolic link; writing through links is refused", p)
-		case !fi.IsDir():
+		case !mode.IsDir():
 			return unsafeEntry(orig, "parent %s is not a directory", p)
 		}
 		x.dirs[p] = true
@@ -300,23 +313,23 @@ func (x *extractor) parents(orig, name string) error {
 // clearTarget makes room for a non-directory entry at name: a later entry with the
 // same name replaces an earlier file or link (tar semantics), but never a directory.
 func (x *extractor) clearTarget(orig, name string) error {
-	fi, err := x.root.Lstat(name)
+	mode, err := x.t.lstat(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("entry %q: inspect: %w", orig, err)
 	}
-	if fi.IsDir() {
+	if mode.IsDir() {
 		return unsafeEntry(orig, "would replace a directory")
 	}
-	if err := x.root.Remove(name); err != nil {
+	if err := x.t.remove(name); err != nil {
 		return fmt.Errorf("entry %q: replace earlier entry: %w", orig, err)
 	}
 	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
+	case mode&fs.ModeSymlink != 0:
 		x.st.Symlinks--
-	case fi.Mode().IsRegular():
+	case mode.IsRegular():
 		x.st.Files--
 	}
 	return nil
@@ -327,16 +340,16 @@ func (x *extractor) dir(hdr *tar.Header, name string) error {
 		return err
 	}
 	if !x.dirs[name] {
-		fi, err := x.root.Lstat(name)
+		mode, err := x.t.lstat(name)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			if err := x.root.Mkdir(name, 0o755); err != nil {
+			if err := x.t.mkdir(name); err != nil {
 				return fmt.Errorf("entry %q: create directory: %w", hdr.Name, err)
 			}
 			x.st.Dirs++
 		case err != nil:
 			return fmt.Errorf("entry %q: inspect: %w", hdr.Name, err)
-		case !fi.IsDir():
+		case !mode.IsDir():
 			return unsafeEntry(hdr.Name, "directory would replace a file or link")
 		}
 		x.dirs[name] = true
@@ -366,41 +379,19 @@ func (x *extractor) file(ctx context.Context, hdr *tar.Header, name string, tr i
 	if err := x.clearTarget(hdr.Name, name); err != nil {
 		return err
 	}
-	// O_EXCL: never open an existing file or follow a link planted at this name.
-	f, err := x.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("entry %q: create file: %w", hdr.Name, err)
-	}
-	if x.buf == nil {
-		x.buf = make([]byte, 256<<10)
-	}
-	// writerOnly hides os.File's ReadFrom, so the one buffer is reused for every file.
-	n, err := io.CopyBuffer(writerOnly{f}, io.LimitReader(tr, hdr.Size), x.buf)
+	n, err := x.t.create(hdr, name, io.LimitReader(tr, hdr.Size))
 	x.st.Bytes += n
 	if err == nil && n != hdr.Size {
-		err = io.ErrUnexpectedEOF
+		err = fmt.Errorf("entry %q: write file: %w", hdr.Name, io.ErrUnexpectedEOF)
 	}
 	if err != nil {
-		f.Close()
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
 		}
 		if errors.Is(err, syscall.ENOSPC) {
 			return fmt.Errorf("entry %q: %w: the filesystem filled up after %s of the release were written: %w; free some space (old releases, logs) and deploy again", hdr.Name, ErrNoSpace, FormatSize(x.st.Bytes), err)
 		}
-		return fmt.Errorf("entry %q: write file: %w", hdr.Name, err)
-	}
-	if err := f.Chmod(fs.FileMode(hdr.Mode) & 0o777); err != nil {
-		f.Close()
-		return fmt.Errorf("entry %q: set mode: %w", hdr.Name, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("entry %q: write file: %w", hdr.Name, err)
-	}
-	if !hdr.ModTime.IsZero() {
-		if err := x.root.Chtimes(name, hdr.ModTime, hdr.ModTime); err != nil {
-			return fmt.Errorf("entry %q: set modification time: %w", hdr.Name, err)
-		}
+		return err
 	}
 	x.st.Files++
 	return nil
@@ -431,7 +422,7 @@ func (x *extractor) symlink(hdr *tar.Header, name string) error {
 	if err := x.clearTarget(hdr.Name, name); err != nil {
 		return err
 	}
-	if err := x.root.Symlink(clean, name); err != nil {
+	if err := x.t.symlink(clean, name); err != nil {
 		return fmt.Errorf("entry %q: create symbolic link: %w", hdr.Name, err)
 	}
 	x.st.Symlinks++
@@ -451,11 +442,11 @@ func (x *extractor) hardlink(hdr *tar.Header, name string) error {
 	if !x.dirs[path.Dir(target)] {
 		return unsafeEntry(hdr.Name, "hard link target %q is not inside an extracted directory", hdr.Linkname)
 	}
-	fi, err := x.root.Lstat(target)
+	mode, err := x.t.lstat(target)
 	if err != nil {
 		return unsafeEntry(hdr.Name, "hard link target %q does not exist (yet) in the archive", hdr.Linkname)
 	}
-	if !fi.Mode().IsRegular() {
+	if !mode.IsRegular() {
 		return unsafeEntry(hdr.Name, "hard link target %q is not a regular file", hdr.Linkname)
 	}
 	if target == name {
@@ -467,27 +458,9 @@ func (x *extractor) hardlink(hdr *tar.Header, name string) error {
 	if err := x.clearTarget(hdr.Name, name); err != nil {
 		return err
 	}
-	if err := x.root.Link(target, name); err != nil {
+	if err := x.t.link(target, name); err != nil {
 		return fmt.Errorf("entry %q: create hard link: %w", hdr.Name, err)
 	}
 	x.st.Files++
-	return nil
-}
-
-func (x *extractor) finishDirs() error {
-	// Deepest first, so a parent without search permission cannot block its children.
-	sort.SliceStable(x.dirModes, func(i, j int) bool {
-		return strings.Count(x.dirModes[i].name, "/") > strings.Count(x.dirModes[j].name, "/")
-	})
-	for _, d := range x.dirModes {
-		if err := x.root.Chmod(d.name, d.mode); err != nil {
-			return fmt.Errorf("entry %q: set mode: %w", d.name, err)
-		}
-		if !d.mtime.IsZero() {
-			if err := x.root.Chtimes(d.name, d.mtime, d.mtime); err != nil {
-				return fmt.Errorf("entry %q: set modification time: %w", d.name, err)
-			}
-		}
-	}
 	return nil
 }

@@ -7,39 +7,54 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/archive"
-	"github.com/releaseplan/terraform-provider-release/internal/atomicfile"
+	"github.com/releaseplan/terraform-provider-release/internal/host"
 )
 
 // Directory layout (Capistrano / Deployer style), under Path:
 //
 //	releases/<version>-<utc timestamp>/   one folder per release, never changed once renamed in
 //	releases/.<id>.json                    what the release was made from (name, version, sha256, failed)
-//	releases/.tmp-<pid>-<id>/              an extraction in progress (removed when its process is gone)
+//	releases/.tmp-<pid>-<id>/              an extraction in progress on the local machine (removed by
+//	                                       Prune when its process is gone)
+//	releases/.tmp-at-<utc timestamp>-<random>-<id>/
+//	                                       an upload and extraction in progress on a remote host, where
+//	                                       no pid tells whether its deployment still runs: Prune removes
+//	                                       it once it is older than staleRemoteTemp
 //	shared/<path>                          files and folders linked into every release
 //	current -> releases/<id>               the live release, replaced with rename(2)
+//
+// Paths are slash-separated: they name files on the host, which may not be the
+// machine Terraform runs on.
 const (
 	releasesDir   = "releases"
 	sharedDir     = "shared"
 	currentLink   = "current"
 	tmpPrefix     = ".tmp-"
+	remoteTmpTag  = "at-"
 	timestampForm = "20060102T150405Z"
 )
 
+// staleRemoteTemp is how old a remote host's temporary folder (named with the
+// time it was made, see the layout) must be before Prune removes it: longer
+// than any upload and extraction takes, as a deployment still running on
+// another machine cannot be told apart from one that was killed.
+const staleRemoteTemp = time.Hour
+
 var releaseIDRe = regexp.MustCompile(`^(.+)-(\d{8}T\d{6}Z)(?:\.(\d+))?$`)
 
-// Directory is a server directory holding releases and the `current` symlink.
+// Directory is a server directory holding releases and the `current` symlink,
+// on the machine Terraform runs on or on a remote host.
 type Directory struct {
 	// Path is the application's root folder.
 	Path string
@@ -50,13 +65,17 @@ type Directory struct {
 	Limits archive.Limits
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Host is the machine Path is on; nil means host.Local{}. Every file the
+	// target reads or changes goes through it.
+	Host host.Host
 }
 
 var _ Target = (*Directory)(nil)
 
-// NewDirectory returns the directory target rooted at path, which must be absolute.
-func NewDirectory(path string, shared []string) (*Directory, error) {
-	if err := ValidateDirectoryPath(path); err != nil {
+// NewDirectory returns the directory target rooted at path, which must be
+// absolute, on the local machine (set Host for another).
+func NewDirectory(p string, shared []string) (*Directory, error) {
+	if err := ValidateDirectoryPath(p); err != nil {
 		return nil, err
 	}
 	for _, s := range shared {
@@ -64,7 +83,7 @@ func NewDirectory(path string, shared []string) (*Directory, error) {
 			return nil, err
 		}
 	}
-	return &Directory{Path: filepath.Clean(path), Shared: shared, Limits: archive.DefaultLimits()}, nil
+	return &Directory{Path: path.Clean(p), Shared: shared, Limits: archive.DefaultLimits()}, nil
 }
 
 // systemDirs are folders a directory target must never be: Remove and Prune
@@ -79,25 +98,45 @@ var systemDirs = map[string]bool{
 // ValidateDirectoryPath refuses a target path that is relative, or that is the
 // root or a system directory itself (folders below them, like /srv/app, are fine).
 func ValidateDirectoryPath(p string) error {
-	if !filepath.IsAbs(p) {
+	if !path.IsAbs(p) {
 		return fmt.Errorf("directory target path %q must be absolute, such as /srv/histologe", p)
 	}
-	if c := filepath.Clean(p); systemDirs[c] {
-		return fmt.Errorf("directory target path %q is a system directory: use a folder of the application's own, such as %s", p, filepath.Join(c, "histologe"))
+	if c := path.Clean(p); systemDirs[c] {
+		return fmt.Errorf("directory target path %q is a system directory: use a folder of the application's own, such as %s", p, path.Join(c, "histologe"))
 	}
 	return nil
 }
 
 func checkShared(s string) error {
-	c := filepath.Clean(s)
-	if s == "" || filepath.IsAbs(s) || c == "." || c == ".." || strings.HasPrefix(c, "../") {
+	c := path.Clean(s)
+	if s == "" || path.IsAbs(s) || c == "." || c == ".." || strings.HasPrefix(c, "../") {
 		return fmt.Errorf("shared path %q must be relative to the release and stay inside it", s)
 	}
 	return nil
 }
 
-// Describe implements Target.
-func (d *Directory) Describe() string { return "directory " + d.Path }
+// host is where the directory is.
+func (d *Directory) host() host.Host {
+	if d.Host == nil {
+		return host.Local{}
+	}
+	return d.Host
+}
+
+// local tells whether the directory is on the machine Terraform runs on.
+func (d *Directory) local() bool {
+	_, ok := d.host().(host.Local)
+	return ok
+}
+
+// Describe implements Target: "directory /srv/app", and "directory /srv/app on
+// web1.example.org" on a remote host.
+func (d *Directory) Describe() string {
+	if d.local() {
+		return "directory " + d.Path
+	}
+	return "directory " + d.Path + " on " + d.host().Name()
+}
 
 func (d *Directory) now() time.Time {
 	if d.Now != nil {
@@ -106,14 +145,24 @@ func (d *Directory) now() time.Time {
 	return time.Now().UTC()
 }
 
-func (d *Directory) releasesPath() string { return filepath.Join(d.Path, releasesDir) }
+func (d *Directory) releasesPath() string { return path.Join(d.Path, releasesDir) }
 func (d *Directory) metaPath(id string) string {
-	return filepath.Join(d.releasesPath(), "."+id+".json")
+	return path.Join(d.releasesPath(), "."+id+".json")
+}
+
+// tempName names a temporary entry (an extraction, a release on its way out)
+// so that Prune can tell when it is stale: by the pid of this process on the
+// local machine, by the time it was made on a remote host.
+func (d *Directory) tempName(what string) string {
+	if d.local() {
+		return tmpPrefix + strconv.Itoa(os.Getpid()) + "-" + what
+	}
+	return tmpPrefix + remoteTmpTag + time.Now().UTC().Format(timestampForm) + "-" + randomHex() + "-" + what
 }
 
 // Exists tells whether the target folder holds a `current` symlink.
-func (d *Directory) Exists() (bool, error) {
-	_, err := os.Lstat(filepath.Join(d.Path, currentLink))
+func (d *Directory) Exists(ctx context.Context) (bool, error) {
+	_, err := d.host().Lstat(ctx, path.Join(d.Path, currentLink))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -121,27 +170,28 @@ func (d *Directory) Exists() (bool, error) {
 }
 
 // Current implements Target: it reads the `current` symlink.
-func (d *Directory) Current(_ context.Context) (*Release, error) {
-	link := filepath.Join(d.Path, currentLink)
-	dest, err := os.Readlink(link)
+func (d *Directory) Current(ctx context.Context) (*Release, error) {
+	h := d.host()
+	link := path.Join(d.Path, currentLink)
+	dest, err := h.Readlink(ctx, link)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w (it must be a symbolic link to a release folder)", link, err)
 	}
-	if !filepath.IsAbs(dest) {
-		dest = filepath.Join(d.Path, dest)
+	if !path.IsAbs(dest) {
+		dest = path.Join(d.Path, dest)
 	}
-	dest = filepath.Clean(dest)
+	dest = path.Clean(dest)
 	// Only <path>/releases/<id> is a release: a link elsewhere (even to a folder of
 	// the same name, or of a sibling such as releases-evil/) or to a folder that is
 	// gone is drift, reported with Problem (and no ID), never adopted.
-	if !d.inReleases(dest) {
+	if !d.inReleases(ctx, dest) {
 		return &Release{Problem: fmt.Sprintf("%s points at %s, outside %s", link, dest, d.releasesPath())}, nil
 	}
-	dest = filepath.Join(d.releasesPath(), filepath.Base(dest))
-	st, err := os.Lstat(dest)
+	dest = path.Join(d.releasesPath(), path.Base(dest))
+	st, err := h.Lstat(ctx, dest)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &Release{Problem: fmt.Sprintf("%s points at %s, which no longer exists", link, dest)}, nil
 	}
@@ -152,12 +202,12 @@ func (d *Directory) Current(_ context.Context) (*Release, error) {
 		// A symbolic link inside releases/ leads anywhere: not a release either.
 		return &Release{Problem: fmt.Sprintf("%s points at %s, which is not a release folder", link, dest)}, nil
 	}
-	rel, err := d.release(filepath.Base(dest))
+	rel, err := d.release(ctx, path.Base(dest))
 	if err != nil {
 		return nil, err
 	}
 	rel.Path = dest
-	if fi, err := os.Lstat(link); err == nil {
+	if fi, err := h.Lstat(ctx, link); err == nil {
 		rel.ActivatedAt = fi.ModTime().UTC()
 	}
 	switch {
@@ -173,25 +223,62 @@ func (d *Directory) Current(_ context.Context) (*Release, error) {
 // compared as clean paths, and else with symbolic links resolved on both sides
 // (releases/ may be a link to another disk), never by prefix. Hidden entries
 // (extractions in progress, metadata) are not releases.
-func (d *Directory) inReleases(p string) bool {
-	base := filepath.Base(p)
-	if base == "." || base == ".." || base == string(filepath.Separator) || strings.HasPrefix(base, ".") {
+func (d *Directory) inReleases(ctx context.Context, p string) bool {
+	base := path.Base(p)
+	if base == "." || base == ".." || base == "/" || strings.HasPrefix(base, ".") {
 		return false
 	}
-	parent, releases := filepath.Dir(p), filepath.Clean(d.releasesPath())
+	parent, releases := path.Dir(p), path.Clean(d.releasesPath())
 	if parent == releases {
 		return true
 	}
-	rp, err1 := filepath.EvalSymlinks(parent)
-	rr, err2 := filepath.EvalSymlinks(releases)
+	rp, err1 := evalSymlinks(ctx, d.host(), parent)
+	rr, err2 := evalSymlinks(ctx, d.host(), releases)
 	return err1 == nil && err2 == nil && rp == rr
+}
+
+// evalSymlinks is filepath.EvalSymlinks for an absolute path on h.
+func evalSymlinks(ctx context.Context, h host.Host, p string) (string, error) {
+	resolved, rest := "/", strings.Split(p, "/")
+	for hops := 0; len(rest) > 0; {
+		c := rest[0]
+		rest = rest[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			resolved = path.Dir(resolved)
+			continue
+		}
+		next := path.Join(resolved, c)
+		fi, err := h.Lstat(ctx, next)
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			resolved = next
+			continue
+		}
+		if hops++; hops > 40 {
+			return "", fmt.Errorf("%s: too many levels of symbolic links", p)
+		}
+		dest, err := h.Readlink(ctx, next)
+		if err != nil {
+			return "", err
+		}
+		if path.IsAbs(dest) {
+			resolved = "/"
+		}
+		rest = append(strings.Split(dest, "/"), rest...)
+	}
+	return resolved, nil
 }
 
 // release describes releases/<id>, from its metadata file or, for a folder made by
 // hand, from its name.
-func (d *Directory) release(id string) (*Release, error) {
-	rel := &Release{ID: id, Path: filepath.Join(d.releasesPath(), id)}
-	raw, err := os.ReadFile(d.metaPath(id))
+func (d *Directory) release(ctx context.Context, id string) (*Release, error) {
+	rel := &Release{ID: id, Path: path.Join(d.releasesPath(), id)}
+	raw, err := d.host().ReadFile(ctx, d.metaPath(id))
 	switch {
 	case err == nil:
 		if err := json.Unmarshal(raw, rel); err != nil {
@@ -215,15 +302,15 @@ func (d *Directory) release(id string) (*Release, error) {
 
 // Find implements Target: a complete earlier release of the same bytes, newest
 // first, preferring releases that never failed.
-func (d *Directory) Find(_ context.Context, spec Spec) (*Prepared, error) {
-	rels, err := d.list()
+func (d *Directory) Find(ctx context.Context, spec Spec) (*Prepared, error) {
+	rels, err := d.list(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var best *Release
 	for i := range rels {
 		r := &rels[i]
-		if r.Version != spec.Version || r.SHA256 == "" || !strings.EqualFold(r.SHA256, spec.SHA256) {
+		if !r.holds(spec) {
 			continue
 		}
 		if best == nil || (best.Failed && !r.Failed) || (best.Failed == r.Failed && r.PreparedAt.After(best.PreparedAt)) {
@@ -233,12 +320,22 @@ func (d *Directory) Find(_ context.Context, spec Spec) (*Prepared, error) {
 	if best == nil {
 		return nil, nil
 	}
-	return &Prepared{Release: *best, Dir: best.Path, Reused: true}, nil
+	return d.prepared(*best, true), nil
+}
+
+// holds tells whether rel was made from the bytes of spec.
+func (rel *Release) holds(spec Spec) bool {
+	return rel.Version == spec.Version && rel.SHA256 != "" && strings.EqualFold(rel.SHA256, spec.SHA256)
+}
+
+// prepared is rel, ready to go live on this directory's host.
+func (d *Directory) prepared(rel Release, reused bool) *Prepared {
+	return &Prepared{Release: rel, Dir: rel.Path, Hosts: []HostDir{{Host: d.host(), Dir: rel.Path}}, Reused: reused}
 }
 
 // list returns the complete releases (folders with metadata), oldest first.
-func (d *Directory) list() ([]Release, error) {
-	entries, err := os.ReadDir(d.releasesPath())
+func (d *Directory) list(ctx context.Context) ([]Release, error) {
+	entries, err := d.host().ReadDir(ctx, d.releasesPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -250,7 +347,7 @@ func (d *Directory) list() ([]Release, error) {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		r, err := d.release(e.Name())
+		r, err := d.release(ctx, e.Name())
 		if err != nil {
 			return nil, err
 		}
@@ -266,63 +363,12 @@ func (d *Directory) list() ([]Release, error) {
 }
 
 // Releases lists the release folders, oldest first.
-func (d *Directory) Releases(_ context.Context) ([]Release, error) { return d.list() }
-
-// Prepare implements Target: it extracts r into releases/.tmp-<pid>-<id>, reads r
-// to its end (which verifies the sha256), links the shared paths, writes the
-// metadata and only then renames the folder to releases/<id>.
-func (d *Directory) Prepare(ctx context.Context, spec Spec, r io.Reader) (*Prepared, error) {
-	if err := os.MkdirAll(d.releasesPath(), 0o755); err != nil {
-		return nil, fmt.Errorf("create %s: %w", d.releasesPath(), err)
-	}
-	now := d.now()
-	id, err := d.newID(spec.Version, now)
-	if err != nil {
-		return nil, err
-	}
-	tmp := filepath.Join(d.releasesPath(), tmpPrefix+strconv.Itoa(os.Getpid())+"-"+id)
-	if err := os.Mkdir(tmp, 0o755); err != nil {
-		return nil, fmt.Errorf("create extraction folder: %w", err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			_ = os.RemoveAll(tmp)
-		}
-	}()
-	if _, err := archive.ExtractTarGz(ctx, r, tmp, d.Limits); err != nil {
-		// Bytes that do not match their sha256 explain a bad archive best.
-		if _, derr := io.Copy(io.Discard, r); derr != nil {
-			return nil, fmt.Errorf("read %s@%s: %w (extraction stopped at: %v)", spec.Name, spec.Version, derr, err)
-		}
-		return nil, fmt.Errorf("extract %s@%s: %w", spec.Name, spec.Version, err)
-	}
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return nil, fmt.Errorf("read %s@%s: %w", spec.Name, spec.Version, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	final := filepath.Join(d.releasesPath(), id)
-	if err := d.linkShared(tmp, final); err != nil {
-		return nil, err
-	}
-	rel := Release{ID: id, Name: spec.Name, Version: spec.Version, SHA256: strings.ToLower(spec.SHA256), GitCommit: spec.GitCommit, PreparedAt: now}
-	if err := d.writeMeta(rel); err != nil {
-		return nil, err
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		_ = os.Remove(d.metaPath(id))
-		return nil, fmt.Errorf("move release into %s: %w", final, err)
-	}
-	ok = true
-	rel.Path = final
-	return &Prepared{Release: rel, Dir: final}, nil
-}
+func (d *Directory) Releases(ctx context.Context) ([]Release, error) { return d.list(ctx) }
 
 // newID returns "<version>-<timestamp>", with a ".N" suffix when a release of the
-// same version was prepared in the same second.
-func (d *Directory) newID(version string, now time.Time) (string, error) {
+// same version was prepared in the same second on any of dirs (one id for a
+// release prepared on several hosts).
+func newID(ctx context.Context, dirs []*Directory, version string, now time.Time, maxParallel int) (string, error) {
 	if version == "" || strings.ContainsAny(version, "/\\") || strings.HasPrefix(version, ".") {
 		return "", fmt.Errorf("version %q cannot name a release folder", version)
 	}
@@ -332,62 +378,100 @@ func (d *Directory) newID(version string, now time.Time) (string, error) {
 		if n > 1 {
 			id = base + "." + strconv.Itoa(n)
 		}
-		if _, err := os.Lstat(filepath.Join(d.releasesPath(), id)); errors.Is(err, fs.ErrNotExist) {
-			if _, err := os.Lstat(d.metaPath(id)); errors.Is(err, fs.ErrNotExist) {
-				return id, nil
-			}
+		taken := make([]bool, len(dirs))
+		errs := each(len(dirs), maxParallel, func(i int) error {
+			var err error
+			taken[i], err = dirs[i].taken(ctx, id)
+			return err
+		})
+		if err := hostsError(dirs, errs, "look for a free release id"); err != nil {
+			return "", err
+		}
+		if !slices.Contains(taken, true) {
+			return id, nil
 		}
 	}
 	return "", fmt.Errorf("too many releases of %s in one second", version)
 }
 
+// taken tells whether the release folder or the metadata of id exists.
+func (d *Directory) taken(ctx context.Context, id string) (bool, error) {
+	for _, p := range []string{path.Join(d.releasesPath(), id), d.metaPath(id)} {
+		_, err := d.host().Lstat(ctx, p)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
 // linkShared replaces each shared path of the release in tmp by a symlink to
 // <Path>/shared/<path>. A shared path missing from shared/ is seeded from the
 // release's copy when it has one, else created as an empty folder.
-func (d *Directory) linkShared(tmp, final string) error {
+func (d *Directory) linkShared(ctx context.Context, tmp, final string) error {
+	h := d.host()
 	for _, s := range d.Shared {
-		s = filepath.Clean(s)
-		src := filepath.Join(d.Path, sharedDir, s)
-		inRelease := filepath.Join(tmp, s)
-		if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
-			if err := os.MkdirAll(filepath.Dir(src), 0o755); err != nil {
+		s = path.Clean(s)
+		src := path.Join(d.Path, sharedDir, s)
+		inRelease := path.Join(tmp, s)
+		if _, err := h.Lstat(ctx, src); errors.Is(err, fs.ErrNotExist) {
+			if err := h.MkdirAll(ctx, path.Dir(src), 0o755); err != nil {
 				return fmt.Errorf("create shared folder: %w", err)
 			}
-			if _, err := os.Lstat(inRelease); err == nil {
-				if err := os.Rename(inRelease, src); err != nil {
+			if _, err := h.Lstat(ctx, inRelease); err == nil {
+				if err := h.Rename(ctx, inRelease, src); err != nil {
 					return fmt.Errorf("seed shared path %s: %w", s, err)
 				}
-			} else if err := os.Mkdir(src, 0o755); err != nil {
+			} else if err := h.MkdirAll(ctx, src, 0o755); err != nil {
 				return fmt.Errorf("create shared path %s: %w", s, err)
 			}
 		}
-		if err := os.RemoveAll(inRelease); err != nil {
+		if err := h.RemoveAll(ctx, inRelease); err != nil {
 			return fmt.Errorf("replace %s by its shared link: %w", s, err)
 		}
-		if err := os.MkdirAll(filepath.Dir(inRelease), 0o755); err != nil {
+		if err := h.MkdirAll(ctx, path.Dir(inRelease), 0o755); err != nil {
 			return err
 		}
 		// Relative to the final location, so the link still works after the rename.
-		rel, err := filepath.Rel(filepath.Dir(filepath.Join(final, s)), src)
-		if err != nil {
-			return err
-		}
-		if err := os.Symlink(rel, inRelease); err != nil {
+		if err := h.Symlink(ctx, relativePath(path.Dir(path.Join(final, s)), src), inRelease); err != nil {
 			return fmt.Errorf("link shared path %s: %w", s, err)
 		}
 	}
 	return nil
 }
 
+// relativePath is the path of target from the folder from, both absolute and
+// clean: what filepath.Rel gives, for slash-separated paths.
+func relativePath(from, target string) string {
+	split := func(p string) []string { return strings.FieldsFunc(p, func(r rune) bool { return r == '/' }) }
+	f, t := split(from), split(target)
+	common := 0
+	for common < len(f) && common < len(t) && f[common] == t[common] {
+		common++
+	}
+	parts := make([]string, 0, len(f)-common+len(t)-common)
+	for range f[common:] {
+		parts = append(parts, "..")
+	}
+	parts = append(parts, t[common:]...)
+	if len(parts) == 0 {
+		return "."
+	}
+	return strings.Join(parts, "/")
+}
+
 // writeMeta replaces the release's metadata atomically and durably (synced
 // before and after the rename): the unverified mark must survive a crash or a
 // power cut that comes right after the switch.
-func (d *Directory) writeMeta(rel Release) error {
+func (d *Directory) writeMeta(ctx context.Context, rel Release) error {
 	raw, err := json.MarshalIndent(rel, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(d.metaPath(rel.ID), append(raw, '\n'), 0o644); err != nil {
+	if err := d.host().WriteFile(ctx, d.metaPath(rel.ID), append(raw, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write release metadata: %w", err)
 	}
 	return nil
@@ -395,22 +479,22 @@ func (d *Directory) writeMeta(rel Release) error {
 
 // marked reads the release that a mark is about; the release folder must be
 // there, so that no mark is left for a release that is not.
-func (d *Directory) marked(id string) (*Release, error) {
-	if id == "" || !d.inReleases(filepath.Join(d.releasesPath(), id)) {
+func (d *Directory) marked(ctx context.Context, id string) (*Release, error) {
+	if id == "" || !d.inReleases(ctx, path.Join(d.releasesPath(), id)) {
 		return nil, fmt.Errorf("%q is not a release of %s", id, d.Describe())
 	}
-	if st, err := os.Lstat(filepath.Join(d.releasesPath(), id)); err != nil || !st.IsDir() {
+	if st, err := d.host().Lstat(ctx, path.Join(d.releasesPath(), id)); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("release %s is not in %s", id, d.releasesPath())
 	}
-	return d.release(id)
+	return d.release(ctx, id)
 }
 
 // Discard implements Target.
-func (d *Directory) Discard(_ context.Context, p *Prepared) error {
+func (d *Directory) Discard(ctx context.Context, p *Prepared) error {
 	if p == nil || p.Reused {
 		return nil
 	}
-	if err := d.removeRelease(p.Release.ID); err != nil {
+	if err := d.removeRelease(ctx, p.Release.ID); err != nil {
 		return fmt.Errorf("discard release %s: %w", p.Release.ID, err)
 	}
 	return nil
@@ -418,32 +502,34 @@ func (d *Directory) Discard(_ context.Context, p *Prepared) error {
 
 // removeRelease renames the folder out of sight first, so a half-deleted
 // release is never listed.
-func (d *Directory) removeRelease(id string) error {
-	dir := filepath.Join(d.releasesPath(), id)
-	trash := filepath.Join(d.releasesPath(), tmpPrefix+strconv.Itoa(os.Getpid())+"-rm-"+id)
-	if err := os.Rename(dir, trash); err != nil && !errors.Is(err, fs.ErrNotExist) {
+func (d *Directory) removeRelease(ctx context.Context, id string) error {
+	h := d.host()
+	dir := path.Join(d.releasesPath(), id)
+	trash := path.Join(d.releasesPath(), d.tempName("rm-"+id))
+	if err := h.Rename(ctx, dir, trash); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if err := os.Remove(d.metaPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := h.Remove(ctx, d.metaPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	return os.RemoveAll(trash)
+	return h.RemoveAll(ctx, trash)
 }
 
 // Activate implements Target: a temporary symlink renamed over `current`.
-func (d *Directory) Activate(_ context.Context, p *Prepared) error {
-	return d.switchTo(p.Release.ID)
+func (d *Directory) Activate(ctx context.Context, p *Prepared) error {
+	return d.switchTo(ctx, p.Release.ID)
 }
 
-func (d *Directory) switchTo(id string) error {
-	if _, err := os.Stat(filepath.Join(d.releasesPath(), id)); err != nil {
+func (d *Directory) switchTo(ctx context.Context, id string) error {
+	h := d.host()
+	if _, err := h.Stat(ctx, path.Join(d.releasesPath(), id)); err != nil {
 		return fmt.Errorf("release %s is not there: %w", id, err)
 	}
-	link := filepath.Join(d.Path, currentLink)
-	if fi, err := os.Lstat(link); err == nil && fi.Mode()&fs.ModeSymlink == 0 {
+	link := path.Join(d.Path, currentLink)
+	if fi, err := h.Lstat(ctx, link); err == nil && fi.Mode()&fs.ModeSymlink == 0 {
 		return fmt.Errorf("%s is not a symbolic link; move it away so releases can be switched atomically", link)
 	}
-	if err := atomicfile.Symlink(filepath.Join(releasesDir, id), link); err != nil {
+	if err := h.Symlink(ctx, path.Join(releasesDir, id), link); err != nil {
 		return fmt.Errorf("switch %s: %w", link, err)
 	}
 	return nil
@@ -453,15 +539,16 @@ func (d *Directory) switchTo(id string) error {
 // re-extracted from its artifact when it was deleted meanwhile. With no previous
 // release, `current` is removed so the failed release stops serving.
 func (d *Directory) Restore(ctx context.Context, previous *Release, open Opener) error {
+	h := d.host()
 	if previous == nil {
-		err := os.Remove(filepath.Join(d.Path, currentLink))
+		err := h.Remove(ctx, path.Join(d.Path, currentLink))
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(d.releasesPath(), previous.ID)); err == nil {
-		return d.switchTo(previous.ID)
+	if _, err := h.Stat(ctx, path.Join(d.releasesPath(), previous.ID)); err == nil {
+		return d.switchTo(ctx, previous.ID)
 	}
 	if open == nil || previous.Name == "" || previous.SHA256 == "" {
 		return fmt.Errorf("release folder %s is gone and its artifact is unknown", previous.ID)
@@ -480,21 +567,21 @@ func (d *Directory) Restore(ctx context.Context, previous *Release, open Opener)
 }
 
 // MarkFailed implements Target.
-func (d *Directory) MarkFailed(_ context.Context, release Release, reason string) error {
-	rel, err := d.marked(release.ID)
+func (d *Directory) MarkFailed(ctx context.Context, release Release, reason string) error {
+	rel, err := d.marked(ctx, release.ID)
 	if err != nil {
 		return err
 	}
 	// A failed deployment has finished: failed, no longer unverified. Replaced
 	// stays, naming the release to go back to.
 	rel.Failed, rel.FailReason, rel.Unverified = true, reason, false
-	return d.writeMeta(*rel)
+	return d.writeMeta(ctx, *rel)
 }
 
 // MarkUnverified implements Target: the mark is in the release's metadata,
 // written atomically before the switch.
-func (d *Directory) MarkUnverified(_ context.Context, release Release, replaced *Release) error {
-	rel, err := d.marked(release.ID)
+func (d *Directory) MarkUnverified(ctx context.Context, release Release, replaced *Release) error {
+	rel, err := d.marked(ctx, release.ID)
 	if err != nil {
 		return err
 	}
@@ -505,12 +592,12 @@ func (d *Directory) MarkUnverified(_ context.Context, release Release, replaced 
 		r.Replaced, r.Problem = nil, ""
 		rel.Replaced = &r
 	}
-	return d.writeMeta(*rel)
+	return d.writeMeta(ctx, *rel)
 }
 
 // MarkVerified implements Target.
-func (d *Directory) MarkVerified(_ context.Context, release Release) error {
-	rel, err := d.marked(release.ID)
+func (d *Directory) MarkVerified(ctx context.Context, release Release) error {
+	rel, err := d.marked(ctx, release.ID)
 	if err != nil {
 		return err
 	}
@@ -518,123 +605,24 @@ func (d *Directory) MarkVerified(_ context.Context, release Release) error {
 		return nil
 	}
 	rel.Unverified, rel.Failed, rel.FailReason, rel.Replaced = false, false, "", nil
-	return d.writeMeta(*rel)
-}
-
-// Prune implements Target. Failed releases and releases in protect do not count
-// towards keep; extraction folders left by processes that are gone are removed.
-func (d *Directory) Prune(ctx context.Context, keep int, protect ...string) ([]string, error) {
-	if keep < 1 {
-		keep = 1
-	}
-	d.removeStaleTemp()
-	rels, err := d.list()
-	if err != nil {
-		return nil, err
-	}
-	live, err := d.Current(ctx)
-	if err != nil {
-		return nil, err
-	}
-	keepIDs := map[string]bool{}
-	for _, id := range protect {
-		keepIDs[id] = true
-	}
-	if live != nil {
-		keepIDs[live.ID] = true
-	}
-	var removed []string
-	kept := 0
-	for i := len(rels) - 1; i >= 0; i-- { // newest first
-		r := rels[i]
-		if r.Failed || keepIDs[r.ID] {
-			if !r.Failed {
-				kept++
-			}
-			continue
-		}
-		if kept < keep {
-			kept++
-			continue
-		}
-		if err := d.removeRelease(r.ID); err != nil {
-			return removed, fmt.Errorf("prune release %s: %w", r.ID, err)
-		}
-		removed = append(removed, r.ID)
-	}
-	// Metadata whose folder is gone (a crash between the two writes).
-	if entries, err := os.ReadDir(d.releasesPath()); err == nil {
-		for _, e := range entries {
-			n := e.Name()
-			if !strings.HasPrefix(n, ".") || !strings.HasSuffix(n, ".json") || strings.HasPrefix(n, tmpPrefix) {
-				continue
-			}
-			id := strings.TrimSuffix(strings.TrimPrefix(n, "."), ".json")
-			if _, err := os.Lstat(filepath.Join(d.releasesPath(), id)); errors.Is(err, fs.ErrNotExist) {
-				_ = os.Remove(filepath.Join(d.releasesPath(), n))
-			}
-		}
-	}
-	return removed, nil
-}
-
-// removeStaleTemp deletes extraction folders, temporary symlinks and metadata
-// files whose process no longer runs (a deploy that was killed).
-func (d *Directory) removeStaleTemp() {
-	clean := func(dir, prefix string) {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			return
-		}
-		for _, e := range entries {
-			n := e.Name()
-			var rest string
-			switch {
-			case strings.HasPrefix(n, prefix):
-				rest = strings.TrimPrefix(n, prefix)
-			case strings.Contains(n, ".json.tmp-"):
-				_ = os.Remove(filepath.Join(dir, n)) // metadata is written under a lock-free rename; a leftover is garbage
-				continue
-			default:
-				continue
-			}
-			pidStr, _, _ := strings.Cut(rest, "-")
-			pid, err := strconv.Atoi(pidStr)
-			if err != nil || processAlive(pid) {
-				continue
-			}
-			_ = os.RemoveAll(filepath.Join(dir, n))
-		}
-	}
-	clean(d.releasesPath(), tmpPrefix)
-	clean(d.Path, "."+currentLink+tmpPrefix)
-}
-
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	if pid == os.Getpid() {
-		return true
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return d.writeMeta(ctx, *rel)
 }
 
 // Remove implements Target: `current` first (the site stops), then the releases.
 // The shared folder holds user data and stays.
-func (d *Directory) Remove(_ context.Context) error {
-	if err := os.Remove(filepath.Join(d.Path, currentLink)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+func (d *Directory) Remove(ctx context.Context) error {
+	h := d.host()
+	if err := h.Remove(ctx, path.Join(d.Path, currentLink)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	trash := filepath.Join(d.Path, "."+releasesDir+tmpPrefix+strconv.Itoa(os.Getpid())+"-"+randomHex())
-	if err := os.Rename(d.releasesPath(), trash); err != nil {
+	trash := path.Join(d.Path, "."+releasesDir+d.tempName(randomHex()))
+	if err := h.Rename(ctx, d.releasesPath(), trash); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
 		return err
 	}
-	return os.RemoveAll(trash)
+	return h.RemoveAll(ctx, trash)
 }
 
 func randomHex() string {

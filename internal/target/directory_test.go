@@ -104,7 +104,7 @@ func TestDirectoryDeployAndCurrent(t *testing.T) {
 		t.Fatalf("current -> %q, want a relative link to the release", dest)
 	}
 	// A manual switch is what Current reports.
-	if err := d.switchTo(p1.Release.ID); err != nil {
+	if err := d.switchTo(ctx, p1.Release.ID); err != nil {
 		t.Fatal(err)
 	}
 	if cur, _ := d.Current(ctx); cur.Version != "1.0.0" {
@@ -187,7 +187,7 @@ func TestDirectoryPrune(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := d.switchTo(ids[tc.live]); err != nil {
+			if err := d.switchTo(ctx, ids[tc.live]); err != nil {
 				t.Fatal(err)
 			}
 			var protect []string
@@ -198,7 +198,7 @@ func TestDirectoryPrune(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rels, _ := d.list()
+			rels, _ := d.list(ctx)
 			var got []string
 			for _, r := range rels {
 				got = append(got, r.ID)

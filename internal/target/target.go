@@ -1,6 +1,8 @@
 // Package target puts verified release bytes where they run and switches traffic
 // to them. A Target is one place an application runs: a server directory laid out
-// as releases/<version>-<timestamp> plus a `current` symlink, or a PaaS app.
+// as releases/<version>-<timestamp> plus a `current` symlink (Directory, on the
+// machine Terraform runs on or on a remote host through host.Host), the same
+// directory on several hosts switched together (Fleet), or a PaaS app.
 //
 // The deploy sequence (internal/deploy) drives a Target in this order:
 // Current → Find or Prepare → (backup, hooks) → Activate → (smoke test) →
