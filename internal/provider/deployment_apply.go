@@ -24,6 +24,8 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	var wo types.Int64
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
+	keyWO, d := sshWriteOnlyKey(ctx, req.Config, deploymentSSHPath)
+	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -31,7 +33,7 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r.apply(ctx, &plan, nil, wo, &resp.State, &resp.Diagnostics)
+	r.apply(ctx, &plan, nil, wo, keyWO, &resp.State, &resp.Diagnostics)
 	r.releaseRunLockOnFailure(ctx, plan.Environment.ValueString(), wo, &resp.Diagnostics)
 }
 
@@ -43,6 +45,8 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
+	keyWO, d := sshWriteOnlyKey(ctx, req.Config, deploymentSSHPath)
+	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -55,7 +59,7 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
-	r.apply(ctx, &plan, &state, wo, &resp.State, &resp.Diagnostics)
+	r.apply(ctx, &plan, &state, wo, keyWO, &resp.State, &resp.Diagnostics)
 	r.releaseRunLockOnFailure(ctx, plan.Environment.ValueString(), wo, &resp.Diagnostics)
 }
 
@@ -80,8 +84,9 @@ func (r *deploymentResource) releaseRunLockOnFailure(ctx context.Context, env st
 // apply runs the deployment and saves what is really live: on success the plan
 // with its computed values; on failure, the live release over the prior state (or
 // nothing after a failed first deployment that left nothing live). wo is the
-// write-only lock token from the configuration (null when not set).
-func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentResourceModel, wo types.Int64, st stateSetter, diags *diag.Diagnostics) {
+// write-only lock token from the configuration (null when not set), keyWO the
+// ssh block's write-only key.
+func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentResourceModel, wo types.Int64, keyWO types.String, st stateSetter, diags *diag.Diagnostics) {
 	if !configured(r.data, diags) {
 		return
 	}
@@ -91,9 +96,13 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 		diags.AddAttributeError(path.Root("artifact"), summary, "artifact must be name@version.")
 		return
 	}
-	tgt, key, d := deploymentTarget(ctx, r.data, plan)
+	tgt, key, done, d := deploymentTarget(ctx, r.data, plan, keyWO)
+	defer done()
 	diags.Append(d...)
 	if tgt == nil || diags.HasError() {
+		if tgt == nil && !diags.HasError() {
+			diags.AddError(summary, "The deployment target is not known at apply time: its path or ssh settings are still unknown.")
+		}
 		return
 	}
 	req, d := r.deployRequest(ctx, plan, prior, wo, tgt)
@@ -122,7 +131,7 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 	default:
 		diags.AddError(summary, err.Error())
 		if prior != nil {
-			r.saveLive(ctx, prior, res.Live, st, diags)
+			r.saveLive(ctx, prior, tgt, res.Live, st, diags)
 		}
 	}
 }
@@ -149,7 +158,7 @@ func (r *deploymentResource) refuseMoved(ctx context.Context, plan, prior *deplo
 	}
 	diags.AddError(summary, stale)
 	if prior != nil {
-		r.saveLive(ctx, prior, live, st, diags)
+		r.saveLive(ctx, prior, tgt, live, st, diags)
 	}
 	return true
 }
@@ -214,15 +223,17 @@ func (r *deploymentResource) saveSuccess(ctx context.Context, plan *deploymentRe
 	if res.BackupID != "" {
 		m.BackupID = types.StringValue(res.BackupID)
 	}
+	m.setHostsLive(ctx, tgt, diags)
 	diags.Append(st.Set(ctx, &m)...)
 }
 
 // saveLive keeps the prior state but makes it say what is live now.
-func (r *deploymentResource) saveLive(ctx context.Context, prior *deploymentResourceModel, live *target.Release, st stateSetter, diags *diag.Diagnostics) {
+func (r *deploymentResource) saveLive(ctx context.Context, prior *deploymentResourceModel, tgt target.Target, live *target.Release, st stateSetter, diags *diag.Diagnostics) {
 	m := *prior
 	if live != nil {
 		applyLive(&m, live)
 	}
+	m.setHostsLive(ctx, tgt, diags)
 	diags.Append(st.Set(ctx, &m)...)
 }
 
@@ -233,8 +244,13 @@ func (r *deploymentResource) saveLive(ctx context.Context, prior *deploymentReso
 func applyLive(m *deploymentResourceModel, live *target.Release) {
 	m.Status = types.StringValue(liveStatus(live))
 	if live.ID == "" {
-		// current is not one of the target's releases: nothing can be named live.
+		// current is not one of the target's releases, or the hosts serve
+		// different ones: nothing can be named live. previous_version names the
+		// verified release a failure would go back to, when there is one.
 		m.DeployedVersion, m.ReleaseID, m.PreviousVersion = types.StringNull(), types.StringNull(), types.StringNull()
+		if live.Replaced != nil && live.Replaced.Version != "" {
+			m.PreviousVersion = types.StringValue(live.Replaced.Version)
+		}
 		return
 	}
 	name := live.Name

@@ -44,13 +44,22 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	var cfgSHA types.String
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("sha256"), &cfgSHA)...)
+	keyWO, diags := sshWriteOnlyKey(ctx, req.Config, deploymentSSHPath)
+	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	tgt, key, diags := deploymentTarget(ctx, r.data, &plan)
+	tgt, key, done, diags := deploymentTarget(ctx, r.data, &plan, keyWO)
+	defer done()
 	resp.Diagnostics.Append(diags...)
 	if tgt == nil || resp.Diagnostics.HasError() {
 		return
+	}
+	if state != nil && state.Directory != nil && r.data.sshPlanMustRead(state.Directory.SSH) {
+		// Refresh could not log in (write-only key): read the hosts now.
+		if state = r.refreshForPlan(ctx, state, tgt, &resp.Diagnostics); resp.Diagnostics.HasError() {
+			return
+		}
 	}
 	if !plan.Environment.IsUnknown() {
 		plan.ID = types.StringValue(deploymentID(plan.Environment.ValueString(), key))
@@ -67,6 +76,24 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if !resp.Diagnostics.HasError() {
 		resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 	}
+}
+
+// refreshForPlan is Read for a plan whose refresh could not reach the hosts
+// (their key is write-only): the state as the hosts make it now, nil when
+// nothing is live there any more.
+func (r *deploymentResource) refreshForPlan(ctx context.Context, state *deploymentResourceModel, tgt target.Target, diags *diag.Diagnostics) *deploymentResourceModel {
+	live, err := tgt.Current(ctx)
+	if err != nil {
+		diags.AddAttributeError(deploymentSSHPath, "Unable to read the deployment target", fmt.Sprintf("%s: %v. Fix the target, then plan again.", tgt.Describe(), err))
+		return state
+	}
+	if live == nil {
+		return nil
+	}
+	m := *state
+	applyLive(&m, live)
+	m.setHostsLive(ctx, tgt, diags)
+	return &m
 }
 
 // planSHA256 plans the sha256: as configured, else the store's record of the
@@ -116,7 +143,7 @@ func (m *deploymentResourceModel) keepDeployed(state *deploymentResourceModel) {
 	m.SHA256 = state.SHA256
 	m.DeployedVersion, m.PreviousVersion, m.DeployedAt = state.DeployedVersion, state.PreviousVersion, state.DeployedAt
 	m.ReleaseID, m.BackupID, m.PlannedSteps = state.ReleaseID, state.BackupID, state.PlannedSteps
-	m.Status = state.Status
+	m.Status, m.HostsLive = state.Status, state.HostsLive
 }
 
 // planDeployment plans a deployment over what the state says is live, after
@@ -142,6 +169,10 @@ func (r *deploymentResource) planDeployment(ctx context.Context, plan, state *de
 	}
 	plan.DeployedAt, plan.ReleaseID = types.StringUnknown(), types.StringUnknown()
 	plan.Status = types.StringValue(deploymentStatusLive)
+	plan.HostsLive = types.MapNull(types.StringType)
+	if plan.Directory != nil && plan.Directory.SSH != nil {
+		plan.HostsLive = types.MapUnknown(types.StringType)
+	}
 	diags.Append(plan.planPrevious(state, live, tgt)...)
 	plan.BackupID = types.StringNull()
 	if plan.Backup != nil {
@@ -288,16 +319,21 @@ func (m *deploymentResourceModel) deployFacts(ctx context.Context, state *deploy
 		KeepReleases:      -1, // a target without release folders has nothing to prune
 	}
 	known = known && allKnown(m.Environment, m.SHA256, m.AllowBlocked, m.RollbackOnFailure)
+	var diags diag.Diagnostics
 	if d := m.Directory; d != nil {
 		f.KeepReleases = int(d.KeepReleases.ValueInt64())
 		known = known && !d.KeepReleases.IsUnknown()
+		if d.SSH != nil {
+			hostsKnown := knownStrings(ctx, d.SSH.Hosts, &f.Hosts, &diags)
+			f.MaxParallel = sshMaxParallel(d.SSH)
+			known = known && hostsKnown && !d.SSH.MaxParallel.IsUnknown()
+		}
 	}
 	if s := m.Scalingo; s != nil {
 		f.Build = &deploy.Build{FromStoreURL: s.SourceURLFromStore.ValueBool()}
 		known = known && !s.SourceURLFromStore.IsUnknown()
 	}
 	f.Live, f.Previous, f.Reverify = m.expectedLive(state)
-	var diags diag.Diagnostics
 	if h := m.Hooks; h != nil {
 		known = knownStrings(ctx, h.BeforeSwitch, &f.Hooks.BeforeSwitch, &diags) && known
 		known = knownStrings(ctx, h.BeforeSwitchOnce, &f.Hooks.BeforeSwitchOnce, &diags) && known

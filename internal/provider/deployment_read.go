@@ -26,7 +26,12 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	tgt, _, diags := deploymentTarget(ctx, r.data, &state)
+	if r.sshKeyOnlyWriteOnly(&state) {
+		sshReadCredentialWarning(&resp.Diagnostics, deploymentSSHPath, "the live release")
+		return
+	}
+	tgt, _, done, diags := deploymentTarget(ctx, r.data, &state, types.StringNull())
+	defer done()
 	resp.Diagnostics.Append(diags...)
 	if tgt == nil || resp.Diagnostics.HasError() {
 		return
@@ -58,6 +63,12 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 		return
 	}
 	applyLive(&state, live)
+	hl, err := state.hostsLive(ctx, tgt)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to read deployment "+state.ID.ValueString(), fmt.Sprintf("%s: %v", tgt.Describe(), err))
+		return
+	}
+	state.HostsLive = hl
 	if state.PlannedSteps.IsNull() || state.PlannedSteps.IsUnknown() {
 		state.PlannedSteps = types.ListValueMust(types.StringType, []attr.Value{})
 	}
@@ -79,7 +90,14 @@ func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequ
 			fmt.Sprintf("on_destroy = \"remove\" does not delete Scalingo app %s nor its deployments: the resource only leaves the state. Delete or scale down the app with Scalingo's tools if it must stop.", state.Scalingo.App.ValueString()))
 		return
 	}
-	tgt, _, diags := deploymentTarget(ctx, r.data, &state)
+	if r.sshKeyOnlyWriteOnly(&state) {
+		resp.Diagnostics.AddAttributeError(deploymentSSHPath.AtName("private_key_wo"), "Unable to remove deployment "+state.ID.ValueString(),
+			"on_destroy = \"remove\" must log in to the hosts, and their key is write-only (private_key_wo), which a destroy cannot read. "+
+				"Give a credential that is kept (private_key, agent = true, or the provider's ssh block), or set on_destroy = \"keep\" first.")
+		return
+	}
+	tgt, _, done, diags := deploymentTarget(ctx, r.data, &state, types.StringNull())
+	defer done()
 	resp.Diagnostics.Append(diags...)
 	if tgt == nil || resp.Diagnostics.HasError() {
 		return
@@ -110,9 +128,13 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	tgt, _, diags := deploymentTarget(ctx, r.data, &m)
+	tgt, _, done, diags := deploymentTarget(ctx, r.data, &m, types.StringNull())
+	defer done()
 	resp.Diagnostics.Append(diags...)
 	if tgt == nil || resp.Diagnostics.HasError() {
+		if tgt == nil && !resp.Diagnostics.HasError() {
+			resp.Diagnostics.AddError(importSummary, "The provider is not configured: the target cannot be read.")
+		}
 		return
 	}
 	live, err := tgt.Current(ctx)
@@ -137,6 +159,10 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 		return
 	}
 	applyLive(&m, live)
+	if m.HostsLive, err = m.hostsLive(ctx, tgt); err != nil {
+		resp.Diagnostics.AddError(importSummary, fmt.Sprintf("%s: %v", tgt.Describe(), err))
+		return
+	}
 	// The version that was live before, from the history, when the backend knows it.
 	var same []backend.Event
 	for _, ev := range deployed {
@@ -176,6 +202,7 @@ func importModel(ctx context.Context, id string) (deploymentResourceModel, strin
 		BackupID:          types.StringNull(),
 		PlannedSteps:      types.ListValueMust(types.StringType, []attr.Value{}),
 		Status:            types.StringNull(),
+		HostsLive:         types.MapNull(types.StringType),
 		Timeouts:          timeouts.Value{Object: typesObjectNull(ctx)},
 	}
 	name := ""
@@ -189,14 +216,22 @@ func importModel(ctx context.Context, id string) (deploymentResourceModel, strin
 		m.Scalingo = &deploymentScalingoModel{App: types.StringValue(app), SourceURLFromStore: types.BoolValue(false)}
 		return m, name, diags
 	}
-	if !filepath.IsAbs(rest) {
+	sshBlock, rest, remote, err := parseSSHImportID(rest)
+	if err != nil || !filepath.IsAbs(rest) {
 		diags.AddError(importSummary, fmt.Sprintf("The import id %q must be <environment>:<absolute path of the directory target>, e.g. staging:/srv/histologe, "+
+			"<environment>:ssh://[user@]web1,web2:2222/<absolute path> for one on SSH hosts (the credentials and known_hosts come from the provider's ssh block), "+
 			"or <environment>:scalingo:<app> for a Scalingo app.", id))
 		return m, "", diags
 	}
 	p := filepath.Clean(rest)
 	m.ID = types.StringValue(deploymentID(env, p))
+	if remote {
+		var hosts []string
+		diags.Append(sshBlock.Hosts.ElementsAs(ctx, &hosts, false)...)
+		m.ID = types.StringValue(deploymentID(env, "ssh://"+strings.Join(hosts, ",")+p))
+	}
 	m.Directory = &deploymentDirectoryModel{
+		SSH:          sshBlock,
 		Path:         types.StringValue(p),
 		KeepReleases: types.Int64Value(deploymentDefaultKeep),
 		Shared:       types.ListNull(types.StringType),
@@ -226,7 +261,7 @@ func (r *deploymentResource) importScalingoLive(ctx context.Context, m *deployme
 	}
 	m.Artifact = types.StringValue(name + "@" + live.Version)
 	// Read the live release again under the artifact's name: sha256 and git commit.
-	if tgt, _, diags = deploymentTarget(ctx, r.data, m); diags.HasError() {
+	if tgt, _, _, diags = deploymentTarget(ctx, r.data, m, types.StringNull()); diags.HasError() {
 		return nil, diags
 	}
 	live, err := tgt.Current(ctx)

@@ -8,7 +8,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-timeouts/resource/timeouts"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -20,7 +19,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/releaseplan/terraform-provider-release/internal/archive"
 	"github.com/releaseplan/terraform-provider-release/internal/deploy"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
@@ -68,6 +66,7 @@ type deploymentResourceModel struct {
 	BackupID        types.String `tfsdk:"backup_id"`
 	PlannedSteps    types.List   `tfsdk:"planned_steps"`
 	Status          types.String `tfsdk:"status"`
+	HostsLive       types.Map    `tfsdk:"hosts_live"`
 
 	// Target blocks: exactly one is set. A target adds its block here (and to
 	// deploymentSchema, ConfigValidators and deploymentTarget).
@@ -86,6 +85,7 @@ type deploymentDirectoryModel struct {
 	Shared           types.List   `tfsdk:"shared"`
 	MaxExtractedSize types.String `tfsdk:"max_extracted_size"`
 	MaxFileSize      types.String `tfsdk:"max_file_size"`
+	SSH              *sshModel    `tfsdk:"ssh"`
 }
 
 type deploymentHooksModel struct {
@@ -179,9 +179,16 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 			"status": schema.StringAttribute{
 				MarkdownDescription: "What the target serves, as the last refresh read it: `live` (a release whose deployment finished: after_switch hooks and smoke test passed), " +
 					"`unverified` (a release went live but its after_switch hooks and smoke test never finished, e.g. the apply was killed), " +
-					"`failed` (the live release failed its deployment and was not rolled back) or `drifted` (`current` is not one of the target's releases: it points outside `releases/`, or at a release folder that is gone). " +
+					"`failed` (the live release failed its deployment and was not rolled back) or `drifted` (`current` is not one of the target's releases: it points outside `releases/`, or at a release folder that is gone; or the `ssh` hosts serve different releases). " +
 					"Anything but `live` makes the next plan deploy again, which verifies the release and rolls back when it still fails.",
 				Computed: true,
+			},
+			"hosts_live": schema.MapAttribute{
+				MarkdownDescription: "With `directory.ssh`: the release each host serves, by host as written in `hosts` " +
+					"(`{ \"web1.example.org\" = \"1.7.4-20260102T150405Z\" }`, `\"\"` for a host that serves nothing), as the last refresh read it. " +
+					"Hosts that disagree (one switched by hand, a host added to `hosts`) make `status` `drifted`, and the next apply converges every host. Null without `ssh`.",
+				ElementType: types.StringType,
+				Computed:    true,
 			},
 			"planned_steps": schema.ListAttribute{
 				MarkdownDescription: "The steps the apply performs, in order, as the plan shows them to the reviewer.",
@@ -221,6 +228,9 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 						Optional:            true,
 						Validators:          []validator.String{validate.Size()},
 					},
+				},
+				Blocks: map[string]schema.Block{
+					"ssh": sshBlock("the servers that hold the releases: every host gets the same release under `path`, prepared on all of them before any switches"),
 				},
 			},
 			"scalingo": deploymentScalingoBlock(),
@@ -283,50 +293,6 @@ func (r *deploymentResource) ConfigValidators(context.Context) []resource.Config
 	}
 }
 
-// deploymentTarget builds the target the model names, and its key in the resource
-// id: the directory path, or "scalingo:<app>".
-func deploymentTarget(ctx context.Context, data *providerData, m *deploymentResourceModel) (target.Target, string, diag.Diagnostics) {
-	var diags diag.Diagnostics
-	switch {
-	case m.Scalingo != nil:
-		if !configured(data, &diags) {
-			return nil, "", diags
-		}
-		name, _, _ := m.nameVersion()
-		return data.scalingoDeploymentTarget(ctx, m.Scalingo, name)
-	case m.Directory != nil:
-		if m.Directory.Path.IsUnknown() || m.Directory.Path.IsNull() {
-			return nil, "", diags
-		}
-		var shared []string
-		if !m.Directory.Shared.IsUnknown() {
-			diags.Append(m.Directory.Shared.ElementsAs(ctx, &shared, false)...)
-		}
-		t, err := target.NewDirectory(m.Directory.Path.ValueString(), shared)
-		if err != nil {
-			diags.AddAttributeError(path.Root("directory"), "Invalid directory target", err.Error())
-			return nil, "", diags
-		}
-		for _, c := range []struct {
-			v   types.String
-			cap *int64
-		}{{m.Directory.MaxExtractedSize, &t.Limits.MaxBytes}, {m.Directory.MaxFileSize, &t.Limits.MaxFileBytes}} {
-			if c.v.IsNull() || c.v.IsUnknown() {
-				continue
-			}
-			n, err := archive.ParseSize(c.v.ValueString())
-			if err != nil {
-				diags.AddAttributeError(path.Root("directory"), "Invalid directory target", err.Error())
-				return nil, "", diags
-			}
-			*c.cap = n
-		}
-		return t, t.Path, diags
-	}
-	diags.AddError("Missing deployment target", "Set a directory or a scalingo block: it says where the release is deployed.")
-	return nil, "", diags
-}
-
 // Values of the status attribute.
 const (
 	deploymentStatusLive       = "live"
@@ -363,7 +329,7 @@ func statusSentence(status string) string {
 	case deploymentStatusFailed:
 		return "its deployment failed"
 	case deploymentStatusDrifted:
-		return "current is not one of the target's releases"
+		return "current is not one of the target's releases, or the hosts serve different releases"
 	}
 	return "its deployment finished"
 }
