@@ -148,8 +148,10 @@ func (r *deploymentResource) refuseMoved(ctx context.Context, plan, prior *deplo
 	}
 	stale := ""
 	switch {
-	case prior != nil:
+	case prior != nil && plan.ID.Equal(prior.ID):
 		stale = r.staleState(ctx, env, tgt, prior, live)
+	case prior != nil:
+		// Another target than the state's (a host added): nothing of it to compare.
 	case plan.PreviousVersion.IsNull() && live != nil:
 		stale = staleDetail(ctx, r.data.Backend, env, tgt, "", live.Version, live.ID)
 	}

@@ -156,7 +156,9 @@ func (r *deploymentResource) planDeployment(ctx context.Context, plan, state *de
 		diags.AddAttributeError(plan.targetPath(), "Unable to read the deployment target", fmt.Sprintf("%s: %v. Fix the target, then plan again.", tgt.Describe(), err))
 		return diags
 	}
-	if state != nil && !plan.Environment.IsUnknown() {
+	// A plan for another target (a host added to the ssh hosts) has no live
+	// release of its own in the state to be stale against.
+	if state != nil && !plan.Environment.IsUnknown() && plan.ID.Equal(state.ID) {
 		if d := r.staleState(ctx, plan.Environment.ValueString(), tgt, state, live); d != "" {
 			diags.AddError(fmt.Sprintf("Unable to deploy %s to %s", plan.Artifact.ValueString(), plan.Environment.ValueString()), d)
 			return diags

@@ -63,10 +63,16 @@ const startTimeout = 15 * time.Second
 type Option func(*options)
 
 type options struct {
-	root  string
-	extra string
-	keys  []ssh.PublicKey
+	root      string
+	extra     string
+	keys      []ssh.PublicKey
+	loopbacks bool
 }
+
+// Loopbacks gives every host an address of its own: host i listens on
+// 127.0.0.<i+2> instead of 127.0.0.1, so that a host's name reaches services of
+// that host only (a smoke test of http://{host}:<port>/ served per host).
+func Loopbacks() Option { return func(o *options) { o.loopbacks = true } }
 
 // Root sets the absolute path every host has its own folder bound over (default
 // DefaultRoot). The directory is created on the machine when missing, empty, and left
@@ -258,7 +264,11 @@ func Start(t testing.TB, n int, opts ...Option) *Fleet {
 	t.Cleanup(func() { f.cleanup(t) })
 
 	for i := 0; i < n; i++ {
-		h, err := startHost(t, tmp, i, sshd, unshare, root, o.extra, authorizedPath)
+		ip := "127.0.0.1"
+		if o.loopbacks {
+			ip = "127.0.0." + strconv.Itoa(i+2)
+		}
+		h, err := startHost(t, tmp, i, ip, sshd, unshare, root, o.extra, authorizedPath)
 		if errors.Is(err, errNamespace) {
 			unavailable(t, "host %d: %v", i, err)
 			return nil
@@ -297,7 +307,7 @@ func (f *Fleet) cleanup(t testing.TB) {
 
 // startHost makes host i's folder, host key and configuration under tmp and
 // starts its sshd, on another free port when the chosen one was taken meanwhile.
-func startHost(t testing.TB, tmp string, i int, sshd, unshare, root, extra, authorizedPath string) (*Host, error) {
+func startHost(t testing.TB, tmp string, i int, ip, sshd, unshare, root, extra, authorizedPath string) (*Host, error) {
 	h := &Host{
 		Index:   i,
 		Dir:     filepath.Join(tmp, "host"+strconv.Itoa(i)),
@@ -322,10 +332,10 @@ func startHost(t testing.TB, tmp string, i int, sshd, unshare, root, extra, auth
 
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		if h.Port, err = freePort(); err != nil {
+		if h.Port, err = freePort(ip); err != nil {
 			return nil, err
 		}
-		h.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(h.Port))
+		h.Addr = net.JoinHostPort(ip, strconv.Itoa(h.Port))
 		mustWrite(t, h.ConfigPath, []byte(renderConfig(extra, h.Addr, hostKeyPath, h.PidFile, authorizedPath)), 0o600)
 		if lastErr = h.checkConfig(); lastErr != nil {
 			break
@@ -744,8 +754,8 @@ func mustWrite(t testing.TB, path string, data []byte, mode os.FileMode) {
 	}
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func freePort(ip string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		return 0, fmt.Errorf("finding a free loopback port: %w", err)
 	}
