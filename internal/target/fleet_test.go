@@ -330,9 +330,12 @@ func TestFleet(t *testing.T) {
 		switchByHand(t, f, 1, d, p0.Release.ID)
 		fleetDeploy(t, fl, "1.0.2")
 		assertServes(t, f, d, "1.0.2", "1.0.2", "1.0.2")
-		// Host 2 lost the folder of its previous release: rebuilt from the artifact.
-		if err := os.RemoveAll(f.Local(2, p1.Hosts[2].Dir)); err != nil {
-			t.Fatal(err)
+		// Hosts 0 and 2 lost the folder of their previous release: rebuilt from
+		// the artifact, read once, under the same id.
+		for _, i := range []int{0, 2} {
+			if err := os.RemoveAll(f.Local(i, p1.Hosts[i].Dir)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		var opened atomic.Int32
 		open := func(_ context.Context, s Spec) (io.ReadCloser, error) {
@@ -344,7 +347,11 @@ func TestFleet(t *testing.T) {
 		}
 		assertServes(t, f, d, "1.0.1", "1.0.0", "1.0.1")
 		if opened.Load() != 1 {
-			t.Fatalf("the artifact was opened %d times, want once (host 2)", opened.Load())
+			t.Fatalf("the artifact was opened %d times, want once", opened.Load())
+		}
+		live, err := fl.HostsLive(ctx)
+		if err != nil || live[0].Release.ID != p1.Release.ID || live[1].Release.ID != p0.Release.ID || live[2].Release.ID != p1.Release.ID {
+			t.Fatalf("HostsLive = %+v, %v; want %s, %s, %s", live, err, p1.Release.ID, p0.Release.ID, p1.Release.ID)
 		}
 		// Nothing was live before: current goes.
 		empty := newFleet(t, hosts, "restore-empty", 0)
