@@ -125,8 +125,11 @@ func (d *Directory) host() host.Host {
 
 // local tells whether the directory is on the machine Terraform runs on.
 func (d *Directory) local() bool {
-	_, ok := d.host().(host.Local)
-	return ok
+	switch d.host().(type) {
+	case host.Local, *host.Local:
+		return true
+	}
+	return false
 }
 
 // Describe implements Target: "directory /srv/app", and "directory /srv/app on
