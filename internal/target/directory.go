@@ -125,8 +125,11 @@ func (d *Directory) host() host.Host {
 
 // local tells whether the directory is on the machine Terraform runs on.
 func (d *Directory) local() bool {
-	_, ok := d.host().(host.Local)
-	return ok
+	switch d.host().(type) {
+	case host.Local, *host.Local:
+		return true
+	}
+	return false
 }
 
 // Describe implements Target: "directory /srv/app", and "directory /srv/app on
@@ -381,7 +384,7 @@ func newID(ctx context.Context, dirs []*Directory, version string, now time.Time
 		taken := make([]bool, len(dirs))
 		errs := each(len(dirs), maxParallel, func(i int) error {
 			var err error
-			taken[i], err = dirs[i].taken(ctx, id)
+			taken[i], err = dirs[i].taken(ctx, id, true)
 			return err
 		})
 		if err := hostsError(dirs, errs, "look for a free release id"); err != nil {
@@ -394,9 +397,40 @@ func newID(ctx context.Context, dirs []*Directory, version string, now time.Time
 	return "", fmt.Errorf("too many releases of %s in one second", version)
 }
 
-// taken tells whether the release folder or the metadata of id exists.
-func (d *Directory) taken(ctx context.Context, id string) (bool, error) {
-	for _, p := range []string{path.Join(d.releasesPath(), id), d.metaPath(id)} {
+// releaseID is the id and preparation time of a new release of version on
+// dirs: those of again (a release prepared again from its artifact) when no
+// folder of its id is there (its metadata, left, is the same release's), else
+// a new id (newID) and now.
+func releaseID(ctx context.Context, dirs []*Directory, version string, again *Release, now time.Time, maxParallel int) (string, time.Time, error) {
+	if again != nil && again.ID != "" && !strings.ContainsAny(again.ID, "/\\") && !strings.HasPrefix(again.ID, ".") && again.Version == version {
+		taken := make([]bool, len(dirs))
+		errs := each(len(dirs), maxParallel, func(i int) error {
+			var err error
+			taken[i], err = dirs[i].taken(ctx, again.ID, false)
+			return err
+		})
+		if err := hostsError(dirs, errs, "look for a free release id"); err != nil {
+			return "", time.Time{}, err
+		}
+		if !slices.Contains(taken, true) {
+			if !again.PreparedAt.IsZero() {
+				now = again.PreparedAt.UTC()
+			}
+			return again.ID, now, nil
+		}
+	}
+	id, err := newID(ctx, dirs, version, now, maxParallel)
+	return id, now, err
+}
+
+// taken tells whether the release folder of id exists, or (withMeta) its
+// metadata.
+func (d *Directory) taken(ctx context.Context, id string, withMeta bool) (bool, error) {
+	paths := []string{path.Join(d.releasesPath(), id)}
+	if withMeta {
+		paths = append(paths, d.metaPath(id))
+	}
+	for _, p := range paths {
 		_, err := d.host().Lstat(ctx, p)
 		if err == nil {
 			return true, nil
@@ -536,7 +570,8 @@ func (d *Directory) switchTo(ctx context.Context, id string) error {
 }
 
 // Restore implements Target: `current` goes back to the previous release folder,
-// re-extracted from its artifact when it was deleted meanwhile. With no previous
+// re-extracted from its artifact (under the same id when it is free) when it
+// was deleted meanwhile. With no previous
 // release, `current` is removed so the failed release stops serving.
 func (d *Directory) Restore(ctx context.Context, previous *Release, open Opener) error {
 	h := d.host()
@@ -550,20 +585,11 @@ func (d *Directory) Restore(ctx context.Context, previous *Release, open Opener)
 	if _, err := h.Stat(ctx, path.Join(d.releasesPath(), previous.ID)); err == nil {
 		return d.switchTo(ctx, previous.ID)
 	}
-	if open == nil || previous.Name == "" || previous.SHA256 == "" {
-		return fmt.Errorf("release folder %s is gone and its artifact is unknown", previous.ID)
-	}
-	spec := Spec{Name: previous.Name, Version: previous.Version, SHA256: previous.SHA256, GitCommit: previous.GitCommit}
-	rc, err := open(ctx, spec)
-	if err != nil {
-		return fmt.Errorf("reopen %s@%s: %w", spec.Name, spec.Version, err)
-	}
-	defer rc.Close()
-	p, err := d.Prepare(ctx, spec, rc)
+	id, err := rebuild(ctx, []*Directory{d}, previous, open, 1)
 	if err != nil {
 		return err
 	}
-	return d.Activate(ctx, p)
+	return d.switchTo(ctx, id)
 }
 
 // MarkFailed implements Target.

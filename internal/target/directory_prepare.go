@@ -19,8 +19,14 @@ import (
 // streams to the host, and extracted there once the host confirmed its sha256
 // (see prepareOn).
 func (d *Directory) Prepare(ctx context.Context, spec Spec, r io.Reader) (*Prepared, error) {
+	return d.prepare(ctx, spec, r, nil)
+}
+
+// prepare is Prepare, of release again (rebuilt from its artifact under its
+// own id when that is free) when again is not nil.
+func (d *Directory) prepare(ctx context.Context, spec Spec, r io.Reader, again *Release) (*Prepared, error) {
 	if !d.local() {
-		ps, err := prepareOn(ctx, []*Directory{d}, spec, r, 1)
+		ps, err := prepareOn(ctx, []*Directory{d}, spec, r, 1, again)
 		if err != nil {
 			return nil, err
 		}
@@ -30,8 +36,7 @@ func (d *Directory) Prepare(ctx context.Context, spec Spec, r io.Reader) (*Prepa
 	if err := h.MkdirAll(ctx, d.releasesPath(), 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", d.releasesPath(), err)
 	}
-	now := d.now()
-	id, err := newID(ctx, []*Directory{d}, spec.Version, now, 1)
+	id, now, err := releaseID(ctx, []*Directory{d}, spec.Version, again, d.now(), 1)
 	if err != nil {
 		return nil, err
 	}
@@ -78,4 +83,30 @@ func (d *Directory) Prepare(ctx context.Context, spec Spec, r io.Reader) (*Prepa
 
 func newRelease(id string, spec Spec, now time.Time) Release {
 	return Release{ID: id, Name: spec.Name, Version: spec.Version, SHA256: strings.ToLower(spec.SHA256), GitCommit: spec.GitCommit, PreparedAt: now}
+}
+
+// rebuild prepares rel again on dirs from its artifact, under its own id when
+// that is free on every one of them, and returns the id it has now.
+func rebuild(ctx context.Context, dirs []*Directory, rel *Release, open Opener, maxParallel int) (string, error) {
+	if open == nil || rel.Name == "" || rel.SHA256 == "" {
+		return "", fmt.Errorf("release folder %s is gone and its artifact is unknown", rel.ID)
+	}
+	spec := Spec{Name: rel.Name, Version: rel.Version, SHA256: rel.SHA256, GitCommit: rel.GitCommit}
+	rc, err := open(ctx, spec)
+	if err != nil {
+		return "", fmt.Errorf("reopen %s@%s: %w", spec.Name, spec.Version, err)
+	}
+	defer rc.Close()
+	if len(dirs) == 1 {
+		p, err := dirs[0].prepare(ctx, spec, rc, rel)
+		if err != nil {
+			return "", err
+		}
+		return p.Release.ID, nil
+	}
+	ps, err := prepareOn(ctx, dirs, spec, rc, maxParallel, rel)
+	if err != nil {
+		return "", err
+	}
+	return ps[0].Release.ID, nil
 }

@@ -285,7 +285,7 @@ func (f *Fleet) preparedEverywhere(r Release, lists [][]Release, spec Spec) *Pre
 // hosts that failed.
 func (f *Fleet) Prepare(ctx context.Context, spec Spec, r io.Reader) (*Prepared, error) {
 	f.forget()
-	ps, err := prepareOn(ctx, f.dirs, spec, r, f.maxParallel)
+	ps, err := prepareOn(ctx, f.dirs, spec, r, f.maxParallel, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w (no host was switched: each serves what it served before)", err)
 	}

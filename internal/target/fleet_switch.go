@@ -2,9 +2,11 @@ package target
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -96,23 +98,80 @@ func (f *Fleet) serving(ctx context.Context) string {
 }
 
 // Restore implements Target: each host goes back to the release it served
-// before this deployment's Activate when that was a sound release (rebuilt
-// from its artifact where its folder is gone), else to previous (nil:
-// `current` is removed). The error lists what each host serves now.
+// before this deployment's Activate when that was a sound release, else to
+// previous (nil: `current` is removed). A release whose folder is gone from
+// some hosts is rebuilt there from its artifact, read once for all of them,
+// under its own id. The error lists what each host serves now.
 func (f *Fleet) Restore(ctx context.Context, previous *Release, open Opener) error {
 	f.mu.Lock()
 	before := f.before
 	f.mu.Unlock()
-	err := f.each("restore", func(i int, d *Directory) error {
+	goal := make([]*Release, len(f.dirs))
+	for i := range f.dirs {
+		goal[i] = previous
 		if before != nil && before[i].release.Sound() {
-			return d.Restore(ctx, before[i].release, open)
+			goal[i] = before[i].release
 		}
-		return d.Restore(ctx, previous, open)
+	}
+	ids, rebuildErr := f.rebuildMissing(ctx, goal, open)
+	err := f.each("restore", func(i int, d *Directory) error {
+		switch {
+		case goal[i] == nil:
+			return d.Restore(ctx, nil, nil)
+		case ids[i] == "":
+			return nil // its rebuild failed: said by rebuildErr
+		}
+		return d.switchTo(ctx, ids[i])
 	})
-	if err != nil {
+	if err = errors.Join(rebuildErr, err); err != nil {
 		return fmt.Errorf("%w; %s", err, f.serving(context.WithoutCancel(ctx)))
 	}
 	return nil
+}
+
+// rebuildMissing makes sure every host holds its goal release, rebuilding it
+// from its artifact on the hosts where its folder is gone, and returns the
+// release id each host is to switch to ("" when its rebuild failed).
+func (f *Fleet) rebuildMissing(ctx context.Context, goal []*Release, open Opener) ([]string, error) {
+	ids := make([]string, len(f.dirs))
+	missing := map[string][]int{} // release id → hosts lacking its folder
+	var order []string
+	_ = f.each("look for the releases to go back to", func(i int, d *Directory) error {
+		if goal[i] == nil {
+			return nil
+		}
+		ids[i] = goal[i].ID
+		if _, err := d.host().Stat(ctx, path.Join(d.releasesPath(), goal[i].ID)); errors.Is(err, fs.ErrNotExist) {
+			f.mu.Lock()
+			if missing[goal[i].ID] == nil {
+				order = append(order, goal[i].ID)
+			}
+			missing[goal[i].ID] = append(missing[goal[i].ID], i)
+			f.mu.Unlock()
+		}
+		return nil // any other error: the switch says it
+	})
+	var errs []error
+	for _, id := range order {
+		idx := missing[id]
+		slices.Sort(idx)
+		dirs := make([]*Directory, len(idx))
+		for j, i := range idx {
+			dirs[j] = f.dirs[i]
+		}
+		newID, err := rebuild(ctx, dirs, goal[idx[0]], open, f.maxParallel)
+		for _, i := range idx {
+			ids[i] = newID
+		}
+		if err != nil {
+			names := make([]string, len(dirs))
+			for j, d := range dirs {
+				names[j] = d.host().Name()
+			}
+			errs = append(errs, fmt.Errorf("rebuild release %s on %s: %w", id, joinNames(names), err))
+		}
+	}
+	return ids, errors.Join(errs...)
 }
 
 // MarkFailed implements Target, on every host.

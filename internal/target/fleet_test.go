@@ -95,7 +95,15 @@ func TestFleet(t *testing.T) {
 		if cur, err := fl.Current(ctx); cur != nil || err != nil {
 			t.Fatalf("Current of an empty fleet = %+v, %v", cur, err)
 		}
-		p1 := fleetPrepare(t, fl, "1.0.0")
+		data1, sum1 := tarGz(t, map[string]string{"index.html": "version 1.0.0"})
+		counted := &countingReader{r: bytes.NewReader(data1)}
+		p1, err := fl.Prepare(ctx, Spec{Name: "app", Version: "1.0.0", SHA256: sum1}, counted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counted.n != int64(len(data1)) {
+			t.Fatalf("read %d bytes of a %d-byte artifact for three hosts", counted.n, len(data1))
+		}
 		if len(p1.Hosts) != 3 || p1.Dir != p1.Hosts[0].Dir {
 			t.Fatalf("Prepared = %+v", p1)
 		}
@@ -133,9 +141,29 @@ func TestFleet(t *testing.T) {
 		if err != nil || found == nil || found.Release.ID != p1.Release.ID || !found.Reused || len(found.Hosts) != 3 {
 			t.Fatalf("Find = %+v, %v", found, err)
 		}
-		// More hosts than maxParallel: spooled, then uploaded one host at a time.
-		one := newFleet(t, hosts, "deploy", 1)
-		p3 := fleetDeploy(t, one, "1.0.2")
+		// More hosts than maxParallel: spooled, then uploaded two hosts at a
+		// time; the artifact is still read once.
+		uploads := &concurrency{}
+		watched := make([]host.Host, len(hosts))
+		for i, h := range hosts {
+			watched[i] = watchedHost{Host: h, c: uploads}
+		}
+		one := newFleet(t, watched, "deploy", 2)
+		data, sum := tarGz(t, map[string]string{"index.html": "version 1.0.2"})
+		counted = &countingReader{r: bytes.NewReader(data)}
+		p3, err := one.Prepare(ctx, Spec{Name: "app", Version: "1.0.2", SHA256: sum}, counted)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counted.n != int64(len(data)) {
+			t.Fatalf("read %d bytes of a %d-byte artifact", counted.n, len(data))
+		}
+		if uploads.max.Load() != 2 {
+			t.Fatalf("%d uploads at once, want maxParallel (2)", uploads.max.Load())
+		}
+		if err := one.Activate(ctx, p3); err != nil {
+			t.Fatal(err)
+		}
 		assertServes(t, f, d, "1.0.2", "1.0.2", "1.0.2")
 		removed, err := fl.Prune(ctx, 1, p2.Release.ID)
 		if err != nil || !slices.Equal(removed, []string{p1.Release.ID}) {
@@ -330,9 +358,12 @@ func TestFleet(t *testing.T) {
 		switchByHand(t, f, 1, d, p0.Release.ID)
 		fleetDeploy(t, fl, "1.0.2")
 		assertServes(t, f, d, "1.0.2", "1.0.2", "1.0.2")
-		// Host 2 lost the folder of its previous release: rebuilt from the artifact.
-		if err := os.RemoveAll(f.Local(2, p1.Hosts[2].Dir)); err != nil {
-			t.Fatal(err)
+		// Hosts 0 and 2 lost the folder of their previous release: rebuilt from
+		// the artifact, read once, under the same id.
+		for _, i := range []int{0, 2} {
+			if err := os.RemoveAll(f.Local(i, p1.Hosts[i].Dir)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		var opened atomic.Int32
 		open := func(_ context.Context, s Spec) (io.ReadCloser, error) {
@@ -344,7 +375,11 @@ func TestFleet(t *testing.T) {
 		}
 		assertServes(t, f, d, "1.0.1", "1.0.0", "1.0.1")
 		if opened.Load() != 1 {
-			t.Fatalf("the artifact was opened %d times, want once (host 2)", opened.Load())
+			t.Fatalf("the artifact was opened %d times, want once", opened.Load())
+		}
+		live, err := fl.HostsLive(ctx)
+		if err != nil || live[0].Release.ID != p1.Release.ID || live[1].Release.ID != p0.Release.ID || live[2].Release.ID != p1.Release.ID {
+			t.Fatalf("HostsLive = %+v, %v; want %s, %s, %s", live, err, p1.Release.ID, p0.Release.ID, p1.Release.ID)
 		}
 		// Nothing was live before: current goes.
 		empty := newFleet(t, hosts, "restore-empty", 0)
@@ -440,4 +475,34 @@ func TestFleetSSHDKilledDuringUpload(t *testing.T) {
 		}
 	}
 	assertServes(t, f, d, "1.0.0", "1.0.0", "1.0.0")
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// concurrency records how many calls run at once, at most.
+type concurrency struct{ now, max atomic.Int32 }
+
+// watchedHost records how many uploads it runs at once.
+type watchedHost struct {
+	host.Host
+	c *concurrency
+}
+
+func (w watchedHost) WriteFileFrom(ctx context.Context, p string, r io.Reader, perm os.FileMode) error {
+	n := w.c.now.Add(1)
+	defer w.c.now.Add(-1)
+	for m := w.c.max.Load(); n > m && !w.c.max.CompareAndSwap(m, n); m = w.c.max.Load() {
+	}
+	time.Sleep(50 * time.Millisecond) // long enough for the uploads to overlap
+	return w.Host.WriteFileFrom(ctx, p, r, perm)
 }

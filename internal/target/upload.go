@@ -33,6 +33,7 @@ type upload struct {
 	d      *Directory
 	id     string
 	tmp    string
+	meta   bool // the metadata of the release was written
 	placed bool // release/ was renamed to releases/<id>
 }
 
@@ -101,6 +102,7 @@ func (u *upload) finish(ctx context.Context, rel Release, st archive.Stats) erro
 	if err := d.writeMeta(ctx, rel); err != nil {
 		return err
 	}
+	u.meta = true
 	if err := h.Rename(ctx, u.dir(), final); err != nil {
 		return fmt.Errorf("move release into %s: %w", final, err)
 	}
@@ -143,10 +145,10 @@ func (u *upload) abort(ctx context.Context) error {
 	err := h.RemoveAll(ctx, u.tmp)
 	if u.placed {
 		err = errors.Join(err, u.d.removeRelease(ctx, u.id))
-	} else if rerr := h.Remove(ctx, u.d.metaPath(u.id)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-		// The id was free on every host when the preparation began: the
-		// metadata, when there, is this upload's.
-		err = errors.Join(err, rerr)
+	} else if u.meta {
+		if rerr := h.Remove(ctx, u.d.metaPath(u.id)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
 	}
 	return err
 }
@@ -165,10 +167,10 @@ func outputNote(out string) string {
 // while the same bytes go to every host, at most maxParallel at a time. Only
 // when r reached its end (the caller's reader fails there on a wrong sha256)
 // and the check passed does each host verify the sha256 of what it received
-// and extract it. Any failure removes the release from every host.
-func prepareOn(ctx context.Context, dirs []*Directory, spec Spec, r io.Reader, maxParallel int) (_ []*Prepared, err error) {
-	now := dirs[0].now()
-	id, err := newID(ctx, dirs, spec.Version, now, maxParallel)
+// and extract it. Any failure removes the release from every host. again, when
+// not nil, is the release being prepared again (see releaseID).
+func prepareOn(ctx context.Context, dirs []*Directory, spec Spec, r io.Reader, maxParallel int, again *Release) (_ []*Prepared, err error) {
+	id, now, err := releaseID(ctx, dirs, spec.Version, again, dirs[0].now(), maxParallel)
 	if err != nil {
 		return nil, err
 	}
