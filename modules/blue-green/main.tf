@@ -53,6 +53,20 @@ resource "release_deployment" "colour" {
   directory {
     path          = "${var.path}/${each.key}"
     keep_releases = var.keep_releases
+
+    dynamic "ssh" {
+      for_each = var.ssh == null ? [] : [var.ssh]
+      content {
+        hosts           = ssh.value.hosts
+        user            = ssh.value.user
+        private_key     = ssh.value.private_key
+        passphrase      = ssh.value.passphrase
+        agent           = ssh.value.agent
+        known_hosts     = ssh.value.known_hosts
+        max_parallel    = ssh.value.max_parallel
+        connect_timeout = ssh.value.connect_timeout
+      }
+    }
   }
 
   smoke_test {

@@ -120,6 +120,20 @@ resource "release_maintenance_mode" "this" {
     for_each = var.maintenance.directory[*]
     content {
       path = directory.value.path
+
+      dynamic "ssh" {
+        for_each = var.ssh == null ? [] : [var.ssh]
+        content {
+          hosts           = ssh.value.hosts
+          user            = ssh.value.user
+          private_key     = ssh.value.private_key
+          passphrase      = ssh.value.passphrase
+          agent           = ssh.value.agent
+          known_hosts     = ssh.value.known_hosts
+          max_parallel    = ssh.value.max_parallel
+          connect_timeout = ssh.value.connect_timeout
+        }
+      }
     }
   }
   dynamic "nginx" {
@@ -128,6 +142,20 @@ resource "release_maintenance_mode" "this" {
       config_file    = nginx.value.config_file
       reload_command = nginx.value.reload_command
       test_command   = nginx.value.test_command
+
+      dynamic "ssh" {
+        for_each = var.ssh == null ? [] : [var.ssh]
+        content {
+          hosts           = ssh.value.hosts
+          user            = ssh.value.user
+          private_key     = ssh.value.private_key
+          passphrase      = ssh.value.passphrase
+          agent           = ssh.value.agent
+          known_hosts     = ssh.value.known_hosts
+          max_parallel    = ssh.value.max_parallel
+          connect_timeout = ssh.value.connect_timeout
+        }
+      }
     }
   }
   dynamic "scalingo" {
@@ -155,6 +183,20 @@ resource "release_deployment" "this" {
       path          = directory.value.path
       keep_releases = directory.value.keep_releases
       shared        = length(directory.value.shared) > 0 ? directory.value.shared : null
+
+      dynamic "ssh" {
+        for_each = var.ssh == null ? [] : [var.ssh]
+        content {
+          hosts           = ssh.value.hosts
+          user            = ssh.value.user
+          private_key     = ssh.value.private_key
+          passphrase      = ssh.value.passphrase
+          agent           = ssh.value.agent
+          known_hosts     = ssh.value.known_hosts
+          max_parallel    = ssh.value.max_parallel
+          connect_timeout = ssh.value.connect_timeout
+        }
+      }
     }
   }
   dynamic "scalingo" {
@@ -168,8 +210,9 @@ resource "release_deployment" "this" {
   dynamic "hooks" {
     for_each = var.hooks[*]
     content {
-      before_switch = length(hooks.value.before_switch) > 0 ? hooks.value.before_switch : null
-      after_switch  = length(hooks.value.after_switch) > 0 ? hooks.value.after_switch : null
+      before_switch      = length(hooks.value.before_switch) > 0 ? hooks.value.before_switch : null
+      before_switch_once = length(hooks.value.before_switch_once) > 0 ? hooks.value.before_switch_once : null
+      after_switch       = length(hooks.value.after_switch) > 0 ? hooks.value.after_switch : null
     }
   }
   # command for a directory target, scalingo_addon for a scalingo one: the backup

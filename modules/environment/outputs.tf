@@ -23,6 +23,11 @@ output "release_id" {
   value       = release_deployment.this.release_id
 }
 
+output "hosts_live" {
+  description = "With ssh: the release each host serves, by host (null without ssh)."
+  value       = release_deployment.this.hosts_live
+}
+
 output "backup_id" {
   description = "Id of the backup taken before the last switch, when a backup is configured."
   value       = release_deployment.this.backup_id

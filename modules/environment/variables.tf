@@ -84,12 +84,43 @@ variable "target" {
 }
 
 variable "hooks" {
-  description = "Shell commands run in the new release: `before_switch` (migrations; a failure stops before the switch) and `after_switch` (a failure rolls back)."
+  description = "Shell commands run in the new release: `before_switch` (on every host; a failure stops before the switch), `before_switch_once` (migrations, on the first host only) and `after_switch` (on every host; a failure rolls back)."
   type = object({
-    before_switch = optional(list(string), [])
-    after_switch  = optional(list(string), [])
+    before_switch      = optional(list(string), [])
+    before_switch_once = optional(list(string), [])
+    after_switch       = optional(list(string), [])
   })
   default = null
+}
+
+variable "ssh" {
+  description = <<-EOT
+    The servers of the environment, reached over SSH (null: the machine Terraform runs on). A directory target is deployed to
+    every host (prepared on all before any switches; rolled back on all when one fails) and a directory or nginx maintenance
+    page is turned on and off on every host. Attributes as the resources' `ssh` block: hosts ("host" or "host:port") and,
+    unless the provider's `ssh` block sets them, user, private_key (or agent = true) and known_hosts. `{host}` in
+    smoke_test.url then checks every host.
+  EOT
+  type = object({
+    hosts           = list(string)
+    user            = optional(string)
+    private_key     = optional(string)
+    passphrase      = optional(string)
+    agent           = optional(bool)
+    known_hosts     = optional(string)
+    max_parallel    = optional(number)
+    connect_timeout = optional(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.ssh == null || try(length(var.ssh.hosts) > 0, false)
+    error_message = "ssh.hosts must list at least one host, e.g. [\"web1.example.org\", \"web2.example.org:2222\"]."
+  }
+  validation {
+    condition     = var.ssh == null || var.target.scalingo == null
+    error_message = "ssh reaches the servers of a directory target; a scalingo target has none."
+  }
 }
 
 variable "smoke_test" {
