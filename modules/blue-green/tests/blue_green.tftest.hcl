@@ -122,6 +122,14 @@ run "after_a_rollback_the_next_version_replaces_the_bad_colour" {
 
 run "ssh_switches_the_router_on_every_host" {
   command = plan
+
+  # A deployment logs in to its hosts at plan time to read what they serve;
+  # there are none here (the provider's acceptance tests deploy over real sshd),
+  # so the colours' deployments are overridden and only the wiring is checked.
+  override_resource {
+    target = release_deployment.colour
+  }
+
   variables {
     app_version = "1.0.0"
     ssh = {
@@ -135,6 +143,10 @@ run "ssh_switches_the_router_on_every_host" {
   assert {
     condition     = join(",", release_blue_green_router.this.directory.ssh.hosts) == "web1.example.org,web2.example.org:2222" && release_blue_green_router.this.directory.ssh.user == "deploy"
     error_message = "the router's directory block should get the ssh hosts and user"
+  }
+  assert {
+    condition     = join(",", release_deployment.colour["blue"].directory.ssh.hosts) == "web1.example.org,web2.example.org:2222"
+    error_message = "the colours' deployments should get the ssh hosts"
   }
 }
 

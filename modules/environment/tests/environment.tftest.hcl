@@ -254,6 +254,57 @@ run "production_rollback_by_variable" {
   }
 }
 
+run "ssh_reaches_the_target_and_the_maintenance_page_on_every_host" {
+  command = plan
+
+  # Deployments and maintenance pages log in to their hosts at plan time; there
+  # are none here (the provider's acceptance tests use real sshd hosts), so
+  # those resources are overridden and only the module's wiring is checked.
+  override_resource {
+    target = release_deployment.this
+  }
+  override_resource {
+    target = release_maintenance_mode.this
+  }
+
+  variables {
+    hold_lock_until_validated = true
+    environment               = "staging"
+    target                    = { directory = { path = "/srv/app" } }
+    hooks                     = { before_switch_once = ["php bin/console doctrine:migrations:migrate -n"] }
+    maintenance               = { enabled = true, directory = { path = "/srv/app/shared" } }
+    ssh = {
+      hosts       = ["web1.example.org", "web2.example.org:2222"]
+      user        = "deploy"
+      known_hosts = "web1.example.org ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHw7c0lYBz2p2s9FQ8A0lKcKzqg5Z0M0vM8gC0rQ4c5x"
+    }
+  }
+
+  assert {
+    condition     = join(",", release_deployment.this.directory.ssh.hosts) == "web1.example.org,web2.example.org:2222" && release_deployment.this.directory.ssh.user == "deploy"
+    error_message = "the deployment's directory block should get the ssh hosts and user"
+  }
+  assert {
+    condition     = join(",", release_maintenance_mode.this[0].directory.ssh.hosts) == "web1.example.org,web2.example.org:2222"
+    error_message = "the maintenance page should be turned on on every host"
+  }
+  assert {
+    condition     = release_deployment.this.hooks.before_switch_once[0] == "php bin/console doctrine:migrations:migrate -n"
+    error_message = "before_switch_once should reach the deployment"
+  }
+}
+
+run "refuses_ssh_for_a_scalingo_target" {
+  command = plan
+  variables {
+    hold_lock_until_validated = true # no run lock is opened by a plan that must fail
+    environment               = "staging"
+    target                    = { scalingo = { app = "app" } }
+    ssh                       = { hosts = ["web1.example.org"] }
+  }
+  expect_failures = [var.ssh]
+}
+
 run "refuses_two_targets" {
   command = plan
   variables {
