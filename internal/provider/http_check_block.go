@@ -125,7 +125,10 @@ func httpCheckBlock(description, urlDescription string, extra map[string]schema.
 
 // perHostURL lets the block's url name each host of a fleet with {host}.
 func perHostURL(b schema.SingleNestedBlock) schema.SingleNestedBlock {
-	a := b.Attributes["url"].(schema.StringAttribute)
+	a, ok := b.Attributes["url"].(schema.StringAttribute)
+	if !ok {
+		panic("httpCheckBlock has no url string attribute")
+	}
 	a.Validators = []validator.String{validate.HostCheckURL()}
 	b.Attributes["url"] = a
 	return b
