@@ -107,17 +107,6 @@ var examplesNotApplied = map[string]string{
 		"webhook) are applied by the acceptance tests of provider_integrations_test.go",
 }
 
-// exampleFilesNotApplied are files left out of the copy of their folder, for
-// the reason given: the rest of the folder is applied.
-var exampleFilesNotApplied = map[string]string{
-	"resources/release_deployment/resource_ssh.tf": "deploys to SSH hosts named in the example (web1.example.org); " +
-		"the same blocks are applied over real sshd hosts by TestAccDeploymentResource_sshFleet (deployment_ssh_test.go)",
-	"resources/release_blue_green_router/resource_ssh.tf": "switches SSH hosts named in the example; " +
-		"the same blocks are applied over real sshd hosts by TestAccSSHBlueGreenRouter_twoHosts (ssh_acc_test.go)",
-	"resources/release_maintenance_mode/resource_ssh.tf": "turns maintenance on on SSH hosts named in the example; " +
-		"the same blocks are applied over real sshd hosts by TestAccSSHMaintenanceMode_* (ssh_acc_test.go)",
-}
-
 // checkEveryExampleIsClassified fails when a folder of examples/ with .tf files is
 // neither applied here, applied elsewhere nor excluded with a reason.
 func checkEveryExampleIsClassified(t *testing.T, repo string, cases map[string]func(*testing.T, *exampleWorkspace)) {
@@ -198,6 +187,7 @@ type exampleWorkspace struct {
 	dir     string
 	env     []string
 	stubLog string // what the stubs on PATH were called with
+	ssh     *exampleSSH // the fleets' deploy key and known_hosts, once an example uses SSH
 }
 
 // workspace copies examples/<name> (or the README's short example) into an empty
@@ -218,13 +208,6 @@ func (h *exampleHarness) workspace(t *testing.T, name string) *exampleWorkspace 
 		}
 	} else {
 		copyTree(t, filepath.Join(h.repo, "examples", filepath.FromSlash(name)), dir)
-		for file := range exampleFilesNotApplied {
-			if filepath.Dir(file) == name {
-				if err := os.Remove(filepath.Join(dir, filepath.Base(file))); err != nil {
-					t.Fatalf("examples/%s is listed in exampleFilesNotApplied: %v", file, err)
-				}
-			}
-		}
 	}
 	w := &exampleWorkspace{t: t, h: h, dir: dir, stubLog: filepath.Join(tree, "stubs.log")}
 	if !w.contains("required_providers") {
@@ -683,10 +666,13 @@ func applyBlueGreenRouter(t *testing.T, w *exampleWorkspace) {
 		w.write("srv/docs/"+c+"/public/index.html", c+"\n")
 	}
 	w.rewrite(`"/srv/docs"`, fmt.Sprintf("%q", docs))
+	lbs := w.sshFleet("/etc/nginx/release", 2, `["lb1.example.org", "lb2.example.org"]`)
 	w.get()
 	w.apply()
 	w.expectFile(filepath.Join(confDir, "histologe-upstream.conf"), "histologe")
 	w.expectFile(filepath.Join(docs, "live", "public", "index.html"), "blue")
+	w.expectOnHosts(lbs, "/etc/nginx/release/histologe-upstream.conf", "server 10.0.1.11:8080;")
+	w.expectStubCall("sudo /usr/sbin/nginx -s reload")
 	w.converged()
 	w.destroy()
 }
@@ -703,9 +689,20 @@ func applyDeploymentResource(t *testing.T, w *exampleWorkspace) {
 	fake := w.fakeScalingo()
 	fake.CreateApp("histologe")
 	fake.AddAddon("histologe", "postgresql")
+	web := w.sshFleet("/var/www/histologe", 2, `["web1.example.org", "web2.example.org:2222"]`)
+	w.rewrite("http://{host}:8080/health", fmt.Sprintf("http://{host}:%d/health", w.serveFleetCurrent(web, "/var/www/histologe")))
 	w.get()
 	w.apply()
 	w.expectFile(filepath.Join(site, "current", "index.html"), "app 1.7.4-staging")
+	w.expectOnHosts(web, "/var/www/histologe/current/index.html", "app 1.7.4")
+	w.expectStubCall("php bin/console doctrine:migrations:migrate --no-interaction (on " + web.Addr(0) + ")")
+	for _, h := range web.Addrs() {
+		w.expectStubCall("php bin/console cache:warmup (on " + h + ")")
+	}
+	w.expectStubCall("sudo systemctl reload php8.2-fpm")
+	if out := w.mustTF("output", "-json", "hosts_live"); !strings.Contains(out, web.Addr(0)) || !strings.Contains(out, web.Addr(1)) {
+		t.Fatalf("hosts_live = %s, want both hosts", out)
+	}
 	if got := fake.LiveVersion("histologe"); got != "1.7.4" {
 		t.Fatalf("the Scalingo app runs %q, want 1.7.4", got)
 	}
@@ -755,10 +752,20 @@ func applyMaintenanceMode(t *testing.T, w *exampleWorkspace) {
 	w.rewrite(`"/srv/histologe/shared"`, fmt.Sprintf("%q", shared))
 	fake := w.fakeScalingo()
 	fake.CreateApp("histologe")
+	lbs := w.sshFleet("/etc/nginx/release", 2, `["lb1.example.org", "lb2.example.org"]`)
+	web := w.sshFleet("/var/www/histologe", 2, `["web1.example.org", "web2.example.org:2222"]`)
+	for i := range web.Hosts {
+		if err := os.MkdirAll(web.Local(i, "/var/www/histologe/shared"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	w.get()
 	w.apply()
 	srv.WaitFor(t, "/", nil, http.StatusServiceUnavailable, "Maintenance in progress")
 	w.expectFile(filepath.Join(shared, "maintenance.html"), "Maintenance tonight from 22:00")
+	w.expectOnHosts(lbs, "/etc/nginx/release/histologe-maintenance.conf", "203.0.113.10")
+	w.expectOnHosts(web, "/var/www/histologe/shared/maintenance.html", "Maintenance tonight from 22:00")
+	w.expectStubCall("sudo /usr/sbin/nginx -t -q")
 	w.converged()
 	w.apply("maintenance=true")
 	if got := fake.Variables("histologe")["MAINTENANCE_ENABLE"]; got != "1" {
