@@ -186,7 +186,7 @@ type exampleWorkspace struct {
 	h       *exampleHarness
 	dir     string
 	env     []string
-	stubLog string // what the stubs on PATH were called with
+	stubLog string      // what the stubs on PATH were called with
 	ssh     *exampleSSH // the fleets' deploy key and known_hosts, once an example uses SSH
 }
 
