@@ -158,8 +158,9 @@ func tagExists(req TagRequest, t *Tag, where string) error {
 		"tag another name, or set force = true to move it: %w", req.Name, where, t.Commit, req.Commit, ErrTagExists)
 }
 
-// ApplyTag carries out the tagging planned as plannedAction (a TagPlan's Action),
-// only while the repository is as planned: it looks the tag up again and refuses
+// ApplyTag carries out the tagging planned as plannedAction (a TagPlan's Action;
+// empty when the plan could not look, and then nothing is compared), only while
+// the repository is as planned: it looks the tag up again and refuses
 // with ErrChangedSincePlan when the tagging would now be another one (a tag pushed
 // or moved meanwhile), unless the tag is already as wanted. A push is atomic, never
 // forced; a tag moved with force is replaced on the remote only while the remote
@@ -171,12 +172,15 @@ func ApplyTag(ctx context.Context, req TagRequest, plannedAction string) (TagPla
 	}
 	p, err := PlanTag(req, now)
 	if err != nil {
+		if plannedAction != "" {
+			return p, fmt.Errorf("tag %s changed since the plan (the plan was to %s), nothing was changed: %w", req.Name, plannedAction, err)
+		}
 		return p, err
 	}
 	if !p.Changes() {
 		return p, nil
 	}
-	if p.Action != plannedAction {
+	if plannedAction != "" && p.Action != plannedAction {
 		return p, fmt.Errorf("tag %s changed since the plan: the plan was to %s, the repository now needs to %s. "+
 			"Nothing was changed; run plan again: %w", req.Name, plannedAction, p.Action, ErrChangedSincePlan)
 	}
@@ -328,21 +332,21 @@ func PlanBranch(ctx context.Context, req BranchRequest, from string) (BranchPlan
 }
 
 // ApplyBranch moves the branch as planned from plannedFrom (a BranchPlan's From),
-// only while its tip is still there: a tip that moved since the plan (another push)
-// is refused with both commits named, wrapping ErrChangedSincePlan. The move is
-// checked again to be a fast-forward; a remote branch is moved with git push
-// --atomic, never forced (the remote refuses a non-fast-forward itself), the
+// only while that still holds: when the tip moved since the plan (another push)
+// and the branch would have to move, the error names both tips and wraps
+// ErrChangedSincePlan; a branch that already holds the commit is left alone. The
+// move is checked again to be a fast-forward; a remote branch is moved with git
+// push --atomic, never forced (the remote refuses a non-fast-forward itself), the
 // clone's branch with a compare-and-swap update.
 func ApplyBranch(ctx context.Context, req BranchRequest, plannedFrom string) (BranchPlan, error) {
 	from, err := ObserveBranch(ctx, req.Repo, req.Name, req.Remote)
 	if err != nil {
 		return BranchPlan{}, err
 	}
-	if from != plannedFrom {
-		return BranchPlan{}, fmt.Errorf("%s moved since the plan: it was at %s when planned and is at %s now (another push?). "+
-			"Nothing was changed; run plan again: %w", req.label(), orNone(plannedFrom), orNone(from), ErrChangedSincePlan)
-	}
 	p, err := PlanBranch(ctx, req, from)
+	if from != plannedFrom && (err != nil || p.Move) {
+		return p, BranchUnchanged(req, plannedFrom, from)
+	}
 	if err != nil || !p.Move {
 		return p, err
 	}
@@ -354,9 +358,35 @@ func ApplyBranch(ctx context.Context, req BranchRequest, plannedFrom string) (Br
 	return p, err
 }
 
+// BranchUnchanged returns nil when the branch's tip now is the tip seen before
+// (when its state was read, or planned; "" for no branch), else an error naming
+// both that wraps ErrChangedSincePlan.
+func BranchUnchanged(req BranchRequest, before, now string) error {
+	if before == now {
+		return nil
+	}
+	return fmt.Errorf("%s moved since it was read for the plan: it was at %s and is at %s now (another push?). "+
+		"Nothing was changed; run plan again: %w", req.label(), orNone(before), orNone(now), ErrChangedSincePlan)
+}
+
+// TagUnchanged returns nil when the tag, where it counts (see TagStatus.Current),
+// still names the commit seen before ("" for no tag), else an error naming both
+// that wraps ErrChangedSincePlan.
+func TagUnchanged(req TagRequest, before string, now TagStatus) error {
+	cur := ""
+	if t := now.Current(req.Remote); t != nil {
+		cur = t.Commit
+	}
+	if cur == before {
+		return nil
+	}
+	return fmt.Errorf("tag %s%s changed since it was read for the plan: it named %s and names %s now. "+
+		"Nothing was changed; run plan again: %w", req.Name, req.where(), orNone(before), orNone(cur), ErrChangedSincePlan)
+}
+
 func orNone(hash string) string {
 	if hash == "" {
-		return "nothing (no such branch)"
+		return "nothing (it did not exist)"
 	}
 	return hash
 }

@@ -334,7 +334,16 @@ func TestBranchLocalFastForward(t *testing.T) {
 	if err != nil || p.Action != "create branch release/1.7 at "+c2[:7] {
 		t.Fatalf("create = %+v, %v", p, err)
 	}
-	if _, err := gitrepo.ApplyBranch(ctx, req, ""); !errors.Is(err, gitrepo.ErrChangedSincePlan) {
-		t.Fatalf("create over an existing branch = %v; want ErrChangedSincePlan", err)
+	// Planned as a creation, already there: nothing to do when it holds the commit,
+	// refused when it would have to move.
+	if p, err := gitrepo.ApplyBranch(ctx, req, ""); err != nil || p.Move {
+		t.Fatalf("create of a branch already there = %+v, %v; want nothing to do", p, err)
+	}
+	req.Commit = c3
+	if _, err := gitrepo.ApplyBranch(ctx, req, ""); !errors.Is(err, gitrepo.ErrChangedSincePlan) || !strings.Contains(err.Error(), c2) {
+		t.Fatalf("create over an existing branch = %v; want ErrChangedSincePlan naming %s", err, c2)
+	}
+	if tip, _ := gitrepo.LocalBranch(ctx, r.Dir, "release/1.7"); tip != c2 {
+		t.Fatalf("release/1.7 moved to %s", tip)
 	}
 }

@@ -334,6 +334,8 @@ func (p *releaseProvider) Resources(_ context.Context) []func() resource.Resourc
 		NewMaintenanceModeResource,
 		NewPromotionResource,
 		NewVersionBlockResource,
+		NewGitTagResource,
+		NewGitBranchResource,
 	}
 }
 
