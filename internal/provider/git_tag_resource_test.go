@@ -156,7 +156,7 @@ resource "release_git_tag" "light" {
 				),
 			},
 			{
-				Config: config,
+				Config:           config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
 			{
@@ -236,9 +236,9 @@ func TestAccGitTagResource_drift(t *testing.T) {
 				// Moved by hand on origin: the plan is not silent, it refuses to move
 				// the tag back and names both commits (terraform plan -refresh-only
 				// shows the drift alone)...
-				PreConfig:   func() { g.pushTagByHand("1.7.4", g.c1) },
-				Config:      g.tagConfig("v", body),
-				PlanOnly:    true,
+				PreConfig: func() { g.pushTagByHand("1.7.4", g.c1) },
+				Config:    g.tagConfig("v", body),
+				PlanOnly:  true,
 				// (A plan without refresh finds the tag moved since the state was read.)
 				ExpectError: errorRe("(already points at " + g.c1 + ", not at " + g.c2 + "|it named " + g.c2 + " and names " + g.c1 + " now)"),
 			},
