@@ -281,7 +281,7 @@ func Push(ctx context.Context, repo, remote, lease string, refspecs ...string) e
 	if err := CheckRemote(remote); err != nil {
 		return err
 	}
-	args := []string{"push", "--atomic", "--quiet", "--no-verify"}
+	args := []string{"push", "--atomic", "--quiet"}
 	if lease != "" {
 		args = append(args, "--force-with-lease="+lease)
 	}

@@ -288,12 +288,12 @@ func commits(n int) string {
 // ErrNotFastForward. With a remote, a tip missing from the clone is fetched first.
 func PlanBranch(ctx context.Context, req BranchRequest, from string) (BranchPlan, error) {
 	p := BranchPlan{Request: req, From: from, To: req.Commit}
-	switch {
-	case from == "":
+	switch from {
+	case "":
 		p.Move = true
 		p.Action = fmt.Sprintf("create branch %s at %s", req.label(), Short(req.Commit))
 		return p, nil
-	case from == req.Commit:
+	case req.Commit:
 		p.Action = fmt.Sprintf("keep %s at %s", req.label(), Short(req.Commit))
 		return p, nil
 	}

@@ -268,3 +268,57 @@ resource "release_git_branch" "main" {
 		},
 	})
 }
+
+// The released commit usually comes from another resource (an artifact's metadata,
+// a module's output): unknown at plan, the hashes and actions are planned unknown,
+// the apply tags and moves, and the next plan is empty.
+func TestAccGitTagAndBranch_unknownCommit(t *testing.T) {
+	g := newGitAcc(t)
+	g.setOriginMaster(g.c1)
+	config := g.env.ProviderBlock() + fmt.Sprintf(`
+resource "terraform_data" "release" {
+  input = %[2]q
+}
+
+resource "release_git_tag" "v" {
+  repository = %[1]q
+  name       = "1.7.4"
+  commit     = terraform_data.release.output
+  message    = "Release 1.7.4"
+  remote     = "origin"
+}
+
+resource "release_git_branch" "master" {
+  repository = %[1]q
+  name       = "master"
+  commit     = terraform_data.release.output
+  remote     = "origin"
+}
+`, g.repo.Dir, g.c3)
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectUnknownValue("release_git_tag.v", tfjsonpath.New("commit_sha")),
+					plancheck.ExpectUnknownValue("release_git_tag.v", tfjsonpath.New("planned_action")),
+					plancheck.ExpectUnknownValue(masterAddr, tfjsonpath.New("previous_sha")),
+					plancheck.ExpectUnknownValue(masterAddr, tfjsonpath.New("planned_action")),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					g.expectOnOrigin("refs/tags/1.7.4", g.c3),
+					g.expectOnOrigin("refs/heads/master", g.c3),
+					resource.TestCheckResourceAttr("release_git_tag.v", "planned_action", "tag "+gitrepo.Short(g.c3)+" as 1.7.4 on origin"),
+					resource.TestCheckResourceAttr(masterAddr, "planned_action", "move master on origin from "+gitrepo.Short(g.c1)+" to "+gitrepo.Short(g.c3)+" (fast-forward, 2 commits)"),
+					resource.TestCheckResourceAttr(masterAddr, "previous_sha", g.c1),
+				),
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}

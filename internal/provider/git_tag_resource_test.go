@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
-	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
@@ -98,10 +97,6 @@ resource "release_git_tag" %q {
 
 func expectValue(addr, attr, want string) plancheck.PlanCheck {
 	return plancheck.ExpectKnownValue(addr, tfjsonpath.New(attr), knownvalue.StringExact(want))
-}
-
-func stateValue(addr, attr, want string) statecheck.StateCheck {
-	return statecheck.ExpectKnownValue(addr, tfjsonpath.New(attr), knownvalue.StringExact(want))
 }
 
 const notes174 = "# 1.7.4\n\n* fix: second\n"
@@ -326,4 +321,22 @@ func TestAccGitTagResource_invalidName(t *testing.T) {
 			ExpectError: errorRe(`Invalid git remote.*holds a password`),
 		}},
 	})
+}
+
+func TestSplitGitID(t *testing.T) {
+	for id, want := range map[string][2]string{
+		".:1.7.4":                {".", "1.7.4"},
+		"/srv/git/app:release/1": {"/srv/git/app", "release/1"},
+		`C:\src\app:master`:      {`C:\src\app`, "master"},
+	} {
+		repo, name, err := splitGitID(id, "tag")
+		if err != nil || repo != want[0] || name != want[1] {
+			t.Errorf("splitGitID(%q) = %q, %q, %v; want %q, %q", id, repo, name, err, want[0], want[1])
+		}
+	}
+	for _, bad := range []string{"1.7.4", ":1.7.4", "repo:", "repo:a..b"} {
+		if _, _, err := splitGitID(bad, "tag"); err == nil {
+			t.Errorf("splitGitID(%q) accepted it", bad)
+		}
+	}
 }
