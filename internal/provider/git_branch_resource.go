@@ -82,9 +82,10 @@ func gitBranchResourceSchema() schema.Schema {
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"commit": schema.StringAttribute{
-				MarkdownDescription: "The commit to move the branch to: a full or abbreviated hash, or a ref of the clone.",
-				Required:            true,
-				Validators:          []validator.String{validate.NotBlank("Missing commit", "Set commit to the hash of the released commit.")},
+				MarkdownDescription: "The commit to move the branch to: a full or abbreviated hash (e.g. an artifact's `git_commit` metadata), or a ref of the clone. " +
+					"Prefer a hash: a ref that moves between plan and apply makes the apply fail (Terraform plans again at apply).",
+				Required:   true,
+				Validators: []validator.String{validate.NotBlank("Missing commit", "Set commit to the hash of the released commit.")},
 			},
 			"remote": schema.StringAttribute{
 				MarkdownDescription: "Remote whose branch is moved: a configured remote (`origin`), a path or a URL without a password. " +

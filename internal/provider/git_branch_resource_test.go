@@ -174,7 +174,8 @@ func TestAccGitBranchResource_concurrentPushRefused(t *testing.T) {
 }
 
 // A branch that moved on past the released commit (the next merges) shows as drift:
-// the plan keeps it where it is, saying so, and the next plan is empty.
+// the plan keeps it where it is, saying so, and the next plan is empty. A deleted
+// branch is created again.
 func TestAccGitBranchResource_movedOnShowsDrift(t *testing.T) {
 	g := newGitAcc(t)
 	g.setOriginMaster(g.c1)
@@ -200,6 +201,16 @@ func TestAccGitBranchResource_movedOnShowsDrift(t *testing.T) {
 			{
 				Config:           config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+			{
+				// Deleted on origin: it leaves the state and is created again.
+				PreConfig: func() { g.otherClone().Git("push", "-q", "origin", ":refs/heads/master") },
+				Config:    config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(masterAddr, plancheck.ResourceActionCreate),
+					expectValue(masterAddr, "planned_action", "create branch master on origin at "+gitrepo.Short(g.c2)),
+				}},
+				Check: g.expectOnOrigin("refs/heads/master", g.c2),
 			},
 		},
 	})

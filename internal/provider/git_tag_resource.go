@@ -90,9 +90,10 @@ func gitTagResourceSchema() schema.Schema {
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			},
 			"commit": schema.StringAttribute{
-				MarkdownDescription: "The commit to tag: a full or abbreviated hash, or a ref of the clone (e.g. an artifact's `git_commit` metadata).",
-				Required:            true,
-				Validators:          []validator.String{validate.NotBlank("Missing commit", "Set commit to the hash of the released commit.")},
+				MarkdownDescription: "The commit to tag: a full or abbreviated hash (e.g. an artifact's `git_commit` metadata), or a ref of the clone. " +
+					"Prefer a hash: a branch name that moves between plan and apply makes the apply fail (Terraform plans again at apply).",
+				Required:   true,
+				Validators: []validator.String{validate.NotBlank("Missing commit", "Set commit to the hash of the released commit.")},
 			},
 			"message": schema.StringAttribute{
 				MarkdownDescription: "Makes an annotated tag holding this message verbatim (Markdown headings included); omit for a lightweight tag. " +
