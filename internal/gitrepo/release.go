@@ -158,31 +158,43 @@ func tagExists(req TagRequest, t *Tag, where string) error {
 		"tag another name, or set force = true to move it: %w", req.Name, where, t.Commit, req.Commit, ErrTagExists)
 }
 
-// ApplyTag carries out the tagging planned as plannedAction (a TagPlan's Action;
-// empty when the plan could not look, and then nothing is compared), only while
-// the repository is as planned: it looks the tag up again and refuses
-// with ErrChangedSincePlan when the tagging would now be another one (a tag pushed
-// or moved meanwhile), unless the tag is already as wanted. A push is atomic, never
-// forced; a tag moved with force is replaced on the remote only while the remote
-// still holds the tag seen now (--force-with-lease).
-func ApplyTag(ctx context.Context, req TagRequest, plannedAction string) (TagPlan, error) {
+// Intent says what tagging does in terms of the request alone, for a plan that
+// cannot rely on where the tag is now (a new resource): "tag 3f2a9c1 as 1.7.4 on
+// origin", with force "tag 3f2a9c1 as 1.7.4 on origin, moving the tag if it exists
+// (force)".
+func (r TagRequest) Intent() string {
+	s := fmt.Sprintf("tag %s as %s%s", Short(r.Commit), r.Name, r.where())
+	if r.Force {
+		s += ", moving the tag if it exists (force)"
+	}
+	return s
+}
+
+// ApplyTag tags as req asks. plannedAt is the commit the tag named when the plan
+// was made over it (the state refresh read); the apply then refuses with
+// ErrChangedSincePlan, naming both commits, when the tag names another one now,
+// unless the tag is already as wanted. An empty plannedAt is a plan that did not
+// rely on where the tag was (a new resource, see Intent): the tag is made wherever
+// it is now, within what req allows (a tag on another commit is refused without
+// Force, naming both commits). A push is atomic, never forced; a tag moved with
+// force is replaced on the remote only while the remote still holds the tag seen
+// now (--force-with-lease).
+func ApplyTag(ctx context.Context, req TagRequest, plannedAt string) (TagPlan, error) {
 	now, err := ObserveTag(ctx, req.Repo, req.Name, req.Remote)
 	if err != nil {
 		return TagPlan{}, err
 	}
 	p, err := PlanTag(req, now)
-	if err != nil {
-		if plannedAction != "" {
-			return p, fmt.Errorf("tag %s changed since the plan (the plan was to %s), nothing was changed: %w", req.Name, plannedAction, err)
-		}
-		return p, err
-	}
-	if !p.Changes() {
+	if err == nil && !p.Changes() {
 		return p, nil
 	}
-	if plannedAction != "" && p.Action != plannedAction {
-		return p, fmt.Errorf("tag %s changed since the plan: the plan was to %s, the repository now needs to %s. "+
-			"Nothing was changed; run plan again: %w", req.Name, plannedAction, p.Action, ErrChangedSincePlan)
+	if plannedAt != "" {
+		if changed := TagUnchanged(req, plannedAt, now); changed != nil {
+			return p, changed
+		}
+	}
+	if err != nil {
+		return p, err
 	}
 	if p.WriteLocal {
 		if err := CreateTag(ctx, req.Repo, req.Name, req.Commit, req.Message, now.Local != nil); err != nil {
@@ -331,12 +343,22 @@ func PlanBranch(ctx context.Context, req BranchRequest, from string) (BranchPlan
 	return p, nil
 }
 
-// ApplyBranch moves the branch as planned from plannedFrom (a BranchPlan's From),
-// only while that still holds: when the tip moved since the plan (another push)
-// and the branch would have to move, the error names both tips and wraps
-// ErrChangedSincePlan; a branch that already holds the commit is left alone. The
-// move is checked again to be a fast-forward; a remote branch is moved with git
-// push --atomic, never forced (the remote refuses a non-fast-forward itself), the
+// Intent says what moving the branch does in terms of the request alone, for a
+// plan that cannot rely on where the branch is now (a new resource): "move main on
+// origin to 3f2a9c1 (fast-forward only; refused if it is not)".
+func (r BranchRequest) Intent() string {
+	return fmt.Sprintf("move %s to %s (fast-forward only; refused if it is not)", r.label(), Short(r.Commit))
+}
+
+// ApplyBranch moves the branch forward to req.Commit. plannedFrom is the tip the
+// plan was made over (the state refresh read): when the tip moved since (another
+// push) and the branch would have to move, the error names both tips and wraps
+// ErrChangedSincePlan; a branch that already holds the commit is left alone. An
+// empty plannedFrom is a plan that did not rely on where the branch was (a new
+// resource, see Intent): the branch is created, moved forward or kept wherever it
+// is now. Either way the move is checked to be a fast-forward (the error names both
+// commits and wraps ErrNotFastForward); a remote branch is moved with git push
+// --atomic, never forced (the remote refuses a non-fast-forward itself), the
 // clone's branch with a compare-and-swap update.
 func ApplyBranch(ctx context.Context, req BranchRequest, plannedFrom string) (BranchPlan, error) {
 	from, err := ObserveBranch(ctx, req.Repo, req.Name, req.Remote)
@@ -344,7 +366,7 @@ func ApplyBranch(ctx context.Context, req BranchRequest, plannedFrom string) (Br
 		return BranchPlan{}, err
 	}
 	p, err := PlanBranch(ctx, req, from)
-	if from != plannedFrom && (err != nil || p.Move) {
+	if plannedFrom != "" && from != plannedFrom && (err != nil || p.Move) {
 		return p, BranchUnchanged(req, plannedFrom, from)
 	}
 	if err != nil || !p.Move {

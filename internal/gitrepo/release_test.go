@@ -89,12 +89,12 @@ func TestTagLightweightAndAnnotated(t *testing.T) {
 	if err != nil || p.Action != "tag "+h.c1[:7]+" as 1.7.3 on origin" {
 		t.Fatalf("PlanTag = %q, %v", p.Action, err)
 	}
-	if _, err := gitrepo.ApplyTag(ctx, light, p.Action); err != nil {
+	if _, err := gitrepo.ApplyTag(ctx, light, ""); err != nil {
 		t.Fatal(err)
 	}
 	notes := "# 1.7.4\n\n* fix: typo\n"
 	annotated := gitrepo.TagRequest{Repo: dir, Name: "1.7.4", Commit: h.c2, Remote: "origin", Message: notes}
-	if _, err := gitrepo.ApplyTag(ctx, annotated, "tag "+h.c2[:7]+" as 1.7.4 on origin"); err != nil {
+	if _, err := gitrepo.ApplyTag(ctx, annotated, ""); err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]bool{"1.7.3": false, "1.7.4": true} {
@@ -137,7 +137,7 @@ func TestTagOnAnotherCommitIsRefusedUnlessForced(t *testing.T) {
 	if !errors.Is(err, gitrepo.ErrTagExists) || !strings.Contains(err.Error(), h.c1) || !strings.Contains(err.Error(), h.c2) {
 		t.Fatalf("PlanTag over an existing tag = %v; want ErrTagExists naming %s and %s", err, h.c1, h.c2)
 	}
-	if _, err := gitrepo.ApplyTag(ctx, req, "tag "+h.c2[:7]+" as 1.7.4 on origin"); !errors.Is(err, gitrepo.ErrTagExists) {
+	if _, err := gitrepo.ApplyTag(ctx, req, ""); !errors.Is(err, gitrepo.ErrTagExists) {
 		t.Fatalf("ApplyTag over an existing tag = %v; want ErrTagExists", err)
 	}
 	if got := originTag(t, h, "1.7.4"); got != h.c1 {
@@ -149,7 +149,7 @@ func TestTagOnAnotherCommitIsRefusedUnlessForced(t *testing.T) {
 	if err != nil || p.Action != want {
 		t.Fatalf("forced PlanTag = %q, %v; want %q", p.Action, err, want)
 	}
-	if _, err := gitrepo.ApplyTag(ctx, req, p.Action); err != nil {
+	if _, err := gitrepo.ApplyTag(ctx, req, h.c1); err != nil {
 		t.Fatal(err)
 	}
 	if got := originTag(t, h, "1.7.4"); got != h.c2 {
@@ -161,38 +161,44 @@ func TestTagChangedSincePlanIsRefused(t *testing.T) {
 	ctx := context.Background()
 	h := withOrigin(t)
 	req := gitrepo.TagRequest{Repo: h.repo.Dir, Name: "1.7.4", Commit: h.c2, Remote: "origin"}
-	p, err := gitrepo.PlanTag(req, gitrepo.TagStatus{})
-	if err != nil {
-		t.Fatal(err)
+	// Planned as a new tag (the plan did not rely on where it was); someone pushes
+	// 1.7.4 on another commit from another clone: refused, naming both.
+	if want := "tag " + h.c2[:7] + " as 1.7.4 on origin"; req.Intent() != want {
+		t.Fatalf("Intent = %q, want %q", req.Intent(), want)
 	}
-	// Someone pushes 1.7.4 on another commit from another clone.
 	other := h.repo.Clone(h.origin)
 	other.Checkout(h.c1)
 	other.Tag("1.7.4")
 	other.Git("push", "-q", "origin", "1.7.4")
-	_, err = gitrepo.ApplyTag(ctx, req, p.Action)
-	if err == nil || !strings.Contains(err.Error(), h.c1) || !strings.Contains(err.Error(), h.c2) {
+	_, err := gitrepo.ApplyTag(ctx, req, "")
+	if !errors.Is(err, gitrepo.ErrTagExists) || !strings.Contains(err.Error(), h.c1) || !strings.Contains(err.Error(), h.c2) {
 		t.Fatalf("ApplyTag after a concurrent push = %v; want a refusal naming both commits", err)
 	}
 	if got := originTag(t, h, "1.7.4"); got != h.c1 {
 		t.Fatalf("origin's tag was moved to %s", got)
 	}
-	// Forced, the plan moves it from c1 to c2; meanwhile it is moved to c3.
+	// Forced, planned over the tag on c1 (as refresh read it); meanwhile it is moved
+	// to c3: refused, naming both.
 	req.Force = true
-	now, _ := gitrepo.ObserveTag(ctx, h.repo.Dir, "1.7.4", "origin")
-	p, err = gitrepo.PlanTag(req, now)
-	if err != nil {
-		t.Fatal(err)
-	}
 	c3 := other.Commit("third")
 	other.Git("tag", "-f", "1.7.4")
 	other.Git("push", "-q", "-f", "origin", "main", "1.7.4")
-	_, err = gitrepo.ApplyTag(ctx, req, p.Action)
-	if !errors.Is(err, gitrepo.ErrChangedSincePlan) || !strings.Contains(err.Error(), "from "+c3[:7]) {
-		t.Fatalf("ApplyTag with a stale forced plan = %v; want ErrChangedSincePlan saying it now moves from %s", err, c3[:7])
+	_, err = gitrepo.ApplyTag(ctx, req, h.c1)
+	if !errors.Is(err, gitrepo.ErrChangedSincePlan) || !strings.Contains(err.Error(), "it named "+h.c1+" and names "+c3+" now") {
+		t.Fatalf("ApplyTag with a stale forced plan = %v; want ErrChangedSincePlan naming %s and %s", err, h.c1, c3)
 	}
 	if got := originTag(t, h, "1.7.4"); got != c3 {
 		t.Fatalf("origin's tag is at %s, want %s left alone", got, c3)
+	}
+	// Forced as a new tag ("moving the tag if it exists"): moved from wherever it is.
+	if want := "tag " + h.c2[:7] + " as 1.7.4 on origin, moving the tag if it exists (force)"; req.Intent() != want {
+		t.Fatalf("Intent = %q, want %q", req.Intent(), want)
+	}
+	if p, err := gitrepo.ApplyTag(ctx, req, ""); err != nil || !p.Push {
+		t.Fatalf("forced new tag = %+v, %v; want it pushed", p, err)
+	}
+	if got := originTag(t, h, "1.7.4"); got != h.c2 {
+		t.Fatalf("origin's tag is at %s, want %s", got, h.c2)
 	}
 }
 
@@ -200,7 +206,7 @@ func TestDeleteReleaseTag(t *testing.T) {
 	ctx := context.Background()
 	h := withOrigin(t)
 	req := gitrepo.TagRequest{Repo: h.repo.Dir, Name: "1.7.4", Commit: h.c2, Remote: "origin", Message: "x"}
-	if _, err := gitrepo.ApplyTag(ctx, req, "tag "+h.c2[:7]+" as 1.7.4 on origin"); err != nil {
+	if _, err := gitrepo.ApplyTag(ctx, req, ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := gitrepo.DeleteReleaseTag(ctx, h.repo.Dir, "1.7.4", "origin", h.c1); !errors.Is(err, gitrepo.ErrChangedSincePlan) {
@@ -328,22 +334,35 @@ func TestBranchLocalFastForward(t *testing.T) {
 	if status := r.Git("status", "--porcelain"); status != "" {
 		t.Fatalf("work tree after the fast-forward is not clean:\n%s", status)
 	}
-	// A new branch is created; an existing one at the planned "nothing" is refused.
+	// Planned without relying on the tip (a new resource): a missing branch is
+	// created, an existing one kept when it holds the commit, moved forward when it
+	// is behind, and refused, naming both commits, when moving it would drop commits.
 	req = gitrepo.BranchRequest{Repo: r.Dir, Name: "release/1.7", Commit: c2}
+	if want := "move release/1.7 to " + c2[:7] + " (fast-forward only; refused if it is not)"; req.Intent() != want {
+		t.Fatalf("Intent = %q, want %q", req.Intent(), want)
+	}
 	p, err := gitrepo.ApplyBranch(ctx, req, "")
 	if err != nil || p.Action != "create branch release/1.7 at "+c2[:7] {
 		t.Fatalf("create = %+v, %v", p, err)
 	}
-	// Planned as a creation, already there: nothing to do when it holds the commit,
-	// refused when it would have to move.
 	if p, err := gitrepo.ApplyBranch(ctx, req, ""); err != nil || p.Move {
 		t.Fatalf("create of a branch already there = %+v, %v; want nothing to do", p, err)
 	}
 	req.Commit = c3
-	if _, err := gitrepo.ApplyBranch(ctx, req, ""); !errors.Is(err, gitrepo.ErrChangedSincePlan) || !strings.Contains(err.Error(), c2) {
-		t.Fatalf("create over an existing branch = %v; want ErrChangedSincePlan naming %s", err, c2)
+	if p, err := gitrepo.ApplyBranch(ctx, req, ""); err != nil || !p.Move || p.From != c2 {
+		t.Fatalf("create over a branch behind = %+v, %v; want a fast-forward from %s", p, err, c2)
 	}
-	if tip, _ := gitrepo.LocalBranch(ctx, r.Dir, "release/1.7"); tip != c2 {
+	if tip, _ := gitrepo.LocalBranch(ctx, r.Dir, "release/1.7"); tip != c3 {
+		t.Fatalf("release/1.7 is at %s, want %s", tip, c3)
+	}
+	r.Checkout(c1)
+	r.Branch("hotfix")
+	fix := r.Commit("hotfix")
+	req.Commit = fix
+	if _, err := gitrepo.ApplyBranch(ctx, req, ""); !errors.Is(err, gitrepo.ErrNotFastForward) || !strings.Contains(err.Error(), c3) || !strings.Contains(err.Error(), fix) {
+		t.Fatalf("create over a branch elsewhere = %v; want ErrNotFastForward naming %s and %s", err, c3, fix)
+	}
+	if tip, _ := gitrepo.LocalBranch(ctx, r.Dir, "release/1.7"); tip != c3 {
 		t.Fatalf("release/1.7 moved to %s", tip)
 	}
 }

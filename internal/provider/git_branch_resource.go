@@ -57,8 +57,9 @@ func gitBranchResourceSchema() schema.Schema {
 		MarkdownDescription: "Moves a release branch (e.g. `master`) forward to the released commit, in a git clone or, with `remote`, on the remote: " +
 			"the state is the branch as the repository holds it. The branch only moves forward: the plan refuses, naming both commits, " +
 			"unless the branch's tip is an ancestor of `commit` (`git merge-base --is-ancestor`, the remote's tip fetched first), and " +
-			"says what the apply will do in `planned_action` (\"move master on origin from 1a2b3c4 to 3f2a9c1 (fast-forward, 12 commits)\"). " +
-			"The apply refuses, pushing nothing, when the branch's tip moved since the plan; the push is `git push --atomic`, never forced. " +
+			"says what the apply will do in `planned_action` (\"move master on origin from 1a2b3c4 to 3f2a9c1 (fast-forward, 12 commits)\"; " +
+			"for a new resource, whose plan cannot rely on the tip, \"move master on origin to 3f2a9c1 (fast-forward only; refused if it is not)\"). " +
+			"The apply looks again: it refuses, pushing nothing, a tip that moved since refresh read it, or a move that is not a fast-forward; the push is `git push --atomic`, never forced. " +
 			"Without `remote`, the clone's branch is moved (with `git merge --ff-only` when it is checked out). Refresh follows the branch: " +
 			"a branch that moved on shows as drift, and a plan keeps it where it is when it already contains `commit`; a deleted branch " +
 			"is removed from the state. Destroy leaves the branch alone. Credentials come from git's own configuration (SSH agent, " +
@@ -113,16 +114,18 @@ func gitBranchResourceSchema() schema.Schema {
 				})},
 			},
 			"commit_sha": schema.StringAttribute{
-				MarkdownDescription: "Full hash of the branch's tip after the apply: the commit, or the tip when the branch already contains it. Known at plan time when the clone is readable.",
-				Computed:            true,
+				MarkdownDescription: "Full hash of the branch's tip after the apply: the commit, or the tip when the branch already contains it. " +
+					"Known at plan time over the state when `commit` is a hash; unknown until the apply for a new resource.",
+				Computed: true,
 			},
 			"previous_sha": schema.StringAttribute{
-				MarkdownDescription: "Full hash of the branch's tip when planned (before the move); null when the branch is created.",
+				MarkdownDescription: "Full hash of the branch's tip before the move: known at plan time over the state, read by the apply for a new resource; null when the branch is created.",
 				Computed:            true,
 			},
 			"planned_action": schema.StringAttribute{
-				MarkdownDescription: "What the apply does, in one sentence: `move master on origin from 1a2b3c4 to 3f2a9c1 (fast-forward, 12 commits)`; " +
-					"kept from the last apply while nothing changes.",
+				MarkdownDescription: "What the apply does, in one sentence: over the state, `move master on origin from 1a2b3c4 to 3f2a9c1 (fast-forward, 12 commits)`; " +
+					"for a new resource, what is asked: `move master on origin to 3f2a9c1 (fast-forward only; refused if it is not)`. " +
+					"Kept from the last apply while nothing changes.",
 				Computed: true,
 			},
 		},
@@ -167,9 +170,13 @@ func shaOrNull(hash string) types.String {
 
 // ModifyPlan resolves commit and looks the branch up, so that the plan shows where
 // the branch is, where it goes and how far, and refuses now a non-fast-forward.
-// Over a state, the branch's tip must still be where refresh found it: the final
-// plan Terraform makes at apply refuses, naming both commits, a branch pushed to
-// between plan and apply (see the tag's ModifyPlan).
+// As for the tag (see its ModifyPlan), only what cannot change before the final
+// plan Terraform makes at apply is planned as known. Over a state, the branch's tip
+// must still be where refresh found it: the final plan refuses, naming both
+// commits, a branch pushed to between plan and apply. A new resource cannot rely
+// on where the branch is: commit_sha and previous_sha are unknown, planned_action
+// says what is asked (BranchRequest.Intent), and the apply moves the branch only
+// forward from wherever it is then, refusing otherwise with both commits named.
 func (r *gitBranchResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	plan, ok := plannedModel[gitBranchResourceModel](ctx, req, &resp.Diagnostics)
 	if !ok {
@@ -205,7 +212,8 @@ func (r *gitBranchResource) planBranch(ctx context.Context, plan, state *gitBran
 		diags.AddError("Unable to look up "+plan.label(), gitErrorDetail(err))
 		return
 	}
-	if state != nil && state.Remote.Equal(plan.Remote) {
+	base := state != nil && state.Remote.Equal(plan.Remote) // a new remote is a new branch
+	if base {
 		// Planned over the state: the tip must still be where refresh found it.
 		if err := gitrepo.BranchUnchanged(plan.request(commit), state.CommitSHA.ValueString(), from); err != nil {
 			diags.AddError("Unable to plan "+plan.label(), gitErrorDetail(err))
@@ -217,13 +225,29 @@ func (r *gitBranchResource) planBranch(ctx context.Context, plan, state *gitBran
 		diags.AddAttributeError(path.Root("commit"), "Refusing to move "+plan.label()+" to "+gitrepo.Short(commit), gitErrorDetail(err))
 		return
 	}
-	plan.CommitSHA = types.StringValue(p.To)
-	plan.PreviousSHA = shaOrNull(from)
-	plan.PlannedAction = types.StringValue(p.Action)
-	if !p.Move && p.To == commit && state != nil && state.CommitSHA.ValueString() == commit && !state.PlannedAction.IsNull() {
-		// Nothing to do: the last apply's move stays described.
-		plan.PreviousSHA, plan.PlannedAction = state.PreviousSHA, state.PlannedAction
+	unchanged := base && !p.Move && p.To == commit && state.CommitSHA.ValueString() == commit && !state.PlannedAction.IsNull()
+	if base {
+		plan.PreviousSHA = shaOrNull(from)
 	}
+	if !fixedCommit(plan.Commit.ValueString(), commit) && !(unchanged && sameBranchConfig(state, plan)) {
+		return // a ref may name another commit at apply: commit_sha and planned_action stay unknown
+	}
+	switch {
+	case unchanged:
+		// Nothing to do: the last apply's move stays described.
+		plan.CommitSHA, plan.PreviousSHA, plan.PlannedAction = state.CommitSHA, state.PreviousSHA, state.PlannedAction
+	case base:
+		plan.CommitSHA, plan.PlannedAction = types.StringValue(p.To), types.StringValue(p.Action)
+	default:
+		plan.PlannedAction = types.StringValue(plan.request(commit).Intent())
+	}
+}
+
+// sameBranchConfig tells whether the configuration is the state's: the plan is
+// then a no-op, which Terraform does not plan again at apply.
+func sameBranchConfig(state, plan *gitBranchResourceModel) bool {
+	return state.Commit.Equal(plan.Commit) && state.Remote.Equal(plan.Remote) &&
+		state.FastForward.Equal(plan.FastForward) && state.OnDestroy.Equal(plan.OnDestroy)
 }
 
 func (r *gitBranchResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -232,42 +256,37 @@ func (r *gitBranchResource) Create(ctx context.Context, req resource.CreateReque
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	r.apply(ctx, &plan, &resp.Diagnostics)
+	r.apply(ctx, &plan, "", &resp.Diagnostics)
 	if !resp.Diagnostics.HasError() {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	}
 }
 
 func (r *gitBranchResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	plan, _, ok := planAndState[gitBranchResourceModel](ctx, req, &resp.Diagnostics)
+	plan, state, ok := planAndState[gitBranchResourceModel](ctx, req, &resp.Diagnostics)
 	if !ok {
 		return
 	}
-	r.apply(ctx, &plan, &resp.Diagnostics)
+	plannedFrom := "" // a new remote: the plan did not rely on where the branch was
+	if state.Remote.Equal(plan.Remote) {
+		plannedFrom = state.CommitSHA.ValueString()
+	}
+	r.apply(ctx, &plan, plannedFrom, &resp.Diagnostics)
 	if !resp.Diagnostics.HasError() {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	}
 }
 
-// apply moves the branch as planned, only while the commit resolves to the planned
-// hash and the branch's tip is where the plan saw it, and completes plan.
-func (r *gitBranchResource) apply(ctx context.Context, plan *gitBranchResourceModel, diags *diag.Diagnostics) {
-	repo, name, remote := plan.Repository.ValueString(), plan.Name.ValueString(), plan.Remote.ValueString()
+// apply moves the branch forward, only while the commit resolves to the planned
+// hash and, when the plan was made over the branch's tip plannedFrom (the state
+// refresh read; "" for a new branch), the tip is still there; it completes plan.
+func (r *gitBranchResource) apply(ctx context.Context, plan *gitBranchResourceModel, plannedFrom string, diags *diag.Diagnostics) {
+	repo, name := plan.Repository.ValueString(), plan.Name.ValueString()
 	commit, ok := resolveGitCommit(ctx, repo, plan.Commit.ValueString(), "move "+name, diags)
 	if !ok {
 		return
 	}
 	summary := "Unable to move " + plan.label() + " to " + gitrepo.Short(commit)
-	plannedFrom := plan.PreviousSHA.ValueString()
-	if plan.PreviousSHA.IsUnknown() {
-		// The plan could not look: the tip now is the one to move from.
-		from, err := gitrepo.ObserveBranch(ctx, repo, name, remote)
-		if err != nil {
-			diags.AddError(summary, gitErrorDetail(err))
-			return
-		}
-		plannedFrom = from
-	}
 	p, err := gitrepo.ApplyBranch(ctx, plan.request(commit), plannedFrom)
 	if err != nil {
 		diags.AddError(summary, gitErrorDetail(err))
@@ -281,7 +300,7 @@ func (r *gitBranchResource) apply(ctx context.Context, plan *gitBranchResourceMo
 		plan.CommitSHA = types.StringValue(p.To)
 	}
 	if plan.PreviousSHA.IsUnknown() {
-		plan.PreviousSHA = shaOrNull(plannedFrom)
+		plan.PreviousSHA = shaOrNull(p.From)
 	}
 	if plan.PlannedAction.IsUnknown() {
 		plan.PlannedAction = types.StringValue(p.Action)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -83,14 +84,19 @@ resource "release_git_branch" "local" {
 			{
 				Config: config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					expectValue(masterAddr, "planned_action", "move master on origin from "+gitrepo.Short(g.c1)+" to "+gitrepo.Short(g.c3)+" (fast-forward, 2 commits)"),
-					expectValue(masterAddr, "previous_sha", g.c1),
-					expectValue(masterAddr, "commit_sha", g.c3),
+					// A new resource: the plan says what is asked, and where the
+					// branch is now is read by the apply.
+					expectValue(masterAddr, "planned_action", "move master on origin to "+gitrepo.Short(g.c3)+" (fast-forward only; refused if it is not)"),
+					plancheck.ExpectUnknownValue(masterAddr, tfjsonpath.New("previous_sha")),
+					plancheck.ExpectUnknownValue(masterAddr, tfjsonpath.New("commit_sha")),
 					expectValue(masterAddr, "id", g.repo.Dir+":master"),
-					expectValue("release_git_branch.local", "planned_action", "create branch release/1.7 at "+gitrepo.Short(g.c2)),
+					expectValue("release_git_branch.local", "planned_action", "move release/1.7 to "+gitrepo.Short(g.c2)+" (fast-forward only; refused if it is not)"),
 				}},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					g.expectOnOrigin("refs/heads/master", g.c3),
+					resource.TestCheckResourceAttr(masterAddr, "previous_sha", g.c1),
+					resource.TestCheckResourceAttr(masterAddr, "commit_sha", g.c3),
+					resource.TestCheckNoResourceAttr("release_git_branch.local", "previous_sha"),
 					g.expectOnOrigin("refs/heads/release/1.7", ""),
 					func(*terraform.State) error {
 						if tip := g.repo.Git("rev-parse", "refs/heads/release/1.7"); tip != g.c2 {
@@ -208,7 +214,7 @@ func TestAccGitBranchResource_movedOnShowsDrift(t *testing.T) {
 				Config:    config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(masterAddr, plancheck.ResourceActionCreate),
-					expectValue(masterAddr, "planned_action", "create branch master on origin at "+gitrepo.Short(g.c2)),
+					expectValue(masterAddr, "planned_action", "move master on origin to "+gitrepo.Short(g.c2)+" (fast-forward only; refused if it is not)"),
 				}},
 				Check: g.expectOnOrigin("refs/heads/master", g.c2),
 			},
@@ -268,9 +274,10 @@ resource "release_git_branch" "main" {
 				Config: config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					expectValue("release_git_tag.v", "planned_action", "tag "+gitrepo.Short(g.c2)+" as 1.7.4 on "+url),
-					expectValue("release_git_branch.main", "planned_action", "move main on "+url+" from "+gitrepo.Short(g.c1)+" to "+gitrepo.Short(g.c3)+" (fast-forward, 2 commits)"),
+					expectValue("release_git_branch.main", "planned_action", "move main on "+url+" to "+gitrepo.Short(g.c3)+" (fast-forward only; refused if it is not)"),
 				}},
-				Check: resource.ComposeAggregateTestCheckFunc(onSSH("refs/tags/1.7.4", g.c2), onSSH("refs/heads/main", g.c3)),
+				Check: resource.ComposeAggregateTestCheckFunc(onSSH("refs/tags/1.7.4", g.c2), onSSH("refs/heads/main", g.c3),
+					resource.TestCheckResourceAttr("release_git_branch.main", "previous_sha", g.c1)),
 			},
 			{
 				Config:           config,
@@ -328,6 +335,73 @@ resource "release_git_branch" "master" {
 			},
 			{
 				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// A new resource's plan cannot rely on where the branch is: when the tip moves
+// between plan and apply, the apply moves the branch forward from where it is
+// then, or the final plan refuses, naming both commits, a move that is no longer a
+// fast-forward. Terraform never reports a provider bug.
+func TestAccGitBranchResource_newResourceTipMovesBetweenPlanAndApply(t *testing.T) {
+	g := newGitAcc(t)
+	g.setOriginMaster(g.c1)
+	g.repo.Git("push", "-q", "origin", g.c1+":refs/heads/stable")
+	master := g.branchConfig("master", masterOn(g.c3))
+	stable := master + fmt.Sprintf(`
+resource "release_git_branch" "stable" {
+  repository = %q
+  name       = "stable"
+  commit     = %q
+  remote     = "origin"
+}
+`, g.repo.Dir, g.c3)
+	refusal := &expectedFailures{want: []*regexp.Regexp{errorRe("Refusing to move branch stable on origin to " + gitrepo.Short(g.c3) +
+		".*stable on origin is at [0-9a-f]{40}, which is not an ancestor of " + g.c3 + ".*not a fast-forward")}}
+	var theirs string
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		ErrorCheck:               refusal.check,
+		Steps: []resource.TestStep{
+			{
+				// The tip moves forward, still behind the commit: the apply moves it on.
+				Config: master,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					expectValue(masterAddr, "planned_action", "move master on origin to "+gitrepo.Short(g.c3)+" (fast-forward only; refused if it is not)"),
+					sideEffect(func() { g.setOriginMaster(g.c2) }),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					g.expectOnOrigin("refs/heads/master", g.c3),
+					resource.TestCheckResourceAttr(masterAddr, "previous_sha", g.c2),
+					resource.TestCheckResourceAttr(masterAddr, "commit_sha", g.c3),
+				),
+			},
+			{
+				// Someone pushes on stable: the move would drop their commit.
+				Config: stable,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					expectValue("release_git_branch.stable", "planned_action", "move stable on origin to "+gitrepo.Short(g.c3)+" (fast-forward only; refused if it is not)"),
+					sideEffect(func() {
+						o := g.otherClone()
+						o.Checkout("stable")
+						theirs = o.Commit("fix: theirs")
+						o.Git("push", "-q", "origin", "stable")
+					}),
+				}},
+			},
+			{
+				PreConfig: func() {
+					if refusal.seen != 1 {
+						t.Fatal("the apply over a moved stable did not fail")
+					}
+					if got := g.onOrigin("refs/heads/stable"); got != theirs || theirs == "" {
+						t.Fatalf("stable on origin is at %s, want their commit %q left alone", got, theirs)
+					}
+				},
+				Config:           master,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
 		},

@@ -66,8 +66,9 @@ func gitTagResourceSchema() schema.Schema {
 		MarkdownDescription: "Tags the released commit in a git clone and, with `remote`, on the remote: the state is the tag as the repository " +
 			"holds it. The plan resolves `commit` to its full hash and says what the apply will do in `planned_action` " +
 			"(\"tag 3f2a9c1 as 1.7.4 on origin\"). A tag that already names another commit is refused with both commits named and " +
-			"never moved, unless `force = true` (the plan then says \"move tag 1.7.4 from 1a2b3c4 to 3f2a9c1\"). The apply refuses, " +
-			"changing nothing, when the tag changed between plan and apply. Pushes are `git push --atomic`; a forced move replaces " +
+			"never moved, unless `force = true` (the plan then warns \"tag 1.7.4 on origin names 1a2b3c4 now\", and over the state says " +
+			"\"move tag 1.7.4 from 1a2b3c4 to 3f2a9c1\"). The apply looks again and refuses, changing nothing, a tag that moved since " +
+			"refresh read it, or a tag pushed meanwhile on another commit without `force`. Pushes are `git push --atomic`; a forced move replaces " +
 			"the remote tag only while it still holds what the apply saw (`--force-with-lease`). Refresh follows the tag: a tag moved " +
 			"by hand shows as drift, a deleted tag is removed from the state. Credentials come from git's own configuration " +
 			"(SSH agent, credential helper, `GIT_SSH_COMMAND`); git never prompts. Import with `<repository>:<name>`.",
@@ -121,12 +122,15 @@ func gitTagResourceSchema() schema.Schema {
 				Validators: []validator.String{stringvalidator.OneOf(gitOnDestroyKeep, gitOnDestroyDelete)},
 			},
 			"commit_sha": schema.StringAttribute{
-				MarkdownDescription: "Full hash of the commit the tag names (the peeled commit of an annotated tag); known at plan time when the clone is readable.",
-				Computed:            true,
+				MarkdownDescription: "Full hash of the commit the tag names (the peeled commit of an annotated tag); known at plan time when `commit` is a hash " +
+					"and the clone is readable (a ref may name another commit at apply).",
+				Computed: true,
 			},
 			"planned_action": schema.StringAttribute{
-				MarkdownDescription: "What the apply does, in one sentence: `tag 3f2a9c1 as 1.7.4 on origin`, `move tag 1.7.4 from 1a2b3c4 to 3f2a9c1 on origin`; " +
-					"kept from the last apply while nothing changes.",
+				MarkdownDescription: "What the apply does, in one sentence. For a new tag, what is asked, whatever the remote holds meanwhile: " +
+					"`tag 3f2a9c1 as 1.7.4 on origin` (with force: `tag 3f2a9c1 as 1.7.4 on origin, moving the tag if it exists (force)`); " +
+					"over the state, from where refresh found the tag: `move tag 1.7.4 from 1a2b3c4 to 3f2a9c1 on origin`. " +
+					"Kept from the last apply while nothing changes.",
 				Computed: true,
 			},
 		},
@@ -202,11 +206,14 @@ func resolveGitCommit(ctx context.Context, repo, ref, what string, diags *diag.D
 // hash and what the apply will do, and refuses now what the apply would refuse.
 //
 // Terraform plans a second time at apply (the final plan) and a value planned as
-// known must come out the same. Over a state, the plan is made from the state
-// (which refresh has just read) and the fresh look only checks that the tag is
-// still there, refusing with both commits named when it moved: a tag moved between
-// plan and apply is refused by the final plan. A new resource is planned from the
-// fresh look: a tag pushed meanwhile on another commit is refused the same way.
+// known must come out the same, so only what cannot change between the two is
+// planned as known: the full hash a hash resolves to, and what follows from the
+// state. Over a state, the plan is made from the state (which refresh has just
+// read) and the fresh look only checks that the tag is still there, refusing with
+// both commits named when it moved: a tag moved between plan and apply is refused
+// by the final plan. A new resource (or a new remote) cannot rely on where the tag
+// is: planned_action says what is asked (TagRequest.Intent) and the apply checks
+// again, refusing a tag on another commit without force.
 func (r *gitTagResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	plan, ok := plannedModel[gitTagResourceModel](ctx, req, &resp.Diagnostics)
 	if !ok {
@@ -255,7 +262,8 @@ func (r *gitTagResource) planTag(ctx context.Context, plan, state *gitTagResourc
 		diags.AddError("Unable to look up "+plan.label(), gitErrorDetail(err))
 		return
 	}
-	if state != nil && state.Remote.Equal(plan.Remote) {
+	base := state != nil && state.Remote.Equal(plan.Remote) // a new remote is a new tag
+	if base {
 		// Planned over the state: the tag must still be where refresh found it.
 		if err := gitrepo.TagUnchanged(tagReq, state.CommitSHA.ValueString(), now); err != nil {
 			diags.AddError("Unable to plan "+plan.label(), gitErrorDetail(err))
@@ -267,11 +275,41 @@ func (r *gitTagResource) planTag(ctx context.Context, plan, state *gitTagResourc
 		diags.AddAttributeError(path.Root("commit"), "Refusing to tag "+gitrepo.Short(commit)+" as "+name, gitErrorDetail(err))
 		return
 	}
-	plan.CommitSHA = types.StringValue(commit)
-	plan.PlannedAction = types.StringValue(p.Action)
-	if !p.Changes() && state != nil && state.CommitSHA.ValueString() == commit && !state.PlannedAction.IsNull() {
-		plan.PlannedAction = state.PlannedAction // nothing to do: the last apply's sentence stays
+	if cur := now.Current(tagReq.Remote); !base && cur != nil && cur.Commit != commit {
+		diags.AddAttributeWarning(path.Root("force"), "The apply moves "+plan.label(),
+			fmt.Sprintf("%s names %s now; with force = true the apply moves it to %s (move tag %s from %s to %s).",
+				plan.label(), cur.Commit, commit, name, gitrepo.Short(cur.Commit), gitrepo.Short(commit)))
 	}
+	unchanged := base && !p.Changes() && state.CommitSHA.ValueString() == commit && !state.PlannedAction.IsNull()
+	if !fixedCommit(plan.Commit.ValueString(), commit) && !(unchanged && sameTagConfig(state, plan)) {
+		return // a ref may name another commit at apply: commit_sha and planned_action stay unknown
+	}
+	plan.CommitSHA = types.StringValue(commit)
+	switch {
+	case unchanged:
+		plan.PlannedAction = state.PlannedAction // nothing to do: the last apply's sentence stays
+	case base:
+		plan.PlannedAction = types.StringValue(p.Action)
+	default:
+		plan.PlannedAction = types.StringValue(tagReq.Intent())
+	}
+}
+
+// sameTagConfig tells whether the configuration is the state's: the plan is then
+// a no-op, which Terraform does not plan again at apply.
+func sameTagConfig(state, plan *gitTagResourceModel) bool {
+	return state.Commit.Equal(plan.Commit) && state.Message.Equal(plan.Message) && state.Remote.Equal(plan.Remote) &&
+		state.Force.Equal(plan.Force) && state.OnDestroy.Equal(plan.OnDestroy)
+}
+
+// fixedCommit tells whether commit, as configured, names hash for good: it is the
+// hash or an abbreviation of it (a branch or other ref may move).
+func fixedCommit(configured, hash string) bool {
+	c := strings.ToLower(configured)
+	if len(c) < 4 || !strings.HasPrefix(hash, c) {
+		return false
+	}
+	return strings.Trim(c, "0123456789abcdef") == ""
 }
 
 // gitErrorDetail is err as a diagnostic's detail, with what to do for the errors
@@ -311,8 +349,8 @@ func (r *gitTagResource) Update(ctx context.Context, req resource.UpdateRequest,
 }
 
 // apply tags as planned, checking that the commit still resolves to the planned
-// hash and the tag is still where the plan saw it, and completes plan with what
-// was done.
+// hash and, over a state, that the tag is still where refresh found it, and
+// completes plan with what was done.
 func (r *gitTagResource) apply(ctx context.Context, plan, state *gitTagResourceModel, diags *diag.Diagnostics) {
 	repo, name := plan.Repository.ValueString(), plan.Name.ValueString()
 	commit, ok := resolveGitCommit(ctx, repo, plan.Commit.ValueString(), "tag "+name, diags)
@@ -327,7 +365,11 @@ func (r *gitTagResource) apply(ctx context.Context, plan, state *gitTagResourceM
 	}
 	tagReq := plan.request(commit)
 	tagReq.Rewrite = messageChanged(state, plan)
-	p, err := gitrepo.ApplyTag(ctx, tagReq, plan.PlannedAction.ValueString())
+	plannedAt := "" // a new tag: the plan did not rely on where it was
+	if state != nil && state.Remote.Equal(plan.Remote) {
+		plannedAt = state.CommitSHA.ValueString()
+	}
+	p, err := gitrepo.ApplyTag(ctx, tagReq, plannedAt)
 	if err != nil {
 		diags.AddError(summary, gitErrorDetail(err))
 		return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -197,7 +198,9 @@ func TestAccGitTagResource_existingTagRefusedUnlessForced(t *testing.T) {
 				},
 				Config: g.tagConfig("v", body+"  force = true\n"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					expectValue("release_git_tag.v", "planned_action", "move tag 1.7.4 from "+gitrepo.Short(g.c1)+" to "+gitrepo.Short(g.c2)+" on origin"),
+					// A new resource: what is asked (the plan warns where the tag is now).
+					expectValue("release_git_tag.v", "planned_action", "tag "+gitrepo.Short(g.c2)+" as 1.7.4 on origin, moving the tag if it exists (force)"),
+					expectValue("release_git_tag.v", "commit_sha", g.c2),
 				}},
 				Check: g.expectOnOrigin("refs/tags/1.7.4", g.c2),
 			},
@@ -213,6 +216,7 @@ func TestAccGitTagResource_drift(t *testing.T) {
   on_destroy = "delete"
 `, g.c2)
 	const addr = "release_git_tag.v"
+	refreshed := false
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -228,12 +232,25 @@ func TestAccGitTagResource_drift(t *testing.T) {
 		Steps: []resource.TestStep{
 			{Config: g.tagConfig("v", body), Check: g.expectOnOrigin("refs/tags/1.7.4", g.c2)},
 			{
-				// Moved by hand on origin: the plan is not silent, it refuses to move
-				// the tag back and names both commits (terraform plan -refresh-only
-				// shows the drift alone)...
-				PreConfig: func() { g.pushTagByHand("1.7.4", g.c1) },
-				Config:    g.tagConfig("v", body),
-				PlanOnly:  true,
+				// Moved by hand on origin: refresh alone (terraform refresh) records
+				// the drift in the state; the plan that follows refuses to move the
+				// tag back and names both commits...
+				PreConfig:    func() { g.pushTagByHand("1.7.4", g.c1) },
+				RefreshState: true,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr(addr, "commit_sha", g.c1),
+					func(*terraform.State) error { refreshed = true; return nil },
+				),
+				ExpectError: errorRe("XXNOMATCH Refusing to tag " + gitrepo.Short(g.c2) + " as 1.7.4 .*already points at " + g.c1 + ", not at " + g.c2),
+			},
+			{
+				PreConfig: func() {
+					if !refreshed {
+						t.Fatal("terraform refresh did not record the moved tag")
+					}
+				},
+				Config:   g.tagConfig("v", body),
+				PlanOnly: true,
 				// (A plan without refresh finds the tag moved since the state was read.)
 				ExpectError: errorRe("(already points at " + g.c1 + ", not at " + g.c2 + "|it named " + g.c2 + " and names " + g.c1 + " now)"),
 			},
@@ -253,7 +270,7 @@ func TestAccGitTagResource_drift(t *testing.T) {
 				Config:    g.tagConfig("v", body),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionCreate),
-					expectValue(addr, "planned_action", "push tag 1.7.4 ("+gitrepo.Short(g.c2)+") to origin"),
+					expectValue(addr, "planned_action", "tag "+gitrepo.Short(g.c2)+" as 1.7.4 on origin"),
 				}},
 				Check: g.expectOnOrigin("refs/tags/1.7.4", g.c2),
 			},
@@ -268,9 +285,14 @@ func TestAccGitTagResource_concurrentPushRefused(t *testing.T) {
 	tag := func(commit string) string {
 		return g.tagConfig("v", fmt.Sprintf("  name   = \"1.7.4\"\n  commit = %q\n  remote = \"origin\"\n  force  = true\n", commit))
 	}
+	refusals := &expectedFailures{want: []*regexp.Regexp{
+		errorRe("Refusing to tag " + gitrepo.Short(g.c2) + " as 1.7.4 .*already points at " + g.c1 + ", not at " + g.c2),
+		errorRe("tag 1.7.4 on origin changed since it was read for the plan: it named " + g.c1 + " and names " + g.c3 + " now. Nothing was changed"),
+	}}
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { testAccPreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		ErrorCheck:               refusals.check,
 		Steps: []resource.TestStep{
 			{
 				// A new tag: someone pushes 1.7.4 on c1 meanwhile.
@@ -279,10 +301,12 @@ func TestAccGitTagResource_concurrentPushRefused(t *testing.T) {
 					expectValue("release_git_tag.v", "planned_action", "tag "+gitrepo.Short(g.c2)+" as 1.7.4 on origin"),
 					sideEffect(func() { g.pushTagByHand("1.7.4", g.c1) }),
 				}},
-				ExpectError: errorRe("Refusing to tag " + gitrepo.Short(g.c2) + " as 1.7.4 .*already points at " + g.c1 + ", not at " + g.c2),
 			},
 			{
 				PreConfig: func() {
+					if refusals.seen != 1 {
+						t.Fatal("the apply of a tag pushed meanwhile on another commit did not fail")
+					}
 					if got := g.onOrigin("refs/tags/1.7.4"); got != g.c1 {
 						t.Fatalf("1.7.4 on origin is %s after a refused apply, want %s left alone", got, g.c1)
 					}
@@ -297,13 +321,107 @@ func TestAccGitTagResource_concurrentPushRefused(t *testing.T) {
 					expectValue("release_git_tag.v", "planned_action", "move tag 1.7.4 from "+gitrepo.Short(g.c1)+" to "+gitrepo.Short(g.c2)+" on origin"),
 					sideEffect(func() { g.pushTagByHand("1.7.4", g.c3) }),
 				}},
-				ExpectError: errorRe("tag 1.7.4 on origin changed since it was read for the plan: it named " + g.c1 + " and names " + g.c3 + " now. Nothing was changed"),
 			},
 		},
 	})
+	if refusals.seen != 2 {
+		t.Fatal("the forced apply over a tag moved since the plan did not fail")
+	}
 	if got := g.onOrigin("refs/tags/1.7.4"); got != g.c3 {
 		t.Fatalf("1.7.4 on origin is %s after a refused apply, want %s left alone", got, g.c3)
 	}
+}
+
+// A new forced tag's plan cannot rely on where the tag is: moved meanwhile by
+// someone else, the apply moves it from where it is then, as asked. Terraform
+// never reports a provider bug.
+func TestAccGitTagResource_newForcedTagMovedBetweenPlanAndApply(t *testing.T) {
+	g := newGitAcc(t)
+	g.pushTagByHand("1.7.4", g.c1)
+	const addr = "release_git_tag.v"
+	config := g.tagConfig("v", fmt.Sprintf("  name    = \"1.7.4\"\n  commit  = %q\n  message = \"Release 1.7.4\"\n  remote  = \"origin\"\n  force   = true\n", g.c2))
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					expectValue(addr, "planned_action", "tag "+gitrepo.Short(g.c2)+" as 1.7.4 on origin, moving the tag if it exists (force)"),
+					expectValue(addr, "commit_sha", g.c2),
+					sideEffect(func() { g.pushTagByHand("1.7.4", g.c3) }),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					g.expectOnOrigin("refs/tags/1.7.4", g.c2),
+					resource.TestCheckResourceAttr(addr, "commit_sha", g.c2),
+					func(*terraform.State) error {
+						v, err := gitrepo.RemoteTag(context.Background(), g.repo.Dir, "origin", "1.7.4")
+						if err != nil || !v.Annotated {
+							return fmt.Errorf("1.7.4 on origin = %+v, %v; want the annotated tag", v, err)
+						}
+						return nil
+					},
+				),
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// A commit given as a ref (not a hash) may name another commit at apply: the plan
+// leaves commit_sha and planned_action unknown, and once applied the next plan is
+// empty while the ref still names the tagged commit.
+func TestAccGitTagResource_commitAsRef(t *testing.T) {
+	g := newGitAcc(t)
+	const addr = "release_git_tag.v"
+	config := g.tagConfig("v", "  name   = \"1.7.4\"\n  commit = \"main\"\n  remote = \"origin\"\n")
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectUnknownValue(addr, tfjsonpath.New("commit_sha")),
+					plancheck.ExpectUnknownValue(addr, tfjsonpath.New("planned_action")),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					g.expectOnOrigin("refs/tags/1.7.4", g.c3),
+					resource.TestCheckResourceAttr(addr, "planned_action", "tag "+gitrepo.Short(g.c3)+" as 1.7.4 on origin"),
+				),
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// expectedFailures is a TestCase.ErrorCheck for steps that must fail with errors
+// of the provider's own, in order: it accepts a step's error only when it matches
+// the next pattern and holds none of Terraform's messages for a provider bug
+// ("Provider produced inconsistent final plan", "a bug in the provider").
+type expectedFailures struct {
+	want []*regexp.Regexp
+	seen int
+}
+
+func (e *expectedFailures) check(err error) error {
+	msg := err.Error()
+	for _, bug := range []string{"Provider produced", "bug in the provider"} {
+		if strings.Contains(msg, bug) {
+			return fmt.Errorf("terraform reports a provider bug instead of the provider's refusal: %w", err)
+		}
+	}
+	if e.seen >= len(e.want) || !e.want[e.seen].MatchString(msg) {
+		return fmt.Errorf("unexpected error (%d expected so far): %w", e.seen, err)
+	}
+	e.seen++
+	return nil
 }
 
 func TestAccGitTagResource_invalidName(t *testing.T) {
