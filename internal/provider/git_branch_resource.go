@@ -225,7 +225,9 @@ func (r *gitBranchResource) planBranch(ctx context.Context, plan, state *gitBran
 		diags.AddAttributeError(path.Root("commit"), "Refusing to move "+plan.label()+" to "+gitrepo.Short(commit), gitErrorDetail(err))
 		return
 	}
-	unchanged := base && !p.Move && p.To == commit && state.CommitSHA.ValueString() == commit && !state.PlannedAction.IsNull()
+	// Nothing to do when the branch stays where refresh found it for the same commit
+	// (at the commit, or already past it): the last apply's sentence stays.
+	unchanged := base && !p.Move && state.Commit.Equal(plan.Commit) && !state.PlannedAction.IsNull()
 	if base {
 		plan.PreviousSHA = shaOrNull(from)
 	}
@@ -234,7 +236,6 @@ func (r *gitBranchResource) planBranch(ctx context.Context, plan, state *gitBran
 	}
 	switch {
 	case unchanged:
-		// Nothing to do: the last apply's move stays described.
 		plan.CommitSHA, plan.PreviousSHA, plan.PlannedAction = state.CommitSHA, state.PreviousSHA, state.PlannedAction
 	case base:
 		plan.CommitSHA, plan.PlannedAction = types.StringValue(p.To), types.StringValue(p.Action)

@@ -179,9 +179,11 @@ func TestAccGitBranchResource_concurrentPushRefused(t *testing.T) {
 	}
 }
 
-// A branch that moved on past the released commit (the next merges) shows as drift:
-// the plan keeps it where it is, saying so, and the next plan is empty. A deleted
-// branch is created again.
+// A branch that moved on past the released commit (the next merges) shows as drift
+// (refresh reads the new tip) and the plan is empty: the branch already contains the
+// commit. A commit the branch contains is planned as kept, saying so; a new
+// resource over a branch already past its commit is kept too, and the next plan is
+// empty. A deleted branch is created again.
 func TestAccGitBranchResource_movedOnShowsDrift(t *testing.T) {
 	g := newGitAcc(t)
 	g.setOriginMaster(g.c1)
@@ -196,25 +198,50 @@ func TestAccGitBranchResource_movedOnShowsDrift(t *testing.T) {
 				PreConfig: func() { next = g.pushOnMaster("feat: next") },
 				Config:    config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(masterAddr, plancheck.ResourceActionNoop),
+				}},
+				Check: func(s *terraform.State) error {
+					if err := g.expectOnOrigin("refs/heads/master", next)(s); err != nil {
+						return err
+					}
+					return resource.TestCheckResourceAttr(masterAddr, "commit_sha", next)(s)
+				},
+			},
+			{
+				Config: g.branchConfig("master", masterOn(g.c1)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(masterAddr, plancheck.ResourceActionUpdate),
 					planValueFunc(masterAddr, "planned_action", func() string {
-						return "keep master on origin at " + gitrepo.Short(next) + ": it already contains " + gitrepo.Short(g.c2) + " (1 commit ahead)"
+						return "keep master on origin at " + gitrepo.Short(next) + ": it already contains " + gitrepo.Short(g.c1) + " (2 commits ahead)"
 					}),
 					planValueFunc(masterAddr, "commit_sha", func() string { return next }),
 				}},
-				Check: func(*terraform.State) error { return g.expectOnOrigin("refs/heads/master", next)(nil) },
+				Check: func(s *terraform.State) error { return g.expectOnOrigin("refs/heads/master", next)(s) },
 			},
 			{
-				Config:           config,
+				// A new resource over a branch already past its commit.
+				Config: g.branchConfig("again", masterOn(g.c2)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("release_git_branch.again", plancheck.ResourceActionCreate),
+				}},
+				Check: func(s *terraform.State) error {
+					if err := g.expectOnOrigin("refs/heads/master", next)(s); err != nil {
+						return err
+					}
+					return resource.TestCheckResourceAttr("release_git_branch.again", "commit_sha", next)(s)
+				},
+			},
+			{
+				Config:           g.branchConfig("again", masterOn(g.c2)),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 			},
 			{
 				// Deleted on origin: it leaves the state and is created again.
 				PreConfig: func() { g.otherClone().Git("push", "-q", "origin", ":refs/heads/master") },
-				Config:    config,
+				Config:    g.branchConfig("again", masterOn(g.c2)),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(masterAddr, plancheck.ResourceActionCreate),
-					expectValue(masterAddr, "planned_action", "move master on origin to "+gitrepo.Short(g.c2)+" (fast-forward only; refused if it is not)"),
+					plancheck.ExpectResourceAction("release_git_branch.again", plancheck.ResourceActionCreate),
+					expectValue("release_git_branch.again", "planned_action", "move master on origin to "+gitrepo.Short(g.c2)+" (fast-forward only; refused if it is not)"),
 				}},
 				Check: g.expectOnOrigin("refs/heads/master", g.c2),
 			},
