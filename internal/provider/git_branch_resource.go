@@ -231,8 +231,10 @@ func (r *gitBranchResource) planBranch(ctx context.Context, plan, state *gitBran
 	if base {
 		plan.PreviousSHA = shaOrNull(from)
 	}
-	if !fixedCommit(plan.Commit.ValueString(), commit) && !(unchanged && sameBranchConfig(state, plan)) {
-		return // a ref may name another commit at apply: commit_sha and planned_action stay unknown
+	// A ref may name another commit at apply: commit_sha and planned_action then stay
+	// unknown, unless nothing changes (a no-op is not planned again at apply).
+	if stable := fixedCommit(plan.Commit.ValueString(), commit) || (unchanged && sameBranchConfig(state, plan)); !stable {
+		return
 	}
 	switch {
 	case unchanged:

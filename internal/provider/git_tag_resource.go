@@ -281,8 +281,10 @@ func (r *gitTagResource) planTag(ctx context.Context, plan, state *gitTagResourc
 				plan.label(), cur.Commit, commit, name, gitrepo.Short(cur.Commit), gitrepo.Short(commit)))
 	}
 	unchanged := base && !p.Changes() && state.CommitSHA.ValueString() == commit && !state.PlannedAction.IsNull()
-	if !fixedCommit(plan.Commit.ValueString(), commit) && !(unchanged && sameTagConfig(state, plan)) {
-		return // a ref may name another commit at apply: commit_sha and planned_action stay unknown
+	// A ref may name another commit at apply: commit_sha and planned_action then stay
+	// unknown, unless nothing changes (a no-op is not planned again at apply).
+	if stable := fixedCommit(plan.Commit.ValueString(), commit) || (unchanged && sameTagConfig(state, plan)); !stable {
+		return
 	}
 	plan.CommitSHA = types.StringValue(commit)
 	switch {
