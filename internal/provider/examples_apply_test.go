@@ -71,6 +71,8 @@ func TestExamplesApply(t *testing.T) {
 		"resources/release_deployment":                     applyDeploymentResource,
 		"resources/release_environment_lock":               applyEnvironmentLock,
 		"resources/release_environment_lock_force_release": applyForceRelease,
+		"resources/release_git_branch":                     applyGitBranch,
+		"resources/release_git_tag":                        applyGitTag,
 		"resources/release_maintenance_mode":               applyMaintenanceMode,
 		"resources/release_promotion":                      applyPromotion,
 		"resources/release_version_block":                  applyVersionBlock,
@@ -836,4 +838,111 @@ resource "release_deployment" "production" {
 
 func applyVersionBlock(t *testing.T, w *exampleWorkspace) {
 	w.cycle()
+}
+
+// gitOrigin makes the workspace a clone with the commits of messages on main, its
+// identity in its own configuration (the provider's git tags as it), and a bare
+// origin, returned with the commits; main is pushed to origin at its first commit.
+func (w *exampleWorkspace) gitOrigin(messages ...string) (origin string, commits []string) {
+	w.t.Helper()
+	w.git("init", "-q", "-b", "main")
+	w.git("config", "user.name", "ci")
+	w.git("config", "user.email", "ci@example.org")
+	for _, m := range messages {
+		w.git("commit", "-q", "--allow-empty", "-m", m)
+		commits = append(commits, w.git("rev-parse", "HEAD"))
+	}
+	origin = filepath.Join(w.t.TempDir(), "origin.git")
+	w.git("init", "-q", "--bare", origin)
+	w.git("remote", "add", "origin", origin)
+	w.git("push", "-q", "origin", commits[0]+":refs/heads/main")
+	return origin, commits
+}
+
+// onOrigin is what ref names in the bare repository origin ("" when missing).
+func (w *exampleWorkspace) onOrigin(origin, ref string) string {
+	out, err := exec.Command("git", "--git-dir", origin, "rev-parse", "--verify", "--quiet", ref+"^{commit}").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// refreshOnlyShows fails unless terraform plan -refresh-only reports want among the
+// changes made outside Terraform (exit 2 of -detailed-exitcode).
+func (w *exampleWorkspace) refreshOnlyShows(want ...string) {
+	w.t.Helper()
+	out, code := w.tf("plan", "-refresh-only", "-detailed-exitcode")
+	if code != 2 {
+		w.t.Fatalf("terraform plan -refresh-only exit %d, want 2 (drift found):\n%s", code, out)
+	}
+	for _, s := range want {
+		if !strings.Contains(out, s) {
+			w.t.Fatalf("terraform plan -refresh-only does not show %q:\n%s", s, out)
+		}
+	}
+}
+
+// applyGitTag: the released commit tagged, annotated, on origin; a tag moved by hand
+// shows in a refresh-only plan and is refused, both commits named, by a plan (and so
+// by terraform refresh and destroy, which plan too) until it is put back; destroy
+// leaves the tag.
+func applyGitTag(t *testing.T, w *exampleWorkspace) {
+	origin, c := w.gitOrigin("feat: invoices", "fix: rounding of invoice totals")
+	w.rewrite(`commit = "3f2a9c1"`, fmt.Sprintf("commit = %q", c[1]))
+	w.get()
+	w.apply()
+	if got := w.onOrigin(origin, "refs/tags/1.7.4"); got != c[1] {
+		t.Fatalf("1.7.4 on origin names %q, want %s", got, c[1])
+	}
+	if msg := w.git("for-each-ref", "--format=%(objecttype) %(contents:subject)", "refs/tags/1.7.4"); msg != "tag histologe 1.7.4" {
+		t.Fatalf("1.7.4 in the clone is %q, want an annotated tag with the notes", msg)
+	}
+	if got, want := w.output("tagged"), "tag "+c[1][:7]+" as 1.7.4 on origin"; got != want {
+		t.Fatalf("tagged = %q, want %q", got, want)
+	}
+	w.converged()
+
+	// Moved by hand on origin: refresh-only shows it; a plan refuses to move it back.
+	w.git("tag", "-f", "1.7.4", c[0])
+	w.git("push", "-q", "-f", "origin", "refs/tags/1.7.4")
+	w.refreshOnlyShows("release_git_tag.release has changed", c[1]+`" -> "`+c[0])
+	out, code := w.tf("plan")
+	if code != 1 || !strings.Contains(out, "already points at") || !strings.Contains(out, c[0]) || !strings.Contains(out, c[1]) {
+		t.Fatalf("the plan over a tag moved by hand (exit %d) does not refuse naming both commits:\n%s", code, out)
+	}
+	// Put back where the release was tagged, the plan is empty again; destroy leaves it.
+	w.git("tag", "-f", "1.7.4", c[1])
+	w.git("push", "-q", "-f", "origin", "refs/tags/1.7.4")
+	w.converged()
+	w.destroy()
+	if got := w.onOrigin(origin, "refs/tags/1.7.4"); got != c[1] {
+		t.Fatalf("destroy changed 1.7.4 on origin to %q; on_destroy = keep leaves it at %s", got, c[1])
+	}
+}
+
+// applyGitBranch: main on origin moved forward to the released commit; a main that
+// moved on shows in a refresh-only plan, and the plan is empty (it contains the
+// commit); destroy leaves the branch.
+func applyGitBranch(t *testing.T, w *exampleWorkspace) {
+	origin, c := w.gitOrigin("feat: invoices", "fix: rounding of invoice totals", "feat: export")
+	w.rewrite(`commit = "3f2a9c1"`, fmt.Sprintf("commit = %q", c[1]))
+	w.get()
+	w.apply()
+	if got := w.onOrigin(origin, "refs/heads/main"); got != c[1] {
+		t.Fatalf("main on origin is at %q, want %s", got, c[1])
+	}
+	if got, want := w.output("moved"), "move main on origin to "+c[1][:7]+" (fast-forward only; refused if it is not)"; got != want {
+		t.Fatalf("moved = %q, want %q", got, want)
+	}
+	w.converged()
+
+	// The next merge is pushed: main moved on, still containing the released commit.
+	w.git("push", "-q", "origin", c[2]+":refs/heads/main")
+	w.refreshOnlyShows("release_git_branch.main has changed", c[1]+`" -> "`+c[2])
+	w.converged()
+	w.destroy()
+	if got := w.onOrigin(origin, "refs/heads/main"); got != c[2] {
+		t.Fatalf("destroy moved main on origin to %q; it leaves it at %s", got, c[2])
+	}
 }
