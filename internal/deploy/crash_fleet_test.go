@@ -261,12 +261,10 @@ func TestCrashFleet(t *testing.T) {
 		}
 		return fleet, closeAll
 	}
-	// converge deploys version with a fresh connection, as the next apply
-	// does, and checks that every host serves the one verified release.
-	converge := func(run int, version string) string {
+	// converge deploys version over fleet, as the next apply does, and checks
+	// that every host serves the one verified release.
+	converge := func(run int, fleet *target.Fleet, version string) string {
 		t.Helper()
-		fleet, closeAll := connect()
-		defer closeAll()
 		req, err := crashFleetRequest(f.root, fleet, version)
 		if err != nil {
 			t.Fatal(err)
@@ -286,7 +284,9 @@ func TestCrashFleet(t *testing.T) {
 		}
 		return version
 	}
-	liveVersion := converge(-1, crashFleetVersions[0])
+	fleet, closeAll := connect()
+	liveVersion := converge(-1, fleet, crashFleetVersions[0])
+	closeAll()
 
 	// At least minKills kills, and more (within the time budget) until
 	// minLanded of them landed between a switch and the end of the
@@ -333,7 +333,7 @@ func TestCrashFleet(t *testing.T) {
 			waitForSwitch(t, journalPath, 10*time.Second)
 			time.Sleep(time.Duration(rng.IntN(600_000)) * time.Microsecond)
 		default:
-			time.Sleep(time.Duration(rng.IntN(3_000_000)) * time.Microsecond)
+			time.Sleep(time.Duration(rng.IntN(2_000_000)) * time.Microsecond)
 		}
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
@@ -353,9 +353,9 @@ func TestCrashFleet(t *testing.T) {
 			onSwitched = onSwitched || (j.switched != "" && ids[i] == j.switched)
 			agree = agree && ids[i] == ids[0]
 		}
+		// What the next plan reads, over new connections.
 		fleet, closeAll := connect()
 		live, err := fleet.Current(ctx)
-		closeAll()
 		if err != nil || live == nil {
 			t.Fatalf("run %d: after SIGKILL the fleet's live release is %+v (%v)", run, live, err)
 		}
@@ -390,7 +390,8 @@ func TestCrashFleet(t *testing.T) {
 		if version == "" {
 			version = liveVersion
 		}
-		liveVersion = converge(run, version)
+		liveVersion = converge(run, fleet, version)
+		closeAll()
 	}
 	t.Logf("%d kills in %s (%d deployments finished in the children): %d before a switch, %d between the first switch and the end of the verification (%d with the hosts split between two releases, %d with every host on the unverified release), %d after the verification",
 		run, time.Since(started).Round(time.Millisecond), deploys, before, landed, split, unverified, after)

@@ -188,10 +188,10 @@ func (e *sshDeployEnv) bigArtifact(t *testing.T, version string, size int) int64
 
 // killMidUpload kills host i's sshd once the archive being uploaded into its
 // releases/ folder (a temporary file of the upload's folder, renamed to
-// archive.tar.gz once complete) holds at least min bytes, polling until stop
+// archive.tar.gz once complete) holds at least atLeast bytes, polling until stop
 // is closed. It reports the size the upload had reached when the host was
 // killed (0: never, -1: the archive was complete).
-func (e *sshDeployEnv) killMidUpload(t *testing.T, i int, min int64, stop <-chan struct{}) *atomic.Int64 {
+func (e *sshDeployEnv) killMidUpload(t *testing.T, i int, atLeast int64, stop <-chan struct{}) *atomic.Int64 {
 	t.Helper()
 	var killedAt atomic.Int64
 	releases := e.fleet.Local(i, sshAppRoot+"/app/releases")
@@ -215,7 +215,7 @@ func (e *sshDeployEnv) killMidUpload(t *testing.T, i int, min int64, stop <-chan
 				files, _ := os.ReadDir(up)
 				for _, fe := range files {
 					st, err := fe.Info()
-					if err != nil || !strings.Contains(fe.Name(), "archive.tar.gz") || !st.Mode().IsRegular() || st.Size() < min {
+					if err != nil || !strings.Contains(fe.Name(), "archive.tar.gz") || !st.Mode().IsRegular() || st.Size() < atLeast {
 						continue
 					}
 					if err := e.fleet.Kill(i); err != nil {
@@ -255,8 +255,8 @@ func TestAccDeploymentResource_sshKilledMidUpload(t *testing.T) {
 				Check:  resource.ComposeTestCheckFunc(e.serves("1.0.0", 2), e.hostsLiveAgree(2)),
 			},
 			{
-				PreConfig:   func() { killedAt = e.killMidUpload(t, 1, 4<<20, stop) },
-				Config:      e.config("2.0.0", 2, kh),
+				PreConfig: func() { killedAt = e.killMidUpload(t, 1, 4<<20, stop) },
+				Config:    e.config("2.0.0", 2, kh),
 				// Terraform wraps the message: words are separated by any space.
 				ExpectError: regexp.MustCompile(`(?s)upload\s+app@2\.0\.0\s+failed\s+on\s+` + regexp.QuoteMeta(f.Addr(1)) +
 					`:.*connection\s+was\s+lost.*no\s+host\s+was\s+switched.*still\s+serves\s+release\s+1\.0\.0`),
