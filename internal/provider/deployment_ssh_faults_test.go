@@ -145,27 +145,14 @@ func TestAccDeploymentResource_sshWriteOnlyKey(t *testing.T) {
 				ConfigStateChecks: noKey,
 			},
 			{
-				// The second host is switched back by hand: the plan shows an
-				// update although the refresh could not log in (it has no key),
-				// as the plan reads the hosts with the configuration's key.
-				PreConfig:          func() { e.switchByHand(t, 1, "1.0.0") },
-				Config:             e.writeOnlyKeyConfig("1.1.0"),
-				PlanOnly:           true,
-				ExpectNonEmptyPlan: true,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
-					plannedStepsName(f.Addrs()...),
-				}},
-			},
-			{
-				// Put back by hand: the apply that would converge it is refused
-				// today with a write-only key (its planned_steps are built from
-				// the stored state, the plan's from the hosts as read).
-				PreConfig: func() { e.switchByHand(t, 1, "1.1.0") },
+				PreConfig: func() { e.switchByHand(t, 1, "1.0.0") },
 				Config:    e.writeOnlyKeyConfig("1.1.0"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectEmptyPlan(),
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
 				}},
+				Check: resource.ComposeTestCheckFunc(e.serves("1.1.0", 2), e.hostsLiveAgree(2),
+					resource.TestCheckResourceAttr(res, "status", "live"),
+					keyNotStored(f), keyNotInStateFiles(t, work, f.ClientKeyPEM)),
 			},
 		},
 	})
