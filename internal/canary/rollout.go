@@ -32,9 +32,9 @@ type Rollout struct {
 type Failure struct {
 	// Step is the failed step (1-based) of Steps, at Weight.
 	Step, Steps, Weight int
-	Report          Report
-	Reasons         []string
-	RollbackErr     error
+	Report              Report
+	Reasons             []string
+	RollbackErr         error
 }
 
 func (f *Failure) Error() string {
