@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -55,8 +56,8 @@ func canaryBlock() schema.SingleNestedBlock {
 			"Removing the block, or `weight = 100` followed by `active` set to the canary colour, ends the canary.",
 		Attributes: map[string]schema.Attribute{
 			"colour": schema.StringAttribute{
-				MarkdownDescription: "The colour that takes the canary's share: the one that is not `active`.",
-				Required:            true,
+				MarkdownDescription: "The colour that takes the canary's share: the one that is not `active`. Required in the block.",
+				Optional:            true,
 				Validators:          []validator.String{stringvalidator.OneOf(string(router.Blue), string(router.Green))},
 			},
 			"weight": schema.Int64Attribute{
@@ -103,19 +104,19 @@ func canaryAnalysisBlock() schema.SingleNestedBlock {
 		Attributes: map[string]schema.Attribute{
 			"access_log": schema.StringAttribute{
 				MarkdownDescription: "Absolute path of the access log, e.g. `/var/log/nginx/app.access.json` (unbuffered, or flushed more often than `window`).",
-				Required:            true, Validators: []validator.String{validate.AbsolutePath()},
+				Optional:            true, Validators: []validator.String{validate.AbsolutePath()},
 			},
 			"window": schema.StringAttribute{
 				MarkdownDescription: "How much of the end of each step is analysed, e.g. `2m`.",
-				Required:            true, Validators: []validator.String{validate.PositiveDuration("Invalid window", "analyses nothing")},
+				Optional:            true, Validators: []validator.String{validate.PositiveDuration("Invalid window", "analyses nothing")},
 			},
 			"min_requests": schema.Int64Attribute{
 				MarkdownDescription: "The fewest requests the canary colour must serve within the window; fewer fails the step.",
-				Required:            true, Validators: []validator.Int64{int64validator.AtLeast(1)},
+				Optional:            true, Validators: []validator.Int64{int64validator.AtLeast(1)},
 			},
 			"max_error_rate": schema.Float64Attribute{
 				MarkdownDescription: "The highest share of 5xx answers of the canary colour, e.g. `0.01` for 1%.",
-				Required:            true, Validators: []validator.Float64{float64validator.Between(0, 1)},
+				Optional:            true, Validators: []validator.Float64{float64validator.Between(0, 1)},
 			},
 			"max_p99_latency": schema.StringAttribute{
 				MarkdownDescription: "The highest 99th percentile of `$request_time` of the canary colour, e.g. `500ms`. Unset: not checked.",
@@ -140,8 +141,19 @@ func (m *blueGreenRouterResourceModel) validateCanary(diags *diag.Diagnostics) {
 			fmt.Sprintf("canary.colour must be the colour that is not active (%s is active). To send everything to %s, set weight = 100, or make it active and remove the canary block.",
 				m.Active.ValueString(), c.Colour.ValueString()))
 	}
+	if c.Colour.IsNull() {
+		return // RequiredInBlock says so
+	}
 	if c.Weight.IsNull() && c.Steps == nil {
 		diags.AddAttributeError(at, "Missing canary weight", "Set canary.weight (percent of the requests to "+c.Colour.ValueString()+") or canary.steps (a whole rollout).")
+	}
+	if a := c.Analysis; a != nil {
+		for name, v := range map[string]attr.Value{"access_log": a.AccessLog, "window": a.Window, "min_requests": a.MinRequests, "max_error_rate": a.MaxErrorRate} {
+			if v.IsNull() {
+				diags.AddAttributeError(at.AtName("analysis").AtName(name), "Missing required argument",
+					fmt.Sprintf("The argument %q is required in the analysis block (access_log, window, min_requests and max_error_rate are).", name))
+			}
+		}
 	}
 	if c.Steps != nil && c.Analysis == nil {
 		diags.AddAttributeWarning(at.AtName("steps"), "Steps without analysis", "Without an analysis block, the steps only pause: nothing checks the canary colour before the weight grows.")
@@ -197,14 +209,11 @@ func (m *blueGreenRouterResourceModel) canarySummary() (string, bool) {
 		if i == 0 {
 			p = fmt.Sprintf("send %d%% of requests to %s%s", s.Weight, c.Colour.ValueString(), sticky)
 		}
-		switch {
-		case analysed && s.Weight > 0:
-			p += ", then check " + th.Describe()
-			if s.Pause > th.Window {
-				p = fmt.Sprintf("%s after %s", p, canary.Duration(s.Pause))
-			}
-		case s.Pause > 0 && i < len(steps)-1:
+		if s.Pause > 0 && (s.Pause > th.Window || !analysed && i < len(steps)-1) {
 			p += " for " + canary.Duration(s.Pause)
+		}
+		if analysed && s.Weight > 0 {
+			p += ", then check " + th.Describe()
 		}
 		parts[i] = p
 	}

@@ -254,6 +254,7 @@ func (r *blueGreenRouterResource) ConfigValidators(context.Context) []resource.C
 		validate.RequiredInBlock("nginx", "upstream_name", "It is the upstream your server blocks proxy_pass to"),
 		validate.RequiredInBlock("directory", "path", "It is the directory holding blue/, green/ and the live symlink"),
 		validate.ExactlyOneInBlock("health_check", "url", "path"),
+		validate.RequiredInBlock("canary", "colour", "It is the colour that takes the canary's share, the one that is not active"),
 	}
 }
 
