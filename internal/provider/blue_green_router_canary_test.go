@@ -197,7 +197,9 @@ func TestAccBlueGreenRouterResource_canary(t *testing.T) {
 							"then 100%, then check 5xx ≤ 5% and p99 ≤ 500ms over 1s on at least 10 requests")),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{weightIs(100)},
-				Check:             func(*terraform.State) error { return f.nginxHas(router.Blue, router.Canary{Weight: 100, Sticky: router.StickyNone}) },
+				Check: func(*terraform.State) error {
+					return f.nginxHas(router.Blue, router.Canary{Weight: 100, Sticky: router.StickyNone})
+				},
 			},
 			{
 				// Green answers 500 for a quarter of the requests: back to 0, with the figures.
@@ -236,7 +238,9 @@ func TestAccBlueGreenRouterResource_canary(t *testing.T) {
 				Config:            f.config("blue", one(30, "none", 10)),
 				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{expectWeightChange{70, 30}}},
 				ConfigStateChecks: []statecheck.StateCheck{weightIs(30)},
-				Check:             func(*terraform.State) error { return f.nginxHas(router.Blue, router.Canary{Weight: 30, Sticky: router.StickyNone}) },
+				Check: func(*terraform.State) error {
+					return f.nginxHas(router.Blue, router.Canary{Weight: 30, Sticky: router.StickyNone})
+				},
 			},
 			{
 				// End the canary: green active, no canary block.

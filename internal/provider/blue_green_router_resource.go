@@ -180,7 +180,7 @@ func blueGreenRouterSchema() schema.Schema {
 		Blocks: map[string]schema.Block{
 			"blue":   colourBlock("blue"),
 			"canary": canaryBlock(),
-			"green": colourBlock("green"),
+			"green":  colourBlock("green"),
 			"nginx": schema.SingleNestedBlock{
 				MarkdownDescription: "Route with nginx. Exactly one of `nginx` or `directory`.",
 				Attributes: map[string]schema.Attribute{
