@@ -30,10 +30,13 @@ type blueGreenCanaryModel struct {
 	Colour   types.String               `tfsdk:"colour"`
 	Weight   types.Int64                `tfsdk:"weight"`
 	Sticky   types.String               `tfsdk:"sticky"`
-	Steps    []canaryStepModel          `tfsdk:"steps"`
+	Steps    types.List                 `tfsdk:"steps"`
 	Analysis *blueGreenCanaryAnalysisMd `tfsdk:"analysis"`
 	Summary  types.String               `tfsdk:"summary"`
 }
+
+// canaryStepType is the object type of a step.
+var canaryStepType = types.ObjectType{AttrTypes: map[string]attr.Type{"weight": types.Int64Type, "pause": types.StringType}}
 
 type canaryStepModel struct {
 	Weight types.Int64  `tfsdk:"weight"`
@@ -144,7 +147,7 @@ func (m *blueGreenRouterResourceModel) validateCanary(diags *diag.Diagnostics) {
 	if c.Colour.IsNull() {
 		return // RequiredInBlock says so
 	}
-	if c.Weight.IsNull() && c.Steps == nil {
+	if c.Weight.IsNull() && c.Steps.IsNull() {
 		diags.AddAttributeError(at, "Missing canary weight", "Set canary.weight (percent of the requests to "+c.Colour.ValueString()+") or canary.steps (a whole rollout).")
 	}
 	if a := c.Analysis; a != nil {
@@ -155,7 +158,7 @@ func (m *blueGreenRouterResourceModel) validateCanary(diags *diag.Diagnostics) {
 			}
 		}
 	}
-	if c.Steps != nil && c.Analysis == nil {
+	if !c.Steps.IsNull() && c.Analysis == nil {
 		diags.AddAttributeWarning(at.AtName("steps"), "Steps without analysis", "Without an analysis block, the steps only pause: nothing checks the canary colour before the weight grows.")
 	}
 }
@@ -175,10 +178,10 @@ func (m *blueGreenRouterResourceModel) planCanary() {
 	if c == nil {
 		return
 	}
-	if c.Steps != nil {
+	if !c.Steps.IsNull() {
 		c.Weight = types.Int64Unknown()
-		if last := c.Steps[len(c.Steps)-1].Weight; !last.IsUnknown() {
-			c.Weight = last
+		if steps, ok := c.stepModels(); ok && len(steps) > 0 && !steps[len(steps)-1].Weight.IsUnknown() {
+			c.Weight = steps[len(steps)-1].Weight
 		}
 	}
 	c.Summary = types.StringUnknown()
@@ -222,18 +225,34 @@ func (m *blueGreenRouterResourceModel) canarySummary() (string, bool) {
 
 // steps are the canary's weights: its steps, or its one weight.
 func (c *blueGreenCanaryModel) steps() ([]canary.Step, bool) {
-	if c.Steps == nil {
+	if c.Steps.IsNull() {
 		if c.Weight.IsUnknown() || c.Weight.IsNull() {
 			return nil, false
 		}
 		return []canary.Step{{Weight: int(c.Weight.ValueInt64())}}, true
 	}
-	out := make([]canary.Step, len(c.Steps))
-	for i, s := range c.Steps {
+	steps, ok := c.stepModels()
+	if !ok {
+		return nil, false
+	}
+	out := make([]canary.Step, len(steps))
+	for i, s := range steps {
 		if s.Weight.IsUnknown() || s.Pause.IsUnknown() {
 			return nil, false
 		}
 		out[i] = canary.Step{Weight: int(s.Weight.ValueInt64()), Pause: validate.ParseDuration(s.Pause.ValueString())}
+	}
+	return out, true
+}
+
+// stepModels decodes steps; ok is false while they are unknown.
+func (c *blueGreenCanaryModel) stepModels() ([]canaryStepModel, bool) {
+	if c.Steps.IsNull() || c.Steps.IsUnknown() {
+		return nil, false
+	}
+	var out []canaryStepModel
+	if d := c.Steps.ElementsAs(context.Background(), &out, false); d.HasError() {
+		return nil, false
 	}
 	return out, true
 }
@@ -281,7 +300,7 @@ func (m *blueGreenRouterResourceModel) route(ctx context.Context, hosts []host.H
 		s, _ := m.canarySummary()
 		m.Canary.Summary = types.StringValue(s)
 	}
-	if m.Canary == nil || m.Canary.Analysis == nil && m.Canary.Steps == nil {
+	if m.Canary == nil || m.Canary.Analysis == nil && m.Canary.Steps.IsNull() {
 		return m.router(hosts).Switch(ctx, colour, hc)
 	}
 	steps, _ := m.Canary.steps()
@@ -358,7 +377,7 @@ func (m *blueGreenRouterResourceModel) observeCanary(st router.State) {
 		if w == 0 {
 			return
 		}
-		m.Canary = &blueGreenCanaryModel{Colour: types.StringValue(string(st.Active.Other())), Sticky: types.StringNull(),
+		m.Canary = &blueGreenCanaryModel{Colour: types.StringValue(string(st.Active.Other())), Sticky: types.StringNull(), Steps: types.ListNull(canaryStepType),
 			Summary: types.StringValue("found in nginx: " + st.Canary.Describe(st.Active))}
 	}
 	m.Canary.Weight = types.Int64Value(int64(w))
