@@ -258,3 +258,76 @@ func TestAccBlueGreenRouterResource_canary(t *testing.T) {
 		},
 	})
 }
+
+func TestAccBlueGreenRouterResource_canaryInvalidConfig(t *testing.T) {
+	env := acctest.NewEnv(t)
+	dir := t.TempDir()
+	nginx := `active = "blue"
+  nginx {
+    config_file   = "` + dir + `/x.conf"
+    upstream_name = "app"
+  }
+  blue { upstream = "127.0.0.1:1" }
+  green { upstream = "127.0.0.1:2" }
+`
+	tests := []struct {
+		name, body string
+		want       *regexp.Regexp
+	}{
+		{"canary on the active colour", nginx + `  canary {
+    colour = "blue"
+    weight = 10
+  }`, regexp.MustCompile(`(?s)Canary colour is the active colour.*not active \(blue is active\)`)},
+		{"canary with the directory router", `active = "blue"
+  directory { path = "` + dir + `" }
+  canary {
+    colour = "green"
+    weight = 10
+  }`, regexp.MustCompile(`Canary needs the nginx router`)},
+		{"weight and steps", nginx + `  canary {
+    colour = "green"
+    weight = 10
+    steps  = [{ weight = 50 }]
+  }`, regexp.MustCompile(`(?s)weight.*cannot be specified when.*steps|steps.*weight`)},
+		{"neither weight nor steps", nginx + `  canary {
+    colour = "green"
+  }`, regexp.MustCompile(`Missing canary weight`)},
+		{"no colour", nginx + `  canary {
+    weight = 10
+  }`, regexp.MustCompile(`(?s)Missing required argument.*"colour"`)},
+		{"weight above 100", nginx + `  canary {
+    colour = "green"
+    weight = 101
+  }`, regexp.MustCompile(`(?s)weight.*between 0 and 100`)},
+		{"unknown stickiness", nginx + `  canary {
+    colour = "green"
+    weight = 10
+    sticky = "session"
+  }`, regexp.MustCompile(`value must be one of`)},
+		{"analysis without window", nginx + `  canary {
+    colour = "green"
+    weight = 10
+    analysis {
+      access_log     = "/var/log/nginx/app.json"
+      min_requests   = 10
+      max_error_rate = 0.01
+    }
+  }`, regexp.MustCompile(`(?s)Missing required argument.*"window" is required in the analysis block`)},
+	}
+	steps := make([]resource.TestStep, 0, len(tests))
+	for _, tt := range tests {
+		steps = append(steps, resource.TestStep{
+			Config:      env.ProviderBlock() + "\nresource \"release_blue_green_router\" \"x\" {\n  " + tt.body + "\n}\n",
+			PlanOnly:    true,
+			ExpectError: tt.want,
+		})
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps:                    steps,
+	})
+	if _, err := os.Stat(filepath.Join(dir, "x.conf")); !os.IsNotExist(err) {
+		t.Errorf("an invalid configuration wrote the include file: %v", err)
+	}
+}
