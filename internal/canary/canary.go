@@ -49,12 +49,27 @@ func (t Thresholds) Describe() string {
 	return fmt.Sprintf("%s over %s on at least %d requests", s, Duration(t.Window), t.MinRequests)
 }
 
+// Describe says what is checked: the thresholds on the access log and the
+// Prometheus query.
+func (a *Analysis) Describe() string {
+	var parts []string
+	if a.AccessLog != "" {
+		parts = append(parts, a.Thresholds.Describe())
+	}
+	if p := a.Prometheus; p != nil {
+		parts = append(parts, fmt.Sprintf("Prometheus %q ≤ %s at the end of %s", p.Query, formatFloat(p.Max), Duration(a.Window)))
+	}
+	return strings.Join(parts, " and ")
+}
+
 // Analysis measures the colours on the access log of every host.
 type Analysis struct {
 	// Hosts hold the access log (nginx's hosts); none: this machine.
 	Hosts []host.Host
-	// AccessLog is the log's path on every host.
+	// AccessLog is the log's path on every host ("": only Prometheus is asked).
 	AccessLog string
+	// Prometheus, when set, is queried at the end of every window too.
+	Prometheus *Prometheus
 	Thresholds
 	// Canary and Active name the colours; their upstream addresses are as
 	// nginx writes them in $upstream_addr.
@@ -77,6 +92,9 @@ type Mark []int64
 func (a *Analysis) Mark(ctx context.Context) (Mark, error) {
 	hs := a.hosts()
 	m := make(Mark, len(hs))
+	if a.AccessLog == "" {
+		return m, nil
+	}
 	for i, h := range hs {
 		fi, err := h.Stat(ctx, a.AccessLog)
 		switch {
@@ -99,10 +117,21 @@ type Report struct {
 	Over time.Duration
 	// Lines and Unparsed count the log lines read and those in no known format.
 	Lines, Unparsed int64
+	// LogRead says the access log was analysed; Prom is the Prometheus check.
+	LogRead bool
+	Prom    *PromResult
 }
 
 // Measure analyses the requests logged on every host since m.
 func (a *Analysis) Measure(ctx context.Context, m Mark, over time.Duration) (Report, error) {
+	r := Report{CanaryName: a.Canary, ActiveName: a.Active, Thresholds: a.Thresholds, Over: over}
+	if p := a.Prometheus; p != nil {
+		v, err := p.Value(ctx, time.Now())
+		r.Prom = &PromResult{Query: p.Query, Value: v, Max: p.Max, Err: err}
+	}
+	if a.AccessLog == "" {
+		return r, nil
+	}
 	groups := accesslog.Groups{"canary": a.CanaryUpstreams, "active": a.ActiveUpstreams}
 	var total accesslog.Result
 	for i, h := range a.hosts() {
@@ -112,8 +141,7 @@ func (a *Analysis) Measure(ctx context.Context, m Mark, over time.Duration) (Rep
 		}
 		total.Merge(&res)
 	}
-	r := Report{CanaryName: a.Canary, ActiveName: a.Active, Thresholds: a.Thresholds, Over: over,
-		Lines: total.Lines, Unparsed: total.Unparsed}
+	r.LogRead, r.Lines, r.Unparsed = true, total.Lines, total.Unparsed
 	if s := total.Groups["canary"]; s != nil {
 		r.Canary = *s
 	}
@@ -156,6 +184,12 @@ func readFrom(ctx context.Context, h host.Host, path string, offset int64, group
 // Failures lists why the window fails its thresholds (none: it passes).
 func (r *Report) Failures() []string {
 	var out []string
+	if r.Prom != nil && r.Prom.failure() != "" {
+		out = append(out, r.Prom.failure())
+	}
+	if !r.LogRead {
+		return out
+	}
 	c, over := &r.Canary, Duration(r.Over)
 	if c.Requests < r.MinRequests {
 		out = append(out, fmt.Sprintf("%s answered only %d requests over %s, at least %d are needed to judge it (%s answered %d)",
@@ -195,7 +229,14 @@ func (r *Report) String() string {
 		}
 		return fmt.Sprintf("%s: %d requests, %s 5xx, p99 %s", name, s.Requests, Percent(s.ErrorRate()), Duration(s.P99()))
 	}
-	return fmt.Sprintf("%s; %s (over %s)", side(r.CanaryName, &r.Canary), side(r.ActiveName, &r.Active), Duration(r.Over))
+	var parts []string
+	if r.LogRead {
+		parts = append(parts, side(r.CanaryName, &r.Canary), side(r.ActiveName, &r.Active))
+	}
+	if p := r.Prom; p != nil && p.Err == nil {
+		parts = append(parts, fmt.Sprintf("Prometheus: %s (limit %s)", formatFloat(p.Value), formatFloat(p.Max)))
+	}
+	return fmt.Sprintf("%s (over %s)", strings.Join(parts, "; "), Duration(r.Over))
 }
 
 // Percent formats a share: 0.072 → "7.2%", 0.01 → "1%".

@@ -44,11 +44,18 @@ type canaryStepModel struct {
 }
 
 type blueGreenCanaryAnalysisMd struct {
-	AccessLog     types.String  `tfsdk:"access_log"`
-	Window        types.String  `tfsdk:"window"`
-	MinRequests   types.Int64   `tfsdk:"min_requests"`
-	MaxErrorRate  types.Float64 `tfsdk:"max_error_rate"`
-	MaxP99Latency types.String  `tfsdk:"max_p99_latency"`
+	AccessLog     types.String     `tfsdk:"access_log"`
+	Window        types.String     `tfsdk:"window"`
+	MinRequests   types.Int64      `tfsdk:"min_requests"`
+	MaxErrorRate  types.Float64    `tfsdk:"max_error_rate"`
+	MaxP99Latency types.String     `tfsdk:"max_p99_latency"`
+	Prometheus    *canaryPromModel `tfsdk:"prometheus"`
+}
+
+type canaryPromModel struct {
+	URL   types.String  `tfsdk:"url"`
+	Query types.String  `tfsdk:"query"`
+	Max   types.Float64 `tfsdk:"max"`
 }
 
 func canaryBlock() schema.SingleNestedBlock {
@@ -106,8 +113,9 @@ func canaryAnalysisBlock() schema.SingleNestedBlock {
 			"where Terraform runs to match the addresses nginx logs.",
 		Attributes: map[string]schema.Attribute{
 			"access_log": schema.StringAttribute{
-				MarkdownDescription: "Absolute path of the access log, e.g. `/var/log/nginx/app.access.json` (unbuffered, or flushed more often than `window`).",
-				Optional:            true, Validators: []validator.String{validate.AbsolutePath()},
+				MarkdownDescription: "Absolute path of the access log, e.g. `/var/log/nginx/app.access.json` (unbuffered, or flushed more often than `window`). " +
+					"Required unless `prometheus` is set; with it, `min_requests` and `max_error_rate` are required.",
+				Optional: true, Validators: []validator.String{validate.AbsolutePath()},
 			},
 			"window": schema.StringAttribute{
 				MarkdownDescription: "How much of the end of each step is analysed, e.g. `2m`.",
@@ -126,6 +134,15 @@ func canaryAnalysisBlock() schema.SingleNestedBlock {
 				Optional:            true, Validators: []validator.String{validate.PositiveDuration("Invalid latency", "no request could meet")},
 			},
 		},
+		Blocks: map[string]schema.Block{"prometheus": schema.SingleNestedBlock{
+			MarkdownDescription: "Also (or instead of the access log) judge each step on a PromQL query run at the end of its window: its value " +
+				"(the highest of the series of a vector) must be at most `max`. No data, or NaN, fails the step.",
+			Attributes: map[string]schema.Attribute{
+				"url":   schema.StringAttribute{Optional: true, MarkdownDescription: "Base URL of the Prometheus server, e.g. `http://prometheus:9090`.", Validators: []validator.String{validate.CheckURL()}},
+				"query": schema.StringAttribute{Optional: true, MarkdownDescription: "The PromQL query, e.g. the canary's 5xx ratio over the window."},
+				"max":   schema.Float64Attribute{Optional: true, MarkdownDescription: "The highest value that passes."},
+			},
+		}},
 	}
 }
 
@@ -151,12 +168,7 @@ func (m *blueGreenRouterResourceModel) validateCanary(diags *diag.Diagnostics) {
 		diags.AddAttributeError(at, "Missing canary weight", "Set canary.weight (percent of the requests to "+c.Colour.ValueString()+") or canary.steps (a whole rollout).")
 	}
 	if a := c.Analysis; a != nil {
-		for name, v := range map[string]attr.Value{"access_log": a.AccessLog, "window": a.Window, "min_requests": a.MinRequests, "max_error_rate": a.MaxErrorRate} {
-			if v.IsNull() {
-				diags.AddAttributeError(at.AtName("analysis").AtName(name), "Missing required argument",
-					fmt.Sprintf("The argument %q is required in the analysis block (access_log, window, min_requests and max_error_rate are).", name))
-			}
-		}
+		a.validate(at.AtName("analysis"), diags)
 	}
 	if !c.Steps.IsNull() && c.Analysis == nil {
 		diags.AddAttributeWarning(at.AtName("steps"), "Steps without analysis", "Without an analysis block, the steps only pause: nothing checks the canary colour before the weight grows.")
@@ -199,6 +211,10 @@ func (m *blueGreenRouterResourceModel) canarySummary() (string, bool) {
 		return "", false
 	}
 	th, analysed := c.thresholds()
+	describe := ""
+	if analysed {
+		describe = c.analysis().Describe()
+	}
 	sticky := ""
 	switch router.Sticky(c.Sticky.ValueString()) {
 	case router.StickyCookie:
@@ -216,7 +232,7 @@ func (m *blueGreenRouterResourceModel) canarySummary() (string, bool) {
 			p += " for " + canary.Duration(s.Pause)
 		}
 		if analysed && s.Weight > 0 {
-			p += ", then check " + th.Describe()
+			p += ", then check " + describe
 		}
 		parts[i] = p
 	}
@@ -320,12 +336,12 @@ func (m *blueGreenRouterResourceModel) route(ctx context.Context, hosts []host.H
 		return err
 	}
 	ro := &canary.Rollout{Steps: steps, Set: set}
-	if th, ok := m.Canary.thresholds(); ok {
+	if a := m.Canary.analysis(); a != nil {
 		other := colour.Other()
-		ro.Analysis = &canary.Analysis{Hosts: hosts, AccessLog: m.Canary.Analysis.AccessLog.ValueString(), Thresholds: th,
-			Canary: string(other), Active: string(colour),
-			CanaryUpstreams: logAddresses(ctx, m.colourUpstream(other).ValueString()),
-			ActiveUpstreams: logAddresses(ctx, m.colourUpstream(colour).ValueString())}
+		a.Hosts, a.Canary, a.Active = hosts, string(other), string(colour)
+		a.CanaryUpstreams = logAddresses(ctx, m.colourUpstream(other).ValueString())
+		a.ActiveUpstreams = logAddresses(ctx, m.colourUpstream(colour).ValueString())
+		ro.Analysis = a
 	}
 	weight, _, err := ro.Run(ctx)
 	m.Canary.Weight = types.Int64Value(int64(weight))
@@ -411,4 +427,40 @@ func (m *blueGreenRouterResourceModel) settle() {
 	if m.Canary != nil && m.Canary.Summary.IsUnknown() {
 		m.Canary.Summary = types.StringNull()
 	}
+}
+
+// validate checks which arguments the analysis block needs.
+func (a *blueGreenCanaryAnalysisMd) validate(at path.Path, diags *diag.Diagnostics) {
+	required := map[string]attr.Value{"window": a.Window}
+	why := "window is always required"
+	if !a.AccessLog.IsNull() || a.Prometheus == nil {
+		required["access_log"], required["min_requests"], required["max_error_rate"] = a.AccessLog, a.MinRequests, a.MaxErrorRate
+		why = "access_log, window, min_requests and max_error_rate are, unless a prometheus block replaces the access log"
+	}
+	if p := a.Prometheus; p != nil {
+		required["prometheus.url"], required["prometheus.query"], required["prometheus.max"] = p.URL, p.Query, p.Max
+	}
+	for name, v := range required {
+		if v.IsNull() {
+			p := at
+			for _, part := range strings.Split(name, ".") {
+				p = p.AtName(part)
+			}
+			diags.AddAttributeError(p, "Missing required argument", fmt.Sprintf("The argument %q is required in the analysis block (%s).", name, why))
+		}
+	}
+}
+
+// analysis is the canary.Analysis of the block, without hosts and upstreams
+// (nil without an analysis block).
+func (c *blueGreenCanaryModel) analysis() *canary.Analysis {
+	th, ok := c.thresholds()
+	if !ok {
+		return nil
+	}
+	a := &canary.Analysis{AccessLog: c.Analysis.AccessLog.ValueString(), Thresholds: th}
+	if p := c.Analysis.Prometheus; p != nil {
+		a.Prometheus = &canary.Prometheus{URL: p.URL.ValueString(), Query: p.Query.ValueString(), Max: p.Max.ValueFloat64()}
+	}
+	return a
 }

@@ -169,6 +169,11 @@ func TestAccBlueGreenRouterResource_canary(t *testing.T) {
 	one := func(weight int, sticky string, minRequests int) string {
 		return fmt.Sprintf("  canary {\n    colour = \"green\"\n    weight = %d\n    sticky = %q\n%s\n  }", weight, sticky, f.analysis(minRequests))
 	}
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%d,"0.2"]}]}}`, time.Now().Unix())
+	}))
+	t.Cleanup(prom.Close)
+	prometheus := prom.URL
 	steps := "  canary {\n    colour = \"green\"\n    steps  = [{ weight = 25 }, { weight = 50, pause = \"1500ms\" }, { weight = 100 }]\n" + f.analysis(10) + "\n  }"
 
 	resource.ParallelTest(t, resource.TestCase{
@@ -241,6 +246,22 @@ func TestAccBlueGreenRouterResource_canary(t *testing.T) {
 				Check: func(*terraform.State) error {
 					return f.nginxHas(router.Blue, router.Canary{Weight: 30, Sticky: router.StickyNone})
 				},
+			},
+			{
+				// Prometheus instead of the access log: the canary's error ratio is too high.
+				Config: f.config("blue", `  canary {
+    colour = "green"
+    weight = 20
+    analysis {
+      window = "1s"
+      prometheus {
+        url   = "`+prometheus+`"
+        query = "canary_error_ratio"
+        max   = 0.01
+      }
+    }
+  }`),
+				ExpectError: regexp.MustCompile(`(?s)Canary\s+analysis\s+of\s+green\s+failed\s+at\s+20%.*the\s+Prometheus\s+query\s+"canary_error_ratio"\s+returned\s+0.2,\s+limit\s+0.01;\s+traffic\s+is\s+back\s+on\s+blue`),
 			},
 			{
 				// End the canary: green active, no canary block.
