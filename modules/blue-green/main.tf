@@ -133,6 +133,15 @@ resource "release_blue_green_router" "this" {
           min_requests    = analysis.value.min_requests
           max_error_rate  = analysis.value.max_error_rate
           max_p99_latency = analysis.value.max_p99_latency
+
+          dynamic "prometheus" {
+            for_each = analysis.value.prometheus == null ? [] : [analysis.value.prometheus]
+            content {
+              url   = prometheus.value.url
+              query = prometheus.value.query
+              max   = prometheus.value.max
+            }
+          }
         }
       }
     }

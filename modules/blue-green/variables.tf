@@ -131,7 +131,7 @@ variable "canary" {
     Send the new version a share of the requests before it goes live (nginx only). While set, the colour deployed with app_version
     takes `weight` percent of the requests (or the `steps` of a whole rollout, each as { weight, pause }), `sticky` = none, cookie or
     client_ip, and each weight change must pass `analysis` of nginx's access log ({ access_log, window, min_requests, max_error_rate,
-    max_p99_latency }); a failed analysis sends everything back to the live colour and fails the apply. Set canary to null to make
+    max_p99_latency }, and/or prometheus = { url, query, max }); a failed analysis sends everything back to the live colour and fails the apply. Set canary to null to make
     the new colour active.
   EOT
   type = object({
@@ -142,11 +142,16 @@ variable "canary" {
       pause  = optional(string)
     })))
     analysis = optional(object({
-      access_log      = string
+      access_log      = optional(string)
       window          = string
-      min_requests    = number
-      max_error_rate  = number
+      min_requests    = optional(number)
+      max_error_rate  = optional(number)
       max_p99_latency = optional(string)
+      prometheus = optional(object({
+        url   = string
+        query = string
+        max   = number
+      }))
     }))
   })
   default = null
