@@ -637,6 +637,9 @@ func (r *blueGreenRouterResource) apply(ctx context.Context, plan, prior *blueGr
 	if prior != nil && prior.Active.ValueString() != string(colour) {
 		detail = fmt.Sprintf("%s → %s (%s) on %s", prior.Active.ValueString(), colour, st.Live, plan.describe())
 	}
+	if c := plan.routerCanary(); c.Active() {
+		detail += "; canary: " + c.Describe(colour)
+	}
 	r.record(ctx, plan, backend.KindSwitched, detail, diags)
 	diags.Append(out.Set(ctx, plan)...)
 }
