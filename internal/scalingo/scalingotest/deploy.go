@@ -257,4 +257,3 @@ func (s *Server) deploymentOutput(w http.ResponseWriter, r *http.Request, a *app
 		_, _ = io.WriteString(w, out)
 	}
 }
-

@@ -138,4 +138,3 @@ func (s *Server) operationShow(w http.ResponseWriter, r *http.Request, a *app) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"operation": res})
 }
-
