@@ -213,7 +213,7 @@ func importModel(ctx context.Context, id string) (deploymentResourceModel, strin
 			return m, "", diags
 		}
 		m.ID = types.StringValue(deploymentID(env, "scalingo:"+app))
-		m.Scalingo = &deploymentScalingoModel{App: types.StringValue(app), SourceURLFromStore: types.BoolValue(false)}
+		m.Scalingo = newScalingoModel(app)
 		return m, name, diags
 	}
 	sshBlock, rest, remote, err := parseSSHImportID(rest)

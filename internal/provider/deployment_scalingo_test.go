@@ -40,7 +40,7 @@ func newScalingoDeploymentEnv(t *testing.T, broken string, versions ...string) *
 	t.Helper()
 	fastScalingoPolling(t)
 	e := &scalingoDeploymentEnv{Env: acctest.NewEnv(t), bytes: map[string][]byte{}, broken: broken}
-	e.fake = scalingotest.NewServer(t, scalingotest.Options{StepDuration: 5 * time.Millisecond})
+	e.fake = scalingotest.NewServer(t, scalingotest.Options{StepDuration: 5 * time.Millisecond, RateWindow: time.Second, OneOffInactivity: 300 * time.Millisecond})
 	e.fake.CreateApp(scalingoApp)
 	e.addon = e.fake.AddAddon(scalingoApp, "postgresql")
 	e.smoke = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -92,8 +92,8 @@ func (e *scalingoDeploymentEnv) checkLive(version string) resource.TestCheckFunc
 		ds := e.fake.Deployments(scalingoApp)
 		for i := len(ds) - 1; i >= 0; i-- {
 			if ds[i].Status == "success" {
-				if !ds[i].ByHand && !bytes.Equal(ds[i].Source, e.bytes[version]) {
-					return fmt.Errorf("deployment %s of %s did not get the artifact's bytes", ds[i].ID, version)
+				if want := "<?php echo '" + version + "';"; !ds[i].ByHand && ds[i].Files["index.php"] != want {
+					return fmt.Errorf("deployment %s of %s runs index.php %q, want the artifact's %q (wrapped in one top-level folder)", ds[i].ID, version, ds[i].Files["index.php"], want)
 				}
 				return nil
 			}

@@ -22,7 +22,7 @@ func TestExampleScalingo(t *testing.T) {
 	fake.CreateApp("histologe")
 	db := fake.AddAddon("histologe", "postgresql")
 	c.env = append(c.env,
-		"SCALINGO_API_URL="+fake.URL, "SCALINGO_AUTH_URL="+fake.URL, "SCALINGO_DB_API_URL="+fake.URL,
+		"SCALINGO_API_URL="+fake.URL, "SCALINGO_AUTH_URL="+fake.AuthURL, "SCALINGO_DB_API_URL="+fake.DatabaseAPIURL,
 		"SCALINGO_API_TOKEN="+fake.APIToken)
 
 	dir := filepath.Join(c.tree, "examples", "scalingo")
