@@ -16,18 +16,22 @@ const (
 )
 
 // limiter is the request budget of one client, shared by every resource of a
-// run that uses it: at most limit requests leave in any window (a sliding
-// window, with a little slack for the time requests take to arrive), and a 429
-// pauses every request until its Retry-After.
+// run that uses it: a request holds one of limit slots from the moment it
+// leaves until a window after its answer came back, so that however long
+// requests take to arrive, the API never receives more than limit requests in
+// any window. A 429 pauses every request until its Retry-After.
 type limiter struct {
 	limit  int
 	window time.Duration
 	now    func() time.Time
 
 	mu     sync.Mutex
-	sent   []time.Time
+	slots  []*slot
 	paused time.Time
 }
+
+// slot is held by one request: until is zero while it is in flight.
+type slot struct{ until time.Time }
 
 func newLimiter(limit int, window time.Duration) *limiter {
 	if limit == 0 {
@@ -39,49 +43,72 @@ func newLimiter(limit int, window time.Duration) *limiter {
 	if limit < 0 {
 		return nil
 	}
-	return &limiter{limit: limit, window: window + window/50 + 5*time.Millisecond, now: time.Now}
+	return &limiter{limit: limit, window: window + 5*time.Millisecond, now: time.Now}
 }
 
-// wait blocks until a request may leave, and counts it.
-func (l *limiter) wait(ctx context.Context) error {
+// wait blocks until a request may leave and returns its slot, to release
+// when its answer came back.
+func (l *limiter) wait(ctx context.Context) (*slot, error) {
 	if l == nil {
-		return nil
+		return nil, nil
 	}
 	for {
-		d := l.reserve()
-		if d <= 0 {
-			return nil
+		sl, d := l.reserve()
+		if sl != nil {
+			return sl, nil
 		}
 		t := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return nil, ctx.Err()
 		case <-t.C:
 		}
 	}
 }
 
-// reserve counts a request and returns 0, or how long to wait before trying again.
-func (l *limiter) reserve() time.Duration {
+// reserve takes a slot, or says how long to wait before trying again.
+func (l *limiter) reserve() (*slot, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	if now.Before(l.paused) {
-		return l.paused.Sub(now)
+		return nil, l.paused.Sub(now)
 	}
-	keep := l.sent[:0]
-	for _, at := range l.sent {
-		if now.Sub(at) < l.window {
-			keep = append(keep, at)
+	l.purge(now)
+	if len(l.slots) < l.limit {
+		sl := &slot{}
+		l.slots = append(l.slots, sl)
+		return sl, 0
+	}
+	next := 10 * time.Millisecond // a request still in flight
+	for _, sl := range l.slots {
+		if !sl.until.IsZero() && sl.until.Sub(now) < next {
+			next = sl.until.Sub(now)
 		}
 	}
-	l.sent = keep
-	if len(l.sent) < l.limit {
-		l.sent = append(l.sent, now)
-		return 0
+	return nil, next
+}
+
+// purge frees the slots whose window ended. Called with l.mu held.
+func (l *limiter) purge(now time.Time) {
+	keep := l.slots[:0]
+	for _, sl := range l.slots {
+		if sl.until.IsZero() || now.Before(sl.until) {
+			keep = append(keep, sl)
+		}
 	}
-	return l.sent[0].Add(l.window).Sub(now)
+	l.slots = keep
+}
+
+// release starts the window of a request whose answer came back.
+func (l *limiter) release(sl *slot) {
+	if l == nil || sl == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sl.until = l.now().Add(l.window)
 }
 
 // pause holds every request until d from now (a 429's Retry-After).
@@ -103,13 +130,8 @@ func (l *limiter) load() float64 {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now, n := l.now(), 0
-	for _, at := range l.sent {
-		if now.Sub(at) < l.window {
-			n++
-		}
-	}
-	return float64(n) / float64(l.limit)
+	l.purge(l.now())
+	return float64(len(l.slots)) / float64(l.limit)
 }
 
 // limitedTransport makes every request to the API host, retries included, wait
@@ -124,10 +146,12 @@ func (t *limitedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if req.URL.Host != t.host {
 		return t.base.RoundTrip(req)
 	}
-	if err := t.limiter.wait(req.Context()); err != nil {
+	sl, err := t.limiter.wait(req.Context())
+	if err != nil {
 		return nil, err
 	}
 	resp, err := t.base.RoundTrip(req)
+	t.limiter.release(sl)
 	if err == nil && resp.StatusCode == http.StatusTooManyRequests {
 		t.limiter.pause(retryAfter(resp, 0))
 	}
