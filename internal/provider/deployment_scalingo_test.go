@@ -276,7 +276,7 @@ func TestAccDeploymentResource_scalingo(t *testing.T) {
 }
 
 func TestAccDeploymentResource_scalingoInvalid(t *testing.T) {
-	e := newScalingoDeploymentEnv(t, "", "1.0.0")
+	e := newScalingoDeploymentEnv(t, "", "1.0.0", "1.0.0+build.7")
 	directory := func(backup string) string {
 		return e.ProviderBlock() + fmt.Sprintf(`
 resource "release_deployment" "test" {
@@ -316,6 +316,21 @@ resource "release_deployment" "test" {
   }`),
 				PlanOnly:    true,
 				ExpectError: wrapped("Invalid block combination", "directory and scalingo are both set"),
+			},
+			{ // a version that cannot be an image tag is refused at plan time
+				Config:      e.config("1.0.0+build.7", ""),
+				PlanOnly:    true,
+				ExpectError: wrapped("Version not deployable to Scalingo", `version "1.0.0+build.7"`, "holds a '+'"),
+			},
+			{ // Scalingo's build machines cannot download from this store
+				Config:      e.configWith("1.0.0", "    source_url_from_store = true"),
+				PlanOnly:    true,
+				ExpectError: wrapped("Artifact URL unreachable from Scalingo", "app@1.0.0", "http(s) URL"),
+			},
+			{
+				Config:      e.configWith("1.0.0", "    variables = { A = \"1\" }\n    sensitive_variables = { A = \"2\" }"),
+				PlanOnly:    true,
+				ExpectError: wrapped("A is in both variables and sensitive_variables"),
 			},
 			{ // an app that does not exist is reported at plan time
 				Config:      scalingoProviderBlock(e.Env, e.fake) + `resource "release_deployment" "test" {` + "\n" + `  environment = "staging"` + "\n" + `  artifact = "app@1.0.0"` + "\n" + `  scalingo { app = "no-such-app" }` + "\n}\n",
