@@ -66,9 +66,10 @@ func flag(b bool) string {
 
 // Apply implements Switch. The variables and the restart are all-or-nothing:
 // while the app is already restarting the restart is asked again until the
-// context ends; when Scalingo refuses it (the app is not running, or still
+// context ends; when Scalingo refuses it (the app is stopped, or still
 // restarting at the end), the variables are put back as they were and the
-// error says so.
+// error says so. An app never deployed has nothing to restart: its first
+// deployment starts with the variables.
 func (s *Scalingo) Apply(ctx context.Context, st State) error {
 	names := s.Names.withDefaults()
 	vars := scalingo.Variables{
@@ -96,6 +97,11 @@ func (s *Scalingo) Apply(ctx context.Context, st State) error {
 	}
 	op, err := s.Client.AppsRestartAndWait(ctx, s.App, nil, s.PollInterval)
 	var refused *scalingo.RestartRefusedError
+	if errors.As(err, &refused) && s.neverDeployed(ctx) {
+		// No container runs yet: the first deployment starts with the variables.
+		logging.Info(ctx, "the app was never deployed: its first deployment starts with the variables", "app", s.App)
+		return nil
+	}
 	if errors.As(err, &refused) {
 		if perr := s.putBack(context.WithoutCancel(ctx), vars, before); perr != nil {
 			return fmt.Errorf("%w; putting the variables back failed as well (%v): the variables of %s now say maintenance %s but the containers still run with the old ones, fix them by hand", err, perr, s.App, onOff(st.Enabled))
@@ -107,6 +113,13 @@ func (s *Scalingo) Apply(ctx context.Context, st State) error {
 	}
 	logging.Info(ctx, "app restarted", "app", s.App, "operation", op.ID)
 	return nil
+}
+
+// neverDeployed tells whether the app has never run (status new): there is
+// nothing to restart.
+func (s *Scalingo) neverDeployed(ctx context.Context) bool {
+	a, err := s.Client.AppsShow(ctx, s.App)
+	return err == nil && a.Status == "new"
 }
 
 // putBack restores the variables set (vars) to what they were (before).

@@ -85,3 +85,16 @@ func TestScalingoMaintenanceIsAllOrNothing(t *testing.T) {
 		t.Fatalf("%d restarts", n)
 	}
 }
+
+// TestScalingoMaintenanceOnANewApp: an app never deployed runs no container;
+// Scalingo refuses its restart, and its first deployment starts with the
+// variables, which stay.
+func TestScalingoMaintenanceOnANewApp(t *testing.T) {
+	m, fake := scalingoSwitch(t, scalingotest.Options{})
+	if err := m.Apply(context.Background(), maintenance.State{Enabled: true, Message: "Bientôt"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := fake.Variables("histologe")["MAINTENANCE_ENABLE"]; got != "1" || fake.Restarts("histologe") != 0 {
+		t.Fatalf("MAINTENANCE_ENABLE = %q after %d restarts", got, fake.Restarts("histologe"))
+	}
+}
