@@ -52,18 +52,6 @@ func archive(t *testing.T, files map[string]string) []byte {
 	return b.Bytes()
 }
 
-// gzipOnly is gzip data that is no tar archive.
-func gzipOnly(t *testing.T, content string) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	_, _ = zw.Write([]byte(content))
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
 func newClient(t *testing.T, opts scalingotest.Options) (*scalingo.Client, *scalingotest.Server) {
 	t.Helper()
 	fake := scalingotest.NewServer(t, opts)

@@ -179,7 +179,7 @@ func CheckArchiveSize(size int64) error {
 func CheckSourceURL(ctx context.Context, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return errors.New("Scalingo downloads the source from an http(s) URL; the artifact store gives no such URL")
+		return errors.New("the artifact store gives no http(s) URL for Scalingo to download the source from")
 	}
 	if u.User != nil {
 		return fmt.Errorf("the artifact URL %s://%s%s carries credentials, which Scalingo would keep with the deployment: use a store URL that needs none (pre-signed) or upload the bytes (source_url_from_store = false)", u.Scheme, u.Hostname(), u.Path)
@@ -214,7 +214,7 @@ func private(ip net.IP) bool {
 }
 
 func unreachable(u *url.URL, why string) error {
-	return fmt.Errorf("Scalingo's build machines download source_url themselves and cannot reach %s://%s (%s): use an artifact store reachable from the internet, or upload the bytes (source_url_from_store = false)", u.Scheme, u.Host, why)
+	return fmt.Errorf("the build machines of Scalingo download source_url themselves and cannot reach %s://%s (%s): use an artifact store reachable from the internet, or upload the bytes (source_url_from_store = false)", u.Scheme, u.Host, why)
 }
 
 type countingReader struct {
