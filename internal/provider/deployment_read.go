@@ -63,6 +63,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 		return
 	}
 	applyLive(&state, live)
+	state.Scalingo.observeVariables(ctx, tgt, &resp.Diagnostics)
 	hl, err := state.hostsLive(ctx, tgt)
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to read deployment "+state.ID.ValueString(), fmt.Sprintf("%s: %v", tgt.Describe(), err))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
@@ -73,7 +74,8 @@ func deploymentScalingoBlock() schema.SingleNestedBlock {
 			"variables": schema.MapAttribute{
 				ElementType: types.StringType, Optional: true,
 				MarkdownDescription: "Environment variables set on the app with the deployment, before it starts (one request), so that the new containers start with them; " +
-					"put back as they were when the deployment fails or is rolled back. Variables not named here are left alone. A change redeploys the version.",
+					"put back as they were when the deployment fails or is rolled back. Variables not named here are left alone. Refresh reads the named ones back: " +
+					"one changed by hand shows in the next plan. A change redeploys the version.",
 			},
 			"sensitive_variables": schema.MapAttribute{
 				ElementType: types.StringType, Optional: true, Sensitive: true,
@@ -247,6 +249,38 @@ func (d *providerData) scalingoBackup(ctx context.Context, app, addon string) (s
 	}
 	tflog.Info(ctx, "Scalingo database backup done", map[string]any{"app": app, "backup": b.ID, "bytes": b.Size, "took": time.Since(b.CreatedAt).Round(time.Second).String()})
 	return b.ID, nil
+}
+
+// observeVariables makes the state's variables say what the app has now, for
+// the names the configuration sets: one changed or deleted by hand shows in
+// the next plan, and the apply sets it again with a deployment.
+func (m *deploymentScalingoModel) observeVariables(ctx context.Context, tgt target.Target, diags *diag.Diagnostics) {
+	s, ok := tgt.(*target.Scalingo)
+	if m == nil || !ok || len(m.Variables.Elements())+len(m.SensitiveVariables.Elements()) == 0 {
+		return
+	}
+	vs, err := s.Client.VariablesList(ctx, s.App)
+	if err != nil {
+		diags.AddWarning("Unable to read the variables of Scalingo app "+s.App, err.Error()+". The variables are compared again by the next refresh.")
+		return
+	}
+	m.Variables = observedVariables(m.Variables, vs)
+	m.SensitiveVariables = observedVariables(m.SensitiveVariables, vs)
+}
+
+// observedVariables is m with the app's values; a variable the app no longer
+// has is left out.
+func observedVariables(m types.Map, vs scalingo.Variables) types.Map {
+	if m.IsNull() || m.IsUnknown() {
+		return m
+	}
+	out := map[string]attr.Value{}
+	for k := range m.Elements() {
+		if cur := vs.Get(k); cur != nil {
+			out[k] = types.StringValue(cur.Value)
+		}
+	}
+	return types.MapValueMust(types.StringType, out)
 }
 
 func mapKnown(m types.Map) bool {

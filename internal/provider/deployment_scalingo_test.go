@@ -504,6 +504,7 @@ func TestAccDeploymentResource_scalingoVariables(t *testing.T) {
 	t.Setenv("TF_LOG", "TRACE")
 	e := newScalingoDeploymentEnv(t, "1.0.2", "1.0.0", "1.0.1", "1.0.2")
 	e.fake.SetVariable(scalingoApp, "OWNED_ELSEWHERE", "keep")
+	var before int
 	vars := func(feature, key string) string {
 		return fmt.Sprintf("    variables = { FEATURE_X = %q }\n    sensitive_variables = { API_KEY = %q }\n", feature, key)
 	}
@@ -554,6 +555,22 @@ func TestAccDeploymentResource_scalingoVariables(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectEmptyPlan(),
 				}},
+			},
+			{ // a variable changed by hand shows in the plan, and is set again
+				PreConfig: func() {
+					e.fake.SetVariable(scalingoApp, "FEATURE_X", "by-hand")
+					before = len(e.fake.Deployments(scalingoApp))
+				},
+				Config: e.configWith("1.0.0", vars("1", secret)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionUpdate),
+				}},
+				Check: func(*terraform.State) error {
+					if got := e.fake.Variables(scalingoApp)["FEATURE_X"]; got != "1" || len(e.fake.Deployments(scalingoApp)) != before+1 {
+						return fmt.Errorf("FEATURE_X = %q after %d deployments, want 1 set again with one", got, len(e.fake.Deployments(scalingoApp))-before)
+					}
+					return nil
+				},
 			},
 			{ // a change of variables alone deploys the version again with them
 				Config: e.configWith("1.0.0", vars("4", newSecret)),
