@@ -484,3 +484,29 @@ func TestOneOffs(t *testing.T) {
 		t.Fatalf("unknown command: %d, %v", code, err)
 	}
 }
+
+// TestPollingAdapts: while a long build does not change status, polling slows
+// down instead of spending the request budget.
+func TestPollingAdapts(t *testing.T) {
+	c, fake := newClient(t, scalingotest.Options{StepDuration: 150 * time.Millisecond})
+	data := tarball(t, "v1")
+	url, err := c.SourcesUploadArchive(ctxT(t), bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := "1.0.0"
+	d, err := c.DeploymentsCreate(ctxT(t), "histologe-staging", &scalingo.DeploymentsCreateParams{GitRef: &ref, SourceURL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := c.WaitDeployment(ctxT(t), "histologe-staging", d.ID, 5*time.Millisecond, nil); err != nil {
+		t.Fatal(err)
+	}
+	polls := fake.CountCalls(http.MethodGet, "/v1/apps/histologe-staging/deployments/"+d.ID)
+	fixed := int(time.Since(start) / (5 * time.Millisecond))
+	if polls*3 > fixed {
+		t.Fatalf("%d polls in %s, a fixed 5ms interval would make %d: polling did not slow down", polls, time.Since(start), fixed)
+	}
+	t.Logf("%d polls in %s (fixed interval: %d)", polls, time.Since(start).Round(time.Millisecond), fixed)
+}
