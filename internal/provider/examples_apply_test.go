@@ -373,8 +373,8 @@ func hostPort(url string) string { return strings.TrimPrefix(url, "http://") }
 // fakeScalingo points the provider at an in-process fake of the Scalingo API.
 func (w *exampleWorkspace) fakeScalingo() *scalingotest.Server {
 	fake := scalingotest.NewServer(w.t, scalingotest.Options{StepDuration: 5 * time.Millisecond})
-	w.env = append(w.env, "SCALINGO_API_URL="+fake.URL, "SCALINGO_AUTH_URL="+fake.URL,
-		"SCALINGO_DB_API_URL="+fake.URL, "SCALINGO_API_TOKEN="+fake.APIToken)
+	w.env = append(w.env, "SCALINGO_API_URL="+fake.URL, "SCALINGO_AUTH_URL="+fake.AuthURL,
+		"SCALINGO_DB_API_URL="+fake.DatabaseAPIURL, "SCALINGO_API_TOKEN="+fake.APIToken)
 	return fake
 }
 
