@@ -214,6 +214,9 @@ func Text(ev backend.Event) string {
 	if ev.LockToken != 0 {
 		extra = append(extra, fmt.Sprintf("lock token %d", ev.LockToken))
 	}
+	if ev.Run != "" {
+		extra = append(extra, "run "+ev.Run)
+	}
 	if len(extra) > 0 {
 		fmt.Fprintf(&b, " (%s)", strings.Join(extra, ", "))
 	}
