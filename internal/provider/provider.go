@@ -343,6 +343,7 @@ func (p *releaseProvider) Resources(_ context.Context) []func() resource.Resourc
 		NewMaintenanceModeResource,
 		NewPromotionResource,
 		NewVersionBlockResource,
+		NewFreezeResource,
 	}
 }
 
