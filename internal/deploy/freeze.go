@@ -39,12 +39,6 @@ func (r *run) checkFreeze(ctx context.Context) error {
 	var fe *freeze.FrozenError
 	errors.As(ferr, &fe)
 	r.log("deploying into a frozen environment because freeze_override is set", map[string]any{"override": req.FreezeOverride})
-	r.event(backend.KindFreezeOverridden, req.Version, r.spec.SHA256, OverrideDetail(req.FreezeOverride, fe))
+	r.event(backend.KindFreezeOverridden, req.Version, r.spec.SHA256, fe.OverrideDetail(req.FreezeOverride))
 	return nil
-}
-
-// OverrideDetail is the detail of a freeze_overridden event: the override's
-// text and the windows it went through.
-func OverrideDetail(override string, fe *freeze.FrozenError) string {
-	return fmt.Sprintf("freeze_override %q: %v", override, fe)
 }

@@ -229,6 +229,12 @@ func (e *FrozenError) Until() time.Time {
 
 func (e *FrozenError) Unwrap() error { return ErrFrozen }
 
+// OverrideDetail is the detail of the freeze_overridden event of a change let
+// through e by freeze_override: the override's text and the windows.
+func (e *FrozenError) OverrideDetail(override string) string {
+	return fmt.Sprintf("freeze_override %q let it through: %v", override, e)
+}
+
 // Human rounds a duration for people: "2d3h", "5h20m", "45s".
 func Human(d time.Duration) string {
 	switch {
