@@ -249,8 +249,7 @@ func staleDetail(ctx context.Context, be backend.Backend, env string, tgt target
 		}
 		now += ")"
 	}
-	return fmt.Sprintf("%s changed since this plan was made: it planned to replace %s on %s, and %s. Nothing was changed. Plan again and review.",
-		env, orPlaceholder(planned, "nothing"), tgt.Describe(), now)
+	return staleMessage(env, fmt.Sprintf("replace %s on %s", orPlaceholder(planned, "nothing"), tgt.Describe()), now)
 }
 
 // planRefusals reports at plan time a blocked version and a stale lock token.

@@ -154,7 +154,7 @@ func providerSchema() schema.Schema {
 					"Default: `RELEASE_ACTOR`, else the user and pipeline of the CI run detected from its documented variables " +
 					"(GitHub Actions, GitLab CI, Jenkins, HCP Terraform; e.g. `octocat via GitHub Actions (acme/app: deploy)`), else `<user>@<host>`. " +
 					"The CI run's URL (or id) is recorded in every history event as `run`, whoever the actor is.",
-				Optional:            true,
+				Optional: true,
 			},
 			"verify_on_read": schema.BoolAttribute{
 				MarkdownDescription: "Re-hash every stored artifact on refresh instead of only checking its size. Default: `false`.",
