@@ -237,12 +237,13 @@ func (e *FrozenError) OverrideDetail(override string) string {
 
 // Human rounds a duration for people: "2d3h", "5h20m", "45s".
 func Human(d time.Duration) string {
+	d = d.Round(time.Second)
 	switch {
 	case d >= 48*time.Hour:
-		days := d / (24 * time.Hour)
-		return fmt.Sprintf("%dd%dh", days, (d-days*24*time.Hour)/time.Hour)
+		hours := int64(d / time.Hour)
+		return fmt.Sprintf("%dd%dh", hours/24, hours%24)
 	case d >= time.Hour:
 		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
 	}
-	return d.Round(time.Second).String()
+	return d.String()
 }

@@ -42,18 +42,18 @@ func (d *providerData) planFreeze(ctx context.Context, env string, override type
 	if ferr := st.Err(); ferr != nil {
 		switch {
 		case override.IsUnknown():
-			diags.AddWarning(sentenceCase(env)+" is frozen", sentenceCase(ferr.Error())+". freeze_override is not known yet: the apply refuses unless it lets the change through.")
+			diags.AddWarning(env+" is frozen", ferr.Error()+". freeze_override is not known yet: the apply refuses unless it lets the change through.")
 		case override.IsNull():
 			diags.AddAttributeError(path.Root("freeze_override"), summary,
-				sentenceCase(ferr.Error())+". Nothing will be changed. Release after the freeze, or set freeze_override = \"<ticket: why>\" to release anyway (the override is recorded in the history).")
+				ferr.Error()+". Nothing will be changed. Release after the freeze, or set freeze_override = \"<ticket: why>\" to release anyway (the override is recorded in the history).")
 		default:
 			diags.AddWarning("Releasing into frozen "+env+" (freeze_override)",
-				fmt.Sprintf("%s. freeze_override = %q lets this change through; the apply records the override, its text and %s in the history.", sentenceCase(ferr.Error()), override.ValueString(), "the actor"))
+				fmt.Sprintf("%v. freeze_override = %q lets this change through; the apply records the override, its text and the actor in the history.", ferr, override.ValueString()))
 		}
 		return
 	}
 	if next := st.NextWithin(freeze.Lookahead); next != nil {
 		diags.AddWarning("Next freeze of "+env+" in "+freeze.Human(next.Start.Sub(st.At)),
-			fmt.Sprintf("%s is not frozen now; its next freeze window is %s. An apply after %s is refused.", sentenceCase(env), next, freeze.Stamp(next.Start)))
+			fmt.Sprintf("%s is not frozen now; its next freeze window is %s. An apply after %s is refused.", env, next, freeze.Stamp(next.Start)))
 	}
 }
