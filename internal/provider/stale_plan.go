@@ -55,7 +55,7 @@ func (r *blueGreenRouterResource) staleRouter(ctx context.Context, rt router.Rou
 	default:
 		now = fmt.Sprintf("traffic goes to %s now, neither colour", live.Live)
 	}
-	return staleMessage("The router "+prior.describe(), fmt.Sprintf("switch from %s to %s", prior.Active.ValueString(), to), now)
+	return staleMessage(sentenceCase(prior.describe()), fmt.Sprintf("switch from %s to %s", prior.Active.ValueString(), to), now)
 }
 
 // staleMaintenance compares the maintenance mode in place with the prior
