@@ -64,7 +64,7 @@ func eventAttributes() map[string]schema.Attribute {
 	return map[string]schema.Attribute{
 		"time":        s("When the event happened (RFC 3339, UTC)."),
 		"environment": s("The environment, empty for events of no environment (promotions, blocks)."),
-		"kind":        s("`deployed`, `failed`, `rolled_back`, `promoted`, `blocked`, `unblocked`, `lock_acquired`, `lock_released`, `lock_taken_over`, `lock_force_released`, `maintenance` or `switched`."),
+		"kind":        s("`deployed`, `failed`, `rolled_back`, `promoted`, `blocked`, `unblocked`, `lock_acquired`, `lock_released`, `lock_taken_over`, `lock_force_released`, `maintenance`, `switched` or `freeze_overridden` (a change let through a `release_freeze` window by `freeze_override`)."),
 		"name":        s("The artifact name."),
 		"version":     s("The version concerned; for `rolled_back`, the version restored (empty: nothing was live before)."),
 		"sha256":      s("The sha256 of the version's bytes, when known."),

@@ -75,9 +75,51 @@ data "release_history" "deploys" {
 						"actor":       knownvalue.StringExact("alice"),
 						"lock_token":  knownvalue.Int64Exact(3),
 						"detail":      knownvalue.StringExact(""),
+						"run":         knownvalue.StringExact(""),
 					})),
 					statecheck.ExpectKnownValue("data.release_history.prod", tfjsonpath.New("events"), knownvalue.ListExact([]knownvalue.Check{ev("2.0.0", "deployed")})),
 					statecheck.ExpectKnownValue("data.release_history.deploys", tfjsonpath.New("events"), knownvalue.ListSizeExact(2)),
+				},
+			},
+		},
+	})
+}
+
+// TestAccHistoryDataSource_ciRun: in a GitHub Actions job, with no actor set,
+// the history records the job's user and workflow as the actor, and the run's
+// URL; release_history shows both.
+func TestAccHistoryDataSource_ciRun(t *testing.T) {
+	for k, v := range map[string]string{
+		"RELEASE_ACTOR": "", "GITHUB_ACTIONS": "true", "GITHUB_ACTOR": "octocat", "GITHUB_RUN_ID": "4242", "GITHUB_RUN_ATTEMPT": "1",
+		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/histologe", "GITHUB_WORKFLOW": "release",
+	} {
+		t.Setenv(k, v)
+	}
+	env := acctest.NewEnv(t)
+	cfg := env.ProviderBlock() + `
+resource "release_version_block" "bad" {
+  name    = "app"
+  version = "1.0.0"
+  reason  = "corrupts invoices"
+}
+`
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				Config: cfg + `
+data "release_history" "all" {
+  kinds = ["blocked"]
+}
+`,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.release_history.all", tfjsonpath.New("events").AtSliceIndex(0), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+						"actor": knownvalue.StringExact("octocat via GitHub Actions (acme/histologe: release)"),
+						"run":   knownvalue.StringExact("https://github.com/acme/histologe/actions/runs/4242"),
+					})),
+					statecheck.ExpectKnownValue("release_version_block.bad", tfjsonpath.New("blocked_by"), knownvalue.StringExact("octocat via GitHub Actions (acme/histologe: release)")),
 				},
 			},
 		},

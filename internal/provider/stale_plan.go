@@ -70,7 +70,9 @@ func (r *maintenanceModeResource) staleMaintenance(ctx context.Context, b mainte
 		now = "nothing is set up there now"
 	case err != nil:
 		return "" // the change reports what cannot be read
-	case describeMaintenance(live) == prior.mode():
+	case describeMaintenance(live) == prior.mode(), describeMaintenance(live) == describeMaintenance(want):
+		// As the plan was made over, or already as planned (a staged change
+		// whose restart failed is applied again): nothing conflicts.
 		return ""
 	default:
 		now = fmt.Sprintf("it is %s now%s", describeMaintenance(live), r.data.lastChange(ctx, prior.Environment.ValueString(), backend.KindMaintenance))
