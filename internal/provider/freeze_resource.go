@@ -111,16 +111,16 @@ func (m *freezeResourceModel) definition(ctx context.Context) (f backend.Freeze,
 	if !allKnown(m.Environments, m.Reason, m.Start, m.End, m.Cron, m.Duration, m.TimeZone) {
 		return f, false, diags
 	}
+	for _, e := range m.Environments.Elements() {
+		if e.IsUnknown() {
+			return f, false, diags
+		}
+	}
 	diags.Append(m.Environments.ElementsAs(ctx, &f.Environments, false)...)
 	f.ID, f.Reason = m.ID.ValueString(), m.Reason.ValueString()
 	f.Cron, f.Duration, f.TimeZone = m.Cron.ValueString(), m.Duration.ValueString(), m.TimeZone.ValueString()
 	f.Start, _ = time.Parse(time.RFC3339, m.Start.ValueString())
 	f.End, _ = time.Parse(time.RFC3339, m.End.ValueString())
-	for _, e := range f.Environments {
-		if e == "" {
-			return f, false, diags
-		}
-	}
 	return f, !diags.HasError(), diags
 }
 

@@ -269,6 +269,9 @@ func (r *promotionResource) planSoak(ctx context.Context, plan promotionResource
 	want := validate.ParseDuration(plan.RequireHealthyFor.ValueString())
 	name, from := plan.Name.ValueString(), plan.FromVersion.ValueString()
 	for _, env := range envs {
+		if env == "" {
+			continue // not known yet
+		}
 		since, ok, err := promote.HealthySince(ctx, r.data.Backend, env, name, from)
 		switch {
 		case err != nil:
