@@ -2,6 +2,10 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,4 +128,40 @@ data "release_history" "all" {
 			},
 		},
 	})
+}
+
+// TestWebhookShowsTheRun: a webhook message of an event appended in a CI run
+// names the run.
+func TestWebhookShowsTheRun(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Text string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		got <- body.Text
+	}))
+	t.Cleanup(srv.Close)
+	be, err := backend.NewDirectory(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &providerData{Backend: be, Run: "https://gitlab.example.org/acme/app/-/jobs/88231", Webhooks: []webhookSettings{{URL: srv.URL}}}
+	if diags := wireNotifications(d); diags.HasError() {
+		t.Fatal(diags)
+	}
+	d.Backend = withRun(d.Backend, d.Run)
+	if err := d.Backend.Append(context.Background(), backend.Event{Environment: "production", Kind: backend.KindDeployed, Name: "app", Version: "1.1.0", Actor: "mgarcia via GitLab CI"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case text := <-got:
+		if !strings.Contains(text, "by mgarcia via GitLab CI") || !strings.Contains(text, "run https://gitlab.example.org/acme/app/-/jobs/88231") {
+			t.Fatalf("webhook text %q does not name the actor and the run", text)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook message")
+	}
+	evs, _ := be.History(context.Background(), backend.HistoryQuery{})
+	if len(evs) != 1 || evs[0].Run != d.Run {
+		t.Fatalf("recorded %+v, want the run", evs)
+	}
 }

@@ -250,7 +250,7 @@ func (p *releaseProvider) Configure(ctx context.Context, req provider.ConfigureR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	data.Store, data.Backend = st, withRun(be, data.Run)
+	data.Store, data.Backend = st, be
 
 	s := cfg.Scalingo
 	if s == nil {
@@ -271,6 +271,8 @@ func (p *releaseProvider) Configure(ctx context.Context, req provider.ConfigureR
 		}
 	}
 	resp.Diagnostics.Append(wireNotifications(data)...)
+	// Outermost, so that the webhooks announce the run too.
+	data.Backend = withRun(data.Backend, data.Run)
 
 	tflog.Debug(ctx, "release provider configured", map[string]any{"actor": data.Actor, "run": data.Run})
 	resp.DataSourceData = data
