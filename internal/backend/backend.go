@@ -1,6 +1,6 @@
 // Package backend holds the coordination data that several Terraform runs share:
 // environment locks with fencing tokens, the append-only release history, and the
-// list of blocked versions. The directory backend serves one machine; the PostgreSQL
+// list of blocked versions and the freeze windows. The directory backend serves one machine; the PostgreSQL
 // backend is shared by every runner.
 package backend
 
@@ -35,6 +35,9 @@ const (
 	KindUnblocked         = "unblocked"
 	KindMaintenance       = "maintenance"
 	KindSwitched          = "switched"
+	// KindFreezeOverridden records a deployment or promotion let through a
+	// freeze window by freeze_override: the window, the override text, the actor.
+	KindFreezeOverridden = "freeze_overridden"
 )
 
 // Lock is an environment lock as stored by the backend.
@@ -79,6 +82,9 @@ type Event struct {
 	Actor       string    `json:"actor,omitempty"`
 	LockToken   int64     `json:"lock_token,omitempty"`
 	Detail      string    `json:"detail,omitempty"`
+	// Run names the CI run that made the change (its URL, else the CI system
+	// and run id), empty outside CI.
+	Run string `json:"run,omitempty"`
 }
 
 // HistoryQuery selects events; empty fields match everything.
@@ -96,6 +102,22 @@ type Block struct {
 	Reason    string    `json:"reason"`
 	BlockedBy string    `json:"blocked_by,omitempty"`
 	BlockedAt time.Time `json:"blocked_at"`
+}
+
+// Freeze is a freeze window definition as stored: a one-off window (Start, End)
+// or a recurring one (Cron, Duration, TimeZone). internal/freeze computes its
+// windows; the backend only stores it.
+type Freeze struct {
+	ID           string    `json:"id"`
+	Environments []string  `json:"environments"`
+	Reason       string    `json:"reason"`
+	Start        time.Time `json:"start,omitzero"`
+	End          time.Time `json:"end,omitzero"`
+	Cron         string    `json:"cron,omitempty"`
+	Duration     string    `json:"duration,omitempty"` // a Go duration, e.g. "62h"
+	TimeZone     string    `json:"time_zone,omitempty"`
+	CreatedBy    string    `json:"created_by,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
 }
 
 // Locks are the environment locks and their fencing tokens.
@@ -156,14 +178,27 @@ type Blocks interface {
 	RemoveBlock(ctx context.Context, name, version string) error
 }
 
-// Backend stores locks, history and blocks: the composition of Locks, History
-// and Blocks for whoever needs all (the provider opens one). Consumers ask for
+// Freezes are the freeze windows every pipeline and runner sees.
+type Freezes interface {
+	// SetFreeze stores f under f.ID, replacing an earlier definition.
+	SetFreeze(ctx context.Context, f Freeze) error
+	// GetFreeze returns the freeze with id, or nil.
+	GetFreeze(ctx context.Context, id string) (*Freeze, error)
+	// ListFreezes returns every freeze, ordered by id.
+	ListFreezes(ctx context.Context) ([]Freeze, error)
+	// RemoveFreeze deletes the freeze with id; removing a missing one is not an error.
+	RemoveFreeze(ctx context.Context, id string) error
+}
+
+// Backend stores locks, history, blocks and freezes: the composition of Locks,
+// History, Blocks and Freezes for whoever needs all (the provider opens one). Consumers ask for
 // the smallest of them they use. Implementations are safe for concurrent use by
 // several goroutines and several processes.
 type Backend interface {
 	Locks
 	History
 	Blocks
+	Freezes
 	// Close frees connections and file handles.
 	Close() error
 }

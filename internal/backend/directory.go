@@ -30,6 +30,7 @@ import (
 //	                        serializes every lock change of env between processes
 //	history/<env>.jsonl     append-only events of env; _global.jsonl for the others
 //	blocks/<name>@<version>.json
+//	freezes/<id>.json
 type Directory struct {
 	root string
 
@@ -52,7 +53,7 @@ func NewDirectory(path string) (*Directory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving backend directory %s: %w", path, err)
 	}
-	for _, sub := range []string{"", "locks", "tokens", "history", "blocks"} {
+	for _, sub := range []string{"", "locks", "tokens", "history", "blocks", "freezes"} {
 		if err := os.MkdirAll(filepath.Join(abs, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("creating backend directory: %w", err)
 		}

@@ -38,6 +38,14 @@ func validateBlockKey(name, version string) error {
 	return nil
 }
 
+// ValidateFreezeID refuses a freeze id that is not a safe file name.
+func ValidateFreezeID(id string) error {
+	if !safeName.MatchString(id) {
+		return fmt.Errorf("invalid freeze id %q: use letters, digits, '-', '_' or '.', starting with a letter or digit", id)
+	}
+	return nil
+}
+
 func (q HistoryQuery) matches(ev Event) bool {
 	if q.Environment != "" && ev.Environment != q.Environment {
 		return false

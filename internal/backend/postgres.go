@@ -194,6 +194,18 @@ func (p *Postgres) migrate(ctx context.Context) error {
 			blocked_at timestamptz NOT NULL,
 			PRIMARY KEY (name, version)
 		)`,
+		`CREATE TABLE IF NOT EXISTS {s}.freezes (
+			id           text PRIMARY KEY,
+			environments text[] NOT NULL,
+			reason       text NOT NULL DEFAULT '',
+			start_at     timestamptz,
+			end_at       timestamptz,
+			cron         text NOT NULL DEFAULT '',
+			duration     text NOT NULL DEFAULT '',
+			time_zone    text NOT NULL DEFAULT '',
+			created_by   text NOT NULL DEFAULT '',
+			created_at   timestamptz NOT NULL
+		)`,
 	}
 	for i, s := range stmts {
 		var args []any
@@ -219,6 +231,7 @@ func (p *Postgres) migrate(ctx context.Context) error {
 // held across runs).
 var addedColumns = []struct{ table, column, definition string }{
 	{"locks", "run_scoped", "boolean NOT NULL DEFAULT false"},
+	{"events", "run", "text NOT NULL DEFAULT ''"},
 }
 
 // addColumns adds the missing addedColumns. It looks first, because ALTER TABLE
@@ -531,9 +544,9 @@ func (p *Postgres) insertEvent(ctx context.Context, db execer, ev Event) error {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	_, err := db.Exec(ctx, p.q(`INSERT INTO {s}.events (time, environment, kind, name, version, sha256, git_commit, actor, lock_token, detail)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`),
-		ev.Time.UTC(), ev.Environment, ev.Kind, ev.Name, ev.Version, ev.SHA256, ev.GitCommit, ev.Actor, ev.LockToken, ev.Detail)
+	_, err := db.Exec(ctx, p.q(`INSERT INTO {s}.events (time, environment, kind, name, version, sha256, git_commit, actor, lock_token, detail, run)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`),
+		ev.Time.UTC(), ev.Environment, ev.Kind, ev.Name, ev.Version, ev.SHA256, ev.GitCommit, ev.Actor, ev.LockToken, ev.Detail, ev.Run)
 	return err
 }
 
@@ -552,7 +565,7 @@ func (p *Postgres) Append(ctx context.Context, ev Event) error {
 
 // History implements Backend.
 func (p *Postgres) History(ctx context.Context, q HistoryQuery) ([]Event, error) {
-	sql := `SELECT time, environment, kind, name, version, sha256, git_commit, actor, lock_token, detail FROM {s}.events WHERE true`
+	sql := `SELECT time, environment, kind, name, version, sha256, git_commit, actor, lock_token, detail, run FROM {s}.events WHERE true`
 	var args []any
 	if q.Environment != "" {
 		args = append(args, q.Environment)
@@ -579,7 +592,7 @@ func (p *Postgres) History(ctx context.Context, q HistoryQuery) ([]Event, error)
 	var events []Event
 	for rows.Next() {
 		var ev Event
-		if err := rows.Scan(&ev.Time, &ev.Environment, &ev.Kind, &ev.Name, &ev.Version, &ev.SHA256, &ev.GitCommit, &ev.Actor, &ev.LockToken, &ev.Detail); err != nil {
+		if err := rows.Scan(&ev.Time, &ev.Environment, &ev.Kind, &ev.Name, &ev.Version, &ev.SHA256, &ev.GitCommit, &ev.Actor, &ev.LockToken, &ev.Detail, &ev.Run); err != nil {
 			return nil, p.sanitize(fmt.Errorf("reading the release history: %w", err))
 		}
 		ev.Time = ev.Time.UTC()

@@ -357,6 +357,66 @@ var behaviours = []struct {
 			t.Fatalf("unknown environment history = %+v", none)
 		}
 	}},
+	{"freezes set, list, replace, get and remove", func(t *testing.T, b backend.Backend) {
+		paris := time.FixedZone("CET", 3600)
+		oneOff := backend.Freeze{ID: "year-end", Environments: []string{"production", "preproduction"}, Reason: "End-of-year freeze",
+			Start: time.Date(2026, 12, 20, 0, 0, 0, 0, paris), End: time.Date(2027, 1, 5, 0, 0, 0, 0, paris), CreatedBy: "alice@ci"}
+		weekly := backend.Freeze{ID: "weekends", Environments: []string{"production"}, Reason: "no weekend releases",
+			Cron: "0 14 * * FRI", Duration: "62h", TimeZone: "Europe/Paris"}
+		for _, f := range []backend.Freeze{weekly, oneOff} {
+			if err := b.SetFreeze(ctx(t), f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := b.GetFreeze(ctx(t), "year-end")
+		if err != nil || got == nil {
+			t.Fatalf("GetFreeze = %v, %v", got, err)
+		}
+		if !got.Start.Equal(oneOff.Start) || !got.End.Equal(oneOff.End) || got.Reason != oneOff.Reason || got.CreatedBy != "alice@ci" ||
+			strings.Join(got.Environments, ",") != "production,preproduction" || got.Cron != "" || got.CreatedAt.IsZero() {
+			t.Fatalf("GetFreeze = %+v, want %+v", got, oneOff)
+		}
+		list, err := b.ListFreezes(ctx(t))
+		if err != nil || len(list) != 2 || list[0].ID != "weekends" || list[1].ID != "year-end" {
+			t.Fatalf("ListFreezes = %+v, %v; want weekends then year-end", list, err)
+		}
+		if w := list[0]; w.Cron != "0 14 * * FRI" || w.Duration != "62h" || w.TimeZone != "Europe/Paris" || !w.Start.IsZero() || !w.End.IsZero() {
+			t.Fatalf("cron freeze read back as %+v", w)
+		}
+		weekly.Reason, weekly.Environments = "no Friday releases", []string{"production", "staging"}
+		if err := b.SetFreeze(ctx(t), weekly); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := b.GetFreeze(ctx(t), "weekends"); got == nil || got.Reason != "no Friday releases" || len(got.Environments) != 2 {
+			t.Fatalf("replaced freeze = %+v", got)
+		}
+		if err := b.RemoveFreeze(ctx(t), "year-end"); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.RemoveFreeze(ctx(t), "year-end"); err != nil {
+			t.Fatalf("removing a missing freeze: %v", err)
+		}
+		if got, err := b.GetFreeze(ctx(t), "year-end"); got != nil || err != nil {
+			t.Fatalf("removed freeze still there: %+v, %v", got, err)
+		}
+		if list, _ := b.ListFreezes(ctx(t)); len(list) != 1 {
+			t.Fatalf("ListFreezes after remove = %+v", list)
+		}
+		if err := b.SetFreeze(ctx(t), backend.Freeze{ID: "../etc"}); err == nil {
+			t.Fatal("SetFreeze accepted an unsafe id")
+		}
+	}},
+	{"history records the run", func(t *testing.T, b backend.Backend) {
+		ev := backend.Event{Environment: "production", Kind: backend.KindDeployed, Name: "app", Version: "1.0.0", Actor: "octocat (GitHub Actions)",
+			Run: "https://github.com/acme/app/actions/runs/42"}
+		if err := b.Append(ctx(t), ev); err != nil {
+			t.Fatal(err)
+		}
+		got := mustHistory(t, b, backend.HistoryQuery{Environment: "production"})
+		if len(got) != 1 || got[0].Run != ev.Run || got[0].Actor != ev.Actor {
+			t.Fatalf("History = %+v, want the run recorded", got)
+		}
+	}},
 	{"blocks set, replace, get and remove", func(t *testing.T, b backend.Backend) {
 		if got, err := b.GetBlock(ctx(t), "histologe", "1.7.4"); err != nil || got != nil {
 			t.Fatalf("GetBlock(missing) = %+v, %v", got, err)

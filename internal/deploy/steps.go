@@ -84,6 +84,9 @@ type Facts struct {
 	Lock Lock
 	// AllowBlocked deploys a blocked version anyway.
 	AllowBlocked bool
+	// FreezeOverride, when set, deploys even while the environment is frozen
+	// (the ticket and reason, recorded in the history).
+	FreezeOverride string
 	// TargetName names the target as Target.Describe does ("directory /srv/app").
 	TargetName string
 	// Hosts names the target's hosts as the plan names them, in the target's
@@ -165,6 +168,7 @@ func Steps(f Facts) []Step {
 		add(StepBlocked, (*run).checkBlocked, "refuse %s if it is blocked", id)
 	}
 	add(StepFetch, (*run).fetch, "%s", f.fetchSentence())
+	add(StepFreeze, (*run).checkFreeze, "%s", f.freezeSentence())
 	switch {
 	case f.BackupFunc != "":
 		add(StepBackup, (*run).backup, "take %s and wait until it is done; a failure stops here", f.BackupFunc)

@@ -74,6 +74,8 @@ func (s *stepReader) stepOf(effect string) string {
 		return "fence after the switch"
 	case "GetBlock":
 		return StepBlocked
+	case "ListFreezes":
+		return StepFreeze
 	case "Stat", "Get", "Find", "Prepare":
 		if s.restoring {
 			return StepRollback
@@ -121,6 +123,15 @@ type stepsBackend struct {
 	calls     int
 	staleCall int // the CurrentToken call that answers another token (0: none)
 	blocked   bool
+	frozen    bool
+}
+
+func (b *stepsBackend) ListFreezes(ctx context.Context) ([]backend.Freeze, error) {
+	b.fx.add("ListFreezes")
+	if b.frozen {
+		return []backend.Freeze{{ID: "f", Environments: []string{"staging"}, Reason: "frozen", Start: time.Now().Add(-time.Hour), End: time.Now().Add(time.Hour)}}, nil
+	}
+	return b.Backend.ListFreezes(ctx)
 }
 
 func (b *stepsBackend) CurrentToken(ctx context.Context, env string) (int64, error) {
@@ -408,7 +419,7 @@ func (c stepsCase) run(t *testing.T) {
 		inner = ft
 	}
 
-	be := &stepsBackend{Backend: f.backend, fx: fx, blocked: c.failAt == StepBlocked}
+	be := &stepsBackend{Backend: f.backend, fx: fx, blocked: c.failAt == StepBlocked, frozen: c.failAt == StepFreeze}
 	tg := &stepsTarget{Target: inner, fx: fx, failActivate: c.failAt == StepSwitch, failVerified: c.failAt == StepRecord,
 		failRestore: c.failAt == StepRollback, failPrune: c.failAt == StepPrune}
 	st := &stepsStore{Store: f.store, fx: fx, failStat: c.failAt == StepFetch}

@@ -73,6 +73,7 @@ var Kinds = []string{
 	backend.KindLockAcquired, backend.KindLockReleased, backend.KindLockTakenOver, backend.KindLockForceReleased,
 	backend.KindDeployed, backend.KindFailed, backend.KindRolledBack, backend.KindPromoted,
 	backend.KindBlocked, backend.KindUnblocked, backend.KindMaintenance, backend.KindSwitched,
+	backend.KindFreezeOverridden,
 }
 
 // Wants tells whether the webhook posts events of kind.
@@ -189,6 +190,8 @@ func Text(ev backend.Event) string {
 		fmt.Fprintf(&b, ":arrow_up: %s promoted", orDash(subject))
 	case backend.KindBlocked:
 		fmt.Fprintf(&b, ":no_entry: %s blocked", orDash(subject))
+	case backend.KindFreezeOverridden:
+		fmt.Fprintf(&b, ":snowflake: %s released into frozen %s", orDash(subject), orDash(ev.Environment))
 	case backend.KindUnblocked:
 		fmt.Fprintf(&b, ":white_check_mark: %s unblocked", orDash(subject))
 	default:
@@ -213,6 +216,9 @@ func Text(ev backend.Event) string {
 	}
 	if ev.LockToken != 0 {
 		extra = append(extra, fmt.Sprintf("lock token %d", ev.LockToken))
+	}
+	if ev.Run != "" {
+		extra = append(extra, "run "+ev.Run)
 	}
 	if len(extra) > 0 {
 		fmt.Fprintf(&b, " (%s)", strings.Join(extra, ", "))

@@ -62,6 +62,9 @@ func TestText(t *testing.T) {
 			"staging: lock acquired by bob"},
 		{backend.Event{Kind: backend.KindBlocked, Name: "app", Version: "1.0.0", Detail: "corrupts invoices"},
 			":no_entry: app 1.0.0 blocked: corrupts invoices"},
+		{backend.Event{Kind: backend.KindDeployed, Environment: "production", Name: "app", Version: "1.1.0", Actor: "octocat via GitHub Actions (acme/app: deploy)",
+			Run: "https://github.com/acme/app/actions/runs/42"},
+			":rocket: app 1.1.0 deployed to production by octocat via GitHub Actions (acme/app: deploy) (run https://github.com/acme/app/actions/runs/42)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.ev.Kind, func(t *testing.T) {

@@ -38,6 +38,8 @@ const (
 	GuardBlocked      = "blocked versions"
 	GuardDeployedIn   = "require_deployed_in"
 	GuardDescendantOf = "require_descendant_of"
+	GuardHealthyFor   = "require_healthy_for"
+	GuardFreeze       = "release_freeze"
 )
 
 // ErrGuard is wrapped by every *GuardError.
@@ -79,7 +81,15 @@ type Request struct {
 	RequireDeployedIn []string
 	// RequireDescendantOf, when set, is the deploy-by-sha guard.
 	RequireDescendantOf *DescendantOf
-	Actor               string
+	// RequireHealthyFor is the soak time: FromVersion must have run in each
+	// RequireDeployedIn environment for at least this long without a failed
+	// deployment since (0: no soak time).
+	RequireHealthyFor time.Duration
+	// Environment is the environment the promotion releases into: refused while
+	// it is frozen, unless FreezeOverride (recorded in the history) is set.
+	Environment    string
+	FreezeOverride string
+	Actor          string
 
 	Store store.Store
 	// Backend is where the guards read blocks and history, and where the
@@ -89,10 +99,11 @@ type Request struct {
 	Now func() time.Time
 }
 
-// Records is the part of a backend a promotion uses: blocks and history.
+// Records is the part of a backend a promotion uses: blocks, freezes and history.
 type Records interface {
 	backend.Blocks
 	backend.History
+	backend.Freezes
 }
 
 // Result is a successful promotion.
@@ -170,7 +181,19 @@ func Check(ctx context.Context, req Request) (store.Object, error) {
 			return src, err
 		}
 		add(gerr)
+		if gerr == nil && req.RequireHealthyFor > 0 {
+			gerr, err = checkHealthyFor(ctx, req, env)
+			if err != nil {
+				return src, err
+			}
+			add(gerr)
+		}
 	}
+	_, gerr, err := checkFreeze(ctx, req)
+	if err != nil {
+		return src, err
+	}
+	add(gerr)
 	if d := req.RequireDescendantOf; d != nil {
 		gerr, err := checkDescendant(ctx, src, *d)
 		if err != nil {
@@ -284,6 +307,10 @@ func Promote(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{Source: src}, err
 	}
+	overridden, _, err := checkFreeze(ctx, req)
+	if err != nil {
+		return Result{Source: src}, err
+	}
 	meta := maps.Clone(src.Metadata)
 	if meta == nil {
 		meta = map[string]string{}
@@ -310,6 +337,13 @@ func Promote(ctx context.Context, req Request) (Result, error) {
 	if err := req.Backend.Append(ctx, ev); err != nil {
 		return Result{Source: src, Object: obj}, fmt.Errorf("%s was promoted, but the promoted event could not be recorded in the history: %w", obj.ID(), err)
 	}
+	if overridden != nil {
+		ov := ev
+		ov.Kind, ov.Environment, ov.Detail = backend.KindFreezeOverridden, req.Environment, overridden.OverrideDetail(req.FreezeOverride)
+		if err := req.Backend.Append(ctx, ov); err != nil {
+			return Result{Source: src, Object: obj}, fmt.Errorf("%s was promoted, but its freeze override could not be recorded in the history: %w", obj.ID(), err)
+		}
+	}
 	return Result{Source: src, Object: obj}, nil
 }
 
@@ -317,6 +351,9 @@ func guardsClause(req Request) string {
 	var g []string
 	if len(req.RequireDeployedIn) > 0 {
 		g = append(g, "deployed in "+strings.Join(req.RequireDeployedIn, ", "))
+	}
+	if req.RequireHealthyFor > 0 {
+		g = append(g, "healthy for "+req.RequireHealthyFor.String())
 	}
 	if d := req.RequireDescendantOf; d != nil {
 		g = append(g, "descends from "+short(d.Commit))

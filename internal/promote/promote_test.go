@@ -121,6 +121,38 @@ func TestGuards(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, guards: []string{GuardBlocked}, wantMsg: []string{"app@1.0.0-rc is blocked"}},
+		{name: "soak time met", setup: func(t *testing.T, f *fixture, req *Request) {
+			// Deployed at t0 and again (same version) at t0+1m: healthy since t0, an hour before now.
+			f.append(t, deployed("staging", "1.0.0-staging", f.sum), deployed("staging", "1.0.0-staging", f.sum))
+			req.RequireDeployedIn = []string{"staging"}
+			req.RequireHealthyFor = time.Hour
+		}},
+		{name: "soak time not met", setup: func(t *testing.T, f *fixture, req *Request) {
+			f.append(t, deployed("staging", "1.0.0-staging", f.sum))
+			req.RequireDeployedIn = []string{"staging"}
+			req.RequireHealthyFor = 24 * time.Hour
+		}, guards: []string{GuardHealthyFor}, wantMsg: []string{"app@1.0.0-staging has been live in staging for 1h0m only (since 2026-03-01T10:00:00Z, without a failed deployment); require_healthy_for is 24h0m0s: 23h0m left, it can be promoted from 2026-03-02T10:00:00Z"}},
+		{name: "soak time restarts after a failed deployment", setup: func(t *testing.T, f *fixture, req *Request) {
+			f.append(t, deployed("staging", "1.0.0-staging", f.sum),
+				backend.Event{Environment: "staging", Kind: backend.KindFailed, Version: "1.0.0-staging", Detail: "smoke test"},
+				deployed("staging", "1.0.0-staging", f.sum))
+			req.RequireDeployedIn = []string{"staging"}
+			req.RequireHealthyFor = time.Hour
+		}, guards: []string{GuardHealthyFor}, wantMsg: []string{"for 58m0s only (since 2026-03-01T10:02:00Z", "2m0s left"}},
+		{name: "environment frozen", setup: func(t *testing.T, f *fixture, req *Request) {
+			if err := f.be.SetFreeze(context.Background(), backend.Freeze{ID: "year-end", Environments: []string{"production"}, Reason: "End-of-year freeze",
+				Start: t0, End: t0.Add(48 * time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			req.Environment = "production"
+		}, guards: []string{GuardFreeze}, wantMsg: []string{"production is frozen: \"End-of-year freeze\" (release_freeze year-end) from 2026-03-01T10:00:00Z until 2026-03-03T10:00:00Z", "freeze_override"}},
+		{name: "environment frozen, overridden", setup: func(t *testing.T, f *fixture, req *Request) {
+			if err := f.be.SetFreeze(context.Background(), backend.Freeze{ID: "year-end", Environments: []string{"production"}, Reason: "End-of-year freeze",
+				Start: t0, End: t0.Add(48 * time.Hour)}); err != nil {
+				t.Fatal(err)
+			}
+			req.Environment, req.FreezeOverride = "production", "INC-4711 invoice hotfix"
+		}},
 		{name: "never deployed", setup: func(t *testing.T, f *fixture, req *Request) {
 			req.RequireDeployedIn = []string{"staging"}
 		}, guards: []string{GuardDeployedIn}, wantMsg: []string{"app has never been deployed to staging"}},
@@ -366,5 +398,25 @@ func TestPromoteRefusesNonCanonicalVersions(t *testing.T) {
 	_, err := Promote(context.Background(), req)
 	if err == nil || !strings.Contains(err.Error(), `to_version`) || !strings.Contains(err.Error(), `use "1.0.0-rc"`) {
 		t.Fatalf("err = %v, want a refusal of to_version that names 1.0.0-rc", err)
+	}
+}
+
+func TestPromoteRecordsFreezeOverride(t *testing.T) {
+	f := newFixture(t, newRepo(t))
+	ctx := context.Background()
+	if err := f.be.SetFreeze(ctx, backend.Freeze{ID: "year-end", Environments: []string{"production"}, Reason: "End-of-year freeze", Start: t0, End: t0.Add(48 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	req := f.request()
+	req.Environment, req.FreezeOverride = "production", "INC-4711 invoice hotfix"
+	if _, err := Promote(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := f.be.History(ctx, backend.HistoryQuery{Environment: "production", Kinds: []string{backend.KindFreezeOverridden}})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("freeze_overridden events = %+v, %v", evs, err)
+	}
+	if ev := evs[0]; ev.Actor != "ci@runner" || ev.Version != "1.0.0-rc" || !strings.Contains(ev.Detail, `freeze_override "INC-4711 invoice hotfix" let it through`) || !strings.Contains(ev.Detail, "End-of-year freeze") {
+		t.Fatalf("event = %+v", ev)
 	}
 }

@@ -608,6 +608,17 @@ func (r *blueGreenRouterResource) apply(ctx context.Context, plan, prior *blueGr
 		return
 	}
 	rt := plan.router(hosts)
+	if prior != nil {
+		if stale := r.staleRouter(ctx, rt, prior, colour); stale != "" {
+			diags.AddError(fmt.Sprintf("Unable to switch %s to %s", plan.describe(), colour), stale)
+			truth := *prior
+			if live, rerr := rt.Read(ctx); rerr == nil {
+				truth.observe(live)
+			}
+			diags.Append(out.Set(ctx, &truth)...)
+			return
+		}
+	}
 	tflog.Info(ctx, "Switching blue/green router", map[string]any{"colour": string(colour), "router": plan.describe()})
 	st, err := plan.route(ctx, hosts, prior, colour, hc)
 	if err != nil {

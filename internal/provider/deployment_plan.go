@@ -253,8 +253,7 @@ func staleDetail(ctx context.Context, be backend.Backend, env string, tgt target
 		}
 		now += ")"
 	}
-	return fmt.Sprintf("%s changed since this plan was made: it planned to replace %s on %s, and %s. Nothing was changed. Plan again and review.",
-		env, orPlaceholder(planned, "nothing"), tgt.Describe(), now)
+	return staleMessage(env, fmt.Sprintf("replace %s on %s", orPlaceholder(planned, "nothing"), tgt.Describe()), now)
 }
 
 // planRefusals reports at plan time a blocked version and a stale lock token.
@@ -275,6 +274,7 @@ func (r *deploymentResource) planRefusals(ctx context.Context, plan *deploymentR
 			diags.AddWarning("Deploying a blocked version", fmt.Sprintf("%s@%s is blocked (%s); allow_blocked = true overrides the block.", name, version, b.Reason))
 		}
 	}
+	r.data.planFreeze(ctx, env, plan.FreezeOverride, summary, &diags)
 	for attr, token := range map[string]types.Int64{"lock_token": plan.LockToken, "lock_token_wo": wo} {
 		if token.IsNull() || token.IsUnknown() {
 			continue
@@ -320,11 +320,12 @@ func (m *deploymentResourceModel) deployFacts(ctx context.Context, state *deploy
 		SHA256:            m.SHA256.ValueString(),
 		Lock:              lockOf(m.LockToken, wo),
 		AllowBlocked:      m.AllowBlocked.ValueBool(),
+		FreezeOverride:    m.FreezeOverride.ValueString(),
 		TargetName:        tgt.Describe(),
 		RollbackOnFailure: m.RollbackOnFailure.ValueBool(),
 		KeepReleases:      -1, // a target without release folders has nothing to prune
 	}
-	known = known && allKnown(m.Environment, m.SHA256, m.AllowBlocked, m.RollbackOnFailure)
+	known = known && allKnown(m.Environment, m.SHA256, m.AllowBlocked, m.RollbackOnFailure, m.FreezeOverride)
 	var diags diag.Diagnostics
 	if d := m.Directory; d != nil {
 		f.KeepReleases = int(d.KeepReleases.ValueInt64())

@@ -58,6 +58,8 @@ type deploymentResourceModel struct {
 	RollbackOnFailure types.Bool   `tfsdk:"rollback_on_failure"`
 	AllowBlocked      types.Bool   `tfsdk:"allow_blocked"`
 	OnDestroy         types.String `tfsdk:"on_destroy"`
+	// FreezeOverride lets the deployment through a freeze window (see freeze_plan.go).
+	FreezeOverride types.String `tfsdk:"freeze_override"`
 
 	DeployedVersion types.String `tfsdk:"deployed_version"`
 	PreviousVersion types.String `tfsdk:"previous_version"`
@@ -171,6 +173,7 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 				Default:             stringdefault.StaticString("keep"),
 				Validators:          []validator.String{stringvalidator.OneOf("keep", "remove")},
 			},
+			"freeze_override":  freezeOverrideAttribute("deployment"),
 			"deployed_version": computed("Version that is live on the target."),
 			"previous_version": computed("Version that was live before this deployment; null when nothing was. Applying it again is the rollback."),
 			"deployed_at":      computed("When the live release went live (RFC 3339, UTC)."),

@@ -127,7 +127,7 @@ func TestAccDeploymentResource_scalingo(t *testing.T) {
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.Null()),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("backup_id"), knownvalue.Null()),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
-						2: knownvalue.StringRegexp(regexp.MustCompile(`^upload the verified bytes as a source archive, deploy git_ref 1\.0\.0 to Scalingo app ` + scalingoApp + ` \(live now: nothing\)`)),
+						3: knownvalue.StringRegexp(regexp.MustCompile(`^upload the verified bytes as a source archive, deploy git_ref 1\.0\.0 to Scalingo app ` + scalingoApp + ` \(live now: nothing\)`)),
 					})),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
@@ -222,7 +222,7 @@ func TestAccDeploymentResource_scalingo(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectUnknownValue(deploymentAddr, depAttr("backup_id")),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
-						2: knownvalue.StringExact("take a manual backup of the postgresql addon of Scalingo app " + scalingoApp + " through Scalingo's database API and wait until it is done; a failure stops here"),
+						3: knownvalue.StringExact("take a manual backup of the postgresql addon of Scalingo app " + scalingoApp + " through Scalingo's database API and wait until it is done; a failure stops here"),
 					})),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{

@@ -20,6 +20,7 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/acctest"
 	"github.com/releaseplan/terraform-provider-release/internal/archive/archivetest"
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/freeze"
 	"github.com/releaseplan/terraform-provider-release/internal/nginxtest"
 	"github.com/releaseplan/terraform-provider-release/internal/router"
 	"github.com/releaseplan/terraform-provider-release/internal/scalingo/scalingotest"
@@ -77,6 +78,7 @@ func TestExamplesApply(t *testing.T) {
 		"resources/release_maintenance_mode":               applyMaintenanceMode,
 		"resources/release_promotion":                      applyPromotion,
 		"resources/release_version_block":                  applyVersionBlock,
+		"resources/release_freeze":                         applyFreeze,
 	}
 	checkEveryExampleIsClassified(t, h.repo, cases)
 	names := make([]string, 0, len(cases))
@@ -1009,5 +1011,42 @@ func applyGitBranch(t *testing.T, w *exampleWorkspace) {
 	w.destroy()
 	if got := w.onOrigin(origin, "refs/heads/main"); got != c[2] {
 		t.Fatalf("destroy moved main on origin to %q; it leaves it at %s", got, c[2])
+	}
+}
+
+// applyFreeze applies both freezes, checks that the backend holds them, that
+// the recurring one covers the weekend in Paris and that the plan converges.
+func applyFreeze(t *testing.T, w *exampleWorkspace) {
+	w.get()
+	w.apply()
+	w.converged()
+	list, err := w.backend().ListFreezes(context.Background())
+	if err != nil || len(list) != 2 {
+		t.Fatalf("freezes in the backend: %+v, %v", list, err)
+	}
+	for _, f := range list {
+		s, err := freeze.Compile(f)
+		if err != nil {
+			t.Fatalf("stored freeze %s: %v", f.ID, err)
+		}
+		paris, _ := time.LoadLocation("Europe/Paris")
+		saturday := time.Date(2026, 6, 6, 12, 0, 0, 0, paris)
+		christmas := time.Date(2026, 12, 25, 12, 0, 0, 0, paris)
+		switch f.Reason {
+		case "No weekend releases":
+			if _, ok := s.ActiveAt(saturday); !ok || !s.Applies("preproduction") {
+				t.Errorf("the weekend freeze does not cover Saturday in preproduction: %+v", f)
+			}
+		case "End-of-year freeze":
+			if _, ok := s.ActiveAt(christmas); !ok || s.Applies("preproduction") {
+				t.Errorf("the year-end freeze: %+v", f)
+			}
+		default:
+			t.Errorf("unexpected freeze %+v", f)
+		}
+	}
+	w.destroy()
+	if list, _ := w.backend().ListFreezes(context.Background()); len(list) != 0 {
+		t.Fatalf("freezes left after destroy: %+v", list)
 	}
 }

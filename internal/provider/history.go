@@ -96,3 +96,24 @@ func (d *providerData) wantsAny(kinds []string) bool {
 type recorded struct{ backend.Backend }
 
 func (recorded) Append(context.Context, backend.Event) error { return nil }
+
+// withRun returns b recording run in every event appended without one; b
+// itself when run is empty (outside CI).
+func withRun(b backend.Backend, run string) backend.Backend {
+	if run == "" || b == nil {
+		return b
+	}
+	return runRecorder{Backend: b, run: run}
+}
+
+type runRecorder struct {
+	backend.Backend
+	run string
+}
+
+func (r runRecorder) Append(ctx context.Context, ev backend.Event) error {
+	if ev.Run == "" {
+		ev.Run = r.run
+	}
+	return r.Backend.Append(ctx, ev)
+}

@@ -54,6 +54,7 @@ var eventAttrTypes = map[string]attr.Type{
 	"actor":       types.StringType,
 	"lock_token":  types.Int64Type,
 	"detail":      types.StringType,
+	"run":         types.StringType,
 }
 
 func eventAttributes() map[string]schema.Attribute {
@@ -63,14 +64,15 @@ func eventAttributes() map[string]schema.Attribute {
 	return map[string]schema.Attribute{
 		"time":        s("When the event happened (RFC 3339, UTC)."),
 		"environment": s("The environment, empty for events of no environment (promotions, blocks)."),
-		"kind":        s("`deployed`, `failed`, `rolled_back`, `promoted`, `blocked`, `unblocked`, `lock_acquired`, `lock_released`, `lock_taken_over`, `lock_force_released`, `maintenance` or `switched`."),
+		"kind":        s("`deployed`, `failed`, `rolled_back`, `promoted`, `blocked`, `unblocked`, `lock_acquired`, `lock_released`, `lock_taken_over`, `lock_force_released`, `maintenance`, `switched` or `freeze_overridden` (a change let through a `release_freeze` window by `freeze_override`)."),
 		"name":        s("The artifact name."),
 		"version":     s("The version concerned; for `rolled_back`, the version restored (empty: nothing was live before)."),
 		"sha256":      s("The sha256 of the version's bytes, when known."),
 		"git_commit":  s("The version's `git_commit` metadata, when known."),
-		"actor":       s("Who did it (the provider's `actor`)."),
+		"actor":       s("Who did it: the provider's `actor`; when it is not set, the CI user and pipeline detected (GitHub Actions, GitLab CI, Jenkins, HCP Terraform), else `<user>@<host>`."),
 		"lock_token":  schema.Int64Attribute{MarkdownDescription: "The fencing token the change was made under; 0 when none.", Computed: true},
 		"detail":      s("What happened, in a sentence."),
+		"run":         s("The CI run that made the change: its URL (GitHub Actions, GitLab CI, Jenkins), else the system and run id (`HCP Terraform run run-…`); empty outside CI."),
 	}
 }
 
@@ -86,6 +88,7 @@ func eventValue(ev backend.Event) (types.Object, error) {
 		"actor":       types.StringValue(ev.Actor),
 		"lock_token":  types.Int64Value(ev.LockToken),
 		"detail":      types.StringValue(ev.Detail),
+		"run":         types.StringValue(ev.Run),
 	})
 	if diags.HasError() {
 		return v, fmt.Errorf("converting a history event: %v", diags)

@@ -2,6 +2,10 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +79,7 @@ data "release_history" "deploys" {
 						"actor":       knownvalue.StringExact("alice"),
 						"lock_token":  knownvalue.Int64Exact(3),
 						"detail":      knownvalue.StringExact(""),
+						"run":         knownvalue.StringExact(""),
 					})),
 					statecheck.ExpectKnownValue("data.release_history.prod", tfjsonpath.New("events"), knownvalue.ListExact([]knownvalue.Check{ev("2.0.0", "deployed")})),
 					statecheck.ExpectKnownValue("data.release_history.deploys", tfjsonpath.New("events"), knownvalue.ListSizeExact(2)),
@@ -82,4 +87,81 @@ data "release_history" "deploys" {
 			},
 		},
 	})
+}
+
+// TestAccHistoryDataSource_ciRun: in a GitHub Actions job, with no actor set,
+// the history records the job's user and workflow as the actor, and the run's
+// URL; release_history shows both.
+func TestAccHistoryDataSource_ciRun(t *testing.T) {
+	for k, v := range map[string]string{
+		"RELEASE_ACTOR": "", "GITHUB_ACTIONS": "true", "GITHUB_ACTOR": "octocat", "GITHUB_RUN_ID": "4242", "GITHUB_RUN_ATTEMPT": "1",
+		"GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/histologe", "GITHUB_WORKFLOW": "release",
+	} {
+		t.Setenv(k, v)
+	}
+	env := acctest.NewEnv(t)
+	cfg := env.ProviderBlock() + `
+resource "release_version_block" "bad" {
+  name    = "app"
+  version = "1.0.0"
+  reason  = "corrupts invoices"
+}
+`
+	resource.Test(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			{
+				Config: cfg + `
+data "release_history" "all" {
+  kinds = ["blocked"]
+}
+`,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("data.release_history.all", tfjsonpath.New("events").AtSliceIndex(0), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+						"actor": knownvalue.StringExact("octocat via GitHub Actions (acme/histologe: release)"),
+						"run":   knownvalue.StringExact("https://github.com/acme/histologe/actions/runs/4242"),
+					})),
+					statecheck.ExpectKnownValue("release_version_block.bad", tfjsonpath.New("blocked_by"), knownvalue.StringExact("octocat via GitHub Actions (acme/histologe: release)")),
+				},
+			},
+		},
+	})
+}
+
+// TestWebhookShowsTheRun: a webhook message of an event appended in a CI run
+// names the run.
+func TestWebhookShowsTheRun(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Text string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		got <- body.Text
+	}))
+	t.Cleanup(srv.Close)
+	be, err := backend.NewDirectory(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &providerData{Backend: be, Run: "https://gitlab.example.org/acme/app/-/jobs/88231", Webhooks: []webhookSettings{{URL: srv.URL}}}
+	if diags := wireNotifications(d); diags.HasError() {
+		t.Fatal(diags)
+	}
+	d.Backend = withRun(d.Backend, d.Run)
+	if err := d.Backend.Append(context.Background(), backend.Event{Environment: "production", Kind: backend.KindDeployed, Name: "app", Version: "1.1.0", Actor: "mgarcia via GitLab CI"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case text := <-got:
+		if !strings.Contains(text, "by mgarcia via GitLab CI") || !strings.Contains(text, "run https://gitlab.example.org/acme/app/-/jobs/88231") {
+			t.Fatalf("webhook text %q does not name the actor and the run", text)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook message")
+	}
+	evs, _ := be.History(context.Background(), backend.HistoryQuery{})
+	if len(evs) != 1 || evs[0].Run != d.Run {
+		t.Fatalf("recorded %+v, want the run", evs)
+	}
 }

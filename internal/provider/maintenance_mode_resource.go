@@ -369,6 +369,15 @@ func (r *maintenanceModeResource) apply(ctx context.Context, m, prior *maintenan
 	if !ok {
 		return false
 	}
+	if prior != nil {
+		if stale := r.staleMaintenance(ctx, b, prior, want); stale != "" {
+			diags.AddError("Unable to "+verb+" maintenance mode on "+b.Describe(), stale)
+			t := m.Timeouts
+			*m = *prior
+			m.Timeouts = t
+			return false
+		}
+	}
 	tflog.Info(ctx, "setting maintenance mode", map[string]any{"backend": b.Describe(), "mode": describeMaintenance(want)})
 	ctx, done := historyOperation(ctx, diags)
 	defer done()

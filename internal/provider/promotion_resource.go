@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -19,6 +20,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/releaseplan/terraform-provider-release/internal/freeze"
 	"github.com/releaseplan/terraform-provider-release/internal/promote"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 	"github.com/releaseplan/terraform-provider-release/internal/validate"
@@ -50,6 +52,9 @@ type promotionResourceModel struct {
 	RequireDeployedIn   types.List         `tfsdk:"require_deployed_in"`
 	RequireDescendantOf *descendantOfModel `tfsdk:"require_descendant_of"`
 	RetainOnDestroy     types.Bool         `tfsdk:"retain_on_destroy"`
+	RequireHealthyFor   types.String       `tfsdk:"require_healthy_for"`
+	Environment         types.String       `tfsdk:"environment"`
+	FreezeOverride      types.String       `tfsdk:"freeze_override"`
 	GitCommit           types.String       `tfsdk:"git_commit"`
 	PromotedAt          types.String       `tfsdk:"promoted_at"`
 	URI                 types.String       `tfsdk:"uri"`
@@ -112,6 +117,22 @@ func promotionResourceSchema() schema.Schema {
 				ElementType:         types.StringType,
 				Validators:          []validator.List{listvalidator.ValueStringsAre(validate.EnvironmentName())},
 			},
+			"require_healthy_for": schema.StringAttribute{
+				MarkdownDescription: "Soak time, e.g. `24h`: `from_version` must have been live in each `require_deployed_in` environment for at least this long " +
+					"without a failed deployment since (from the release history). The plan says how long it has been live; the refusal says how long is left.",
+				Optional: true,
+				Validators: []validator.String{
+					validate.PositiveDuration("Invalid require_healthy_for", "would require nothing: remove require_healthy_for instead"),
+					stringvalidator.AlsoRequires(path.MatchRoot("require_deployed_in")),
+				},
+			},
+			"environment": schema.StringAttribute{
+				MarkdownDescription: "The environment this promotion releases into, e.g. `production` for `1.7.4`: while a `release_freeze` window of it is in force, " +
+					"the promotion is refused at plan time and again at apply time, unless `freeze_override` is set.",
+				Optional:   true,
+				Validators: []validator.String{validate.EnvironmentName()},
+			},
+			"freeze_override": freezeOverrideAttribute("promotion"),
 			"retain_on_destroy": schema.BoolAttribute{
 				MarkdownDescription: "Keep the promoted version in the artifact store when the resource is destroyed, as artifact repositories do. Default: `true`; `false` deletes it.",
 				Optional:            true,
@@ -196,6 +217,10 @@ func (r *promotionResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 	}
 	from := plan.FromVersion.ValueString()
 	summary := fmt.Sprintf("Unable to promote %s@%s to %s", name, from, to)
+	if !plan.Environment.IsUnknown() && !plan.Environment.IsNull() {
+		r.data.planFreeze(ctx, plan.Environment.ValueString(), plan.FreezeOverride, summary, &resp.Diagnostics)
+	}
+	r.planSoak(ctx, plan, &resp.Diagnostics)
 	for _, v := range []string{from, to} {
 		b, err := r.data.Backend.GetBlock(ctx, name, v)
 		if err != nil {
@@ -212,12 +237,57 @@ func (r *promotionResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 			fmt.Sprintf("The guard sha256 refused it: %s has sha256 %s, the promotion expects %s: these are not the bytes that were reviewed. Nothing will be published.", src.ID(), src.SHA256, plan.SHA256.ValueString()))
 	}
 	if existing, err := r.data.Store.Stat(ctx, name, to); err == nil && existing.Metadata[promote.MetaPromotedFrom] != from {
-		origin := "published directly"
-		if f := existing.Metadata[promote.MetaPromotedFrom]; f != "" {
-			origin = "promoted from " + f
+		resp.Diagnostics.AddAttributeError(path.Root("to_version"), summary, toVersionTaken(existing, from))
+	}
+}
+
+// toVersionTaken says that to_version is published with another origin: at
+// plan time it was so already; at apply (the final plan) it appeared since the
+// plan, and the message says what the plan expected, as every stale plan does.
+func toVersionTaken(existing store.Object, from string) string {
+	origin := "published directly"
+	if f := existing.Metadata[promote.MetaPromotedFrom]; f != "" {
+		origin = "promoted from " + f
+		if by := existing.Metadata[promote.MetaPromotedBy]; by != "" {
+			origin += " by " + by
 		}
-		resp.Diagnostics.AddAttributeError(path.Root("to_version"), summary,
-			fmt.Sprintf("%s is already published (%s, sha256 %s). Published versions are immutable: promote to another version, or import the existing promotion.", existing.ID(), origin, existing.SHA256))
+	}
+	now := fmt.Sprintf("it is published (%s at %s, sha256 %s)", origin, existing.PublishedAt.UTC().Format(time.RFC3339), existing.SHA256)
+	return fmt.Sprintf("%s is already published (%s, sha256 %s). Published versions are immutable: promote to another version, or import the existing promotion. If it was not published when this plan was made: %s",
+		existing.ID(), origin, existing.SHA256, staleMessage(existing.ID(), "publish it from "+from, now))
+}
+
+// planSoak shows how long from_version has been live in each
+// require_deployed_in environment, against require_healthy_for. The apply
+// checks again (promote.GuardHealthyFor): time passes between plan and apply.
+func (r *promotionResource) planSoak(ctx context.Context, plan promotionResourceModel, diags *diag.Diagnostics) {
+	if plan.RequireHealthyFor.IsNull() || plan.RequireHealthyFor.IsUnknown() || plan.RequireDeployedIn.IsUnknown() {
+		return
+	}
+	var envs []string
+	diags.Append(plan.RequireDeployedIn.ElementsAs(ctx, &envs, true)...)
+	want := validate.ParseDuration(plan.RequireHealthyFor.ValueString())
+	name, from := plan.Name.ValueString(), plan.FromVersion.ValueString()
+	for _, env := range envs {
+		if env == "" {
+			continue // not known yet
+		}
+		since, ok, err := promote.HealthySince(ctx, r.data.Backend, env, name, from)
+		switch {
+		case err != nil:
+			diags.AddWarning("Unable to read the release history of "+env, err.Error())
+		case !ok:
+			diags.AddWarning(fmt.Sprintf("%s@%s is not live in %s", name, from, env),
+				fmt.Sprintf("The history shows no healthy deployment of %s@%s in %s: the apply refuses the promotion unless one is made by then and has been live for %s.", name, from, env, want))
+		case time.Since(since) >= want:
+			diags.AddWarning(fmt.Sprintf("%s@%s has been live in %s for %s", name, from, env, freeze.Human(time.Since(since))),
+				fmt.Sprintf("Live and healthy in %s since %s, without a failed deployment: require_healthy_for = %s is met.", env, since.UTC().Format(time.RFC3339), want))
+		default:
+			left := want - time.Since(since)
+			diags.AddWarning(fmt.Sprintf("%s@%s has been live in %s for %s only", name, from, env, freeze.Human(time.Since(since))),
+				fmt.Sprintf("Live and healthy in %s since %s; require_healthy_for = %s is met in %s (at %s): an apply before then is refused.",
+					env, since.UTC().Format(time.RFC3339), want, freeze.Human(left), since.Add(want).UTC().Format(time.RFC3339)))
+		}
 	}
 }
 
@@ -231,13 +301,16 @@ func (r *promotionResource) Create(ctx context.Context, req resource.CreateReque
 	defer done()
 
 	preq := promote.Request{
-		Name:        plan.Name.ValueString(),
-		FromVersion: plan.FromVersion.ValueString(),
-		ToVersion:   plan.ToVersion.ValueString(),
-		SHA256:      plan.SHA256.ValueString(),
-		Actor:       r.data.Actor,
-		Store:       r.data.Store,
-		Backend:     r.data.Backend,
+		Name:              plan.Name.ValueString(),
+		FromVersion:       plan.FromVersion.ValueString(),
+		ToVersion:         plan.ToVersion.ValueString(),
+		SHA256:            plan.SHA256.ValueString(),
+		Actor:             r.data.Actor,
+		Store:             r.data.Store,
+		Backend:           r.data.Backend,
+		RequireHealthyFor: validate.ParseDuration(plan.RequireHealthyFor.ValueString()),
+		Environment:       plan.Environment.ValueString(),
+		FreezeOverride:    plan.FreezeOverride.ValueString(),
 	}
 	resp.Diagnostics.Append(plan.RequireDeployedIn.ElementsAs(ctx, &preq.RequireDeployedIn, false)...)
 	if d := plan.RequireDescendantOf; d != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/history"
 	"github.com/releaseplan/terraform-provider-release/internal/logging/tfhandler"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 )
@@ -149,8 +150,11 @@ func providerSchema() schema.Schema {
 			"and `./.release/state` of the directory Terraform runs in.",
 		Attributes: map[string]schema.Attribute{
 			"actor": schema.StringAttribute{
-				MarkdownDescription: "Who performs the changes, as written in the release history and used as the default lock holder. Default: `RELEASE_ACTOR`, else `<user>@<host>`.",
-				Optional:            true,
+				MarkdownDescription: "Who performs the changes, as written in the release history and used as the default lock holder. " +
+					"Default: `RELEASE_ACTOR`, else the user and pipeline of the CI run detected from its documented variables " +
+					"(GitHub Actions, GitLab CI, Jenkins, HCP Terraform; e.g. `octocat via GitHub Actions (acme/app: deploy)`), else `<user>@<host>`. " +
+					"The CI run's URL (or id) is recorded in every history event as `run`, whoever the actor is.",
+				Optional: true,
 			},
 			"verify_on_read": schema.BoolAttribute{
 				MarkdownDescription: "Re-hash every stored artifact on refresh instead of only checking its size. Default: `false`.",
@@ -230,8 +234,10 @@ func (p *releaseProvider) Configure(ctx context.Context, req provider.ConfigureR
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	run := history.DetectRun(os.Getenv)
 	data := &providerData{
-		Actor:           firstNonEmpty(cfg.Actor.ValueString(), os.Getenv("RELEASE_ACTOR"), defaultActor()),
+		Actor:           firstNonEmpty(cfg.Actor.ValueString(), os.Getenv("RELEASE_ACTOR"), run.Actor(), defaultActor()),
+		Run:             run.Ref(),
 		VerifyOnRead:    cfg.VerifyOnRead.ValueBool(),
 		ProviderVersion: p.version,
 		SSH:             sshDefaultsFrom(cfg.SSH),
@@ -265,8 +271,10 @@ func (p *releaseProvider) Configure(ctx context.Context, req provider.ConfigureR
 		}
 	}
 	resp.Diagnostics.Append(wireNotifications(data)...)
+	// Outermost, so that the webhooks announce the run too.
+	data.Backend = withRun(data.Backend, data.Run)
 
-	tflog.Debug(ctx, "release provider configured", map[string]any{"actor": data.Actor})
+	tflog.Debug(ctx, "release provider configured", map[string]any{"actor": data.Actor, "run": data.Run})
 	resp.DataSourceData = data
 	resp.ResourceData = data
 	resp.EphemeralResourceData = data
@@ -339,6 +347,7 @@ func (p *releaseProvider) Resources(_ context.Context) []func() resource.Resourc
 		NewVersionBlockResource,
 		NewGitTagResource,
 		NewGitBranchResource,
+		NewFreezeResource,
 	}
 }
 

@@ -21,6 +21,9 @@ type providerData struct {
 	Notifier *notify.Notifier
 	// Actor names who performs the changes in history and default lock holders.
 	Actor string
+	// Run is the CI run this Terraform run belongs to (history.Run.Ref), recorded
+	// in every history event; empty outside CI.
+	Run string
 	// VerifyOnRead re-hashes stored artifacts on refresh instead of checking sizes.
 	VerifyOnRead bool
 	Scalingo     scalingoSettings
