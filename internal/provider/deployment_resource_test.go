@@ -208,7 +208,8 @@ func TestAccDeploymentResource_story(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.1")),
 					statecheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.0")),
-					statecheck.ExpectKnownValue(deploymentAddr, depAttr("backup_id"), knownvalue.StringRegexp(regexp.MustCompile(`^app-backup@1\.0\.1\+\d{8}T\d{6}Z$`))),
+					// Named after 1.0.0, whose data it holds.
+					statecheck.ExpectKnownValue(deploymentAddr, depAttr("backup_id"), knownvalue.StringRegexp(regexp.MustCompile(`^app-backup@1\.0\.0\+\d{8}T\d{6}Z$`))),
 				},
 				Check: resource.ComposeTestCheckFunc(
 					e.checkServing("1.0.1"),
@@ -246,7 +247,8 @@ func TestAccDeploymentResource_story(t *testing.T) {
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.1")),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.0")),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
-						1: knownvalue.StringRegexp(regexp.MustCompile(`^reuse a release of app@1\.0\.0 with sha256 [0-9a-f]{64} when one is still on directory `)),
+						1: knownvalue.StringRegexp(regexp.MustCompile(`^roll back staging from 1\.0\.1 to 1\.0\.0 \(live here until \d{4}-\d\d-\d\dT\d\d:\d\dZ\)$`)),
+						2: knownvalue.StringRegexp(regexp.MustCompile(`^reuse a release of app@1\.0\.0 with sha256 [0-9a-f]{64} when one is still on directory `)),
 					})),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
