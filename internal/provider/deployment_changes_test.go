@@ -27,7 +27,7 @@ import (
 //	1.2.0  stale  feat: old experiment, on a branch that left main at c1
 type changesWorld struct {
 	*deploymentEnv
-	repo                  *gitrepotest.Repo
+	repo                   *gitrepotest.Repo
 	c0, c1, c2, fix, stale string
 }
 
