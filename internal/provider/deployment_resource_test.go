@@ -490,7 +490,7 @@ func TestDeploymentResource_notificationFailureIsAWarning(t *testing.T) {
 		SHA256: types.StringValue(e.sums["1.0.0"]), LockToken: types.Int64Null(), LockTokenWO: types.Int64Null(),
 		RollbackOnFailure: types.BoolValue(true), AllowBlocked: types.BoolValue(false), OnDestroy: types.StringValue("keep"),
 		DeployedVersion: types.StringValue("1.0.0"), PreviousVersion: types.StringNull(), DeployedAt: types.StringUnknown(),
-		ReleaseID: types.StringUnknown(), BackupID: types.StringNull(), PlannedSteps: types.ListUnknown(types.StringType), HostsLive: types.MapNull(types.StringType),
+		ReleaseID: types.StringUnknown(), BackupID: types.StringNull(), PlannedSteps: types.ListUnknown(types.StringType), HostsLive: types.MapNull(types.StringType), Changes: types.ListNull(types.StringType),
 		Directory: &deploymentDirectoryModel{Path: types.StringValue(e.app), KeepReleases: types.Int64Value(3), Shared: types.ListNull(types.StringType), MaxExtractedSize: types.StringNull(), MaxFileSize: types.StringNull()},
 		Timeouts:  timeouts.Value{Object: typesObjectNull(ctx)},
 	}
