@@ -81,7 +81,13 @@ expect_serving() { # <env> <version>
 # --- builds: a git history and one tarball per version ----------------------------
 say "Building demo-app 1.0.0, 1.1.0 and a broken 1.2.0 from a small git history"
 repo=$demo/app
-git init -q -b main "$repo"
+# Development happens on develop; main follows what production runs (moved by the
+# production environment once a release is validated), both pushed to a bare origin.
+git init -q -b develop "$repo"
+git -C "$repo" config user.name demo
+git -C "$repo" config user.email demo@example.org
+git init -q --bare "$demo/origin.git"
+git -C "$repo" remote add origin "$demo/origin.git"
 declare -A commit
 for v in 1.0.0 1.1.0 1.2.0; do
   mkdir -p "$demo/build/$v"
@@ -97,7 +103,8 @@ for v in 1.0.0 1.1.0 1.2.0; do
   commit[$v]=$(git -C "$repo" rev-parse HEAD)
   tar -C "$demo/build/$v" -czf "$pipeline/dist/app-$v.tar.gz" .
 done
-ok "tarballs in ${pipeline#"$root"/}/dist, commits in ${repo#"$root"/}"
+git -C "$repo" push -q origin develop
+ok "tarballs in ${pipeline#"$root"/}/dist, commits in ${repo#"$root"/} (branch develop, pushed to origin)"
 
 # --- one web server per environment, serving <site>/current ---------------------
 say "Starting one web server per environment (tools/demoserver, loopback only)"
@@ -163,7 +170,8 @@ release() { # <version>: the full pipeline for one version
   ok "backup before the switch: ${backup:-none}"
   ok "guards passed: $(sed -n 's/^clearance = "\(.*\)"$/\1/p' "$logs/$(printf '%02d' "$n")-production-apply.log") (live in preprod; commit descends from production's)"
   say "[$v] production checked → maintenance off, lock released"
-  apply production validate -var "app_version=$v" -var "repository=$repo" -var validated=true
+  apply production validate -var "app_version=$v" -var "repository=$repo" -var git_remote=origin -var validated=true
+  sed -n '/^git_release = \[/,/^\]/s/^ *"\(.*\)",\{0,1\}$/\1/p' "$logs/$(printf '%02d' "$n")-production-validate.log" | while read -r line; do ok "git: $line"; done
   curl -fsS --max-time 2 -o /dev/null "${url[production]}/maintenance/maintenance.json" 2>/dev/null &&
     { echo "${red}demo: the maintenance page is still up${off}" >&2; exit 1; }
   ok "maintenance page gone, demo-app $v live"
@@ -186,6 +194,10 @@ apply production rollback -var "app_version=1.0.0" -var "repository=$repo"
 expect_serving production 1.0.0
 ok "1.0.0 was cleared for production before, so the guards let the rollback through"
 ok "production's lock is held until someone checks it: apply again with -var validated=true"
+
+say "The release history in git (origin): tags and main on the commits production validated"
+git -C "$repo" fetch -q origin
+git -C "$repo" log --oneline --decorate --no-color origin/develop origin/main | sed 's/^/      /'
 
 say "Done in $(($(date +%s) - started))s. Where to look:"
 look "sites (current -> releases/<version>-<time>):  ${pipeline#"$root"/}/.release/sites/<env>"

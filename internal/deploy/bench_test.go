@@ -91,6 +91,35 @@ func writeBenchArchive(b *testing.B, path string, size int64) {
 	}
 }
 
+// benchFixture is a directory store under root holding bench@1.0.0, a tar.gz
+// of about size uncompressed bytes, and a directory backend; data is the
+// artifact's file in the store, for the shell baselines.
+func benchFixture(b *testing.B, root string, size int64) (*store.Directory, backend.Backend, store.Object, string) {
+	b.Helper()
+	st, err := store.NewDirectory(filepath.Join(root, "artifacts"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	be, err := backend.NewDirectory(filepath.Join(root, "state"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	src := filepath.Join(root, "bench.tar.gz")
+	writeBenchArchive(b, src, size)
+	f, err := os.Open(src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	obj, err := st.Put(context.Background(), "bench", "1.0.0", f, "", nil)
+	f.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = os.Remove(src)
+	b.Logf("archive: %d MiB uncompressed, %d MiB compressed", size>>20, obj.Size>>20)
+	return st, be, obj, filepath.Join(st.Root(), filepath.FromSlash(store.DataPath("bench", "1.0.0")))
+}
+
 // resetPeakRSS makes VmHWM start again from the current RSS (Linux >= 4.0).
 func resetPeakRSS() error { return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
 
@@ -117,29 +146,7 @@ func peakRSS() int64 {
 func BenchmarkDeploy(b *testing.B) {
 	size := benchSize(b)
 	root := b.TempDir()
-	st, err := store.NewDirectory(filepath.Join(root, "artifacts"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	be, err := backend.NewDirectory(filepath.Join(root, "state"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	src := filepath.Join(root, "bench.tar.gz")
-	writeBenchArchive(b, src, size)
-	f, err := os.Open(src)
-	if err != nil {
-		b.Fatal(err)
-	}
-	obj, err := st.Put(context.Background(), "bench", "1.0.0", f, "", nil)
-	f.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
-	_ = os.Remove(src)
-	data := filepath.Join(st.Root(), filepath.FromSlash(store.DataPath("bench", "1.0.0")))
-	b.Logf("archive: %d MiB uncompressed, %d MiB compressed", size>>20, obj.Size>>20)
-
+	st, be, obj, data := benchFixture(b, root, size)
 	var shellNsPerOp float64
 	b.Run("shell", func(b *testing.B) {
 		if _, err := exec.LookPath("sha256sum"); err != nil {

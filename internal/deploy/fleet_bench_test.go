@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/host"
 	"github.com/releaseplan/terraform-provider-release/internal/sshtest"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
@@ -67,29 +66,8 @@ func BenchmarkDeployFleet(b *testing.B) {
 	}
 	fleet := sshtest.Start(b, 4, sshtest.Root(fleetBenchRoot))
 	root := b.TempDir()
-	dirStore, err := store.NewDirectory(filepath.Join(root, "artifacts"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	dirStore, be, obj, data := benchFixture(b, root, size)
 	st := &countingStore{Store: dirStore}
-	be, err := backend.NewDirectory(filepath.Join(root, "state"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	src := filepath.Join(root, "bench.tar.gz")
-	writeBenchArchive(b, src, size)
-	f, err := os.Open(src)
-	if err != nil {
-		b.Fatal(err)
-	}
-	obj, err := st.Put(context.Background(), "bench", "1.0.0", f, "", nil)
-	f.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
-	_ = os.Remove(src)
-	data := filepath.Join(dirStore.Root(), filepath.FromSlash(store.DataPath("bench", "1.0.0")))
-	b.Logf("archive: %d MiB uncompressed, %d MiB compressed", size>>20, obj.Size>>20)
 	keyFile := filepath.Join(root, "id_ed25519")
 	if err := os.WriteFile(keyFile, fleet.ClientKeyPEM, 0o600); err != nil {
 		b.Fatal(err)

@@ -1,7 +1,10 @@
 // Package gitrepo answers questions about a local git clone through the git
 // command line: whether a commit descends from another (the deploy-by-sha guard),
 // which commit a ref names, and the commits between two refs with the pull or merge
-// requests they merged (release notes).
+// requests they merged (release notes). It also closes a release in git: it tags
+// the released commit and moves a release branch forward, in the clone and on a
+// remote, planned first (PlanTag, PlanBranch) and applied only while the repository
+// is still as planned (ApplyTag, ApplyBranch).
 package gitrepo
 
 import (
@@ -9,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"regexp"
@@ -65,9 +69,20 @@ func (c Commit) Title() string {
 // git runs git -C repo args... and returns its standard output. Errors carry git's
 // own message.
 func git(ctx context.Context, repo string, args ...string) ([]byte, error) {
+	return gitWithInput(ctx, repo, nil, args...)
+}
+
+// gitWithInput is git with stdin read from input (nil: none). Git runs without a
+// controlling terminal (see detach) and with GIT_TERMINAL_PROMPT=0, so a missing
+// credential fails instead of waiting for a prompt; git's own configuration (SSH
+// agent, credential helper, GIT_SSH_COMMAND) provides credentials. Messages are
+// scrubbed of passwords written in URLs.
+func gitWithInput(ctx context.Context, repo string, input io.Reader, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", repo}, args...)...)
 	// No prompts for credentials, stable (English) messages to parse.
 	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "LANG=C")
+	cmd.Stdin = input
+	detach(cmd)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -80,7 +95,7 @@ func git(ctx context.Context, repo string, args ...string) ([]byte, error) {
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("git %s: %w", args[0], ctx.Err())
 	}
-	msg := strings.TrimSpace(stderr.String())
+	msg := redact(strings.TrimSpace(stderr.String()))
 	if strings.Contains(msg, "not a git repository") {
 		return nil, fmt.Errorf("%s: %w", repo, ErrNotRepository)
 	}

@@ -107,6 +107,9 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 		}
 		return
 	}
+	if prior != nil && r.sshKeyOnlyWriteOnly(prior) {
+		prior = r.refreshForPlan(ctx, prior, tgt, diags)
+	}
 	req, d := r.deployRequest(ctx, plan, prior, wo, tgt)
 	diags.Append(d...)
 	if diags.HasError() {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -52,28 +53,36 @@ func newSSHDeployEnv(t *testing.T, n int, versions ...string) *sshDeployEnv {
 // serves that host's current release.
 func (e *sshDeployEnv) serveHosts(t *testing.T) int {
 	t.Helper()
+	return serveOnHosts(t, e.fleet, e.hostHandler)
+}
+
+// serveOnHosts starts, on one port, a web server on the address of every host
+// of f (sshtest.Loopbacks), host i answering with handler(i), and returns the
+// port: http://{host}:<port>/ then reaches each host's own server.
+func serveOnHosts(t *testing.T, f *sshtest.Fleet, handler func(i int) http.Handler) int {
+	t.Helper()
 	for attempt := 0; attempt < 20; attempt++ {
-		first, err := net.Listen("tcp", net.JoinHostPort(hostOf(e.fleet.Addr(0)), "0"))
+		first, err := net.Listen("tcp", net.JoinHostPort(hostOf(f.Addr(0)), "0"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		port := first.Addr().(*net.TCPAddr).Port
 		listeners := []net.Listener{first}
-		for i := 1; i < len(e.fleet.Hosts); i++ {
-			l, err := net.Listen("tcp", net.JoinHostPort(hostOf(e.fleet.Addr(i)), strconv.Itoa(port)))
+		for i := 1; i < len(f.Hosts); i++ {
+			l, err := net.Listen("tcp", net.JoinHostPort(hostOf(f.Addr(i)), strconv.Itoa(port)))
 			if err != nil {
 				break
 			}
 			listeners = append(listeners, l)
 		}
-		if len(listeners) < len(e.fleet.Hosts) {
+		if len(listeners) < len(f.Hosts) {
 			for _, l := range listeners {
 				l.Close()
 			}
 			continue
 		}
 		for i, l := range listeners {
-			srv := &http.Server{Handler: e.hostHandler(i)}
+			srv := &http.Server{Handler: handler(i), ReadHeaderTimeout: 10 * time.Second}
 			go func() { _ = srv.Serve(l) }()
 			t.Cleanup(func() { srv.Close() })
 		}

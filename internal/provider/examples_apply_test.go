@@ -71,6 +71,8 @@ func TestExamplesApply(t *testing.T) {
 		"resources/release_deployment":                     applyDeploymentResource,
 		"resources/release_environment_lock":               applyEnvironmentLock,
 		"resources/release_environment_lock_force_release": applyForceRelease,
+		"resources/release_git_branch":                     applyGitBranch,
+		"resources/release_git_tag":                        applyGitTag,
 		"resources/release_maintenance_mode":               applyMaintenanceMode,
 		"resources/release_promotion":                      applyPromotion,
 		"resources/release_version_block":                  applyVersionBlock,
@@ -105,17 +107,6 @@ var examplesNotApplied = map[string]string{
 	"provider": "declares provider configurations only: with no resource, an apply configures no provider and " +
 		"creates nothing, so it would prove nothing; the blocks it shows (http artifact store, postgres backend, " +
 		"webhook) are applied by the acceptance tests of provider_integrations_test.go",
-}
-
-// exampleFilesNotApplied are files left out of the copy of their folder, for
-// the reason given: the rest of the folder is applied.
-var exampleFilesNotApplied = map[string]string{
-	"resources/release_deployment/resource_ssh.tf": "deploys to SSH hosts named in the example (web1.example.org); " +
-		"the same blocks are applied over real sshd hosts by TestAccDeploymentResource_sshFleet (deployment_ssh_test.go)",
-	"resources/release_blue_green_router/resource_ssh.tf": "switches SSH hosts named in the example; " +
-		"the same blocks are applied over real sshd hosts by TestAccSSHBlueGreenRouter_twoHosts (ssh_acc_test.go)",
-	"resources/release_maintenance_mode/resource_ssh.tf": "turns maintenance on on SSH hosts named in the example; " +
-		"the same blocks are applied over real sshd hosts by TestAccSSHMaintenanceMode_* (ssh_acc_test.go)",
 }
 
 // checkEveryExampleIsClassified fails when a folder of examples/ with .tf files is
@@ -197,7 +188,8 @@ type exampleWorkspace struct {
 	h       *exampleHarness
 	dir     string
 	env     []string
-	stubLog string // what the stubs on PATH were called with
+	stubLog string      // what the stubs on PATH were called with
+	ssh     *exampleSSH // the fleets' deploy key and known_hosts, once an example uses SSH
 }
 
 // workspace copies examples/<name> (or the README's short example) into an empty
@@ -218,13 +210,6 @@ func (h *exampleHarness) workspace(t *testing.T, name string) *exampleWorkspace 
 		}
 	} else {
 		copyTree(t, filepath.Join(h.repo, "examples", filepath.FromSlash(name)), dir)
-		for file := range exampleFilesNotApplied {
-			if filepath.Dir(file) == name {
-				if err := os.Remove(filepath.Join(dir, filepath.Base(file))); err != nil {
-					t.Fatalf("examples/%s is listed in exampleFilesNotApplied: %v", file, err)
-				}
-			}
-		}
 	}
 	w := &exampleWorkspace{t: t, h: h, dir: dir, stubLog: filepath.Join(tree, "stubs.log")}
 	if !w.contains("required_providers") {
@@ -683,10 +668,13 @@ func applyBlueGreenRouter(t *testing.T, w *exampleWorkspace) {
 		w.write("srv/docs/"+c+"/public/index.html", c+"\n")
 	}
 	w.rewrite(`"/srv/docs"`, fmt.Sprintf("%q", docs))
+	lbs := w.sshFleet("/etc/nginx/release", 2, `["lb1.example.org", "lb2.example.org"]`)
 	w.get()
 	w.apply()
 	w.expectFile(filepath.Join(confDir, "histologe-upstream.conf"), "histologe")
 	w.expectFile(filepath.Join(docs, "live", "public", "index.html"), "blue")
+	w.expectOnHosts(lbs, "/etc/nginx/release/histologe-upstream.conf", "server 10.0.1.11:8080;")
+	w.expectStubCall("sudo /usr/sbin/nginx -s reload")
 	w.converged()
 	w.destroy()
 }
@@ -703,9 +691,20 @@ func applyDeploymentResource(t *testing.T, w *exampleWorkspace) {
 	fake := w.fakeScalingo()
 	fake.CreateApp("histologe")
 	fake.AddAddon("histologe", "postgresql")
+	web := w.sshFleet("/var/www/histologe", 2, `["web1.example.org", "web2.example.org:2222"]`)
+	w.rewrite("http://{host}:8080/health", fmt.Sprintf("http://{host}:%d/health", w.serveFleetCurrent(web, "/var/www/histologe")))
 	w.get()
 	w.apply()
 	w.expectFile(filepath.Join(site, "current", "index.html"), "app 1.7.4-staging")
+	w.expectOnHosts(web, "/var/www/histologe/current/index.html", "app 1.7.4")
+	w.expectStubCall("php bin/console doctrine:migrations:migrate --no-interaction (on " + web.Addr(0) + ")")
+	for _, h := range web.Addrs() {
+		w.expectStubCall("php bin/console cache:warmup (on " + h + ")")
+	}
+	w.expectStubCall("sudo systemctl reload php8.2-fpm")
+	if out := w.mustTF("output", "-json", "hosts_live"); !strings.Contains(out, web.Addr(0)) || !strings.Contains(out, web.Addr(1)) {
+		t.Fatalf("hosts_live = %s, want both hosts", out)
+	}
 	if got := fake.LiveVersion("histologe"); got != "1.7.4" {
 		t.Fatalf("the Scalingo app runs %q, want 1.7.4", got)
 	}
@@ -755,10 +754,20 @@ func applyMaintenanceMode(t *testing.T, w *exampleWorkspace) {
 	w.rewrite(`"/srv/histologe/shared"`, fmt.Sprintf("%q", shared))
 	fake := w.fakeScalingo()
 	fake.CreateApp("histologe")
+	lbs := w.sshFleet("/etc/nginx/release", 2, `["lb1.example.org", "lb2.example.org"]`)
+	web := w.sshFleet("/var/www/histologe", 2, `["web1.example.org", "web2.example.org:2222"]`)
+	for i := range web.Hosts {
+		if err := os.MkdirAll(web.Local(i, "/var/www/histologe/shared"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	w.get()
 	w.apply()
 	srv.WaitFor(t, "/", nil, http.StatusServiceUnavailable, "Maintenance in progress")
 	w.expectFile(filepath.Join(shared, "maintenance.html"), "Maintenance tonight from 22:00")
+	w.expectOnHosts(lbs, "/etc/nginx/release/histologe-maintenance.conf", "203.0.113.10")
+	w.expectOnHosts(web, "/var/www/histologe/shared/maintenance.html", "Maintenance tonight from 22:00")
+	w.expectStubCall("sudo /usr/sbin/nginx -t -q")
 	w.converged()
 	w.apply("maintenance=true")
 	if got := fake.Variables("histologe")["MAINTENANCE_ENABLE"]; got != "1" {
@@ -829,4 +838,111 @@ resource "release_deployment" "production" {
 
 func applyVersionBlock(t *testing.T, w *exampleWorkspace) {
 	w.cycle()
+}
+
+// gitOrigin makes the workspace a clone with the commits of messages on main, its
+// identity in its own configuration (the provider's git tags as it), and a bare
+// origin, returned with the commits; main is pushed to origin at its first commit.
+func (w *exampleWorkspace) gitOrigin(messages ...string) (origin string, commits []string) {
+	w.t.Helper()
+	w.git("init", "-q", "-b", "main")
+	w.git("config", "user.name", "ci")
+	w.git("config", "user.email", "ci@example.org")
+	for _, m := range messages {
+		w.git("commit", "-q", "--allow-empty", "-m", m)
+		commits = append(commits, w.git("rev-parse", "HEAD"))
+	}
+	origin = filepath.Join(w.t.TempDir(), "origin.git")
+	w.git("init", "-q", "--bare", origin)
+	w.git("remote", "add", "origin", origin)
+	w.git("push", "-q", "origin", commits[0]+":refs/heads/main")
+	return origin, commits
+}
+
+// onOrigin is what ref names in the bare repository origin ("" when missing).
+func (w *exampleWorkspace) onOrigin(origin, ref string) string {
+	out, err := exec.Command("git", "--git-dir", origin, "rev-parse", "--verify", "--quiet", ref+"^{commit}").Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// refreshOnlyShows fails unless terraform plan -refresh-only reports want among the
+// changes made outside Terraform (exit 2 of -detailed-exitcode).
+func (w *exampleWorkspace) refreshOnlyShows(want ...string) {
+	w.t.Helper()
+	out, code := w.tf("plan", "-refresh-only", "-detailed-exitcode")
+	if code != 2 {
+		w.t.Fatalf("terraform plan -refresh-only exit %d, want 2 (drift found):\n%s", code, out)
+	}
+	for _, s := range want {
+		if !strings.Contains(out, s) {
+			w.t.Fatalf("terraform plan -refresh-only does not show %q:\n%s", s, out)
+		}
+	}
+}
+
+// applyGitTag: the released commit tagged, annotated, on origin; a tag moved by hand
+// shows in a refresh-only plan and is refused, both commits named, by a plan (and so
+// by terraform refresh and destroy, which plan too) until it is put back; destroy
+// leaves the tag.
+func applyGitTag(t *testing.T, w *exampleWorkspace) {
+	origin, c := w.gitOrigin("feat: invoices", "fix: rounding of invoice totals")
+	w.rewrite(`commit = "3f2a9c1"`, fmt.Sprintf("commit = %q", c[1]))
+	w.get()
+	w.apply()
+	if got := w.onOrigin(origin, "refs/tags/1.7.4"); got != c[1] {
+		t.Fatalf("1.7.4 on origin names %q, want %s", got, c[1])
+	}
+	if msg := w.git("for-each-ref", "--format=%(objecttype) %(contents:subject)", "refs/tags/1.7.4"); msg != "tag histologe 1.7.4" {
+		t.Fatalf("1.7.4 in the clone is %q, want an annotated tag with the notes", msg)
+	}
+	if got, want := w.output("tagged"), "tag "+c[1][:7]+" as 1.7.4 on origin"; got != want {
+		t.Fatalf("tagged = %q, want %q", got, want)
+	}
+	w.converged()
+
+	// Moved by hand on origin: refresh-only shows it; a plan refuses to move it back.
+	w.git("tag", "-f", "1.7.4", c[0])
+	w.git("push", "-q", "-f", "origin", "refs/tags/1.7.4")
+	w.refreshOnlyShows("release_git_tag.release has changed", c[1]+`" -> "`+c[0])
+	out, code := w.tf("plan")
+	if code != 1 || !strings.Contains(out, "already points at") || !strings.Contains(out, c[0]) || !strings.Contains(out, c[1]) {
+		t.Fatalf("the plan over a tag moved by hand (exit %d) does not refuse naming both commits:\n%s", code, out)
+	}
+	// Put back where the release was tagged, the plan is empty again; destroy leaves it.
+	w.git("tag", "-f", "1.7.4", c[1])
+	w.git("push", "-q", "-f", "origin", "refs/tags/1.7.4")
+	w.converged()
+	w.destroy()
+	if got := w.onOrigin(origin, "refs/tags/1.7.4"); got != c[1] {
+		t.Fatalf("destroy changed 1.7.4 on origin to %q; on_destroy = keep leaves it at %s", got, c[1])
+	}
+}
+
+// applyGitBranch: main on origin moved forward to the released commit; a main that
+// moved on shows in a refresh-only plan, and the plan is empty (it contains the
+// commit); destroy leaves the branch.
+func applyGitBranch(t *testing.T, w *exampleWorkspace) {
+	origin, c := w.gitOrigin("feat: invoices", "fix: rounding of invoice totals", "feat: export")
+	w.rewrite(`commit = "3f2a9c1"`, fmt.Sprintf("commit = %q", c[1]))
+	w.get()
+	w.apply()
+	if got := w.onOrigin(origin, "refs/heads/main"); got != c[1] {
+		t.Fatalf("main on origin is at %q, want %s", got, c[1])
+	}
+	if got, want := w.output("moved"), "move main on origin to "+c[1][:7]+" (fast-forward only; refused if it is not)"; got != want {
+		t.Fatalf("moved = %q, want %q", got, want)
+	}
+	w.converged()
+
+	// The next merge is pushed: main moved on, still containing the released commit.
+	w.git("push", "-q", "origin", c[2]+":refs/heads/main")
+	w.refreshOnlyShows("release_git_branch.main has changed", c[1]+`" -> "`+c[2])
+	w.converged()
+	w.destroy()
+	if got := w.onOrigin(origin, "refs/heads/main"); got != c[2] {
+		t.Fatalf("destroy moved main on origin to %q; it leaves it at %s", got, c[2])
+	}
 }

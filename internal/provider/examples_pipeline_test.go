@@ -142,7 +142,7 @@ func newPipelineWorld(t *testing.T) *pipelineWorld {
 	w.repo = t.TempDir()
 	git := func(args ...string) string {
 		t.Helper()
-		cmd := exec.Command("git", append([]string{"-c", "user.name=ci", "-c", "user.email=ci@example.org"}, args...)...)
+		cmd := exec.Command("git", args...)
 		cmd.Dir = w.repo
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -151,6 +151,10 @@ func newPipelineWorld(t *testing.T) *pipelineWorld {
 		return strings.TrimSpace(string(out))
 	}
 	git("init", "-q", "-b", "main")
+	// The identity is the repository's own: production's validation tags the release
+	// (an annotated tag) in this clone, from the provider Terraform runs.
+	git("config", "user.name", "ci")
+	git("config", "user.email", "ci@example.org")
 	// 1.0.0 → 1.1.0 → 1.2.0 (broken) on main; 1.3.0 on a branch made from 1.0.0, so it
 	// does not descend from 1.1.0.
 	for _, v := range []string{"1.0.0", "1.1.0", "1.2.0"} {

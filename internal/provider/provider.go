@@ -337,6 +337,8 @@ func (p *releaseProvider) Resources(_ context.Context) []func() resource.Resourc
 		NewMaintenanceModeResource,
 		NewPromotionResource,
 		NewVersionBlockResource,
+		NewGitTagResource,
+		NewGitBranchResource,
 	}
 }
 

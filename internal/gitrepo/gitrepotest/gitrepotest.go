@@ -141,3 +141,36 @@ func (r *Repo) ShallowClone(depth int) string {
 	r.gitIn(filepath.Dir(r.Dir), "clone", "-q", "--depth", fmt.Sprint(depth), "file://"+r.Dir, dir)
 	return dir
 }
+
+// Isolate sets the test process's environment so that git run by the code under
+// test (not through a Repo) reads no user or system configuration and has an
+// identity to make annotated tags with.
+func Isolate(t testing.TB) {
+	t.Helper()
+	home := t.TempDir()
+	for k, v := range map[string]string{
+		"HOME": home, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
+		"GIT_AUTHOR_NAME": "Ada Lovelace", "GIT_AUTHOR_EMAIL": "ada@example.org",
+		"GIT_COMMITTER_NAME": "Release Bot", "GIT_COMMITTER_EMAIL": "bot@example.org",
+	} {
+		t.Setenv(k, v)
+	}
+}
+
+// Bare makes an empty bare repository at dir (created; its parent must exist), to
+// serve as a remote, and returns dir.
+func (r *Repo) Bare(dir string) string {
+	r.t.Helper()
+	r.gitIn(filepath.Dir(r.Dir), "init", "-q", "--bare", "-b", "main", dir)
+	return dir
+}
+
+// Clone clones url into a new directory and returns it as a Repo with the same
+// identities and clock: another developer's clone, e.g. to push behind a test's back.
+func (r *Repo) Clone(url string) *Repo {
+	r.t.Helper()
+	base := r.t.TempDir()
+	c := &Repo{Dir: filepath.Join(base, "clone"), t: r.t, home: r.home, clock: r.clock, n: r.n + 100}
+	r.gitIn(base, "clone", "-q", url, c.Dir)
+	return c
+}

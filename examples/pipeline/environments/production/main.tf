@@ -165,3 +165,49 @@ output "previous_version" {
 output "served_from" {
   value = "${local.sites}/production/current"
 }
+
+variable "git_remote" {
+  description = "Remote the release tag and the release branch are pushed to (e.g. origin); null keeps them in the local clone."
+  type        = string
+  default     = null
+}
+
+variable "release_branch" {
+  description = "Branch that follows what production runs: moved forward (never forced) to the released commit once production is validated."
+  type        = string
+  default     = "main"
+}
+
+# The commit the release was built from: published with the staging artifact, promoted with the bytes.
+data "release_artifact" "released" {
+  name    = "demo-app"
+  version = var.app_version
+}
+
+# Once production is validated (-var validated=true): tag the released commit and move
+# the release branch forward to it. Destroying these (the next release's first apply)
+# leaves the tag and the branch in git.
+resource "release_git_tag" "release" {
+  count      = var.validated ? 1 : 0
+  repository = coalesce(var.repository, local.pipeline_dir)
+  name       = var.app_version
+  commit     = data.release_artifact.released.metadata["git_commit"]
+  message    = "demo-app ${var.app_version}, validated in production"
+  remote     = var.git_remote
+}
+
+resource "release_git_branch" "release" {
+  count      = var.validated ? 1 : 0
+  repository = coalesce(var.repository, local.pipeline_dir)
+  name       = var.release_branch
+  commit     = data.release_artifact.released.metadata["git_commit"]
+  remote     = var.git_remote
+}
+
+output "git_release" {
+  description = "What the validation did in git: the tag, then the branch and where it moved from."
+  value = concat(
+    release_git_tag.release[*].planned_action,
+    [for b in release_git_branch.release : "${b.planned_action}: ${b.previous_sha == null ? "created" : "moved from ${substr(b.previous_sha, 0, 7)}"}, now at ${substr(b.commit_sha, 0, 7)}"],
+  )
+}
