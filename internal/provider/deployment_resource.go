@@ -120,7 +120,9 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 			"switches atomically, runs `after_switch` hooks and the smoke test, and switches back to the previous release when the smoke test fails.\n\n" +
 			"The plan shows the version that goes live, the version it replaces (`previous_version`), the sha256 and every step (`planned_steps`). " +
 			"The state always tells what is really live: a failed apply keeps the previous version, and a manual change of `current` shows as a change in the next plan. " +
-			"Applying an earlier version is the rollback: its release folder goes live again at once when it is still there.",
+			"Applying an earlier version is the rollback: its release folder goes live again at once when it is still there. " +
+			"A version lower than the live one that was never live in the environment is refused (`allow_downgrade`), and with a `changelog` block " +
+			"the plan lists what the release changes (`changes`).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "`<environment>:<target>`, e.g. `staging:/srv/histologe`; the import id.",
