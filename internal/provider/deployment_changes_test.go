@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -203,4 +205,47 @@ resource "release_deployment" "test" {
 			},
 		},
 	})
+}
+
+// TestPlanChangesSaysWhatItCannotList: a release from a branch that left the
+// live commit is warned about; a shallow clone or an artifact without
+// git_commit leaves changes unknown or null with a warning that says why.
+func TestPlanChangesSaysWhatItCannotList(t *testing.T) {
+	ctx := context.Background()
+	w := newChangesWorld(t)
+	w.publish(t, "1.4.0", "")
+	r := &deploymentResource{resourceBase{data: &providerData{Store: w.Store(t)}}}
+	model := func(version, live, repo string) *deploymentResourceModel {
+		return &deploymentResourceModel{
+			Environment: types.StringValue("production"), Artifact: types.StringValue("app@" + version),
+			PreviousVersion: types.StringValue(live), Changelog: &deploymentChangelogModel{Repository: types.StringValue(repo)},
+		}
+	}
+	for _, tc := range []struct {
+		name, version, live, repo string
+		wantKnown, wantNull       bool
+		warning                   string
+	}{
+		{name: "stale branch", version: "1.2.0", live: "1.1.0", repo: w.repo.Dir, wantKnown: true,
+			warning: "Commit " + w.stale[:7] + " of 1.2.0 does not descend from commit " + w.c2[:7] + " of 1.1.0, which is live: the deployment leaves out 2 change(s) that are live now"},
+		{name: "rollback: no warning", version: "1.0.0", live: "1.1.0", repo: w.repo.Dir, wantKnown: true},
+		{name: "shallow clone", version: "1.1.0", live: "1.0.0", repo: w.repo.ShallowClone(1), warning: "fetch --unshallow"},
+		{name: "no git_commit", version: "1.4.0", live: "1.1.0", repo: w.repo.Dir, wantKnown: true, wantNull: true, warning: "app@1.4.0 records no git_commit"},
+		{name: "not published yet", version: "2.0.0", live: "1.1.0", repo: w.repo.Dir},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var diags diag.Diagnostics
+			got := r.planChanges(ctx, model(tc.version, tc.live, tc.repo), &diags)
+			if diags.HasError() || got.IsUnknown() == tc.wantKnown || got.IsNull() != tc.wantNull {
+				t.Fatalf("changes = %v (unknown %v), diags %v; want known %v, null %v", got, got.IsUnknown(), diags, tc.wantKnown, tc.wantNull)
+			}
+			warned := ""
+			for _, d := range diags.Warnings() {
+				warned += d.Detail()
+			}
+			if (tc.warning == "") != (warned == "") || !strings.Contains(warned, tc.warning) {
+				t.Fatalf("warnings %q, want one saying %q", warned, tc.warning)
+			}
+		})
+	}
 }
