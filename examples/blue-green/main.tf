@@ -4,6 +4,14 @@
 #   terraform apply -var app_version=1.0.0 -var tarball=dist/app-1.0.0.tar.gz   # blue
 #   terraform apply -var app_version=1.1.0 -var tarball=dist/app-1.1.0.tar.gz   # green, then switch
 #   terraform apply -var app_version=1.1.0 -var tarball=dist/app-1.1.0.tar.gz -var rollback=true
+#
+# A canary rollout behind nginx (terraform.tfvars sets nginx: the include file, the upstream
+# name your server blocks proxy_pass to, and the commands): 1.2.0 goes to the idle colour, takes
+# 10% then 50% then 100% of the requests, each step checked on nginx's JSON access log; a failed
+# check sends everything back to the live colour. The apply without canary_rollout makes 1.2.0 active.
+#
+#   terraform apply -var app_version=1.2.0 -var tarball=dist/app-1.2.0.tar.gz -var canary_rollout=true
+#   terraform apply -var app_version=1.2.0 -var tarball=dist/app-1.2.0.tar.gz
 terraform {
   required_version = ">= 1.11"
   required_providers {
@@ -43,6 +51,33 @@ variable "upstreams" {
   }
 }
 
+variable "nginx" {
+  description = "Route with nginx instead of the live symlink (needed by canary_rollout): { config_file, upstream_name, reload_command, test_command }."
+  type = object({
+    config_file    = string
+    upstream_name  = string
+    reload_command = optional(string)
+    test_command   = optional(string)
+  })
+  default = null
+}
+
+variable "canary_rollout" {
+  description = "Roll app_version out as a canary behind nginx instead of switching all traffic at once."
+  type        = bool
+  default     = false
+}
+
+variable "access_log" {
+  description = <<-EOT
+    nginx's JSON access log of the site, e.g. written with
+      log_format release_json escape=json '{"status":"$status","request_time":"$request_time","upstream_addr":"$upstream_addr"}';
+      access_log /var/log/nginx/app.access.json release_json;
+  EOT
+  type        = string
+  default     = "/var/log/nginx/app.access.json"
+}
+
 module "build" {
   source = "../../modules/artifact"
 
@@ -62,6 +97,19 @@ module "web" {
   path        = abspath("${path.root}/.release/blue-green")
   upstreams   = var.upstreams
   sha256      = module.build.sha256 # the bytes just published; also orders publish → deploy
+  nginx       = var.nginx
+
+  canary = var.canary_rollout ? {
+    sticky = "cookie"
+    steps  = [{ weight = 10, pause = "5m" }, { weight = 50, pause = "5m" }, { weight = 100 }]
+    analysis = {
+      access_log      = var.access_log
+      window          = "2m"
+      min_requests    = 50
+      max_error_rate  = 0.01
+      max_p99_latency = "500ms"
+    }
+  } : null
 }
 
 output "active" {
@@ -75,4 +123,9 @@ output "versions" {
 output "serve" {
   description = "Serve the live colour with: go run ./tools/demoserver -dir <this>"
   value       = module.web.live_path
+}
+
+output "canary" {
+  description = "The canary in effect: { colour, weight, summary }, or null."
+  value       = module.web.canary
 }

@@ -1,5 +1,6 @@
 # The PaaS pipeline on Scalingo: staging follows develop, production gets the same bytes
-# once staging is validated, with a database backup and the MAINTENANCE_* variables.
+# once staging is validated, with a database backup, the MAINTENANCE_* variables, the
+# release's own variables and one-off commands run after the deployment.
 #
 #   export SCALINGO_API_TOKEN=tk-us-...          # never in the configuration
 #   terraform apply -var app_version=1.8.0 -var git_commit=$(git rev-parse HEAD)
@@ -85,6 +86,25 @@ variable "database_addon" {
   default     = "postgresql"
 }
 
+variable "production_variables" {
+  description = "Environment variables production gets with the release (put back if it fails or is rolled back); others are left alone."
+  type        = map(string)
+  default     = {}
+}
+
+variable "production_secrets" {
+  description = "Secret environment variables production gets with the release (names shown in the plan, never values)."
+  type        = map(string)
+  default     = {}
+  sensitive   = true
+}
+
+variable "one_off" {
+  description = "Commands run in attached one-off containers after each production deployment, in order (scalingo run ...)."
+  type        = list(string)
+  default     = ["php bin/console app:migrate-signalements"]
+}
+
 variable "smoke_url" {
   description = "Health URL of each app, with %s for the app name; \"\": no smoke test."
   type        = string
@@ -124,9 +144,14 @@ module "production" {
   name        = "histologe"
   environment = "production"
   app_version = var.production_version
-  target      = { scalingo = { app = var.production_app } }
-  smoke_test  = var.smoke_url == "" ? null : { url = format(var.smoke_url, var.production_app), attempts = 10, interval = "5s" }
-  backup      = { scalingo_addon = var.database_addon }
+  target = { scalingo = {
+    app       = var.production_app
+    variables = var.production_variables
+    one_off   = var.one_off
+  } }
+  sensitive_variables = var.production_secrets
+  smoke_test          = var.smoke_url == "" ? null : { url = format(var.smoke_url, var.production_app), attempts = 10, interval = "5s" }
+  backup              = { scalingo_addon = var.database_addon }
   maintenance = {
     enabled  = var.maintenance
     message  = "Mise à jour en cours, retour dans quelques minutes."

@@ -86,6 +86,9 @@ type Request struct {
 	// Facts.BackupFunc announces it.
 	Backup func(ctx context.Context) (id string, err error)
 
+	// OneOff runs one of Facts.OneOffs; set exactly when they are.
+	OneOff func(ctx context.Context, command string) error
+
 	// Now returns the current time (nil: time.Now).
 	Now func() time.Time
 }
@@ -131,7 +134,7 @@ type Result struct {
 // Error is a failed deployment: which step failed, what is live now, and what the
 // caller should do. Error() gives the whole story in plain sentences.
 type Error struct {
-	Step   string // "fence", "blocked", "fetch", "verify", "backup", "before_switch", "before_switch_once", "switch", "after_switch", "smoke_test", "rollback"
+	Step   string // "fence", "blocked", "fetch", "verify", "backup", "before_switch", "before_switch_once", "switch", "after_switch", "smoke_test", "one_off", "rollback"
 	Err    error
 	Detail string
 }
@@ -209,6 +212,8 @@ func (req *Request) validate() error {
 		return errors.New("deploy: Backup is set but BackupFunc does not announce it")
 	case req.Backup == nil && req.BackupFunc != "":
 		return errors.New("deploy: BackupFunc announces a backup but Backup is not set")
+	case (req.OneOff == nil) != (len(req.OneOffs) == 0):
+		return errors.New("deploy: OneOff must be set exactly when Facts.OneOffs are")
 	case req.LockToken != 0 && req.Lock == NoLock:
 		return errors.New("deploy: LockToken is set but Lock is NoLock")
 	}
@@ -425,6 +430,18 @@ func (r *run) afterSwitch(ctx context.Context) error {
 func (r *run) smokeTest(ctx context.Context) error {
 	if err := r.smoke(ctx); err != nil {
 		return &liveFailure{step: "smoke_test", cause: fmt.Errorf("%w: %w", ErrSmokeTest, err), what: "The smoke test " + err.Error() + "."}
+	}
+	return nil
+}
+
+// oneOffs runs the one-off commands in order; the first that fails stops them
+// and fails the deployment after the switch.
+func (r *run) oneOffs(ctx context.Context) error {
+	for i, cmd := range r.req.OneOffs {
+		r.log("one-off command", map[string]any{"command": cmd, "index": i + 1})
+		if err := r.req.OneOff(ctx, cmd); err != nil {
+			return &liveFailure{step: StepOneOff, cause: err, what: fmt.Sprintf("One-off command %d of %d failed: %v.", i+1, len(r.req.OneOffs), err)}
+		}
 	}
 	return nil
 }

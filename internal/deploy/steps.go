@@ -26,9 +26,11 @@ const (
 	StepSwitch           = "switch"
 	StepAfterSwitch      = "after_switch"
 	StepSmokeTest        = "smoke_test"
-	StepRecord           = "record"
-	StepRollback         = "rollback"
-	StepPrune            = "prune"
+	// StepOneOff runs the one-off commands of a PaaS target (Facts.OneOffs).
+	StepOneOff   = "one_off"
+	StepRecord   = "record"
+	StepRollback = "rollback"
+	StepPrune    = "prune"
 )
 
 // Lock says how a deployment is fenced, in the words of the configuration: the
@@ -53,6 +55,9 @@ type Build struct {
 	// FromStoreURL gives the PaaS the artifact store's URL instead of uploading
 	// the bytes (which are still read and verified first).
 	FromStoreURL bool
+	// Variables names the environment variables set with the deployment, as
+	// the plan shows them ("FEATURE_X", "API_KEY (sensitive)"); never values.
+	Variables []string
 }
 
 // Live is what the plan expects to be live when the apply starts. The zero Live
@@ -129,7 +134,13 @@ type Facts struct {
 	// postgresql"); default "the backup".
 	BackupName string
 	// SmokeTest, when set, is run after the switch and again after a rollback.
-	SmokeTest         *check.HTTPCheck
+	SmokeTest *check.HTTPCheck
+	// OneOffs are commands run after the smoke test, in order, by
+	// Request.OneOff (one-off containers of a PaaS); a failure is a failure
+	// after the switch. OneOffWhere says where they run ("in one-off
+	// containers of Scalingo app x, attached, each within 10m0s").
+	OneOffs           []string
+	OneOffWhere       string
 	RollbackOnFailure bool
 	// KeepReleases is how many releases Prune keeps (0: DefaultKeepReleases;
 	// negative: do not prune, for targets that keep no releases).
@@ -190,6 +201,9 @@ func Steps(f Facts) []Step {
 	if c := f.SmokeTest; c != nil {
 		add(StepSmokeTest, (*run).smokeTest, "smoke test %s%s", smokeSummary(*c), f.smokeHosts())
 	}
+	if n := len(f.OneOffs); n > 0 {
+		add(StepOneOff, (*run).oneOffs, "run %d one-off command(s) %s, in order: %s; a non-zero exit fails the deployment", n, f.OneOffWhere, "`"+strings.Join(f.OneOffs, "`, `")+"`")
+	}
 	add(StepRecord, (*run).record, "record %s as verified and deployed in the history of %s", id, f.Environment)
 	add(StepRollback, (*run).afterSwitchFailure, "%s", f.failureSentence())
 	steps[len(steps)-1].OnFailure = true
@@ -245,6 +259,9 @@ func (f Facts) switchSentence() string {
 	src := "upload the verified bytes as a source archive"
 	if f.Build.FromStoreURL {
 		src = "pass the artifact store's URL of " + f.Name + "@" + f.Version
+	}
+	if v := f.Build.Variables; len(v) > 0 {
+		src = "set the variables " + andList(v) + " in one request (put back if the deployment fails or is rolled back), " + src
 	}
 	return fmt.Sprintf("%s, deploy git_ref %s to %s (live now: %s) and wait for success; a failed build keeps the previous containers running", src, f.Version, f.TargetName, from)
 }

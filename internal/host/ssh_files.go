@@ -97,6 +97,16 @@ func (s *sshFile) WriteTo(w io.Writer) (int64, error) {
 	return n, err
 }
 
+// Seek lets a reader skip to the end of a large file (an access log) without
+// transferring what it skips.
+func (s *sshFile) Seek(offset int64, whence int) (int64, error) {
+	n, err := s.f.Seek(offset, whence)
+	if err != nil {
+		err = s.h.pathErr("seek", s.path, err)
+	}
+	return n, err
+}
+
 func (s *sshFile) Close() error { return s.f.Close() }
 
 // WriteFile implements Host with WriteFileFrom.

@@ -176,6 +176,13 @@ func (h *SSH) newSession(ctx context.Context) (*ssh.Session, error) {
 	ch := make(chan opened, 1)
 	go func() {
 		s, err := h.client.NewSession()
+		// A session the server has not reaped yet still counts towards its
+		// MaxSessions: a refusal right after other commands ended is retried
+		// for a while before it is reported.
+		for wait := 20 * time.Millisecond; sessionRefused(err) && wait < 3*time.Second && ctx.Err() == nil; wait *= 2 {
+			time.Sleep(wait)
+			s, err = h.client.NewSession()
+		}
 		ch <- opened{s, err}
 	}()
 	select {
@@ -189,6 +196,13 @@ func (h *SSH) newSession(ctx context.Context) (*ssh.Session, error) {
 		}()
 		return nil, ctx.Err()
 	}
+}
+
+// sessionRefused tells whether the server refused to open a session channel
+// (too many sessions on the connection).
+func sessionRefused(err error) bool {
+	var oce *ssh.OpenChannelError
+	return errors.As(err, &oce) && oce.Reason == ssh.ConnectionFailed
 }
 
 // stopCommand kills a running command's process group: closing its input

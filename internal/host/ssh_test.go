@@ -366,11 +366,14 @@ func TestSSHStoppedCommandsTakeTheirChildrenAlong(t *testing.T) {
 		ran := make(chan bool, 1)
 		go func() { ran <- waitRunning(mark) }()
 		started := time.Now()
-		_, err := h.Run(context.Background(), host.Command{Script: script, Env: []string{mark}, Timeout: 500 * time.Millisecond})
+		// Long enough for the sleeps to start on a loaded machine (the login
+		// shell reads its rc files first), short for a test.
+		const timeout = 3 * time.Second
+		_, err := h.Run(context.Background(), host.Command{Script: script, Env: []string{mark}, Timeout: timeout})
 		if !errors.Is(err, host.ErrTimedOut) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), f.Addr(0)) {
 			t.Fatalf("err = %v, want a timeout naming the host", err)
 		}
-		if took := time.Since(started); took > 4*time.Second {
+		if took := time.Since(started); took > timeout+4*time.Second {
 			t.Errorf("the timeout took %s", took)
 		}
 		if !<-ran {

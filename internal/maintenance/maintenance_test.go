@@ -283,6 +283,7 @@ func TestNginxMaintenance(t *testing.T) {
 func TestScalingoMaintenance(t *testing.T) {
 	fake := scalingotest.NewServer(t, scalingotest.Options{})
 	fake.CreateApp("histologe")
+	fake.DeployByHand("histologe", "1.0.0", nil) // Scalingo restarts running apps only
 	c, err := scalingo.New(context.Background(), fake.ClientConfig())
 	if err != nil {
 		t.Fatal(err)

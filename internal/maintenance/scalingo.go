@@ -2,6 +2,7 @@ package maintenance
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -63,7 +64,12 @@ func flag(b bool) string {
 	return "0"
 }
 
-// Apply implements Switch.
+// Apply implements Switch. The variables and the restart are all-or-nothing:
+// while the app is already restarting the restart is asked again until the
+// context ends; when Scalingo refuses it (the app is stopped, or still
+// restarting at the end), the variables are put back as they were and the
+// error says so. An app never deployed has nothing to restart: its first
+// deployment starts with the variables.
 func (s *Scalingo) Apply(ctx context.Context, st State) error {
 	names := s.Names.withDefaults()
 	vars := scalingo.Variables{
@@ -75,6 +81,13 @@ func (s *Scalingo) Apply(ctx context.Context, st State) error {
 		// template never shows an empty string.
 		vars = append(vars, &scalingo.Variable{Name: names.BannerMessage, Value: st.Message})
 	}
+	var before scalingo.Variables
+	if s.Restart {
+		var err error
+		if before, err = s.Client.VariablesList(ctx, s.App); err != nil {
+			return fmt.Errorf("read the variables of %s: %w", s.App, err)
+		}
+	}
 	if _, err := s.Client.VariableMultipleSet(ctx, s.App, vars); err != nil {
 		return fmt.Errorf("set %s, %s on %s: %w", names.Enable, names.BannerEnable, s.App, err)
 	}
@@ -82,16 +95,63 @@ func (s *Scalingo) Apply(ctx context.Context, st State) error {
 	if !s.Restart {
 		return nil
 	}
-	opID, err := s.Client.AppsRestart(ctx, s.App, nil)
-	if err != nil {
-		return fmt.Errorf("the variables are set but restarting %s failed: %w", s.App, err)
+	op, err := s.Client.AppsRestartAndWait(ctx, s.App, nil, s.PollInterval)
+	var refused *scalingo.RestartRefusedError
+	if errors.As(err, &refused) && s.neverDeployed(ctx) {
+		// No container runs yet: the first deployment starts with the variables.
+		logging.Info(ctx, "the app was never deployed: its first deployment starts with the variables", "app", s.App)
+		return nil
 	}
-	logging.Info(ctx, "restarting the app", "app", s.App, "operation", opID)
-	if _, err := s.Client.WaitOperation(ctx, s.App, opID, s.PollInterval); err != nil {
+	if errors.As(err, &refused) {
+		if perr := s.putBack(context.WithoutCancel(ctx), vars, before); perr != nil {
+			return fmt.Errorf("%w; putting the variables back failed as well (%v): the variables of %s now say maintenance %s but the containers still run with the old ones, fix them by hand", err, perr, s.App, onOff(st.Enabled))
+		}
+		return fmt.Errorf("%w. The variables were put back as they were: nothing changed on %s", err, s.App)
+	}
+	if err != nil {
 		return fmt.Errorf("the variables are set but the restart of %s did not finish: %w", s.App, err)
 	}
-	logging.Info(ctx, "app restarted", "app", s.App, "operation", opID)
+	logging.Info(ctx, "app restarted", "app", s.App, "operation", op.ID)
 	return nil
+}
+
+// neverDeployed tells whether the app has never run (status new): there is
+// nothing to restart.
+func (s *Scalingo) neverDeployed(ctx context.Context) bool {
+	a, err := s.Client.AppsShow(ctx, s.App)
+	return err == nil && a.Status == "new"
+}
+
+// putBack restores the variables set (vars) to what they were (before).
+func (s *Scalingo) putBack(ctx context.Context, vars, before scalingo.Variables) error {
+	var restore scalingo.Variables
+	for _, v := range vars {
+		if old := before.Get(v.Name); old != nil {
+			restore = append(restore, &scalingo.Variable{Name: v.Name, Value: old.Value})
+			continue
+		}
+		now, err := s.Client.VariablesList(ctx, s.App)
+		if err != nil {
+			return err
+		}
+		if cur := now.Get(v.Name); cur != nil {
+			if err := s.Client.VariableUnset(ctx, s.App, cur.ID); err != nil && !scalingo.IsNotFound(err) {
+				return err
+			}
+		}
+	}
+	if len(restore) == 0 {
+		return nil
+	}
+	_, err := s.Client.VariableMultipleSet(ctx, s.App, restore)
+	return err
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }
 
 // Read implements Switch from the app's variables. Reason, Until and AllowedIPs

@@ -71,6 +71,7 @@ type blueGreenRouterResourceModel struct {
 	PreviousActive  types.String               `tfsdk:"previous_active"`
 	SwitchedAt      types.String               `tfsdk:"switched_at"`
 	PreviewUpstream types.String               `tfsdk:"preview_upstream"`
+	Canary          *blueGreenCanaryModel      `tfsdk:"canary"`
 	Timeouts        timeouts.Value             `tfsdk:"timeouts"`
 }
 
@@ -177,8 +178,9 @@ func blueGreenRouterSchema() schema.Schema {
 			},
 		},
 		Blocks: map[string]schema.Block{
-			"blue":  colourBlock("blue"),
-			"green": colourBlock("green"),
+			"blue":   colourBlock("blue"),
+			"canary": canaryBlock(),
+			"green":  colourBlock("green"),
 			"nginx": schema.SingleNestedBlock{
 				MarkdownDescription: "Route with nginx. Exactly one of `nginx` or `directory`.",
 				Attributes: map[string]schema.Attribute{
@@ -252,6 +254,7 @@ func (r *blueGreenRouterResource) ConfigValidators(context.Context) []resource.C
 		validate.RequiredInBlock("nginx", "upstream_name", "It is the upstream your server blocks proxy_pass to"),
 		validate.RequiredInBlock("directory", "path", "It is the directory holding blue/, green/ and the live symlink"),
 		validate.ExactlyOneInBlock("health_check", "url", "path"),
+		validate.RequiredInBlock("canary", "colour", "It is the colour that takes the canary's share, the one that is not active"),
 	}
 }
 
@@ -263,6 +266,7 @@ func (r *blueGreenRouterResource) ValidateConfig(ctx context.Context, req resour
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	m.validateCanary(&resp.Diagnostics)
 	colours := map[string]*blueGreenColourModel{"blue": m.Blue, "green": m.Green}
 	for name, c := range colours {
 		u := types.StringNull()
@@ -299,6 +303,7 @@ func (r *blueGreenRouterResource) ModifyPlan(ctx context.Context, req resource.M
 	}
 	plan.ID = plan.routerID()
 	plan.PreviewUpstream = plan.plannedPreview()
+	plan.planCanary()
 	switch {
 	case state == nil:
 		plan.PreviousActive = types.StringNull()
@@ -408,7 +413,7 @@ func (m *blueGreenRouterResourceModel) plannedPreview() types.String {
 
 // routingChanged reports whether applying plan over state rewrites the router.
 func routingChanged(state, plan *blueGreenRouterResourceModel) bool {
-	if !plan.Active.Equal(state.Active) || !plan.PreviewUpstream.Equal(state.PreviewUpstream) {
+	if !plan.Active.Equal(state.Active) || !plan.PreviewUpstream.Equal(state.PreviewUpstream) || canaryChanged(state, plan) {
 		return true
 	}
 	// Other hosts (one added, say) need the router written too.
@@ -481,6 +486,7 @@ func (m *blueGreenRouterResourceModel) routerOn(h host.Host) router.Router {
 		TestCommand:       test,
 		ReloadCommand:     n.ReloadCommand.ValueString(),
 		Host:              h,
+		Canary:            m.routerCanary(),
 	}
 }
 
@@ -521,6 +527,7 @@ func (m *blueGreenRouterResourceModel) observe(st router.State) {
 		return
 	}
 	m.PreviewUpstream = types.StringValue(st.Preview)
+	m.observeCanary(st)
 	if st.Blue != "" {
 		m.Blue = &blueGreenColourModel{Upstream: types.StringValue(st.Blue)}
 	}
@@ -559,7 +566,7 @@ func (r *blueGreenRouterResource) Create(ctx context.Context, req resource.Creat
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Create(ctx, defaultSwitchTimeout)
+	timeout, diags := plan.Timeouts.Create(ctx, defaultSwitchTimeout+plan.canaryDuration())
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -577,7 +584,7 @@ func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.Updat
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, defaultSwitchTimeout)
+	timeout, diags := plan.Timeouts.Update(ctx, defaultSwitchTimeout+plan.canaryDuration())
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -594,23 +601,30 @@ func (r *blueGreenRouterResource) apply(ctx context.Context, plan, prior *blueGr
 	if diags.HasError() {
 		return
 	}
-	rt, closeHosts, ok := r.open(ctx, plan, keyWO, diags)
+	sm, at := plan.ssh()
+	hosts, closeHosts, ok := r.data.openSSH(ctx, sm, keyWO, at, diags)
 	defer closeHosts()
 	if !ok {
 		return
 	}
+	rt := plan.router(hosts)
 	tflog.Info(ctx, "Switching blue/green router", map[string]any{"colour": string(colour), "router": plan.describe()})
-	st, err := rt.Switch(ctx, colour, hc)
+	st, err := plan.route(ctx, hosts, prior, colour, hc)
 	if err != nil {
-		summary := fmt.Sprintf("Unable to switch %s to %s", plan.describe(), colour)
-		diags.AddError(summary, switchFailureDetail(plan, colour, err))
-		r.record(ctx, plan, backend.KindFailed, fmt.Sprintf("switch to %s failed: %v", colour, err), diags)
-		if prior != nil {
-			truth := *prior
+		summary, detail := fmt.Sprintf("Unable to switch %s to %s", plan.describe(), colour), switchFailureDetail(plan, colour, err)
+		truth := prior
+		if f, ok := errCanaryFailure(err); ok {
+			summary, detail = canaryFailureDetail(plan, f)
+			truth = plan // the switch was made; the weight went back to 0
+		}
+		diags.AddError(summary, detail)
+		r.record(ctx, plan, backend.KindFailed, fmt.Sprintf("%s: %v", summary, err), diags)
+		if truth != nil {
 			if live, rerr := rt.Read(ctx); rerr == nil {
 				truth.observe(live)
 			}
-			diags.Append(out.Set(ctx, &truth)...)
+			truth.settle()
+			diags.Append(out.Set(ctx, truth)...)
 		}
 		return
 	}
@@ -622,6 +636,9 @@ func (r *blueGreenRouterResource) apply(ctx context.Context, plan, prior *blueGr
 	detail := fmt.Sprintf("%s is live (%s) on %s", colour, st.Live, plan.describe())
 	if prior != nil && prior.Active.ValueString() != string(colour) {
 		detail = fmt.Sprintf("%s → %s (%s) on %s", prior.Active.ValueString(), colour, st.Live, plan.describe())
+	}
+	if c := plan.routerCanary(); c.Active() {
+		detail += "; canary: " + c.Describe(colour)
 	}
 	r.record(ctx, plan, backend.KindSwitched, detail, diags)
 	diags.Append(out.Set(ctx, plan)...)

@@ -205,6 +205,9 @@ func (r *deploymentResource) deployRequest(ctx context.Context, plan, prior *dep
 		app, addon := plan.Scalingo.App.ValueString(), plan.Backup.ScalingoAddon.ValueString()
 		req.Backup = func(ctx context.Context) (string, error) { return r.data.scalingoBackup(ctx, app, addon) }
 	}
+	if len(facts.OneOffs) > 0 {
+		req.OneOff = scalingoOneOff(tgt)
+	}
 	return req, diags
 }
 

@@ -65,6 +65,9 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 		plan.ID = types.StringValue(deploymentID(plan.Environment.ValueString(), key))
 	}
 	resp.Diagnostics.Append(r.planSHA256(ctx, &plan, state, cfgSHA)...)
+	if name, version, known := plan.nameVersion(); plan.Scalingo != nil && known {
+		plan.Scalingo.checkPlan(ctx, r.data, name, version, &resp.Diagnostics)
+	}
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -134,7 +137,8 @@ func (r *deploymentResource) planSHA256(ctx context.Context, plan, state *deploy
 func (m *deploymentResourceModel) deploys(state *deploymentResourceModel) bool {
 	_, _, known := m.nameVersion()
 	return state == nil || !known || m.SHA256.IsUnknown() || !state.isSound() ||
-		!m.Artifact.Equal(state.Artifact) || !sameSHA256(m.SHA256, state.SHA256) || !m.ID.Equal(state.ID)
+		!m.Artifact.Equal(state.Artifact) || !sameSHA256(m.SHA256, state.SHA256) || !m.ID.Equal(state.ID) ||
+		m.Scalingo.redeploysForVariables(state.Scalingo)
 }
 
 // keepDeployed plans a change of settings only: nothing is deployed, the
@@ -339,8 +343,7 @@ func (m *deploymentResourceModel) deployFacts(ctx context.Context, state *deploy
 		}
 	}
 	if s := m.Scalingo; s != nil {
-		f.Build = &deploy.Build{FromStoreURL: s.SourceURLFromStore.ValueBool()}
-		known = known && !s.SourceURLFromStore.IsUnknown()
+		known = s.scalingoFacts(ctx, &f, tgt, &diags) && known
 	}
 	f.Live, f.Previous, f.Reverify = m.expectedLive(state)
 	if h := m.Hooks; h != nil {

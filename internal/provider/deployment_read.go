@@ -63,6 +63,7 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 		return
 	}
 	applyLive(&state, live)
+	state.Scalingo.observeVariables(ctx, tgt, &resp.Diagnostics)
 	hl, err := state.hostsLive(ctx, tgt)
 	if err != nil {
 		resp.Diagnostics.AddError("Unable to read deployment "+state.ID.ValueString(), fmt.Sprintf("%s: %v", tgt.Describe(), err))
@@ -215,7 +216,7 @@ func importModel(ctx context.Context, id string) (deploymentResourceModel, strin
 			return m, "", diags
 		}
 		m.ID = types.StringValue(deploymentID(env, "scalingo:"+app))
-		m.Scalingo = &deploymentScalingoModel{App: types.StringValue(app), SourceURLFromStore: types.BoolValue(false)}
+		m.Scalingo = newScalingoModel(app)
 		return m, name, diags
 	}
 	sshBlock, rest, remote, err := parseSSHImportID(rest)

@@ -21,6 +21,7 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/archive/archivetest"
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/nginxtest"
+	"github.com/releaseplan/terraform-provider-release/internal/router"
 	"github.com/releaseplan/terraform-provider-release/internal/scalingo/scalingotest"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 )
@@ -372,8 +373,8 @@ func hostPort(url string) string { return strings.TrimPrefix(url, "http://") }
 // fakeScalingo points the provider at an in-process fake of the Scalingo API.
 func (w *exampleWorkspace) fakeScalingo() *scalingotest.Server {
 	fake := scalingotest.NewServer(w.t, scalingotest.Options{StepDuration: 5 * time.Millisecond})
-	w.env = append(w.env, "SCALINGO_API_URL="+fake.URL, "SCALINGO_AUTH_URL="+fake.URL,
-		"SCALINGO_DB_API_URL="+fake.URL, "SCALINGO_API_TOKEN="+fake.APIToken)
+	w.env = append(w.env, "SCALINGO_API_URL="+fake.URL, "SCALINGO_AUTH_URL="+fake.AuthURL,
+		"SCALINGO_DB_API_URL="+fake.DatabaseAPIURL, "SCALINGO_API_TOKEN="+fake.APIToken)
 	return fake
 }
 
@@ -535,7 +536,71 @@ func applyBlueGreen(t *testing.T, w *exampleWorkspace) {
 	w.apply(rollback...)
 	w.converged(rollback...)
 	w.expectFile(live, "app 1.0.0")
-	w.destroy(rollback...)
+	v3 := w.canaryBehindNginx(blue, green, upstreams)
+	w.destroy(v3...)
+}
+
+// canaryBehindNginx is the example's canary rollout: nginx (JSON access log)
+// in front of the colours' servers takes over from the live symlink, 1.2.0 goes
+// to green and takes 10%, 50%, then 100% of a client loop's requests, each step
+// analysed; then the apply without canary_rollout makes green active.
+func (w *exampleWorkspace) canaryBehindNginx(blue, green, upstreams string) []string {
+	t := w.t
+	confDir := w.mkdir("etc/nginx/conf.d")
+	file := filepath.Join(confDir, "web-upstream.conf")
+	seed := &router.Nginx{ConfigFile: file, UpstreamName: "web", Blue: hostPort(blue), Green: hostPort(green), ReloadCommand: "true"}
+	if _, err := seed.Switch(context.Background(), router.Blue, nil); err != nil {
+		t.Fatal(err)
+	}
+	accessLog := w.path("var/log/nginx/web.access.json")
+	srv := nginxtest.Start(t, nginxtest.Config{
+		HTTP: `log_format release_json escape=json '{"status":"$status","request_time":"$request_time","upstream_addr":"$upstream_addr"}';` +
+			"\ninclude " + confDir + "/*.conf;",
+		Server: "access_log " + accessLog + " release_json;\nlocation / { proxy_pass http://web; }",
+	})
+	w.write("terraform.tfvars", fmt.Sprintf("access_log = %q\nnginx = {\n  config_file = %q\n  upstream_name = \"web\"\n  reload_command = %q\n  test_command = %q\n}\n",
+		accessLog, file, srv.ReloadCommand(), srv.TestCommand()))
+	w.rewrite(`pause = "5m"`, `pause = "1s"`)
+	w.rewrite(`"2m"`, `"1s"`)
+	w.rewrite(`min_requests    = 50`, `min_requests    = 5`)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		client := &http.Client{Timeout: 5 * time.Second}
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if resp, err := client.Get(srv.URL("/")); err == nil {
+				resp.Body.Close()
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	nginxHas := func(active router.Colour, weight int) {
+		t.Helper()
+		st, err := seed.Read(context.Background())
+		if err != nil || st.Active != active || st.Canary.Weight != weight {
+			t.Fatalf("nginx routes %+v (%v), want %s with canary weight %d", st, err, active, weight)
+		}
+	}
+	w.tarball("dist/app-1.2.0.tar.gz", "1.2.0")
+	v3 := []string{"app_version=1.2.0", "tarball=dist/app-1.2.0.tar.gz", upstreams}
+	rollout := append(v3, "canary_rollout=true")
+	w.apply(rollout...)
+	nginxHas(router.Blue, 100)
+	if got := w.mustTF("output", "-json", "canary"); !strings.Contains(got, `"colour":"green"`) || !strings.Contains(got, `"weight":100`) {
+		t.Fatalf("canary output after the rollout: %s", got)
+	}
+	w.converged(rollout...)
+	w.apply(v3...)
+	nginxHas(router.Green, 0)
+	w.converged(v3...)
+	return v3
 }
 
 func applyArtifactDataSource(t *testing.T, w *exampleWorkspace) {

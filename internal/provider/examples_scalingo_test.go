@@ -3,6 +3,7 @@ package provider
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,16 +14,18 @@ import (
 // TestExampleScalingo applies examples/scalingo as documented, against the fake
 // Scalingo API given through SCALINGO_API_URL, SCALINGO_AUTH_URL, SCALINGO_DB_API_URL
 // and SCALINGO_API_TOKEN: staging deploys the build, validation promotes the same
-// bytes, production gets them with a database backup under maintenance, then the
-// maintenance ends.
+// bytes, production gets them with a database backup under maintenance, its
+// release variables and its one-off command, then the maintenance ends.
 func TestExampleScalingo(t *testing.T) {
 	c := newExamplesCLI(t)
 	fake := scalingotest.NewServer(t, scalingotest.Options{StepDuration: 5 * time.Millisecond})
 	fake.CreateApp("histologe-staging")
 	fake.CreateApp("histologe")
 	db := fake.AddAddon("histologe", "postgresql")
+	fake.SetVariable("histologe", "OWNED_ELSEWHERE", "keep")
+	fake.SetOneOff("histologe", "php bin/console app:migrate-signalements", scalingotest.OneOff{Output: "[OK] 12 signalements migrated\n"})
 	c.env = append(c.env,
-		"SCALINGO_API_URL="+fake.URL, "SCALINGO_AUTH_URL="+fake.URL, "SCALINGO_DB_API_URL="+fake.URL,
+		"SCALINGO_API_URL="+fake.URL, "SCALINGO_AUTH_URL="+fake.AuthURL, "SCALINGO_DB_API_URL="+fake.DatabaseAPIURL,
 		"SCALINGO_API_TOKEN="+fake.APIToken)
 
 	dir := filepath.Join(c.tree, "examples", "scalingo")
@@ -44,7 +47,19 @@ func TestExampleScalingo(t *testing.T) {
 		t.Fatalf("histologe-staging runs %q, want 1.8.0-staging", got)
 	}
 
-	c.apply(dir, append(base, "validated=true", "production_version=1.8.0", "maintenance=true")...)
+	release := append(base, "validated=true", "production_version=1.8.0",
+		`production_variables={FEATURE_SIGNALEMENT_V2="1"}`, `production_secrets={SENTRY_DSN="https://k3y@sentry.example.org/1"}`)
+	out := c.apply(dir, append(release, "maintenance=true")...)
+	if strings.Contains(out, "k3y") {
+		t.Fatalf("the secret is in terraform's output:\n%s", out)
+	}
+	ds := fake.Deployments("histologe")
+	if env := ds[len(ds)-1].Env; env["FEATURE_SIGNALEMENT_V2"] != "1" || env["SENTRY_DSN"] != "https://k3y@sentry.example.org/1" || env["OWNED_ELSEWHERE"] != "keep" {
+		t.Fatalf("production started with %v", env)
+	}
+	if oo := fake.OneOffs("histologe"); len(oo) != 1 || oo[0].LiveVersion != "1.8.0" || oo[0].ExitCode != 0 {
+		t.Fatalf("one-offs on production: %+v, want the migration run once on 1.8.0", oo)
+	}
 	if got := fake.LiveVersion("histologe"); got != "1.8.0" {
 		t.Fatalf("histologe runs %q, want 1.8.0", got)
 	}
@@ -55,7 +70,7 @@ func TestExampleScalingo(t *testing.T) {
 		t.Fatalf("production should take one database backup before the deployment and record it: backup_id %q, %d backups", got, len(backups))
 	}
 
-	c.apply(dir, append(base, "validated=true", "production_version=1.8.0")...)
+	c.apply(dir, release...)
 	if got := fake.Variables("histologe")["MAINTENANCE_ENABLE"]; got != "0" {
 		t.Fatalf("MAINTENANCE_ENABLE = %q after the release, want 0", got)
 	}

@@ -227,6 +227,7 @@ func TestAccMaintenanceModeResource_scalingo(t *testing.T) {
 	env := acctest.NewEnv(t)
 	fake := scalingotest.NewServer(t, scalingotest.Options{})
 	fake.CreateApp("histologe")
+	fake.DeployByHand("histologe", "1.0.0", nil) // a running app: Scalingo restarts no other
 	config := func(attrs string) string {
 		return scalingoProviderBlock(env, fake) + fmt.Sprintf(`
 resource "release_maintenance_mode" "prod" {

@@ -12,8 +12,13 @@ import (
 // are polled. Tests shorten it.
 var scalingoPollInterval = 3 * time.Second
 
-// scalingoClients shares one client (and so one bearer token) per configuration
-// across the resources of a run; clients are only created when a scalingo block is
+// scalingoRateWindow is the window of Scalingo's rate limit (60 requests per
+// minute per token), which every resource of a run shares through one client.
+// Tests shorten it to their fake's.
+var scalingoRateWindow = scalingo.DefaultRateWindow
+
+// scalingoClients shares one client (and so one bearer token and one request
+// budget) per configuration across the resources of a run; clients are only created when a scalingo block is
 // used, so configurations without one never need a token.
 var scalingoClients = struct {
 	sync.Mutex
@@ -38,6 +43,8 @@ func (d *providerData) scalingoClient(ctx context.Context) (*scalingo.Client, er
 		AuthEndpoint:        s.AuthURL,
 		DatabaseAPIEndpoint: s.DBAPIURL,
 		UserAgent:           "terraform-provider-release/" + d.ProviderVersion,
+		RateLimit:           scalingo.DefaultRateLimit,
+		RateWindow:          scalingoRateWindow,
 		// No Logger: the client is shared by every resource of the run, so retries
 		// are logged with each request's own context (internal/logging), never
 		// with the context of the resource that happened to create the client.

@@ -45,6 +45,9 @@ func (h HostState) Describe() string {
 	if h.Missing {
 		return "nothing (no router configuration)"
 	}
+	if h.State.Canary.Active() && h.State.Active.Valid() {
+		return h.State.Canary.Describe(h.State.Active)
+	}
 	return describe(h.State.Active, h.State.Live)
 }
 
@@ -142,7 +145,7 @@ func (f *Fleet) Read(ctx context.Context) (State, error) {
 		if h.Missing {
 			missing++
 		}
-		if h.Missing != first.Missing || h.State.Active != first.State.Active || h.State.Live != first.State.Live {
+		if h.Missing != first.Missing || h.State.Active != first.State.Active || h.State.Live != first.State.Live || h.State.Canary != first.State.Canary {
 			agree = false
 		}
 	}

@@ -181,3 +181,33 @@ func TestFleetDirectorySwitchesEveryHost(t *testing.T) {
 		}
 	}
 }
+
+func TestFleetNginxCanaryOnEveryHostAndDisagreement(t *testing.T) {
+	f := sshtest.Start(t, 2, sshtest.Root(fleetRoot))
+	hosts := dialFleet(t, f)
+	ctx := context.Background()
+	withCanary := func(c Canary) *Fleet {
+		fl := nginxFleet(hosts)
+		on := fl.On
+		fl.On = func(h host.Host) Router { n := on(h).(*Nginx); n.Canary = c; return n }
+		return fl
+	}
+	st, err := withCanary(Canary{Weight: 20, Sticky: StickyClientIP}).Switch(ctx, Blue, nil)
+	if err != nil || st.Canary != (Canary{Weight: 20, Sticky: StickyClientIP}) {
+		t.Fatalf("switch: %+v %v", st, err)
+	}
+	for i := range hosts {
+		if got := readLocal(t, f.Local(i, fleetRoot+"/app.conf")); !strings.Contains(got, "hash $remote_addr consistent;") || !strings.Contains(got, "weight=20;") {
+			t.Fatalf("host %d:\n%s", i, got)
+		}
+	}
+	// Someone changes the weight on the second host only.
+	n := withCanary(Canary{Weight: 50}).On(hosts[1])
+	if _, err := n.Switch(ctx, Blue, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err = nginxFleet(hosts).Read(ctx)
+	if err != nil || st.Active != "" || !strings.Contains(st.Live, "20% to green (sticky by client address), 80% to blue") || !strings.Contains(st.Live, "50% to green, 50% to blue") {
+		t.Fatalf("Read of disagreeing hosts = %+v, %v", st, err)
+	}
+}

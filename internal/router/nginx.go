@@ -81,6 +81,8 @@ type Nginx struct {
 	Host host.Host
 	// Now returns the switch time; time.Now when nil.
 	Now func() time.Time
+	// Canary sends a share of the requests to the colour that is not live (see Canary).
+	Canary Canary
 }
 
 var _ Router = (*Nginx)(nil)
@@ -108,12 +110,18 @@ func (n *Nginx) validate() error {
 	if n.PreviewServerName != "" && !serverNameRe.MatchString(n.PreviewServerName) {
 		errs = append(errs, fmt.Errorf("preview server name %q is not a host name", n.PreviewServerName))
 	}
+	if err := n.Canary.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if n.Canary.Active() && n.Blue == n.Green {
+		errs = append(errs, fmt.Errorf("a canary needs two different upstreams; blue and green are both %s", n.Blue))
+	}
 	return errors.Join(errs...)
 }
 
 // Render returns the include file that makes colour live.
 func (n *Nginx) Render(colour Colour, switchedAt time.Time) string {
-	live, idle := n.upstream(colour), n.upstream(colour.Other())
+	idle := n.upstream(colour.Other())
 	name := n.UpstreamName
 	var b strings.Builder
 	b.WriteString(Header + "\n")
@@ -129,7 +137,7 @@ func (n *Nginx) Render(colour Colour, switchedAt time.Time) string {
 	fmt.Fprintf(&b, "# release:test_command=%s\n", strconv.Quote(n.TestCommand))
 	fmt.Fprintf(&b, "# release:reload_command=%s\n", strconv.Quote(n.reloadCommand()))
 	fmt.Fprintf(&b, "# release:switched_at=%s\n\n", switchedAt.UTC().Format(time.RFC3339))
-	fmt.Fprintf(&b, "# live: %s\nupstream %s {\n    server %s;\n}\n\n", colour, name, live)
+	n.renderUpstream(&b, colour)
 	fmt.Fprintf(&b, "# preview: %s\nupstream %s_preview {\n    server %s;\n}\n\n", colour.Other(), name, idle)
 	fmt.Fprintf(&b, "# proxy_pass http://$%s_backend; sends %s: 1", name, PreviewHeader)
 	if n.PreviewServerName != "" {
@@ -165,35 +173,15 @@ func Parse(content, upstreamName string) (State, error) {
 	if t, err := time.Parse(time.RFC3339, markers["switched_at"]); err == nil {
 		st.SwitchedAt = t
 	}
-	live, ok := upstreamServer(content, upstreamName)
+	entries, hash, ok := upstreamBlock(content, upstreamName)
 	if !ok {
 		return State{}, fmt.Errorf("the file has no `upstream %s { server …; }` block", upstreamName)
 	}
-	st.Live = live
-	st.Preview, _ = upstreamServer(content, upstreamName+"_preview")
-	switch live {
-	case st.Blue:
-		st.Active = Blue
-	case st.Green:
-		st.Active = Green
+	parseRouting(&st, entries, hash, upstreamName, Colour(markers["active"]))
+	if preview, _, ok := upstreamBlock(content, upstreamName+"_preview"); ok {
+		st.Preview = preview[0].addr
 	}
 	return st, nil
-}
-
-// upstreamServer returns the first server address of `upstream name { ... }`.
-func upstreamServer(content, name string) (string, bool) {
-	re := regexp.MustCompile(`(?m)^\s*upstream\s+` + regexp.QuoteMeta(name) + `\s*\{([^}]*)\}`)
-	m := re.FindStringSubmatch(content)
-	if m == nil {
-		return "", false
-	}
-	for _, line := range strings.Split(m[1], ";") {
-		f := strings.Fields(strings.TrimSpace(stripComment(line)))
-		if len(f) >= 2 && f[0] == "server" {
-			return f[1], true
-		}
-	}
-	return "", false
 }
 
 func stripComment(s string) string {
@@ -290,17 +278,24 @@ func (n *Nginx) Switch(ctx context.Context, colour Colour, check HealthCheck) (S
 		return State{}, &SwitchError{Stage: StageValidate, Colour: colour, Err: err}
 	}
 	h := n.host()
-	left, prevLive, err := n.live(ctx)
+	left, prev, err := n.live(ctx)
 	if err != nil {
 		return State{}, &SwitchError{Stage: StageWrite, Colour: colour, Err: err}
 	}
 	target := n.upstream(colour)
-	logging.Info(ctx, "Switching blue/green router", "colour", string(colour), "upstream", target, "config_file", n.ConfigFile, logging.Host, h.Name())
-
-	if check != nil && prevLive != target {
-		logging.Info(ctx, "Health-checking the colour about to go live", "colour", string(colour), "upstream", target)
-		if err := check(ctx, colour, target); err != nil {
-			return State{}, &SwitchError{Stage: StageHealthCheck, Colour: colour, Err: err, Left: left}
+	logging.Info(ctx, "Switching blue/green router", "colour", string(colour), "upstream", target,
+		"canary", n.Canary.Describe(colour), "config_file", n.ConfigFile, logging.Host, h.Name())
+	for _, c := range n.newlyServing(colour, prev) {
+		if check == nil {
+			break
+		}
+		msg := "Health-checking the colour about to go live"
+		if c != colour {
+			msg = "Health-checking the canary colour about to take requests"
+		}
+		logging.Info(ctx, msg, "colour", string(c), "upstream", n.upstream(c))
+		if err := check(ctx, c, n.upstream(c)); err != nil {
+			return State{}, &SwitchError{Stage: StageHealthCheck, Colour: c, Err: err, Left: left}
 		}
 	}
 
@@ -329,21 +324,46 @@ func (n *Nginx) Switch(ctx context.Context, colour Colour, check HealthCheck) (S
 	return Parse(content, n.UpstreamName)
 }
 
-// live describes what the current file serves (for messages) and its live upstream.
-func (n *Nginx) live(ctx context.Context) (left, live string, err error) {
+// live describes what the current file serves (for messages) and returns its
+// state (zero when there is none or it cannot be parsed).
+func (n *Nginx) live(ctx context.Context) (left string, st State, err error) {
 	previous, err := n.host().ReadFile(ctx, n.ConfigFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "nothing (no previous configuration)", "", nil
+		return "nothing (no previous configuration)", State{}, nil
 	}
 	if err != nil {
-		return "", "", err
+		return "", State{}, err
 	}
 	// A file this router cannot parse is still what serves: name it, and let
 	// the switch replace it.
 	if st, perr := Parse(string(previous), n.UpstreamName); perr == nil {
-		return describe(st.Active, st.Live), st.Live, nil
+		left = describe(st.Active, st.Live)
+		if st.Canary.Active() {
+			left = st.Canary.Describe(st.Active)
+		}
+		return left, st, nil
 	}
-	return "the previous " + n.ConfigFile, "", nil
+	return "the previous " + n.ConfigFile, State{}, nil
+}
+
+// newlyServing lists the colours that take requests after a switch to colour
+// (with n.Canary) and took none before (prev): the ones to health-check.
+func (n *Nginx) newlyServing(colour Colour, prev State) []Colour {
+	takes := func(c, live Colour, canary Canary) bool {
+		return c == live && canary.Weight < 100 || c == live.Other() && canary.Weight > 0
+	}
+	var out []Colour
+	for _, c := range []Colour{colour, colour.Other()} {
+		if !takes(c, colour, n.Canary) {
+			continue
+		}
+		before := prev.Active.Valid() && takes(c, prev.Active, prev.Canary) && prev.target(c) == n.upstream(c) ||
+			prev.Active == "" && prev.Live == n.upstream(c)
+		if !before {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (n *Nginx) change(content []byte) nginxconf.Change {

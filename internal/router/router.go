@@ -76,6 +76,9 @@ type State struct {
 	Blue, Green string
 	// SwitchedAt is when the last switch was written, when recorded.
 	SwitchedAt time.Time
+	// Canary is the share of requests the nginx router sends to the colour that
+	// is not active (zero: none).
+	Canary Canary
 }
 
 // Router is implemented by Nginx and Directory.

@@ -128,7 +128,21 @@ type Operation struct {
 	Status     string    `json:"status"` // pending, running, done, error
 	Type       string    `json:"type"`
 	Error      string    `json:"error"`
+	// StartOneOffData is set on a done start-one-off operation.
+	StartOneOffData OperationStartOneOffData `json:"start_one_off_data"`
 }
+
+// OperationStartOneOffData says where to attach to a one-off container.
+type OperationStartOneOffData struct {
+	AttachURL   string `json:"attach_url"`
+	ContainerID string `json:"container_id"`
+}
+
+// Operation types the client follows.
+const (
+	OperationTypeRestart     = "restart"
+	OperationTypeStartOneOff = "start-one-off"
+)
 
 // Operation statuses.
 const (
@@ -204,7 +218,9 @@ func (c *Client) AppsShow(ctx context.Context, app string) (*App, error) {
 	return res.App, nil
 }
 
-// SourcesCreate asks for a pre-signed upload URL and the matching download URL.
+// SourcesCreate asks for a pre-signed upload URL and the matching download URL
+// (201). The upload URL is valid 10 minutes: create the source just before the
+// upload.
 func (c *Client) SourcesCreate(ctx context.Context) (*Source, error) {
 	var res struct {
 		Source *Source `json:"source"`
@@ -260,13 +276,22 @@ func (c *Client) SourcesUploadArchive(ctx context.Context, body io.ReadSeeker, s
 	return src.DownloadURL, nil
 }
 
-// DeploymentsCreate starts a deployment of the tarball at params.SourceURL.
+// DeploymentsCreate starts a deployment of the tarball at params.SourceURL, which
+// Scalingo's build machines download (not the machine running the client). A
+// git_ref that cannot be an image tag is refused before any request
+// (ValidGitRef).
 func (c *Client) DeploymentsCreate(ctx context.Context, app string, params *DeploymentsCreateParams) (*Deployment, error) {
+	if params.GitRef != nil {
+		if err := ValidGitRef(*params.GitRef); err != nil {
+			return nil, err
+		}
+	}
 	var res struct {
 		Deployment *Deployment `json:"deployment"`
 	}
 	if _, err := c.do(ctx, apiRequest{method: http.MethodPost, base: c.apiURL, path: appPath(app, "deployments"),
-		body: map[string]any{"deployment": params}, expected: []int{http.StatusCreated}}, &res); err != nil {
+		// 201 (go-scalingo), though the reference page says 200: both are accepted.
+		body: map[string]any{"deployment": params}, expected: []int{http.StatusCreated, http.StatusOK}}, &res); err != nil {
 		return nil, err
 	}
 	if res.Deployment == nil || res.Deployment.ID == "" {

@@ -1,11 +1,14 @@
 // Package scalingo is a small client for the Scalingo platform API: token exchange,
 // apps, source uploads, deployments and their output, environment variables, restarts
-// and their operations, addons and database backups through the database API.
+// and their operations, one-off commands, addons and database backups through the
+// database API, and the rules Scalingo sets for source archives and git_ref.
 //
 // Method names follow github.com/Scalingo/go-scalingo (TokenExchange, AppsShow,
 // DeploymentsCreate, VariableMultipleSet, BackupCreate, ...) so that moving to that
 // library later is mechanical. Requests retry on 429 and 5xx answers with backoff,
-// never on other 4xx answers. The API token and the bearer tokens derived from it
+// never on other 4xx answers; every request to the API goes through the client's
+// request budget (Scalingo allows 60 requests per minute per token), shared by
+// all its users, and a 429 pauses them all for its Retry-After. The API token and the bearer tokens derived from it
 // never appear in logs or errors.
 package scalingo
 
@@ -60,6 +63,12 @@ type ClientConfig struct {
 	// RetryWaitMin and RetryWaitMax bound the exponential backoff between retries
 	// (defaults 500ms and 15s). A Retry-After header on 429/503 takes precedence.
 	RetryWaitMin, RetryWaitMax time.Duration
+	// RateLimit and RateWindow are the API's request budget shared by every
+	// user of the client (default 60 per minute, Scalingo's; a negative
+	// RateLimit: no budget). Retries count; a 429 pauses every request for its
+	// Retry-After.
+	RateLimit  int
+	RateWindow time.Duration
 	// Logger, when set, receives one line per retried request (never secrets).
 	// When nil, the line goes to internal/logging with the request's context, so
 	// it reaches the operation that made the request even on a shared client.
@@ -74,6 +83,7 @@ type Client struct {
 	dbAPIURL string
 	http     *retryablehttp.Client
 	now      func() time.Time
+	limiter  *limiter
 
 	mu          sync.Mutex
 	bearer      string
@@ -120,13 +130,31 @@ func New(_ context.Context, cfg ClientConfig) (*Client, error) {
 		}
 	}
 
+	c.limiter = newLimiter(cfg.RateLimit, cfg.RateWindow)
+	c.http = c.retryingClient(cfg)
+	return c, nil
+}
+
+// retryingClient is the HTTP client of c: retries with backoff, and the
+// request budget on every request to the API host.
+func (c *Client) retryingClient(cfg ClientConfig) *retryablehttp.Client {
 	rc := retryablehttp.NewClient()
 	rc.Logger = nil // retryablehttp logs URLs, and source URLs carry tokens
 	if cfg.HTTPClient != nil {
-		rc.HTTPClient = cfg.HTTPClient
+		hc := *cfg.HTTPClient
+		rc.HTTPClient = &hc
 	} else {
 		rc.HTTPClient.Timeout = 60 * time.Second
 	}
+	base := rc.HTTPClient.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	apiHost := ""
+	if u, err := url.Parse(c.apiURL); err == nil {
+		apiHost = u.Host
+	}
+	rc.HTTPClient.Transport = &limitedTransport{base: base, host: apiHost, limiter: c.limiter}
 	rc.RetryMax = 4
 	if cfg.RetryMax > 0 {
 		rc.RetryMax = cfg.RetryMax
@@ -154,8 +182,7 @@ func New(_ context.Context, cfg ClientConfig) (*Client, error) {
 			logging.Info(req.Context(), "Retrying Scalingo API request", "method", req.Method, "path", req.URL.Path, logging.Attempt, attempt)
 		}
 	}
-	c.http = rc
-	return c, nil
+	return rc
 }
 
 // APIEndpoint is the API base URL in use.
@@ -213,14 +240,14 @@ func (c *Client) do(ctx context.Context, r apiRequest, out any) (*http.Response,
 // otherwise an error built from the body. A 401 on a bearer-authenticated request
 // refreshes the token once and tries again.
 func (c *Client) send(ctx context.Context, r apiRequest) (*http.Response, error) {
-	resp, err := c.sendOnce(ctx, r)
+	resp, err := c.sendThrottled(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	if resp.StatusCode == http.StatusUnauthorized && r.auth != "basic" && r.auth != "none" {
 		resp.Body.Close()
 		c.invalidate(r.auth)
-		resp, err = c.sendOnce(ctx, r)
+		resp, err = c.sendThrottled(ctx, r)
 		if err != nil {
 			return nil, err
 		}
@@ -236,6 +263,32 @@ func (c *Client) send(ctx context.Context, r apiRequest) (*http.Response, error)
 	}
 	defer resp.Body.Close()
 	return nil, newRequestFailedError(resp, r.method, r.path)
+}
+
+// maxThrottledRounds bounds how many times a request still answered 429 after
+// its retries is sent again (each time after the Retry-After pause).
+const maxThrottledRounds = 50
+
+// sendThrottled sends the request again while the API answers 429 once its
+// retries are spent: the budget waits for Retry-After, so a deployment never
+// fails for the rate limit before its own timeout.
+func (c *Client) sendThrottled(ctx context.Context, r apiRequest) (*http.Response, error) {
+	for round := 0; ; round++ {
+		resp, err := c.sendOnce(ctx, r)
+		if err != nil || resp.StatusCode != http.StatusTooManyRequests || round >= maxThrottledRounds || ctx.Err() != nil {
+			return resp, err
+		}
+		wait := retryAfter(resp, time.Second)
+		resp.Body.Close()
+		c.limiter.pause(wait)
+		if c.limiter == nil {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%s %s: %w", r.method, r.path, ctx.Err())
+			case <-time.After(wait):
+			}
+		}
+	}
 }
 
 func (c *Client) sendOnce(ctx context.Context, r apiRequest) (*http.Response, error) {

@@ -1,12 +1,14 @@
 package scalingo_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +20,32 @@ import (
 
 const poll = 5 * time.Millisecond
 
+// tarball is a source archive as Scalingo wants it: one top-level folder.
 func tarball(t *testing.T, content string) []byte {
+	t.Helper()
+	return archive(t, map[string]string{"app/index.php": content})
+}
+
+// archive is a tar.gz of files (path to content), as given.
+func archive(t *testing.T, files map[string]string) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	zw := gzip.NewWriter(&b)
-	_, _ = zw.Write([]byte(content))
+	tw := tar.NewWriter(zw)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = tw.Write([]byte(files[n]))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -337,6 +360,7 @@ func TestUnprocessableMessages(t *testing.T) {
 func TestVariablesAndRestart(t *testing.T) {
 	c, fake := newClient(t, scalingotest.Options{})
 	ctx := ctxT(t)
+	fake.DeployByHand("histologe-staging", "1.7.4", tarball(t, "x"))
 	vs, err := c.VariableMultipleSet(ctx, "histologe-staging", scalingo.Variables{
 		{Name: "MAINTENANCE_ENABLE", Value: "1"}, {Name: "MAINTENANCE_BANNER_MESSAGE", Value: "Mise à jour"}})
 	if err != nil || len(vs) != 2 || vs[0].ID == "" {

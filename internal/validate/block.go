@@ -12,7 +12,7 @@ import (
 )
 
 // AllUnknown tells whether a known block has nothing known in it: every attribute
-// is unknown or unset, and at least one is unknown. That is how Terraform passes a
+// is unknown or unset (or a nested block with nothing known), and at least one is unknown. That is how Terraform passes a
 // dynamic single block whose for_each is not known yet (and a block whose only
 // values come from unknown variables, which is decided at plan time just as well).
 func AllUnknown(block types.Object) bool {
@@ -21,8 +21,9 @@ func AllUnknown(block types.Object) bool {
 	}
 	unknown := false
 	for _, a := range block.Attributes() {
+		nested, isObject := a.(types.Object)
 		switch {
-		case a.IsUnknown():
+		case a.IsUnknown(), isObject && AllUnknown(nested): // a dynamic block within
 			unknown = true
 		case !a.IsNull():
 			return false

@@ -22,3 +22,8 @@ output "live_path" {
   description = "Serve <live_path>/current: it follows the switch."
   value       = "${var.path}/live"
 }
+
+output "canary" {
+  description = "The canary in effect after this apply: { colour, weight, summary }, or null."
+  value       = try({ colour = release_blue_green_router.this.canary.colour, weight = release_blue_green_router.this.canary.weight, summary = release_blue_green_router.this.canary.summary }, null)
+}

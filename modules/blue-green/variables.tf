@@ -111,3 +111,53 @@ variable "ssh" {
     error_message = "ssh.hosts must list at least one host, e.g. [\"web1.example.org\", \"web2.example.org:2222\"]."
   }
 }
+
+variable "nginx" {
+  description = <<-EOT
+    Route with nginx instead of the `live` symlink (null): the include file the router owns (`config_file`, included in nginx's http {}),
+    the `upstream_name` server blocks proxy to, and optionally `reload_command` and `test_command`. Needed by `canary`.
+  EOT
+  type = object({
+    config_file    = string
+    upstream_name  = string
+    reload_command = optional(string)
+    test_command   = optional(string)
+  })
+  default = null
+}
+
+variable "canary" {
+  description = <<-EOT
+    Send the new version a share of the requests before it goes live (nginx only). While set, the colour deployed with app_version
+    takes `weight` percent of the requests (or the `steps` of a whole rollout, each as { weight, pause }), `sticky` = none, cookie or
+    client_ip, and each weight change must pass `analysis` of nginx's access log ({ access_log, window, min_requests, max_error_rate,
+    max_p99_latency }, and/or prometheus = { url, query, max }); a failed analysis sends everything back to the live colour and fails the apply. Set canary to null to make
+    the new colour active.
+  EOT
+  type = object({
+    weight = optional(number)
+    sticky = optional(string)
+    steps = optional(list(object({
+      weight = number
+      pause  = optional(string)
+    })))
+    analysis = optional(object({
+      access_log      = optional(string)
+      window          = string
+      min_requests    = optional(number)
+      max_error_rate  = optional(number)
+      max_p99_latency = optional(string)
+      prometheus = optional(object({
+        url   = string
+        query = string
+        max   = number
+      }))
+    }))
+  })
+  default = null
+
+  validation {
+    condition     = var.canary == null || try(var.canary.weight != null || length(var.canary.steps) > 0, false)
+    error_message = "canary needs weight (percent of the requests to the new colour) or steps (a whole rollout)."
+  }
+}

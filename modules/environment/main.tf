@@ -205,6 +205,11 @@ resource "release_deployment" "this" {
     content {
       app                   = scalingo.value.app
       source_url_from_store = scalingo.value.source_url_from_store
+      variables             = scalingo.value.variables
+      sensitive_variables   = var.sensitive_variables
+      one_off               = scalingo.value.one_off
+      one_off_timeout       = scalingo.value.one_off_timeout
+      one_off_size          = scalingo.value.one_off_size
     }
   }
 

@@ -55,7 +55,8 @@ variable "target" {
   description = <<-EOT
     Where the release goes: exactly one of
     `directory = { path, keep_releases, shared }` (a server folder with releases/ and the `current` symlink) or
-    `scalingo = { app, source_url_from_store }` (a Scalingo app; needs the provider's scalingo block).
+    `scalingo = { app, source_url_from_store, variables, one_off, one_off_timeout, one_off_size }` (a Scalingo app;
+    needs the provider's scalingo block; secret variables go in sensitive_variables).
   EOT
   type = object({
     directory = optional(object({
@@ -66,6 +67,10 @@ variable "target" {
     scalingo = optional(object({
       app                   = string
       source_url_from_store = optional(bool, false)
+      variables             = optional(map(string))
+      one_off               = optional(list(string))
+      one_off_timeout       = optional(string)
+      one_off_size          = optional(string)
     }))
   })
 
@@ -300,4 +305,11 @@ variable "deploy_timeout" {
     condition     = can(regex("^([0-9]+(ms|s|m|h))+$", var.deploy_timeout))
     error_message = "deploy_timeout must be a duration such as \"20m\"."
   }
+}
+
+variable "sensitive_variables" {
+  description = "With a scalingo target: environment variables set with the deployment whose values are secrets (the plan shows their names only). null: none."
+  type        = map(string)
+  default     = null
+  sensitive   = true
 }

@@ -1,36 +1,46 @@
-// Package scalingotest is an in-process fake of the Scalingo API, its token
-// exchange and its database API, for unit and acceptance tests. It implements the
-// documented endpoints the scalingo client uses with realistic state machines:
-// deployments go queued → building → pushing → starting → success (or a chosen error
-// status) with an output log, uploaded sources keep their bytes, variables have ids,
-// restarts and backups are asynchronous operations, and bearer tokens are JWTs with
-// an exp. It rejects what the real API rejects: no or bad authentication (401),
-// unknown apps (404), invalid bodies (422).
+// Package scalingotest is an in-process fake of the Scalingo platform for unit
+// and acceptance tests: its API, its token exchange, its database API, the
+// object storage that holds uploaded sources and the one-off run service, each
+// on its own listener like the real services, so that a request sent to the
+// wrong base URL fails as it would for real.
+//
+// It is as strict as Scalingo where the provider could otherwise pass its tests
+// and fail in production (facts checked against go-scalingo, the Scalingo CLI
+// and Scalingo's documentation):
+//   - POST /v1/sources answers 201; deployments are created with 201;
+//   - bearer tokens are JWTs with an exp and a string jti;
+//   - apps have a status (new, deploying, running, restarting, stopped); a
+//     restart of an app that is restarting answers 422 {"errors":{"app":["is
+//     restarting"]}}, and apps that are not running cannot be restarted;
+//   - the API allows RateLimit requests per RateWindow (60 per minute) and
+//     answers 429 with Retry-After beyond;
+//   - a deployment's git_ref becomes an image tag (no leading "-", no "+"), and
+//     its archive must be a tar.gz of at most 300 MiB with one top-level folder,
+//     downloaded by the fake's "build machine" from source_url;
+//   - pre-signed upload URLs live 10 minutes;
+//   - one-off containers (POST /run) start through a start-one-off operation,
+//     stream their output on a CONNECT to the attach URL (the bearer token as
+//     basic-auth password) and give their exit code on GET <attach_url>/wait,
+//     408 when they timed out for inactivity.
 //
 // Test hooks inject 429/5xx answers, make the next deployment, restart or backup
-// fail, deploy "by hand" (drift), expire tokens and inspect the calls received.
+// fail, script one-off commands, stop apps, deploy "by hand" (drift), expire
+// tokens and inspect the calls received.
 package scalingotest
 
 import (
-	"bytes"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
-	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
+
+// MaxArchiveSize is the largest source archive Scalingo accepts (300 MiB).
+const MaxArchiveSize = 300 << 20
 
 // Options tune a fake server. The zero value is fine.
 type Options struct {
@@ -41,23 +51,48 @@ type Options struct {
 	// StepDuration is how long each asynchronous step lasts (a deployment status, a
 	// restart or backup state); default 10ms.
 	StepDuration time.Duration
+	// RateLimit is how many API requests the fake accepts per RateWindow before
+	// it answers 429 (default 60, Scalingo's; negative: no limit).
+	RateLimit int
+	// RateWindow is the window of the rate limit (default one minute, Scalingo's).
+	// Tests shorten it, and give the client the same (ClientConfig does).
+	RateWindow time.Duration
+	// MaxArchiveSize is the largest archive a deployment accepts (default 300 MiB).
+	MaxArchiveSize int64
+	// SourceTTL is how long an upload URL is valid (default 10 minutes).
+	SourceTTL time.Duration
+	// OneOffInactivity is how long an attached one-off may send nothing before
+	// it is stopped and /wait answers 408 (default one minute).
+	OneOffInactivity time.Duration
 }
 
-// Call is one request the fake received (the query string is dropped).
+// Call is one request the fake received (the query string is dropped). Service
+// is the listener that received it: auth, api, db, storage or run.
 type Call struct {
-	Method string
-	Path   string
-	Status int
+	Service string
+	Method  string
+	Path    string
+	Status  int
 }
 
-// Server is a running fake. Its URL serves the API, the auth service and the
-// database API at once: /v1/tokens/exchange, /v1/... and /api/databases/....
+// Server is a running fake. Its URL is the API's; AuthURL, DatabaseAPIURL,
+// StorageURL and RunURL are the other services.
 type Server struct {
 	*httptest.Server
 	APIToken string
+	// AuthURL serves POST /v1/tokens/exchange.
+	AuthURL string
+	// DatabaseAPIURL serves /api/databases/....
+	DatabaseAPIURL string
+	// StorageURL serves the pre-signed source URLs /v1/sources gives.
+	StorageURL string
+	// RunURL serves the attach URLs of one-off containers.
+	RunURL string
 
-	opts Options
-	key  []byte
+	opts  Options
+	key   []byte
+	other []*httptest.Server
+	quit  chan struct{}
 
 	mu          sync.Mutex
 	nextID      int
@@ -65,9 +100,12 @@ type Server struct {
 	apps        map[string]*app
 	sources     map[string]*source
 	addons      map[string]*addon
+	sessions    map[string]*oneOff
 	calls       []Call
 	faults      []int
 	exchanges   int
+	accepted    []time.Time // API requests accepted within the rate window
+	throttled   int
 }
 
 type app struct {
@@ -82,6 +120,9 @@ type app struct {
 	restarts    int
 	failDeploy  string
 	failRestart string
+	stopped     bool
+	scripts     map[string]OneOff
+	oneOffs     []*oneOff
 }
 
 type deployment struct {
@@ -90,8 +131,11 @@ type deployment struct {
 	gitRef    string
 	sourceURL string
 	source    []byte
+	files     map[string]string
 	fetchErr  string
 	createdAt time.Time
+	env       map[string]string
+	applied   bool
 	fail      string // final error status, "" for success
 	byHand    bool
 }
@@ -104,16 +148,19 @@ type variable struct {
 
 type operation struct {
 	id        string
+	typ       string // restart, start-one-off
 	createdAt time.Time
 	fail      string
 	env       map[string]string
 	applied   bool
+	oneOff    *oneOff
 }
 
 type source struct {
 	id            string
 	uploadToken   string
 	downloadToken string
+	createdAt     time.Time
 	data          []byte
 	uploaded      bool
 }
@@ -144,17 +191,55 @@ func NewServer(t testing.TB, opts Options) *Server {
 	if opts.StepDuration == 0 {
 		opts.StepDuration = 10 * time.Millisecond
 	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = 60
+	}
+	if opts.RateWindow == 0 {
+		opts.RateWindow = time.Minute
+	}
+	if opts.MaxArchiveSize == 0 {
+		opts.MaxArchiveSize = MaxArchiveSize
+	}
+	if opts.SourceTTL == 0 {
+		opts.SourceTTL = 10 * time.Minute
+	}
+	if opts.OneOffInactivity == 0 {
+		opts.OneOffInactivity = time.Minute
+	}
 	s := &Server{
 		APIToken: opts.APIToken,
 		opts:     opts,
 		key:      []byte(randomHex(32)),
+		quit:     make(chan struct{}),
 		apps:     map[string]*app{},
 		sources:  map[string]*source{},
 		addons:   map[string]*addon{},
+		sessions: map[string]*oneOff{},
 	}
-	s.Server = httptest.NewServer(s.routes())
+	s.Server = httptest.NewServer(s.service("api", s.apiRoutes()))
+	auth := httptest.NewServer(s.service("auth", s.authRoutes()))
+	db := httptest.NewServer(s.service("db", s.dbRoutes()))
+	storage := httptest.NewServer(s.service("storage", s.storageRoutes()))
+	run := httptest.NewServer(s.service("run", s.runRoutes()))
+	s.other = []*httptest.Server{auth, db, storage, run}
+	s.AuthURL, s.DatabaseAPIURL, s.StorageURL, s.RunURL = auth.URL, db.URL, storage.URL, run.URL
 	t.Cleanup(s.Close)
 	return s
+}
+
+// Close stops every listener of the fake.
+func (s *Server) Close() {
+	s.mu.Lock()
+	select {
+	case <-s.quit:
+	default:
+		close(s.quit)
+	}
+	s.mu.Unlock()
+	for _, o := range s.other {
+		o.Close()
+	}
+	s.Server.Close()
 }
 
 func randomHex(n int) string {
@@ -170,11 +255,12 @@ func (s *Server) id(prefix string) string {
 
 // ---- test hooks -------------------------------------------------------------
 
-// CreateApp adds an app (with no deployment) and returns its id.
+// CreateApp adds an app (status new: no deployment yet) and returns its id.
 func (s *Server) CreateApp(name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := &app{id: s.id("app"), name: name, createdAt: time.Now(), operations: map[string]*operation{}, runningEnv: map[string]string{}}
+	a := &app{id: s.id("app"), name: name, createdAt: time.Now(), operations: map[string]*operation{},
+		runningEnv: map[string]string{}, scripts: map[string]OneOff{}}
 	s.apps[name] = a
 	return a.id
 }
@@ -191,8 +277,9 @@ func (s *Server) AddAddon(appName, provider string) string {
 	return ad.id
 }
 
-// FailNext makes the next n requests, whatever they are, answer status
-// (429 or 5xx typically) before doing anything.
+// FailNext makes the next n requests to the API, the auth service or the
+// database API, whatever they are, answer status (429 or 5xx typically) before
+// doing anything.
 func (s *Server) FailNext(status, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -223,6 +310,14 @@ func (s *Server) FailNextBackup(addonID string) {
 	s.addons[addonID].failBackup = true
 }
 
+// StopApp scales an app to zero (status stopped): restarts and one-offs are
+// refused until it is deployed again.
+func (s *Server) StopApp(appName string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustApp(appName).stopped = true
+}
+
 // DeployByHand records a successful deployment of gitRef made outside the code
 // under test (someone ran `git push scalingo` or used the dashboard), and returns its id.
 func (s *Server) DeployByHand(appName, gitRef string, archive []byte) string {
@@ -230,9 +325,10 @@ func (s *Server) DeployByHand(appName, gitRef string, archive []byte) string {
 	defer s.mu.Unlock()
 	a := s.mustApp(appName)
 	d := &deployment{id: s.id("dep"), app: a, gitRef: gitRef, source: archive, byHand: true,
-		createdAt: time.Now().Add(-10 * s.opts.StepDuration)}
+		createdAt: time.Now().Add(-10 * s.opts.StepDuration), env: variablesMap(a.variables), applied: true}
 	a.deployments = append(a.deployments, d)
 	a.runningEnv = variablesMap(a.variables)
+	a.stopped = false
 	return d.id
 }
 
@@ -271,6 +367,14 @@ func (s *Server) CountCalls(method, prefix string) int {
 	return n
 }
 
+// Throttled counts the API requests answered 429 because of the rate limit
+// (not those FailNext injected).
+func (s *Server) Throttled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.throttled
+}
+
 // Exchanges counts successful token exchanges.
 func (s *Server) Exchanges() int {
 	s.mu.Lock()
@@ -284,8 +388,13 @@ type DeploymentInfo struct {
 	GitRef    string
 	Status    string
 	SourceURL string
-	Source    []byte
-	ByHand    bool
+	// Source is the archive the build machine downloaded.
+	Source []byte
+	// Files are the archive's files, by path under its top-level folder.
+	Files map[string]string
+	// Env is the environment the deployment's containers start with.
+	Env    map[string]string
+	ByHand bool
 }
 
 // Deployments returns the deployments of an app, oldest first.
@@ -297,20 +406,32 @@ func (s *Server) Deployments(appName string) []DeploymentInfo {
 	for _, d := range a.deployments {
 		st, _ := s.deploymentState(d)
 		out = append(out, DeploymentInfo{ID: d.id, GitRef: d.gitRef, Status: st, SourceURL: d.sourceURL,
-			Source: append([]byte(nil), d.source...), ByHand: d.byHand})
+			Source: append([]byte(nil), d.source...), Files: d.files, Env: copyMap(d.env), ByHand: d.byHand})
 	}
 	return out
 }
 
 // LiveVersion is the git_ref of the app's last successful deployment ("" if none).
 func (s *Server) LiveVersion(appName string) string {
-	ds := s.Deployments(appName)
-	for i := len(ds) - 1; i >= 0; i-- {
-		if ds[i].Status == "success" {
-			return ds[i].GitRef
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.liveVersion(s.mustApp(appName))
+}
+
+func (s *Server) liveVersion(a *app) string {
+	for i := len(a.deployments) - 1; i >= 0; i-- {
+		if st, _ := s.deploymentState(a.deployments[i]); st == "success" {
+			return a.deployments[i].gitRef
 		}
 	}
 	return ""
+}
+
+// AppStatus is the app's status: new, deploying, running, restarting or stopped.
+func (s *Server) AppStatus(appName string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.appStatus(s.mustApp(appName))
 }
 
 // Variables returns the app's variables by name.
@@ -327,11 +448,7 @@ func (s *Server) RunningEnv(appName string) map[string]string {
 	defer s.mu.Unlock()
 	a := s.mustApp(appName)
 	s.settle(a)
-	out := map[string]string{}
-	for k, v := range a.runningEnv {
-		out[k] = v
-	}
-	return out
+	return copyMap(a.runningEnv)
 }
 
 // Restarts counts the restart operations requested for an app.
@@ -375,669 +492,10 @@ func variablesMap(vs []*variable) map[string]string {
 	return m
 }
 
-// ---- state machines ----------------------------------------------------------
-
-// deploymentState returns the status reached by now and the output so far.
-func (s *Server) deploymentState(d *deployment) (string, string) {
-	step := int(time.Since(d.createdAt) / s.opts.StepDuration)
-	var out strings.Builder
-	fmt.Fprintf(&out, "-----> Deployment %s of %s (git_ref %s)\n", d.id, d.app.name, d.gitRef)
-	if d.byHand {
-		out.WriteString("-----> Pushed by hand\n")
-		step = 4
-	}
-	fail := d.fail
-	if d.fetchErr != "" {
-		fail = "build-error"
-	}
-	if step < 1 {
-		return "queued", out.String()
-	}
-	if fail == "aborted" {
-		out.WriteString(" !     Deployment aborted by a user\n")
-		return "aborted", out.String()
-	}
-	out.WriteString("-----> Fetching source code\n")
-	if d.fetchErr != "" {
-		fmt.Fprintf(&out, " !     %s\n", d.fetchErr)
-		if step < 2 {
-			return "building", out.String()
-		}
-		out.WriteString(" !     Build failed\n")
-		return "build-error", out.String()
-	}
-	fmt.Fprintf(&out, "       %d bytes received\n-----> Building with the buildpack\n", len(d.source))
-	if step < 2 {
-		return "building", out.String()
-	}
-	if fail == "build-error" {
-		out.WriteString(" !     ERROR: composer install failed (exit status 1)\n !     Build failed\n")
-		return "build-error", out.String()
-	}
-	out.WriteString(" Build complete, shipping your container...\n")
-	if step < 3 {
-		return "pushing", out.String()
-	}
-	out.WriteString(" Waiting for your application to boot...\n")
-	if fail == "hook-error" {
-		out.WriteString(" !     postdeploy hook failed: php bin/console doctrine:migrations:migrate exited with 1\n")
-	}
-	if step < 4 {
-		return "starting", out.String()
-	}
-	switch fail {
-	case "":
-		fmt.Fprintf(&out, " <-- https://%s.osc-fr1.scalingo.io -->\n", d.app.name)
-		return "success", out.String()
-	case "crashed-error":
-		out.WriteString(" !     Your application crashed while booting: web-1 exited with status 255\n")
-	case "timeout-error":
-		out.WriteString(" !     Your application did not bind to $PORT within 60 seconds\n")
-	}
-	return fail, out.String()
-}
-
-func (s *Server) operationStatus(op *operation) string {
-	step := int(time.Since(op.createdAt) / s.opts.StepDuration)
-	switch {
-	case step < 1:
-		return "pending"
-	case step < 2:
-		return "running"
-	case op.fail != "":
-		return "error"
-	}
-	return "done"
-}
-
-func (s *Server) backupStatus(b *backup) string {
-	step := int(time.Since(b.createdAt) / s.opts.StepDuration)
-	switch {
-	case step < 1:
-		return "pending"
-	case step < 2:
-		return "running"
-	case b.fail:
-		return "error"
-	}
-	return "done"
-}
-
-// settle applies the environment of finished restarts and successful deployments
-// in the order they happened.
-func (s *Server) settle(a *app) {
-	type ev struct {
-		at  time.Time
-		env map[string]string
-	}
-	var evs []ev
-	for _, op := range a.operations {
-		if !op.applied && s.operationStatus(op) == "done" {
-			op.applied = true
-			evs = append(evs, ev{op.createdAt, op.env})
-		}
-	}
-	sort.Slice(evs, func(i, j int) bool { return evs[i].at.Before(evs[j].at) })
-	for _, e := range evs {
-		a.runningEnv = e.env
-	}
-}
-
-// ---- HTTP -------------------------------------------------------------------
-
-func (s *Server) routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/tokens/exchange", s.tokenExchange)
-	mux.HandleFunc("POST /v1/sources", s.auth(s.sourcesCreate))
-	mux.HandleFunc("PUT /v1/sources/{id}", s.sourceUpload)
-	mux.HandleFunc("GET /v1/sources/{id}", s.sourceDownload)
-	mux.HandleFunc("GET /v1/apps/{app}", s.auth(s.withApp(s.appShow)))
-	mux.HandleFunc("POST /v1/apps/{app}/deployments", s.auth(s.withApp(s.deploymentsCreate)))
-	mux.HandleFunc("GET /v1/apps/{app}/deployments", s.auth(s.withApp(s.deploymentsList)))
-	mux.HandleFunc("GET /v1/apps/{app}/deployments/{id}", s.auth(s.withApp(s.deploymentShow)))
-	mux.HandleFunc("GET /v1/apps/{app}/deployments/{id}/output", s.auth(s.withApp(s.deploymentOutput)))
-	mux.HandleFunc("GET /v1/apps/{app}/variables", s.auth(s.withApp(s.variablesList)))
-	mux.HandleFunc("PUT /v1/apps/{app}/variables", s.auth(s.withApp(s.variablesSet)))
-	mux.HandleFunc("DELETE /v1/apps/{app}/variables/{id}", s.auth(s.withApp(s.variableUnset)))
-	mux.HandleFunc("POST /v1/apps/{app}/restart", s.auth(s.withApp(s.restart)))
-	mux.HandleFunc("GET /v1/apps/{app}/operations/{id}", s.auth(s.withApp(s.operationShow)))
-	mux.HandleFunc("GET /v1/apps/{app}/addons", s.auth(s.withApp(s.addonsList)))
-	mux.HandleFunc("POST /v1/apps/{app}/addons/{id}/token", s.auth(s.withApp(s.addonToken)))
-	mux.HandleFunc("POST /api/databases/{id}/backups", s.dbAuth(s.backupCreate))
-	mux.HandleFunc("GET /api/databases/{id}/backups", s.dbAuth(s.backupList))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no route " + r.Method + " " + r.URL.Path})
-	})
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		s.mu.Lock()
-		fault := 0
-		if len(s.faults) > 0 {
-			fault, s.faults = s.faults[0], s.faults[1:]
-		}
-		s.mu.Unlock()
-		if fault != 0 {
-			writeJSON(rec, fault, map[string]string{"error": http.StatusText(fault)})
-		} else {
-			mux.ServeHTTP(rec, r)
-		}
-		s.mu.Lock()
-		s.calls = append(s.calls, Call{Method: r.Method, Path: r.URL.Path, Status: rec.status})
-		s.mu.Unlock()
-	})
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func unprocessable(w http.ResponseWriter, field, msg string) {
-	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"errors": map[string][]string{field: {msg}}})
-}
-
-// ---- tokens -----------------------------------------------------------------
-
-func (s *Server) sign(claims map[string]any) string {
-	enc := base64.RawURLEncoding
-	h, _ := json.Marshal(map[string]string{"alg": "HS256", "typ": "JWT"})
-	p, _ := json.Marshal(claims)
-	msg := enc.EncodeToString(h) + "." + enc.EncodeToString(p)
-	mac := hmac.New(sha256.New, s.key)
-	mac.Write([]byte(msg))
-	return msg + "." + enc.EncodeToString(mac.Sum(nil))
-}
-
-// verify checks a bearer token's signature, expiry and revocation, returning its
-// scope ("user" or "addon:<id>").
-func (s *Server) verify(token string) (string, bool) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return "", false
-	}
-	mac := hmac.New(sha256.New, s.key)
-	mac.Write([]byte(parts[0] + "." + parts[1]))
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil || !hmac.Equal(sig, mac.Sum(nil)) {
-		return "", false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return "", false
-	}
-	var c struct {
-		Exp   int64  `json:"exp"`
-		JTI   int    `json:"jti"`
-		Scope string `json:"scope"`
-	}
-	if json.Unmarshal(raw, &c) != nil || time.Now().Unix() >= c.Exp {
-		return "", false
-	}
-	s.mu.Lock()
-	revoked := c.JTI <= s.revokedUpTo
-	s.mu.Unlock()
-	if revoked {
-		return "", false
-	}
-	return c.Scope, true
-}
-
-func (s *Server) issue(scope string) string {
-	s.mu.Lock()
-	s.nextID++
-	jti := s.nextID
-	s.mu.Unlock()
-	now := time.Now()
-	return s.sign(map[string]any{"iss": "scalingotest", "iat": now.Unix(), "exp": now.Add(s.opts.TokenTTL).Unix(), "jti": jti, "scope": scope})
-}
-
-func (s *Server) tokenExchange(w http.ResponseWriter, r *http.Request) {
-	user, pass, ok := r.BasicAuth()
-	if !ok || user != "" || pass != s.APIToken {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid credentials"})
-		return
-	}
-	tok := s.issue("user")
-	s.mu.Lock()
-	s.exchanges++
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]string{"token": tok})
-}
-
-func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
-}
-
-func (s *Server) auth(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		tok := bearer(r)
-		if tok == "" {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "you need to be authenticated to access this resource"})
-			return
-		}
-		if scope, ok := s.verify(tok); !ok || scope != "user" {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "token invalid or expired"})
-			return
-		}
-		next(w, r)
-	}
-}
-
-type appHandler func(w http.ResponseWriter, r *http.Request, a *app)
-
-func (s *Server) withApp(next appHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		a, ok := s.apps[r.PathValue("app")]
-		s.mu.Unlock()
-		if !ok {
-			writeJSON(w, http.StatusNotFound, map[string]string{"resource": "app", "error": "not found"})
-			return
-		}
-		next(w, r, a)
-	}
-}
-
-func (s *Server) dbAuth(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		tok := bearer(r)
-		scope, ok := s.verify(tok)
-		if tok == "" || !ok {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "token invalid or expired"})
-			return
-		}
-		if scope != "addon:"+r.PathValue("id") {
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "this token does not give access to this database"})
-			return
-		}
-		next(w, r)
-	}
-}
-
-// ---- apps, sources, deployments ----------------------------------------------
-
-func (s *Server) appJSON(a *app) map[string]any {
-	return map[string]any{"id": a.id, "name": a.name, "created_at": a.createdAt.Format(time.RFC3339),
-		"url": "https://" + a.name + ".osc-fr1.scalingo.io", "status": "running"}
-}
-
-func (s *Server) appShow(w http.ResponseWriter, _ *http.Request, a *app) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"app": s.appJSON(a)})
-}
-
-func (s *Server) sourcesCreate(w http.ResponseWriter, _ *http.Request) {
-	s.mu.Lock()
-	src := &source{id: s.id("src"), uploadToken: randomHex(16), downloadToken: randomHex(16)}
-	s.sources[src.id] = src
-	s.mu.Unlock()
-	base := s.URL + "/v1/sources/" + src.id
-	writeJSON(w, http.StatusOK, map[string]any{"source": map[string]string{
-		"upload_url": base + "?token=" + src.uploadToken, "download_url": base + "?token=" + src.downloadToken}})
-}
-
-func (s *Server) sourceUpload(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	src, ok := s.sources[r.PathValue("id")]
-	s.mu.Unlock()
-	if !ok || r.URL.Query().Get("token") != src.uploadToken {
-		http.Error(w, "<Error><Code>AccessDenied</Code></Error>", http.StatusForbidden)
-		return
-	}
-	data, err := io.ReadAll(io.LimitReader(r.Body, 512<<20))
-	if err != nil {
-		http.Error(w, "upload interrupted", http.StatusBadRequest)
-		return
-	}
-	if r.ContentLength >= 0 && int64(len(data)) != r.ContentLength {
-		http.Error(w, "body shorter than Content-Length", http.StatusBadRequest)
-		return
-	}
-	s.mu.Lock()
-	src.data, src.uploaded = data, true
-	s.mu.Unlock()
-	w.WriteHeader(http.StatusOK)
-}
-
-func (s *Server) sourceDownload(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	src, ok := s.sources[r.PathValue("id")]
-	s.mu.Unlock()
-	if !ok || r.URL.Query().Get("token") != src.downloadToken || !src.uploaded {
-		http.Error(w, "<Error><Code>AccessDenied</Code></Error>", http.StatusForbidden)
-		return
-	}
-	w.Header().Set("Content-Type", "application/x-gzip")
-	_, _ = w.Write(src.data)
-}
-
-// fetch downloads a deployment's source the way the builder does.
-func (s *Server) fetch(sourceURL string) ([]byte, string) {
-	var data []byte
-	if strings.HasPrefix(sourceURL, s.URL+"/v1/sources/") {
-		rest := strings.TrimPrefix(sourceURL, s.URL+"/v1/sources/")
-		id, query, _ := strings.Cut(rest, "?")
-		s.mu.Lock()
-		src, ok := s.sources[id]
-		s.mu.Unlock()
-		if !ok || query != "token="+src.downloadToken || !src.uploaded {
-			return nil, "Fail to fetch source code: 403 Forbidden"
-		}
-		data = src.data
-	} else if strings.HasPrefix(sourceURL, "http://") || strings.HasPrefix(sourceURL, "https://") {
-		c := &http.Client{Timeout: 10 * time.Second}
-		resp, err := c.Get(sourceURL)
-		if err != nil {
-			return nil, "Fail to fetch source code: the URL cannot be reached"
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, "Fail to fetch source code: " + resp.Status
-		}
-		data, _ = io.ReadAll(io.LimitReader(resp.Body, 512<<20))
-	} else {
-		return nil, "Fail to fetch source code: unsupported URL scheme"
-	}
-	if !bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
-		return data, "Fail to extract the archive: gzip: invalid header"
-	}
-	return data, ""
-}
-
-func (s *Server) deploymentsCreate(w http.ResponseWriter, r *http.Request, a *app) {
-	var body struct {
-		Deployment *struct {
-			GitRef    *string `json:"git_ref"`
-			SourceURL string  `json:"source_url"`
-		} `json:"deployment"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid JSON body"})
-		return
-	}
-	if body.Deployment == nil {
-		unprocessable(w, "deployment", "is missing")
-		return
-	}
-	if strings.TrimSpace(body.Deployment.SourceURL) == "" {
-		unprocessable(w, "source_url", "can't be blank")
-		return
-	}
-	data, fetchErr := s.fetch(body.Deployment.SourceURL)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	d := &deployment{id: s.id("dep"), app: a, sourceURL: body.Deployment.SourceURL, source: data, fetchErr: fetchErr,
-		createdAt: time.Now(), fail: a.failDeploy}
-	if body.Deployment.GitRef != nil {
-		d.gitRef = *body.Deployment.GitRef
-	}
-	a.failDeploy = ""
-	a.deployments = append(a.deployments, d)
-	writeJSON(w, http.StatusCreated, map[string]any{"deployment": s.deploymentJSON(d)})
-}
-
-func (s *Server) deploymentJSON(d *deployment) map[string]any {
-	st, _ := s.deploymentState(d)
-	return map[string]any{
-		"id": d.id, "app_id": d.app.id, "created_at": d.createdAt.Format(time.RFC3339Nano), "status": st,
-		"git_ref": d.gitRef, "duration": int(time.Since(d.createdAt).Seconds()),
-		"pusher": map[string]string{"username": "release", "email": "release@example.org"},
-		"links":  map[string]string{"output": s.URL + "/v1/apps/" + d.app.name + "/deployments/" + d.id + "/output"},
-	}
-}
-
-func (s *Server) findDeployment(w http.ResponseWriter, r *http.Request, a *app) *deployment {
-	id := r.PathValue("id")
-	for _, d := range a.deployments {
-		if d.id == id {
-			return d
-		}
-	}
-	writeJSON(w, http.StatusNotFound, map[string]string{"resource": "deployment", "error": "not found"})
-	return nil
-}
-
-func (s *Server) deploymentsList(w http.ResponseWriter, r *http.Request, a *app) {
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	perPage, _ := strconv.Atoi(r.URL.Query().Get("per_page"))
-	if page < 1 {
-		page = 1
-	}
-	if perPage < 1 || perPage > 50 {
-		perPage = 20
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	all := make([]map[string]any, 0, len(a.deployments))
-	for i := len(a.deployments) - 1; i >= 0; i-- {
-		all = append(all, s.deploymentJSON(a.deployments[i]))
-	}
-	total := (len(all) + perPage - 1) / perPage
-	from := min((page-1)*perPage, len(all))
-	to := min(from+perPage, len(all))
-	next := 0
-	if page < total {
-		next = page + 1
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"deployments": all[from:to], "meta": map[string]any{"pagination": map[string]any{
-		"prev_page": page - 1, "current_page": page, "next_page": next, "total_pages": total, "total_count": len(all)}}})
-}
-
-func (s *Server) deploymentShow(w http.ResponseWriter, r *http.Request, a *app) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d := s.findDeployment(w, r, a); d != nil {
-		writeJSON(w, http.StatusOK, map[string]any{"deployment": s.deploymentJSON(d)})
-	}
-}
-
-func (s *Server) deploymentOutput(w http.ResponseWriter, r *http.Request, a *app) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if d := s.findDeployment(w, r, a); d != nil {
-		_, out := s.deploymentState(d)
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = io.WriteString(w, out)
-	}
-}
-
-// ---- variables, restarts, operations -----------------------------------------
-
-var variableName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-func (s *Server) variablesList(w http.ResponseWriter, _ *http.Request, a *app) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"variables": append([]*variable{}, a.variables...)})
-}
-
-func (s *Server) upsertVariable(a *app, name, value string) *variable {
-	for _, v := range a.variables {
-		if v.Name == name {
-			v.Value = value
-			return v
-		}
-	}
-	v := &variable{ID: s.id("var"), Name: name, Value: value}
-	a.variables = append(a.variables, v)
-	return v
-}
-
-func (s *Server) variablesSet(w http.ResponseWriter, r *http.Request, a *app) {
-	var body struct {
-		Variables []struct {
-			Name  *string `json:"name"`
-			Value *string `json:"value"`
-		} `json:"variables"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid JSON body"})
-		return
-	}
-	if len(body.Variables) == 0 {
-		unprocessable(w, "variables", "can't be blank")
-		return
-	}
-	for _, v := range body.Variables {
-		if v.Name == nil || *v.Name == "" {
-			unprocessable(w, "name", "can't be blank")
-			return
-		}
-		if !variableName.MatchString(*v.Name) {
-			unprocessable(w, "name", "must only contain letters, digits and underscores, and not start with a digit")
-			return
-		}
-		if v.Value == nil {
-			unprocessable(w, "value", "can't be blank")
-			return
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := []*variable{}
-	for _, v := range body.Variables {
-		out = append(out, s.upsertVariable(a, *v.Name, *v.Value))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"variables": out})
-}
-
-func (s *Server) variableUnset(w http.ResponseWriter, r *http.Request, a *app) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := r.PathValue("id")
-	for i, v := range a.variables {
-		if v.ID == id {
-			a.variables = append(a.variables[:i], a.variables[i+1:]...)
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-	}
-	writeJSON(w, http.StatusNotFound, map[string]string{"resource": "variable", "error": "not found"})
-}
-
-func (s *Server) restart(w http.ResponseWriter, r *http.Request, a *app) {
-	var body struct {
-		Scope []string `json:"scope"`
-	}
-	if r.ContentLength != 0 {
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid JSON body"})
-			return
-		}
-	}
-	for _, sc := range body.Scope {
-		if sc != "web" && sc != "worker" && sc != "clock" {
-			unprocessable(w, "scope", "container type "+sc+" does not exist")
-			return
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op := &operation{id: s.id("op"), createdAt: time.Now(), fail: a.failRestart, env: variablesMap(a.variables)}
-	a.failRestart = ""
-	a.operations[op.id] = op
-	a.restarts++
-	w.Header().Set("Location", s.URL+"/v1/apps/"+a.name+"/operations/"+op.id)
-	writeJSON(w, http.StatusAccepted, map[string]any{})
-}
-
-func (s *Server) operationShow(w http.ResponseWriter, r *http.Request, a *app) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	op, ok := a.operations[r.PathValue("id")]
-	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]string{"resource": "operation", "error": "not found"})
-		return
-	}
-	s.settle(a)
-	st := s.operationStatus(op)
-	res := map[string]any{"id": op.id, "created_at": op.createdAt.Format(time.RFC3339Nano), "status": st, "type": "restart"}
-	if st == "done" || st == "error" {
-		res["finished_at"] = op.createdAt.Add(2 * s.opts.StepDuration).Format(time.RFC3339Nano)
-	}
-	if st == "error" {
-		res["error"] = op.fail
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"operation": res})
-}
-
-// ---- addons and the database API ---------------------------------------------
-
-func (s *Server) addonsList(w http.ResponseWriter, _ *http.Request, a *app) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := []map[string]any{}
-	for _, id := range a.addons {
-		ad := s.addons[id]
-		out = append(out, map[string]any{"id": ad.id, "app_id": a.id, "resource_id": a.name + "-" + ad.provider,
-			"status": "running", "addon_provider": map[string]string{"id": ad.provider, "name": ad.provider}})
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"addons": out})
-}
-
-func (s *Server) addonToken(w http.ResponseWriter, r *http.Request, a *app) {
-	s.mu.Lock()
-	ad, ok := s.addons[r.PathValue("id")]
-	s.mu.Unlock()
-	if !ok || ad.app != a {
-		writeJSON(w, http.StatusNotFound, map[string]string{"resource": "addon", "error": "not found"})
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"addon": map[string]string{"token": s.issue("addon:" + ad.id)}})
-}
-
-func (s *Server) backupJSON(ad *addon, b *backup) map[string]any {
-	st := s.backupStatus(b)
-	size := 0
-	if st == "done" {
-		size = 4096
-	}
-	return map[string]any{"id": b.id, "created_at": b.createdAt.Format(time.RFC3339Nano), "started_at": b.createdAt.Format(time.RFC3339Nano),
-		"name": b.createdAt.UTC().Format("20060102150405") + "_" + ad.app.name, "size": size, "status": st,
-		"database_id": ad.id, "method": "manual"}
-}
-
-func (s *Server) backupCreate(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ad, ok := s.addons[r.PathValue("id")]
-	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]string{"resource": "database", "error": "not found"})
-		return
-	}
-	b := &backup{id: s.id("bkp"), createdAt: time.Now(), fail: ad.failBackup}
-	ad.failBackup = false
-	ad.backups = append(ad.backups, b)
-	writeJSON(w, http.StatusCreated, map[string]any{"database_backup": s.backupJSON(ad, b)})
-}
-
-func (s *Server) backupList(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ad, ok := s.addons[r.PathValue("id")]
-	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]string{"resource": "database", "error": "not found"})
-		return
-	}
-	out := []map[string]any{}
-	for i := len(ad.backups) - 1; i >= 0; i-- {
-		out = append(out, s.backupJSON(ad, ad.backups[i]))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"database_backups": out})
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }

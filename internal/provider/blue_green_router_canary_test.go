@@ -1,0 +1,354 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/releaseplan/terraform-provider-release/internal/acctest"
+	"github.com/releaseplan/terraform-provider-release/internal/nginxtest"
+	"github.com/releaseplan/terraform-provider-release/internal/router"
+)
+
+// canaryLogFormat is an nginx JSON access log with what the analysis reads.
+const canaryLogFormat = `log_format release_json escape=json '{"time":"$time_iso8601","status":"$status",' ` +
+	`'"request_time":"$request_time","upstream_addr":"$upstream_addr","request":"$request"}';`
+
+// failingServer answers its colour; every failEvery-th request answers 500.
+type failingServer struct {
+	addr      string
+	failEvery atomic.Int64
+	n         atomic.Int64
+}
+
+func startFailingServer(t *testing.T, colour string) *failingServer {
+	s := &failingServer{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f := s.failEvery.Load(); f > 0 && r.URL.Path != "/health" && s.n.Add(1)%f == 0 {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		fmt.Fprint(w, colour)
+	}))
+	t.Cleanup(srv.Close)
+	s.addr = strings.TrimPrefix(srv.URL, "http://")
+	return s
+}
+
+type canaryFixture struct {
+	env         *acctest.Env
+	srv         *nginxtest.Server
+	blue, green *failingServer
+	file, log   string
+}
+
+// startCanaryFixture runs nginx (JSON access log) in front of blue and green,
+// with a client loop sending requests until the test ends.
+func startCanaryFixture(t *testing.T) *canaryFixture {
+	f := &canaryFixture{env: acctest.NewEnv(t), blue: startFailingServer(t, "blue"), green: startFailingServer(t, "green")}
+	dir := t.TempDir()
+	f.file, f.log = filepath.Join(dir, "app-upstream.conf"), filepath.Join(dir, "app.access.json")
+	seed := &router.Nginx{ConfigFile: f.file, UpstreamName: "app", Blue: f.blue.addr, Green: f.green.addr, ReloadCommand: "true"}
+	if _, err := seed.Switch(context.Background(), router.Blue, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.srv = nginxtest.Start(t, nginxtest.Config{
+		HTTP:   canaryLogFormat + "\ninclude " + dir + "/*.conf;",
+		Server: "access_log " + f.log + " release_json;\nlocation / { proxy_pass http://$app_backend; }",
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		client := &http.Client{Timeout: 5 * time.Second}
+		for ctx.Err() == nil {
+			if resp, err := client.Get(f.srv.URL("/")); err == nil {
+				resp.Body.Close()
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return f
+}
+
+func (f *canaryFixture) config(active, canary string) string {
+	return f.env.ProviderBlock() + fmt.Sprintf(`
+resource "release_blue_green_router" "web" {
+  active = %q
+  blue {
+    upstream = %q
+  }
+  green {
+    upstream = %q
+  }
+  nginx {
+    config_file    = %q
+    upstream_name  = "app"
+    reload_command = %q
+    test_command   = %q
+  }
+%s
+}
+`, active, f.blue.addr, f.green.addr, f.file, f.srv.ReloadCommand(), f.srv.TestCommand(), canary)
+}
+
+func (f *canaryFixture) analysis(minRequests int) string {
+	return fmt.Sprintf(`
+    analysis {
+      access_log      = %q
+      window          = "1s"
+      min_requests    = %d
+      max_error_rate  = 0.05
+      max_p99_latency = "500ms"
+    }`, f.log, minRequests)
+}
+
+// nginxHas checks the weights in the include file.
+func (f *canaryFixture) nginxHas(active router.Colour, c router.Canary) error {
+	b, err := os.ReadFile(f.file)
+	if err != nil {
+		return err
+	}
+	st, err := router.Parse(string(b), "app")
+	if err != nil {
+		return err
+	}
+	if st.Active != active || st.Canary != c {
+		return fmt.Errorf("nginx routes %s with canary %+v, want %s with %+v:\n%s", st.Active, st.Canary, active, c, b)
+	}
+	return nil
+}
+
+// expectWeightChange checks the plan moves canary.weight from before to after.
+type expectWeightChange struct{ before, after int }
+
+func (e expectWeightChange) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	for _, rc := range req.Plan.ResourceChanges {
+		if rc.Address != "release_blue_green_router.web" {
+			continue
+		}
+		weight := func(v any) any {
+			m, _ := v.(map[string]any)
+			c, _ := m["canary"].(map[string]any)
+			return c["weight"]
+		}
+		b, a := weight(rc.Change.Before), weight(rc.Change.After)
+		if fmt.Sprint(b) != fmt.Sprint(e.before) || fmt.Sprint(a) != fmt.Sprint(e.after) {
+			js, _ := json.Marshal(rc.Change)
+			resp.Error = fmt.Errorf("canary.weight planned %v → %v, want %v → %v: %s", b, a, e.before, e.after, js)
+		}
+		return
+	}
+	resp.Error = fmt.Errorf("no change of release_blue_green_router.web in the plan")
+}
+
+func TestAccBlueGreenRouterResource_canary(t *testing.T) {
+	f := startCanaryFixture(t)
+	const res = "release_blue_green_router.web"
+	weightIs := func(w int64) statecheck.StateCheck {
+		return statecheck.ExpectKnownValue(res, tfjsonpath.New("canary").AtMapKey("weight"), knownvalue.Int64Exact(w))
+	}
+	one := func(weight int, sticky string, minRequests int) string {
+		return fmt.Sprintf("  canary {\n    colour = \"green\"\n    weight = %d\n    sticky = %q\n%s\n  }", weight, sticky, f.analysis(minRequests))
+	}
+	prom := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[%d,"0.2"]}]}}`, time.Now().Unix())
+	}))
+	t.Cleanup(prom.Close)
+	prometheus := prom.URL
+	steps := "  canary {\n    colour = \"green\"\n    steps  = [{ weight = 25 }, { weight = 50, pause = \"1500ms\" }, { weight = 100 }]\n" + f.analysis(10) + "\n  }"
+
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: f.config("blue", one(10, "cookie", 10)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue(res, tfjsonpath.New("canary").AtMapKey("summary"), knownvalue.StringExact(
+						"send 10% of requests to green (sticky by cookie), then check 5xx ≤ 5% and p99 ≤ 500ms over 1s on at least 10 requests")),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{weightIs(10)},
+				Check: func(*terraform.State) error {
+					return f.nginxHas(router.Blue, router.Canary{Weight: 10, Sticky: router.StickyCookie})
+				},
+			},
+			{
+				// A whole rollout in one apply.
+				Config: f.config("blue", steps),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					expectWeightChange{10, 100},
+					plancheck.ExpectKnownValue(res, tfjsonpath.New("canary").AtMapKey("summary"), knownvalue.StringExact(
+						"send 25% of requests to green, then check 5xx ≤ 5% and p99 ≤ 500ms over 1s on at least 10 requests; "+
+							"then 50% for 1.5s, then check 5xx ≤ 5% and p99 ≤ 500ms over 1s on at least 10 requests; "+
+							"then 100%, then check 5xx ≤ 5% and p99 ≤ 500ms over 1s on at least 10 requests")),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{weightIs(100)},
+				Check: func(*terraform.State) error {
+					return f.nginxHas(router.Blue, router.Canary{Weight: 100, Sticky: router.StickyNone})
+				},
+			},
+			{
+				// Green answers 500 for a quarter of the requests: back to 0, with the figures.
+				PreConfig:   func() { f.green.failEvery.Store(4) },
+				Config:      f.config("blue", one(30, "none", 10)),
+				ExpectError: regexp.MustCompile(`(?s)Canary\s+analysis\s+of\s+green\s+failed\s+at\s+30%.*green\s+answered\s+\d+(\.\d)?%\s+5xx\s+\(\d+\s+of\s+\d+\)\s+over\s+1s,\s+limit\s+5%;\s+blue\s+0%;\s+traffic\s+is\s+back\s+on\s+blue.*canary.weight\s+=\s+0`),
+			},
+			{
+				// The state says 0: the next plan sends 30% again, and green is healthy now.
+				PreConfig: func() {
+					f.green.failEvery.Store(0)
+					if err := f.nginxHas(router.Blue, router.Canary{}); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:            f.config("blue", one(30, "none", 10)),
+				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{expectWeightChange{0, 30}}},
+				ConfigStateChecks: []statecheck.StateCheck{weightIs(30)},
+			},
+			{
+				Config:      f.config("blue", one(40, "none", 1000000)),
+				ExpectError: regexp.MustCompile(`(?s)green\s+answered\s+only\s+\d+\s+requests\s+over\s+1s,\s+at\s+least\s+1000000\s+are\s+needed.*traffic\s+is\s+back\s+on\s+blue`),
+			},
+			{
+				// Drift: someone sets the weights by hand.
+				PreConfig: func() {
+					if err := f.nginxHas(router.Blue, router.Canary{}); err != nil {
+						t.Fatal(err)
+					}
+					n := &router.Nginx{ConfigFile: f.file, UpstreamName: "app", Blue: f.blue.addr, Green: f.green.addr,
+						TestCommand: f.srv.TestCommand(), ReloadCommand: f.srv.ReloadCommand(), Canary: router.Canary{Weight: 70}}
+					if _, err := n.Switch(context.Background(), router.Blue, nil); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:            f.config("blue", one(30, "none", 10)),
+				ConfigPlanChecks:  resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{expectWeightChange{70, 30}}},
+				ConfigStateChecks: []statecheck.StateCheck{weightIs(30)},
+				Check: func(*terraform.State) error {
+					return f.nginxHas(router.Blue, router.Canary{Weight: 30, Sticky: router.StickyNone})
+				},
+			},
+			{
+				// Prometheus instead of the access log: the canary's error ratio is too high.
+				Config: f.config("blue", `  canary {
+    colour = "green"
+    weight = 20
+    analysis {
+      window = "1s"
+      prometheus {
+        url   = "`+prometheus+`"
+        query = "canary_error_ratio"
+        max   = 0.01
+      }
+    }
+  }`),
+				ExpectError: regexp.MustCompile(`(?s)Canary\s+analysis\s+of\s+green\s+failed\s+at\s+20%.*the\s+Prometheus\s+query\s+"canary_error_ratio"\s+returned\s+0.2,\s+limit\s+0.01;\s+traffic\s+is\s+back\s+on\s+blue`),
+			},
+			{
+				// End the canary: green active, no canary block.
+				Config: f.config("green", ""),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("canary"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("active"), knownvalue.StringExact("green")),
+				},
+				Check: func(*terraform.State) error { return f.nginxHas(router.Green, router.Canary{}) },
+			},
+			{
+				Config:           f.config("green", ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+func TestAccBlueGreenRouterResource_canaryInvalidConfig(t *testing.T) {
+	env := acctest.NewEnv(t)
+	dir := t.TempDir()
+	nginx := `active = "blue"
+  nginx {
+    config_file   = "` + dir + `/x.conf"
+    upstream_name = "app"
+  }
+  blue { upstream = "127.0.0.1:1" }
+  green { upstream = "127.0.0.1:2" }
+`
+	tests := []struct {
+		name, body string
+		want       *regexp.Regexp
+	}{
+		{"canary on the active colour", nginx + `  canary {
+    colour = "blue"
+    weight = 10
+  }`, regexp.MustCompile(`(?s)Canary colour is the active colour.*not active \(blue is active\)`)},
+		{"canary with the directory router", `active = "blue"
+  directory { path = "` + dir + `" }
+  canary {
+    colour = "green"
+    weight = 10
+  }`, regexp.MustCompile(`Canary needs the nginx router`)},
+		{"weight and steps", nginx + `  canary {
+    colour = "green"
+    weight = 10
+    steps  = [{ weight = 50 }]
+  }`, regexp.MustCompile(`(?s)weight.*cannot be specified when.*steps|steps.*weight`)},
+		{"neither weight nor steps", nginx + `  canary {
+    colour = "green"
+  }`, regexp.MustCompile(`Missing canary weight`)},
+		{"no colour", nginx + `  canary {
+    weight = 10
+  }`, regexp.MustCompile(`(?s)Missing required argument.*"colour"`)},
+		{"weight above 100", nginx + `  canary {
+    colour = "green"
+    weight = 101
+  }`, regexp.MustCompile(`(?s)weight.*between 0 and 100`)},
+		{"unknown stickiness", nginx + `  canary {
+    colour = "green"
+    weight = 10
+    sticky = "session"
+  }`, regexp.MustCompile(`value must be one of`)},
+		{"analysis without window", nginx + `  canary {
+    colour = "green"
+    weight = 10
+    analysis {
+      access_log     = "/var/log/nginx/app.json"
+      min_requests   = 10
+      max_error_rate = 0.01
+    }
+  }`, regexp.MustCompile(`(?s)Missing required argument.*"window" is required in the analysis block`)},
+	}
+	steps := make([]resource.TestStep, 0, len(tests))
+	for _, tt := range tests {
+		steps = append(steps, resource.TestStep{
+			Config:      env.ProviderBlock() + "\nresource \"release_blue_green_router\" \"x\" {\n  " + tt.body + "\n}\n",
+			PlanOnly:    true,
+			ExpectError: tt.want,
+		})
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps:                    steps,
+	})
+	if _, err := os.Stat(filepath.Join(dir, "x.conf")); !os.IsNotExist(err) {
+		t.Errorf("an invalid configuration wrote the include file: %v", err)
+	}
+}
