@@ -8,8 +8,10 @@
 # Story: two versions are built from a small git history; 1.0.0 then 1.1.0 go through
 # staging → recette → preprod → production (lock held until validation, same bytes
 # promoted -staging → -rc → release, production with its guards, maintenance page and
-# backup); a broken 1.2.0 fails its smoke test in staging and is rolled back by the
-# provider; production is rolled back to 1.0.0 by applying the previous version.
+# backup, the production plan listing what 1.1.0 changes); a broken 1.2.0 fails its
+# smoke test in staging and is rolled back by the provider; an old pipeline's 1.0.1
+# is refused as a downgrade; production is rolled back to 1.0.0 by applying the
+# previous version.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tf=${1:?usage: $0 <terraform-cli> <cli-config-file>}
@@ -89,6 +91,9 @@ git -C "$repo" config user.email demo@example.org
 git init -q --bare "$demo/origin.git"
 git -C "$repo" remote add origin "$demo/origin.git"
 declare -A commit
+# Conventional commit messages with the pull request numbers: the production plan
+# lists them as the release's changes.
+declare -A message=([1.0.0]="feat: invoices page (#41)" [1.1.0]="feat: export invoices as CSV (#42)" [1.2.0]="fix: faster start-up (#43)")
 for v in 1.0.0 1.1.0 1.2.0; do
   mkdir -p "$demo/build/$v"
   printf '<h1>demo-app %s</h1>\n' "$v" >"$demo/build/$v/index.html"
@@ -99,7 +104,7 @@ for v in 1.0.0 1.1.0 1.2.0; do
   fi
   cp "$demo/build/$v/index.html" "$repo/index.html"
   git -C "$repo" add index.html
-  git -C "$repo" -c user.name=demo -c user.email=demo@example.org commit -q -m "release $v"
+  git -C "$repo" -c user.name=demo -c user.email=demo@example.org commit -q -m "${message[$v]}"
   commit[$v]=$(git -C "$repo" rev-parse HEAD)
   tar -C "$demo/build/$v" -czf "$pipeline/dist/app-$v.tar.gz" .
 done
@@ -156,6 +161,9 @@ release() { # <version>: the full pipeline for one version
   sed -n '/planned_steps *= \[/,/^ *\]/p' "$logs/$(printf '%02d' "$n")-production-plan.log" |
     sed -n -e 's/.* -> "\(.*\)",\{0,1\}$/      - \1/p' -e 's/^ *[+]\{0,1\} *"\(.*\)",\{0,1\}$/      - \1/p' |
     sed -e 's/\\"/"/g' -e "s#$root/##g"
+  # What the release contains, since the version live in production.
+  sed -n '/ changes *= \[/,/^ *\]/{p;/^ *\]/q;}' "$logs/$(printf '%02d' "$n")-production-plan.log" |
+    sed -n 's/^ *[+]\{0,1\} *"\(.*\)",\{0,1\}$/      changes: \1/p'
   say "[$v] production: guards, maintenance on, backup, deploy, smoke test"
   run production apply apply -auto-approve release.tfplan
   expect_serving production "$v"
@@ -189,9 +197,23 @@ sed -n '/^Error: /,$p' "$(ls -t "$logs"/*staging-deploy.log | head -1)" | grep -
 expect_serving staging 1.1.0
 ok "the provider rolled staging back to 1.1.0 by itself; 1.2.0 is never promoted"
 
+say "[1.0.1] staging: an old pipeline deploys a hotfix of 1.0.0 over 1.1.0"
+mkdir -p "$demo/build/1.0.1"
+printf '<h1>demo-app 1.0.1</h1>\n' >"$demo/build/1.0.1/index.html"
+printf 'ok\n' >"$demo/build/1.0.1/health"
+tar -C "$demo/build/1.0.1" -czf "$pipeline/dist/app-1.0.1.tar.gz" .
+if apply staging deploy -var "app_version=1.0.1" -var "git_commit=${commit[1.0.0]}"; then
+  echo "${red}demo: the downgrade was accepted${off}" >&2
+  exit 1
+fi
+sed -n '/^Error: /,$p' "$(ls -t "$logs"/*staging-deploy.log | head -1)" | grep -v -E '^[[:space:]│╷╵]*$|with module|on .*line|^ *[0-9]+: ' | head -6 | sed 's/^/      /'
+expect_serving staging 1.1.0
+ok "refused at plan time: 1.0.1 is lower than 1.1.0 and was never live in staging (allow_downgrade = true would let it through)"
+
 say "[rollback] production: terraform apply -var app_version=1.0.0"
 apply production rollback -var "app_version=1.0.0" -var "repository=$repo"
 expect_serving production 1.0.0
+ok "the plan said: $(grep -o 'roll back production from [^"]*' "$(ls -t "$logs"/*production-rollback.log | head -1)" | head -1)"
 ok "1.0.0 was cleared for production before, so the guards let the rollback through"
 ok "production's lock is held until someone checks it: apply again with -var validated=true"
 

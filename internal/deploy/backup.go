@@ -28,7 +28,8 @@ const backupCleanupTimeout = time.Minute
 
 // backup takes the backup before the switch: Request.Backup, or the backup
 // command on the first host of the release, whose file streams back into the
-// store as <name>-backup@<version>+<timestamp>.
+// store as <name>-backup@<live version>+<timestamp>: named after the release
+// whose data it holds.
 func (r *run) backup(ctx context.Context) error {
 	req := r.req
 	if req.Backup != nil {
@@ -92,8 +93,12 @@ func (r *run) removeBackupDir(ctx context.Context, h host.Host, dir string) {
 // storeBackup streams the backup file into the store.
 func (r *run) storeBackup(ctx context.Context, f io.Reader) error {
 	req := r.req
-	version := req.Version + "+" + req.Now().UTC().Format("20060102T150405Z")
-	meta := map[string]string{"environment": req.Environment, "deploying": r.id()}
+	live := ""
+	if r.live != nil {
+		live = r.live.Version
+	}
+	version := backupOf(live) + "+" + req.Now().UTC().Format("20060102T150405Z")
+	meta := map[string]string{"environment": req.Environment, "deploying": r.id(), "holds_version": live}
 	if r.prev != nil {
 		meta["previous_version"] = r.prev.Version
 	}

@@ -226,13 +226,17 @@ func TestDeployHooksAndBackup(t *testing.T) {
 	if len(lines) != 2 || lines[0] != wantBefore || lines[1] != "after releases/"+res.Release.ID {
 		t.Fatalf("hooks saw:\n%s\nwant:\n%s\nafter releases/%s", log, wantBefore, res.Release.ID)
 	}
-	if res.Backup == nil || res.Backup.ID() != "app-backup@1.0.1+20250304T050607Z" || res.BackupID != res.Backup.ID() {
+	// Named after the release whose data it holds: 1.0.0, live when it ran.
+	if res.Backup == nil || res.Backup.ID() != "app-backup@1.0.0+20250304T050607Z" || res.BackupID != res.Backup.ID() {
 		t.Fatalf("backup = %+v, id %q", res.Backup, res.BackupID)
+	}
+	if m := res.Backup.Metadata; m["holds_version"] != "1.0.0" || m["deploying"] != "app@1.0.1" {
+		t.Fatalf("backup metadata = %v, want holds_version 1.0.0 and deploying app@1.0.1", m)
 	}
 	if res.Backup.SHA256 != sha256hex([]byte("dump of 1.0.0")) {
 		t.Fatalf("backup sha256 %s does not match the file written", res.Backup.SHA256)
 	}
-	if _, err := f.store.Verify(context.Background(), "app-backup", "1.0.1+20250304T050607Z"); err != nil {
+	if _, err := f.store.Verify(context.Background(), "app-backup", "1.0.0+20250304T050607Z"); err != nil {
 		t.Fatal(err)
 	}
 }

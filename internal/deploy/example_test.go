@@ -29,7 +29,7 @@ func ExampleSteps() {
 	// blocked       refuse histologe@1.7.4 if it is blocked
 	// fetch         reuse a release of histologe@1.7.4 with sha256 3f2a… when one is still on directory /srv/histologe (nothing downloaded), else stream it into a new release, verifying the sha256 before anything goes live
 	// freeze        refuse if production is frozen (a release_freeze window in force when the apply gets here), before anything goes live
-	// backup        run the backup command and store its file as histologe-backup@1.7.4+<timestamp>
+	// backup        back up the data of 1.7.3: run the backup command and store its file as histologe-backup@1.7.3+<timestamp>
 	// before_switch run 1 before_switch hook(s) in the new release; a failure stops here
 	// fence_again   check again, just before the switch, that lock_token is still the token of the lock of production
 	// switch        switch directory /srv/histologe from 1.7.3 (1.7.3-20250301T220000Z) to 1.7.4 atomically
@@ -64,7 +64,7 @@ func ExampleSteps_hosts() {
 	// blocked            refuse histologe@1.7.4 if it is blocked
 	// fetch              reuse a release of histologe@1.7.4 with sha256 3f2a… when one is still on directory /srv/histologe on every host (nothing downloaded), else stream it once to web1.example.org, web2.example.org and web3.example.org:2222 into a new release, each host verifying the sha256 before anything goes live
 	// freeze             refuse if production is frozen (a release_freeze window in force when the apply gets here), before anything goes live
-	// backup             run the backup command on web1.example.org and store its file as histologe-backup@1.7.4+<timestamp>
+	// backup             back up the data of 1.7.3: run the backup command on web1.example.org and store its file as histologe-backup@1.7.3+<timestamp>
 	// before_switch      run 1 before_switch hook(s) in the new release on web1.example.org, web2.example.org and web3.example.org:2222; a failure stops here
 	// before_switch_once run 1 before_switch_once hook(s) in the new release on web1.example.org only; a failure stops here
 	// switch             switch directory /srv/histologe on web1.example.org, web2.example.org and web3.example.org:2222 from 1.7.3 (1.7.3-20250301T220000Z) to 1.7.4 atomically once every host holds the release and passed its before_switch hooks

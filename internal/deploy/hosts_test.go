@@ -271,10 +271,13 @@ printf 'dump on %%s in %%s' "$RELEASE_HOST" "$PWD" > "$RELEASE_BACKUP_FILE"
 			described = s.Description
 		}
 	}
-	if want := "run the backup command on " + hostName(0) + " and store its file as app-backup@1.0.1+<timestamp>"; described != want {
+	if want := "back up the data of the version live when the apply starts: run the backup command on " + hostName(0) + " and store its file as app-backup@<live version>+<timestamp>"; described != want {
 		t.Errorf("the plan says %q, want %q", described, want)
 	}
 	res := mustDeploy(t, req)
+	if !strings.HasPrefix(res.BackupID, "app-backup@1.0.0+") {
+		t.Errorf("backup %q is not named after 1.0.0, the release whose data it holds", res.BackupID)
+	}
 	rc, _, err := f.store.Get(context.Background(), "app-backup", strings.TrimPrefix(res.BackupID, "app-backup@"))
 	if err != nil {
 		t.Fatal(err)
@@ -464,7 +467,7 @@ func TestStepsNameTheHosts(t *testing.T) {
 	got := describe(facts)
 	for step, want := range map[string]string{
 		StepFetch:            "reuse a release of app@1.7.4 with sha256 3f2a when one is still on directory /srv/app on every host (nothing downloaded), else stream it once to " + all + " into a new release, each host verifying the sha256 before anything goes live",
-		StepBackup:           "run the backup command on web1.example.org and store its file as app-backup@1.7.4+<timestamp>",
+		StepBackup:           "back up the data of 1.7.3: run the backup command on web1.example.org and store its file as app-backup@1.7.3+<timestamp>",
 		StepBeforeSwitch:     "run 1 before_switch hook(s) in the new release on " + all + "; a failure stops here",
 		StepBeforeSwitchOnce: "run 2 before_switch_once hook(s) in the new release on web1.example.org only; a failure stops here",
 		StepSwitch:           "switch directory /srv/app on " + all + " from 1.7.3 (1.7.3-x) to 1.7.4 atomically once every host holds the release and passed its before_switch hooks",
@@ -489,7 +492,7 @@ func TestStepsNameTheHosts(t *testing.T) {
 	facts.SmokeTest = &check.HTTPCheck{URL: "http://127.0.0.1:8080/health", Attempts: 10}
 	got = describe(facts)
 	for step, want := range map[string]string{
-		StepBackup:           "run the backup command and store its file as app-backup@1.7.4+<timestamp>",
+		StepBackup:           "back up the data of 1.7.3: run the backup command and store its file as app-backup@1.7.3+<timestamp>",
 		StepBeforeSwitch:     "run 1 before_switch hook(s) in the new release; a failure stops here",
 		StepBeforeSwitchOnce: "run 2 before_switch_once hook(s) in the new release; a failure stops here",
 		StepSwitch:           "switch directory /srv/app from 1.7.3 (1.7.3-x) to 1.7.4 atomically",

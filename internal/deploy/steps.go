@@ -11,8 +11,12 @@ import (
 // Names of the steps of a deployment, in the order Steps lists them. Error.Step
 // uses the same words where a step can fail ("verify" is a failure of StepFetch).
 const (
-	StepFence        = "fence"
-	StepBlocked      = "blocked"
+	StepFence   = "fence"
+	StepBlocked = "blocked"
+	// StepDowngrade is a rollback or an allowed downgrade to a lower version
+	// than the live one, or the check that the apply does not go below the
+	// live version when the plan cannot know it.
+	StepDowngrade    = "downgrade"
 	StepFetch        = "fetch"
 	StepBackup       = "backup"
 	StepBeforeSwitch = "before_switch"
@@ -87,6 +91,12 @@ type Facts struct {
 	// FreezeOverride, when set, deploys even while the environment is frozen
 	// (the ticket and reason, recorded in the history).
 	FreezeOverride string
+	// Downgrade is set when Version is lower than Live.Version and the plan let
+	// it through (CheckDowngrade): a rollback, or allow_downgrade.
+	Downgrade *Downgrade
+	// AllowDowngrade lets a version lower than the live one through even when
+	// it was never live in the environment before.
+	AllowDowngrade bool
 	// TargetName names the target as Target.Describe does ("directory /srv/app").
 	TargetName string
 	// Hosts names the target's hosts as the plan names them, in the target's
@@ -115,7 +125,8 @@ type Facts struct {
 
 	Hooks Hooks
 	// BackupCommand runs before the switch with RELEASE_BACKUP_FILE set; the file
-	// is stored as <name>-backup@<version>+<timestamp>.
+	// holds the data of the live release and is stored as
+	// <name>-backup@<live version>+<timestamp> (0.0.0 when nothing is live).
 	BackupCommand string
 	// BackupFunc announces the backup Request.Backup takes, as the plan says it
 	// ("a manual backup of the postgresql addon of Scalingo app histologe through
@@ -167,13 +178,16 @@ func Steps(f Facts) []Step {
 	} else {
 		add(StepBlocked, (*run).checkBlocked, "refuse %s if it is blocked", id)
 	}
+	if f.hasDowngradeStep() {
+		add(StepDowngrade, (*run).checkDowngrade, "%s", f.downgradeSentence())
+	}
 	add(StepFetch, (*run).fetch, "%s", f.fetchSentence())
 	add(StepFreeze, (*run).checkFreeze, "%s", f.freezeSentence())
 	switch {
 	case f.BackupFunc != "":
 		add(StepBackup, (*run).backup, "take %s and wait until it is done; a failure stops here", f.BackupFunc)
 	case f.BackupCommand != "":
-		add(StepBackup, (*run).backup, "run the backup command%s and store its file as %s%s@%s+<timestamp>", f.onFirstHost(""), f.Name, BackupSuffix, f.Version)
+		add(StepBackup, (*run).backup, "%s", f.backupSentence())
 	}
 	if n := len(f.Hooks.BeforeSwitch); n > 0 {
 		add(StepBeforeSwitch, (*run).beforeSwitch, "run %d before_switch hook(s) in the new release%s; a failure stops here", n, f.onHosts())
@@ -201,6 +215,18 @@ func Steps(f Facts) []Step {
 		add(StepPrune, (*run).prune, "keep the %d newest releases, the previous one and failed ones", keep)
 	}
 	return steps
+}
+
+// backupSentence says whose data the backup command saves and under which
+// name: the release live when it runs, not the one being deployed.
+func (f Facts) backupSentence() string {
+	switch {
+	case f.Live == nil:
+		return fmt.Sprintf("back up the data of the version live when the apply starts: run the backup command%s and store its file as %s%s@<live version>+<timestamp>", f.onFirstHost(""), f.Name, BackupSuffix)
+	case f.Live.Version == "":
+		return fmt.Sprintf("back up the data present before any release (nothing is live): run the backup command%s and store its file as %s%s@%s+<timestamp>", f.onFirstHost(""), f.Name, BackupSuffix, NothingLiveVersion)
+	}
+	return fmt.Sprintf("back up the data of %s: run the backup command%s and store its file as %s%s@%s+<timestamp>", f.Live.Version, f.onFirstHost(""), f.Name, BackupSuffix, backupOf(f.Live.Version))
 }
 
 func (f Facts) lockSentence() string {

@@ -251,11 +251,14 @@ type stepsCase struct {
 	hosts    int
 	smoke    bool
 	rollback bool
-	failAt   string
+	// liveUnknown plans without knowing what is live (Facts.Live nil), which
+	// announces the downgrade check; it fails when a higher version went live.
+	liveUnknown bool
+	failAt      string
 }
 
 func (c stepsCase) String() string {
-	return fmt.Sprintf("hosts=%d,lock=%v,backup=%s,before=%d,once=%d,after=%d,smoke=%v,rollback=%v,fail=%s", c.hosts, c.lock, orNone(c.backup), c.before, c.once, c.after, c.smoke, c.rollback, orNone(c.failAt))
+	return fmt.Sprintf("hosts=%d,lock=%v,backup=%s,before=%d,once=%d,after=%d,smoke=%v,rollback=%v,live_unknown=%v,fail=%s", c.hosts, c.lock, orNone(c.backup), c.before, c.once, c.after, c.smoke, c.rollback, c.liveUnknown, orNone(c.failAt))
 }
 
 // withFailures is c, then c failing at each step of its plan.
@@ -307,10 +310,18 @@ func TestDeployRunsOnlyAnnouncedSteps(t *testing.T) {
 			}
 		}
 	}
+	// Plans that do not know what is live check at apply that the version does
+	// not go below it.
+	for _, hosts := range []int{0, 3} {
+		for _, smoke := range []bool{false, true} {
+			c := stepsCase{lock: true, hosts: hosts, backup: "command", before: 1, after: 1, smoke: smoke, rollback: true, liveUnknown: true}
+			cases = append(cases, c.withFailures()...)
+		}
+	}
 	if testing.Short() {
 		// Every failure point with everything configured, and success of each combination.
 		everything := func(c stepsCase) bool {
-			return c.lock && c.backup == "command" && c.before == 2 && c.smoke &&
+			return c.liveUnknown || c.lock && c.backup == "command" && c.before == 2 && c.smoke &&
 				((c.hosts == 0 && c.once == 0 && c.after == 2) || (c.hosts == 3 && c.once == 1 && c.after == 1))
 		}
 		cases = slices.DeleteFunc(cases, func(c stepsCase) bool { return c.failAt != "" && !everything(c) })
@@ -331,6 +342,9 @@ func (c stepsCase) facts(url, hookLog string) Facts {
 		RollbackOnFailure: c.rollback,
 		Live:              &Live{ReleaseID: "1.0.0-x", Version: "1.0.0"},
 		Previous:          "1.0.0",
+	}
+	if c.liveUnknown {
+		f.Live = nil
 	}
 	if c.lock {
 		f.Lock = LockToken
@@ -398,6 +412,11 @@ func (c stepsCase) run(t *testing.T) {
 	}
 	f.publish("1.0.1", health)
 	mustDeploy(t, f.request("1.0.0"))
+	if c.failAt == StepDowngrade {
+		// A newer version went live after the plan: 1.0.1 would go below it.
+		f.publish("1.0.2", "ok")
+		mustDeploy(t, f.request("1.0.2"))
+	}
 
 	fx := &effects{hookLog: filepath.Join(f.root, "hooks.log")}
 	serve := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -33,6 +33,7 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	r.applyChanges(ctx, &plan, &resp.Diagnostics)
 	r.apply(ctx, &plan, nil, wo, keyWO, &resp.State, &resp.Diagnostics)
 	r.releaseRunLockOnFailure(ctx, plan.Environment.ValueString(), wo, &resp.Diagnostics)
 }
@@ -59,6 +60,7 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
+	r.applyChanges(ctx, &plan, &resp.Diagnostics)
 	r.apply(ctx, &plan, &state, wo, keyWO, &resp.State, &resp.Diagnostics)
 	r.releaseRunLockOnFailure(ctx, plan.Environment.ValueString(), wo, &resp.Diagnostics)
 }
@@ -174,6 +176,11 @@ func (r *deploymentResource) refuseMoved(ctx context.Context, plan, prior *deplo
 // those steps, or nothing is done.
 func (r *deploymentResource) deployRequest(ctx context.Context, plan, prior *deploymentResourceModel, wo types.Int64, tgt target.Target) (deploy.Request, diag.Diagnostics) {
 	facts, _, diags := plan.deployFacts(ctx, prior, wo, tgt)
+	// The history decides again: refused now if it would be refused at plan.
+	diags.Append(downgradeFacts(ctx, r.data.Backend, plan, &facts, "Nothing was changed")...)
+	if diags.HasError() {
+		return deploy.Request{}, diags
+	}
 	steps, d := stepDescriptions(ctx, deploy.Steps(facts))
 	diags.Append(d...)
 	if diags.HasError() {

@@ -147,7 +147,7 @@ func (m *deploymentResourceModel) keepDeployed(state *deploymentResourceModel) {
 	m.SHA256 = state.SHA256
 	m.DeployedVersion, m.PreviousVersion, m.DeployedAt = state.DeployedVersion, state.PreviousVersion, state.DeployedAt
 	m.ReleaseID, m.BackupID, m.PlannedSteps = state.ReleaseID, state.BackupID, state.PlannedSteps
-	m.Status, m.HostsLive = state.Status, state.HostsLive
+	m.Status, m.HostsLive, m.Changes = state.Status, state.HostsLive, state.Changes
 }
 
 // planDeployment plans a deployment over what the state says is live, after
@@ -192,7 +192,8 @@ func (r *deploymentResource) planDeployment(ctx context.Context, plan, state *de
 			return diags
 		}
 	}
-	steps, d := plannedSteps(ctx, plan, state, wo, tgt)
+	plan.Changes = r.planChanges(ctx, plan, &diags)
+	steps, d := plannedSteps(ctx, r.data.Backend, plan, state, wo, tgt)
 	diags.Append(d...)
 	plan.PlannedSteps = steps
 	return diags
@@ -290,8 +291,13 @@ func (r *deploymentResource) planRefusals(ctx context.Context, plan *deploymentR
 // plannedSteps is planned_steps: the descriptions of deploy.Steps for the facts
 // the apply will run from, or unknown while one of those facts is unknown, so
 // that the final plan at apply cannot show other steps than the plan did.
-func plannedSteps(ctx context.Context, plan, state *deploymentResourceModel, wo types.Int64, tgt target.Target) (types.List, diag.Diagnostics) {
+// A downgrade that is no rollback is refused here (nil hist: not checked).
+func plannedSteps(ctx context.Context, hist backend.History, plan, state *deploymentResourceModel, wo types.Int64, tgt target.Target) (types.List, diag.Diagnostics) {
 	facts, known, diags := plan.deployFacts(ctx, state, wo, tgt)
+	if diags.HasError() {
+		return types.ListUnknown(types.StringType), diags
+	}
+	diags.Append(downgradeFacts(ctx, hist, plan, &facts, "The deployment will be refused")...)
 	if !known || diags.HasError() {
 		return types.ListUnknown(types.StringType), diags
 	}
@@ -321,11 +327,12 @@ func (m *deploymentResourceModel) deployFacts(ctx context.Context, state *deploy
 		Lock:              lockOf(m.LockToken, wo),
 		AllowBlocked:      m.AllowBlocked.ValueBool(),
 		FreezeOverride:    m.FreezeOverride.ValueString(),
+		AllowDowngrade:    m.AllowDowngrade.ValueBool(),
 		TargetName:        tgt.Describe(),
 		RollbackOnFailure: m.RollbackOnFailure.ValueBool(),
 		KeepReleases:      -1, // a target without release folders has nothing to prune
 	}
-	known = known && allKnown(m.Environment, m.SHA256, m.AllowBlocked, m.RollbackOnFailure, m.FreezeOverride)
+	known = known && allKnown(m.Environment, m.SHA256, m.AllowBlocked, m.AllowDowngrade, m.RollbackOnFailure, m.FreezeOverride)
 	var diags diag.Diagnostics
 	if d := m.Directory; d != nil {
 		f.KeepReleases = int(d.KeepReleases.ValueInt64())

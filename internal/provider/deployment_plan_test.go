@@ -63,7 +63,7 @@ func TestPlannedStepsKnownOnlyFromKnownFacts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := base()
 			tc.change(m)
-			steps, diags := plannedSteps(ctx, m, nil, tc.wo, tgt)
+			steps, diags := plannedSteps(ctx, nil, m, nil, tc.wo, tgt)
 			if diags.HasError() {
 				t.Fatal(diags)
 			}

@@ -195,6 +195,7 @@ func importModel(ctx context.Context, id string) (deploymentResourceModel, strin
 		LockTokenWO:       types.Int64Null(),
 		RollbackOnFailure: types.BoolValue(true),
 		AllowBlocked:      types.BoolValue(false),
+		AllowDowngrade:    types.BoolValue(false),
 		OnDestroy:         types.StringValue("keep"),
 		DeployedVersion:   types.StringNull(),
 		PreviousVersion:   types.StringNull(),
@@ -204,6 +205,7 @@ func importModel(ctx context.Context, id string) (deploymentResourceModel, strin
 		PlannedSteps:      types.ListValueMust(types.StringType, []attr.Value{}),
 		Status:            types.StringNull(),
 		HostsLive:         types.MapNull(types.StringType),
+		Changes:           types.ListNull(types.StringType),
 		Timeouts:          timeouts.Value{Object: typesObjectNull(ctx)},
 	}
 	name := ""

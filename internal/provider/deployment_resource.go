@@ -57,6 +57,7 @@ type deploymentResourceModel struct {
 	LockTokenWO       types.Int64  `tfsdk:"lock_token_wo"`
 	RollbackOnFailure types.Bool   `tfsdk:"rollback_on_failure"`
 	AllowBlocked      types.Bool   `tfsdk:"allow_blocked"`
+	AllowDowngrade    types.Bool   `tfsdk:"allow_downgrade"`
 	OnDestroy         types.String `tfsdk:"on_destroy"`
 	// FreezeOverride lets the deployment through a freeze window (see freeze_plan.go).
 	FreezeOverride types.String `tfsdk:"freeze_override"`
@@ -69,16 +70,22 @@ type deploymentResourceModel struct {
 	PlannedSteps    types.List   `tfsdk:"planned_steps"`
 	Status          types.String `tfsdk:"status"`
 	HostsLive       types.Map    `tfsdk:"hosts_live"`
+	Changes         types.List   `tfsdk:"changes"`
 
 	// Target blocks: exactly one is set. A target adds its block here (and to
 	// deploymentSchema, ConfigValidators and deploymentTarget).
 	Directory *deploymentDirectoryModel `tfsdk:"directory"`
 	Scalingo  *deploymentScalingoModel  `tfsdk:"scalingo"`
 
-	Hooks     *deploymentHooksModel  `tfsdk:"hooks"`
-	Backup    *deploymentBackupModel `tfsdk:"backup"`
-	SmokeTest *httpCheckModel        `tfsdk:"smoke_test"`
-	Timeouts  timeouts.Value         `tfsdk:"timeouts"`
+	Hooks     *deploymentHooksModel     `tfsdk:"hooks"`
+	Backup    *deploymentBackupModel    `tfsdk:"backup"`
+	SmokeTest *httpCheckModel           `tfsdk:"smoke_test"`
+	Changelog *deploymentChangelogModel `tfsdk:"changelog"`
+	Timeouts  timeouts.Value            `tfsdk:"timeouts"`
+}
+
+type deploymentChangelogModel struct {
+	Repository types.String `tfsdk:"repository"`
 }
 
 type deploymentDirectoryModel struct {
@@ -115,7 +122,9 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 			"switches atomically, runs `after_switch` hooks and the smoke test, and switches back to the previous release when the smoke test fails.\n\n" +
 			"The plan shows the version that goes live, the version it replaces (`previous_version`), the sha256 and every step (`planned_steps`). " +
 			"The state always tells what is really live: a failed apply keeps the previous version, and a manual change of `current` shows as a change in the next plan. " +
-			"Applying an earlier version is the rollback: its release folder goes live again at once when it is still there.",
+			"Applying an earlier version is the rollback: its release folder goes live again at once when it is still there. " +
+			"A version lower than the live one that was never live in the environment is refused (`allow_downgrade`), and with a `changelog` block " +
+			"the plan lists what the release changes (`changes`).",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
 				MarkdownDescription: "`<environment>:<target>`, e.g. `staging:/srv/histologe`; the import id.",
@@ -166,6 +175,14 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 				Computed:            true,
 				Default:             booldefault.StaticBool(false),
 			},
+			"allow_downgrade": schema.BoolAttribute{
+				MarkdownDescription: "Deploy a version lower (semantic-version precedence) than the live one even when it was never live in this environment. " +
+					"Default `false`: such a deployment is refused at plan time and again at apply time, so that an old pipeline or a stale branch cannot overwrite a newer release. " +
+					"Going back to a version that was live here before (the release history says so) is a rollback and is always allowed; its plan says \"roll back <environment> from <live> to <version> (live here until <time>)\".",
+				Optional: true,
+				Computed: true,
+				Default:  booldefault.StaticBool(false),
+			},
 			"on_destroy": schema.StringAttribute{
 				MarkdownDescription: "What destroying the resource does: `keep` (default) leaves the live release serving; `remove` deletes `current` and every release folder (the `shared` folder stays).",
 				Optional:            true,
@@ -178,7 +195,7 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 			"previous_version": computed("Version that was live before this deployment; null when nothing was. Applying it again is the rollback."),
 			"deployed_at":      computed("When the live release went live (RFC 3339, UTC)."),
 			"release_id":       computed("Target's id of the live release: its folder name under `releases/` for a directory target."),
-			"backup_id":        computed("Id of the backup taken before the switch, when a `backup` block is set: the artifact id `<name>-backup@<version>+<timestamp>` of a `command` backup, or the Scalingo backup id of a `scalingo_addon` backup."),
+			"backup_id":        computed("Id of the backup taken before the switch, when a `backup` block is set: the artifact id `<name>-backup@<live version>+<timestamp>` of a `command` backup (named after the release whose data it holds, `0.0.0` when nothing was live), or the Scalingo backup id of a `scalingo_addon` backup."),
 			"status": schema.StringAttribute{
 				MarkdownDescription: "What the target serves, as the last refresh read it: `live` (a release whose deployment finished: after_switch hooks and smoke test passed), " +
 					"`unverified` (a release went live but its after_switch hooks and smoke test never finished, e.g. the apply was killed), " +
@@ -190,6 +207,15 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 				MarkdownDescription: "With `directory.ssh`: the release each host serves, by host as written in `hosts` " +
 					"(`{ \"web1.example.org\" = \"1.7.4-20260102T150405Z\" }`, `\"\"` for a host that serves nothing), as the last refresh read it. " +
 					"Hosts that disagree (one switched by hand, a host added to `hosts`) make `status` `drifted`, and the next apply converges every host. Null without `ssh`.",
+				ElementType: types.StringType,
+				Computed:    true,
+			},
+			"changes": schema.ListAttribute{
+				MarkdownDescription: "With a `changelog` block: what the deployment changes, one line per merged pull request or commit between the `git_commit` of the live release and the new one's " +
+					"(both from the artifacts' metadata), grouped like `release_notes`: `\"Features: api: add CSV export (#42)\"`, `\"Bug fixes: keep the session (3f2a9c1)\"`; " +
+					"entries of the live release that the new one does not contain (a rollback, or a commit that does not descend from the live one, which the plan also warns about) follow as `\"Removed: ...\"`. " +
+					"Known at plan time when both artifacts are published and the repository can tell; after the apply, what the last deployment changed. " +
+					"Null without `changelog`, when nothing verified was live, or when an artifact records no `git_commit`.",
 				ElementType: types.StringType,
 				Computed:    true,
 			},
@@ -264,7 +290,7 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 				Attributes: map[string]schema.Attribute{
 					"command": schema.StringAttribute{
 						MarkdownDescription: "Shell command (`sh -c`) that writes the backup to `$RELEASE_BACKUP_FILE`, e.g. `pg_dump -Fc app > \"$RELEASE_BACKUP_FILE\"`. " +
-							"It runs in the live release folder (a temporary folder when the target has none). The file is stored in the artifact store as `<name>-backup@<version>+<utc timestamp>` with its sha256.",
+							"It runs in the live release folder (a temporary folder when the target has none). The file holds the live release's data and is stored in the artifact store as `<name>-backup@<live version>+<utc timestamp>` with its sha256 (`0.0.0` when nothing is live).",
 						Optional:   true,
 						Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
 					},
@@ -280,6 +306,16 @@ func deploymentSchema(ctx context.Context) schema.Schema {
 				"URL to request, e.g. `http://127.0.0.1:8080/health`. With `ssh` hosts, `{host}` in the URL stands for each host "+
 					"(its name or address as written in `hosts`, without the SSH port) and the check runs on every host: `http://{host}:8080/health`; "+
 					"without `{host}` it runs once.", nil)),
+			"changelog": schema.SingleNestedBlock{
+				MarkdownDescription: "List in `changes` what the release contains, from a local git clone: the commits between the live release's `git_commit` and the new one's, with the pull or merge requests they merged. " +
+					"The clone needs the history between the two (a shallow clone is refused with a warning: fetch with `--unshallow`, or `fetch-depth: 0` on GitHub Actions).",
+				Attributes: map[string]schema.Attribute{
+					"repository": schema.StringAttribute{
+						MarkdownDescription: "Path of the local git clone. Default: `.`.",
+						Optional:            true,
+					},
+				},
+			},
 			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true}),
 		},
 	}

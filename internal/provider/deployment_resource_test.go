@@ -208,7 +208,8 @@ func TestAccDeploymentResource_story(t *testing.T) {
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.1")),
 					statecheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.0")),
-					statecheck.ExpectKnownValue(deploymentAddr, depAttr("backup_id"), knownvalue.StringRegexp(regexp.MustCompile(`^app-backup@1\.0\.1\+\d{8}T\d{6}Z$`))),
+					// Named after 1.0.0, whose data it holds.
+					statecheck.ExpectKnownValue(deploymentAddr, depAttr("backup_id"), knownvalue.StringRegexp(regexp.MustCompile(`^app-backup@1\.0\.0\+\d{8}T\d{6}Z$`))),
 				},
 				Check: resource.ComposeTestCheckFunc(
 					e.checkServing("1.0.1"),
@@ -246,7 +247,8 @@ func TestAccDeploymentResource_story(t *testing.T) {
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.1")),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.0")),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
-						1: knownvalue.StringRegexp(regexp.MustCompile(`^reuse a release of app@1\.0\.0 with sha256 [0-9a-f]{64} when one is still on directory `)),
+						1: knownvalue.StringRegexp(regexp.MustCompile(`^roll back staging from 1\.0\.1 to 1\.0\.0 \(live here until \d{4}-\d\d-\d\dT\d\d:\d\dZ\)$`)),
+						2: knownvalue.StringRegexp(regexp.MustCompile(`^reuse a release of app@1\.0\.0 with sha256 [0-9a-f]{64} when one is still on directory `)),
 					})),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
@@ -488,7 +490,7 @@ func TestDeploymentResource_notificationFailureIsAWarning(t *testing.T) {
 		SHA256: types.StringValue(e.sums["1.0.0"]), LockToken: types.Int64Null(), LockTokenWO: types.Int64Null(),
 		RollbackOnFailure: types.BoolValue(true), AllowBlocked: types.BoolValue(false), OnDestroy: types.StringValue("keep"),
 		DeployedVersion: types.StringValue("1.0.0"), PreviousVersion: types.StringNull(), DeployedAt: types.StringUnknown(),
-		ReleaseID: types.StringUnknown(), BackupID: types.StringNull(), PlannedSteps: types.ListUnknown(types.StringType), HostsLive: types.MapNull(types.StringType),
+		ReleaseID: types.StringUnknown(), BackupID: types.StringNull(), PlannedSteps: types.ListUnknown(types.StringType), HostsLive: types.MapNull(types.StringType), Changes: types.ListNull(types.StringType),
 		Directory: &deploymentDirectoryModel{Path: types.StringValue(e.app), KeepReleases: types.Int64Value(3), Shared: types.ListNull(types.StringType), MaxExtractedSize: types.StringNull(), MaxFileSize: types.StringNull()},
 		Timeouts:  timeouts.Value{Object: typesObjectNull(ctx)},
 	}

@@ -222,7 +222,9 @@ func TestAccDeploymentResource_scalingo(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectUnknownValue(deploymentAddr, depAttr("backup_id")),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
-						3: knownvalue.StringExact("take a manual backup of the postgresql addon of Scalingo app " + scalingoApp + " through Scalingo's database API and wait until it is done; a failure stops here"),
+						// 1.0.0 was live here before: a rollback.
+						1: knownvalue.StringRegexp(regexp.MustCompile(`^roll back staging from 1\.0\.1 to 1\.0\.0 \(live here until `)),
+						4: knownvalue.StringExact("take a manual backup of the postgresql addon of Scalingo app " + scalingoApp + " through Scalingo's database API and wait until it is done; a failure stops here"),
 					})),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{

@@ -276,7 +276,7 @@ func TestAccDeploymentResource_sshFleet(t *testing.T) {
 				Config: e.config("1.1.0", 2, kh),
 				Check: resource.ComposeTestCheckFunc(e.serves("1.1.0", 2), e.hostsLiveAgree(2),
 					resource.TestCheckResourceAttr(res, "previous_version", "1.0.0"),
-					resource.TestMatchResourceAttr(res, "backup_id", regexp.MustCompile(`^app-backup@1\.1\.0\+`)),
+					resource.TestMatchResourceAttr(res, "backup_id", regexp.MustCompile(`^app-backup@1\.0\.0\+`)), // 1.0.0's data
 					func(s *terraform.State) error {
 						id := s.RootModule().Resources[res].Primary.Attributes["backup_id"]
 						name, version, _ := strings.Cut(id, "@")

@@ -97,8 +97,12 @@ func TestAccDeploymentResource_stalePlan(t *testing.T) {
 				}},
 				ExpectError: wrapped("staging changed since this plan was made: it planned to replace 1.0.0 on directory", "and 1.0.2 is live now", "deployed by other-pipeline", "Nothing was changed. Plan again and review."),
 			},
-			{ // nothing was changed by the refused apply; the next plan replaces 1.0.2
-				Config: e.config("1.0.1", ""),
+			{ // nothing was changed by the refused apply; 1.0.1 would now go below 1.0.2
+				Config:      e.config("1.0.1", ""),
+				ExpectError: wrapped("app@1.0.1 is lower than 1.0.2, live in staging, and was never live there before"),
+			},
+			{ // the next plan replaces 1.0.2 when going down is intended
+				Config: e.config("1.0.1", "  allow_downgrade = true\n"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.2")),
 				}},

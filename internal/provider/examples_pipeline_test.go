@@ -291,8 +291,8 @@ func TestExamplePipeline(t *testing.T) {
 	if got := w.output(production, "previous_version"); got != "1.0.0" {
 		t.Fatalf("previous_version = %q, want 1.0.0", got)
 	}
-	if got := w.output(production, "backup_id"); !strings.HasPrefix(got, "demo-app-backup@1.1.0+") {
-		t.Fatalf("backup_id = %q, want demo-app-backup@1.1.0+<time>", got)
+	if got := w.output(production, "backup_id"); !strings.HasPrefix(got, "demo-app-backup@1.0.0+") {
+		t.Fatalf("backup_id = %q, want demo-app-backup@1.0.0+<time> (the data of 1.0.0)", got)
 	}
 
 	// 1.2.0 is broken: its smoke test fails in staging and the provider puts 1.1.0 back.

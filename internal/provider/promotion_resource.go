@@ -140,7 +140,7 @@ func promotionResourceSchema() schema.Schema {
 				Default:             booldefault.StaticBool(true),
 			},
 			"git_commit": schema.StringAttribute{
-				MarkdownDescription: "The `git_commit` metadata of the promoted bytes, when they have one.",
+				MarkdownDescription: "The `git_commit` metadata of the promoted bytes (`\"\"` when they have none): known at plan time when `from_version` is already published, so the plan shows which commit goes on.",
 				Computed:            true,
 				PlanModifiers:       computed,
 			},
@@ -232,9 +232,15 @@ func (r *promotionResource) ModifyPlan(ctx context.Context, req resource.ModifyP
 				fmt.Sprintf("The guard %s refused it: %s@%s is blocked: %s. Remove the release_version_block to promote it.", promote.GuardBlocked, name, v, b.Reason))
 		}
 	}
-	if src, err := r.data.Store.Stat(ctx, name, from); err == nil && !plan.SHA256.IsUnknown() && !strings.EqualFold(src.SHA256, plan.SHA256.ValueString()) {
+	src, err := r.data.Store.Stat(ctx, name, from)
+	if err == nil && !plan.SHA256.IsUnknown() && !strings.EqualFold(src.SHA256, plan.SHA256.ValueString()) {
 		resp.Diagnostics.AddAttributeError(path.Root("sha256"), summary,
 			fmt.Sprintf("The guard sha256 refused it: %s has sha256 %s, the promotion expects %s: these are not the bytes that were reviewed. Nothing will be published.", src.ID(), src.SHA256, plan.SHA256.ValueString()))
+	}
+	if err == nil {
+		// The promoted bytes carry the source's metadata: their git_commit is
+		// known now, from the immutable record of from_version.
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("git_commit"), types.StringValue(src.Metadata[promote.MetaGitCommit]))...)
 	}
 	if existing, err := r.data.Store.Stat(ctx, name, to); err == nil && existing.Metadata[promote.MetaPromotedFrom] != from {
 		resp.Diagnostics.AddAttributeError(path.Root("to_version"), summary, toVersionTaken(existing, from))

@@ -152,6 +152,8 @@ func TestAccPromotionResource_guards(t *testing.T) {
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(promotionAddr, plancheck.ResourceActionCreate),
 					plancheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("id"), knownvalue.StringExact("app@1.0.0-rc")),
+					// The commit that goes on is in the plan, from from_version's record.
+					plancheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("git_commit"), knownvalue.StringExact(w.feature)),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("id"), knownvalue.StringExact("app@1.0.0-rc")),

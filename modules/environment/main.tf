@@ -175,6 +175,7 @@ resource "release_deployment" "this" {
   lock_token_wo       = local.lock_token
   rollback_on_failure = var.rollback_on_failure
   allow_blocked       = var.allow_blocked
+  allow_downgrade     = var.allow_downgrade
 
   # Exactly one target (checked by the target variable).
   dynamic "directory" {
@@ -239,6 +240,13 @@ resource "release_deployment" "this" {
       interval      = smoke_test.value.interval
       timeout       = smoke_test.value.timeout
       host          = smoke_test.value.host
+    }
+  }
+
+  dynamic "changelog" {
+    for_each = var.changelog[*]
+    content {
+      repository = changelog.value.repository
     }
   }
 

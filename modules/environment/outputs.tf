@@ -33,6 +33,11 @@ output "backup_id" {
   value       = release_deployment.this.backup_id
 }
 
+output "changes" {
+  description = "With changelog: what the last deployment changed, one line per pull request or commit (\"Features: add export (#42)\")."
+  value       = release_deployment.this.changes
+}
+
 output "planned_steps" {
   description = "The steps of the last deployment, as the plan showed them."
   value       = release_deployment.this.planned_steps

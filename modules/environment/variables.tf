@@ -256,7 +256,7 @@ variable "maintenance" {
 }
 
 variable "backup" {
-  description = "Backup taken before the switch: `command` writes a file to $RELEASE_BACKUP_FILE (stored as <name>-backup@<version>+<timestamp>), or `scalingo_addon` takes a Scalingo database backup. null: no backup."
+  description = "Backup taken before the switch: `command` writes a file to $RELEASE_BACKUP_FILE (stored as <name>-backup@<live version>+<timestamp>, named after the release whose data it holds), or `scalingo_addon` takes a Scalingo database backup. null: no backup."
   type = object({
     command        = optional(string)
     scalingo_addon = optional(string)
@@ -278,6 +278,21 @@ variable "allow_blocked" {
   type        = bool
   default     = false
   nullable    = false
+}
+
+variable "allow_downgrade" {
+  description = "Deploy a version lower than the live one even when it was never live in this environment (going back to one that was is a rollback, always allowed)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
+variable "changelog" {
+  description = "List what each release changes in the plan (release_deployment's changes), from a local git clone with the history of the builds: { repository = \"path\" }. null: no list."
+  type = object({
+    repository = optional(string, ".")
+  })
+  default = null
 }
 
 variable "deploy_timeout" {

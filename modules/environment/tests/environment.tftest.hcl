@@ -153,8 +153,8 @@ run "production_first_release_with_maintenance_and_backup" {
     error_message = "maintenance should be on, with its page written"
   }
   assert {
-    condition     = startswith(output.backup_id, "app-backup@1.0.0+")
-    error_message = "the backup should be stored before the switch: ${coalesce(output.backup_id, "none")}"
+    condition     = startswith(output.backup_id, "app-backup@0.0.0+")
+    error_message = "the backup of what was there before any release should be stored before the switch: ${coalesce(output.backup_id, "none")}"
   }
 }
 
@@ -224,7 +224,7 @@ run "production_1_1_0_descends_from_production" {
     error_message = "production should run 1.1.0 after 1.0.0"
   }
   assert {
-    condition     = startswith(output.backup_id, "app-backup@1.1.0+")
+    condition     = startswith(output.backup_id, "app-backup@1.0.0+")
     error_message = "the backup of 1.0.0's release should be stored before the switch: ${coalesce(output.backup_id, "none")}"
   }
   assert {

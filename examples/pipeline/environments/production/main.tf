@@ -113,6 +113,9 @@ module "release" {
   smoke_test                       = local.smoke_test
   require_deployed_in              = ["preprod"]
   require_descendant_of_production = { repository = coalesce(var.repository, local.pipeline_dir) }
+  # The plan lists what the release changes since the live one (merged pull
+  # requests and commits, from the builds' git_commit): the change ticket.
+  changelog = { repository = coalesce(var.repository, local.pipeline_dir) }
   backup = {
     # Stands for "pg_dump + files": here, the files of the live release.
     command = "tar -czf \"$RELEASE_BACKUP_FILE\" ."
@@ -133,7 +136,7 @@ output "lock_holder" {
 }
 
 output "backup_id" {
-  description = "The backup taken before the last switch (an artifact: <name>-backup@<version>+<time>)."
+  description = "The backup taken before the last switch (an artifact named after the release whose data it holds: <name>-backup@<live version>+<time>)."
   value       = module.release.backup_id
 }
 
@@ -143,6 +146,11 @@ output "maintenance" {
 
 output "clearance" {
   value = module.release.clearance
+}
+
+output "changes" {
+  description = "What the last deployment changed, one line per pull request or commit."
+  value       = module.release.changes
 }
 
 output "deployed_version" {
