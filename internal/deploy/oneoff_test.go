@@ -37,7 +37,7 @@ func TestOneOffsRunAfterTheSmokeTestAndRollBack(t *testing.T) {
 		return strings.Join(out, " ")
 	}
 	// The fixture's requests do not say what is live: the apply checks for a downgrade.
-	if got := names(Steps(withOneOffs("1.0.0", "").Facts)); got != "blocked downgrade fetch switch one_off record rollback prune" {
+	if got := names(Steps(withOneOffs("1.0.0", "").Facts)); got != "blocked downgrade fetch freeze switch one_off record rollback prune" {
 		t.Fatalf("steps = %s", got)
 	}
 	if _, err := Deploy(context.Background(), withOneOffs("1.0.0", "")); err != nil {
