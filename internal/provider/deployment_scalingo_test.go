@@ -452,7 +452,7 @@ func TestAccDeploymentResource_scalingoOneOffs(t *testing.T) {
 				Config: e.configWith("1.0.0", oneOffs(migrate)+`    one_off_size = "L"`),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
-						4: knownvalue.StringExact("run 1 one-off command(s) in attached one-off containers of size L of Scalingo app " + scalingoApp + ", each within 10m0s, in order: `" + migrate + "`; a non-zero exit fails the deployment"),
+						5: knownvalue.StringExact("run 1 one-off command(s) in attached one-off containers of size L of Scalingo app " + scalingoApp + ", each within 10m0s, in order: `" + migrate + "`; a non-zero exit fails the deployment"),
 					})),
 				}},
 				Check: func(*terraform.State) error {
@@ -526,7 +526,7 @@ func TestAccDeploymentResource_scalingoVariables(t *testing.T) {
 				Config: e.configWith("1.0.0", vars("1", secret)),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
-						2: knownvalue.StringRegexp(regexp.MustCompile(`^set the variables API_KEY \(sensitive value\) and FEATURE_X in one request \(put back if the deployment fails or is rolled back\), upload`)),
+						3: knownvalue.StringRegexp(regexp.MustCompile(`^set the variables API_KEY \(sensitive value\) and FEATURE_X in one request \(put back if the deployment fails or is rolled back\), upload`)),
 					})),
 					secretOnlyIn(secret, "sensitive_variables"),
 				}},

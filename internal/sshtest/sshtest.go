@@ -724,7 +724,23 @@ func (f *Fleet) Restart(i int) error {
 	if err := h.start(); err != nil {
 		return fmt.Errorf("sshtest: restarting host %d: %w", i, err)
 	}
-	return nil
+	return f.waitLogin(i)
+}
+
+// waitLogin waits until a client can log in to host i: a restarted sshd that
+// greets may still drop the first connections on a loaded machine.
+func (f *Fleet) waitLogin(i int) error {
+	deadline := time.Now().Add(startTimeout)
+	for {
+		c, err := f.Dial(i)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("sshtest: host %d greets but refuses logins: %w", i, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // newKey makes an ed25519 key and returns it with its OpenSSH PEM encoding and signer.
