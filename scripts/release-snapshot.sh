@@ -6,9 +6,10 @@
 #      <CHANGELOG top entry>-snapshot.<commit>; no GPG signature, nothing published);
 #   2. dist/ holds, for every platform the registries list, one zip holding only
 #      terraform-provider-release_v<version>[.exe] built for that platform (GOOS,
-#      GOARCH, CGO_ENABLED=0, -trimpath, main.version as read from the binary's build
-#      information), the registry manifest, and a SHA256SUMS whose sums match and that
-#      lists exactly those files;
+#      GOARCH, CGO_ENABLED=0 and -trimpath as read from the binary's build information,
+#      and the version string inside), and a SHA256SUMS whose sums match and that lists
+#      exactly those zips and the registry manifest (copied into dist/ under the name a
+#      release uploads it with);
 #   3. the zip of this machine's platform is put, as published, into a local
 #      filesystem mirror; a copy of examples/quickstart (the only change: an override
 #      file pinning the provider to the snapshot's version, since Terraform installs a
@@ -47,6 +48,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 snapshot_build() {
   local next start
+  command -v goreleaser >/dev/null || fail "goreleaser is not on PATH: run make release-snapshot, which installs it into .tools/bin"
   next=$("$root/scripts/release-check.sh" version)-snapshot.$(git -C "$root" rev-parse --short HEAD)
   step "goreleaser release --snapshot of $next (parallelism ${RELEASE_PARALLELISM:-1})"
   start=$(date +%s)
@@ -73,7 +75,8 @@ check_binary() {
   grep -q -P "^\tbuild\tGOARCH=${platform#*_}$" <<<"$info" || fail "$bin is not built for GOARCH ${platform#*_}:"$'\n'"$info"
   grep -q -P '^\tbuild\tCGO_ENABLED=0$' <<<"$info" || fail "$bin is not built with CGO_ENABLED=0"
   grep -q -P '^\tbuild\t-trimpath=true$' <<<"$info" || fail "$bin is not built with -trimpath"
-  grep -q -F -- "-X main.version=$version" <<<"$info" || fail "$bin is not built with -X main.version=$version"
+  # Go does not record -ldflags with -trimpath: the version string itself must be in it.
+  grep -q -a -F -- "$version" "$bin" || fail "$bin does not hold its version $version (-X main.version)"
 }
 
 check_dist() { # <version>
@@ -88,14 +91,16 @@ check_dist() { # <version>
     [ -f "$dist/$zip" ] || fail "dist/$zip is missing: .goreleaser.yml does not build $platform"
     listed=$(unzip -Z1 "$dist/$zip")
     [ "$listed" = "$bin" ] || fail "dist/$zip holds '$(echo $listed)', want only $bin"
-    unzip -q -o "$dist/$zip" -d "$tmp/bin/$platform"
+    mkdir -p "$tmp/bin/$platform"
+    unzip -q -o "$dist/$zip" -d "$tmp/bin/$platform" || fail "dist/$zip: cannot be unpacked"
     check_binary "$tmp/bin/$platform/$bin" "$platform" "$version"
     echo "$zip" >>"$expected"
   done
   [ "$(find "$dist" -maxdepth 1 -name '*.zip' | wc -l)" -eq ${#platforms[@]} ] ||
     fail "dist/ holds zips of platforms the registries do not list: $(cd "$dist" && ls ./*.zip | grep -v -F -f "$expected" | tr '\n' ' ')"
-  cmp -s "$root/terraform-registry-manifest.json" "$dist/${name}_${version}_manifest.json" ||
-    fail "dist/${name}_${version}_manifest.json is missing or differs from terraform-registry-manifest.json"
+  # A release uploads the manifest under this name (release.extra_files); a snapshot
+  # publishes nothing, so it is put beside the zips here, for SHA256SUMS to be checked.
+  cp "$root/terraform-registry-manifest.json" "$dist/${name}_${version}_manifest.json"
   echo "${name}_${version}_manifest.json" >>"$expected"
   (cd "$dist" && sha256sum --check --strict --quiet "${name}_${version}_SHA256SUMS") ||
     fail "dist/${name}_${version}_SHA256SUMS does not match the files"
@@ -156,7 +161,7 @@ EOF
     fail ".terraform.lock.hcl does not record version $version"
 
   tf_run version version
-  grep -q -E "^\+ provider registry\.(terraform|opentofu)\.org/$address v$version\$" "$tmp/version.log" ||
+  grep -q -E "^\+ provider registry\.(terraform\.io|opentofu\.org)/$address v$version\$" "$tmp/version.log" ||
     { cat "$tmp/version.log" >&2; fail "terraform version does not show the provider at $version"; }
   host=$(find "$tmp/quickstart/.terraform/providers" -type f -name "${name}_v${version}" | head -n1)
   [ -n "$host" ] || fail "no ${name}_v${version} under .terraform/providers after init"
@@ -190,7 +195,6 @@ apply_quickstart() {
 
 main() {
   local start version
-  command -v goreleaser >/dev/null || fail "goreleaser is not on PATH: run make release-snapshot, which installs it into .tools/bin"
   start=$(date +%s)
   $build && snapshot_build
   version=$(snapshot_version)
