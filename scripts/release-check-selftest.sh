@@ -77,6 +77,7 @@ if [ "$notes" = "* two" ]; then passed=$((passed + 1)); else
   failed=$((failed + 1))
   printf 'FAIL: notes v0.2.0: got:\n%s\n' "$notes"
 fi
+# shellcheck disable=SC2016 # $0 is expanded by that bash: release-check.sh
 expect fail "has no entry for 9.9.9" "notes of a version without entry" bash -c 'exec "$0" notes v9.9.9'
 
 echo "release-check-selftest: $passed passed, $failed failed"

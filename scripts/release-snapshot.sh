@@ -60,10 +60,13 @@ snapshot_build() {
 
 # snapshot_version prints the version dist/ was built for, from its SHA256SUMS' name.
 snapshot_version() {
-  local sums=("$dist"/${name}_*_SHA256SUMS)
-  [ ${#sums[@]} -eq 1 ] && [ -f "${sums[0]}" ] || fail "dist/ holds no single ${name}_<version>_SHA256SUMS: run make release-snapshot"
-  sums=${sums[0]##*/${name}_}
-  echo "${sums%_SHA256SUMS}"
+  local sums file
+  sums=("$dist/${name}_"*_SHA256SUMS)
+  if [ ${#sums[@]} -ne 1 ] || [ ! -f "${sums[0]}" ]; then
+    fail "dist/ holds no single ${name}_<version>_SHA256SUMS: run make release-snapshot"
+  fi
+  file=${sums[0]##*/"${name}"_}
+  echo "${file%_SHA256SUMS}"
 }
 
 # check_binary <binary> <os_arch> <version>: the build information Go records in the
@@ -90,14 +93,14 @@ check_dist() { # <version>
     [[ $platform == windows_* ]] && bin=$bin.exe
     [ -f "$dist/$zip" ] || fail "dist/$zip is missing: .goreleaser.yml does not build $platform"
     listed=$(unzip -Z1 "$dist/$zip")
-    [ "$listed" = "$bin" ] || fail "dist/$zip holds '$(echo $listed)', want only $bin"
+    [ "$listed" = "$bin" ] || fail "dist/$zip holds '${listed//$'\n'/ }', want only $bin"
     mkdir -p "$tmp/bin/$platform"
     unzip -q -o "$dist/$zip" -d "$tmp/bin/$platform" || fail "dist/$zip: cannot be unpacked"
     check_binary "$tmp/bin/$platform/$bin" "$platform" "$version"
     echo "$zip" >>"$expected"
   done
   [ "$(find "$dist" -maxdepth 1 -name '*.zip' | wc -l)" -eq ${#platforms[@]} ] ||
-    fail "dist/ holds zips of platforms the registries do not list: $(cd "$dist" && ls ./*.zip | grep -v -F -f "$expected" | tr '\n' ' ')"
+    fail "dist/ holds zips of platforms the registries do not list: $(cd "$dist" && find . -maxdepth 1 -name '*.zip' | grep -v -F -f "$expected" | tr '\n' ' ')"
   # A release uploads the manifest under this name (release.extra_files); a snapshot
   # publishes nothing, so it is put beside the zips here, for SHA256SUMS to be checked.
   cp "$root/terraform-registry-manifest.json" "$dist/${name}_${version}_manifest.json"
