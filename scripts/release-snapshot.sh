@@ -31,10 +31,8 @@ address=releaseplan/release
 dist=$root/dist
 # What the Terraform and OpenTofu registries list for a provider (as the scaffolding
 # provider builds): .goreleaser.yml must build exactly these.
-# windows_386 windows_amd64 windows_arm64 are left out until the provider builds for
-# Windows (see the ignore list of .goreleaser.yml).
 platforms=(darwin_amd64 darwin_arm64 freebsd_386 freebsd_amd64 freebsd_arm freebsd_arm64
-  linux_386 linux_amd64 linux_arm linux_arm64)
+  linux_386 linux_amd64 linux_arm linux_arm64 windows_386 windows_amd64 windows_arm64)
 here=$(go env GOOS)_$(go env GOARCH)
 
 fail() {

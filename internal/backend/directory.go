@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/atomicfile"
@@ -79,20 +78,11 @@ func (d *Directory) withEnvLock(env string, fn func(tokens *os.File) error) erro
 		return fmt.Errorf("opening the token counter of %s: %w", env, err)
 	}
 	defer f.Close()
-	if err := flock(f, syscall.LOCK_EX); err != nil {
+	if err := flock(f, lockExclusive); err != nil {
 		return fmt.Errorf("locking the token counter of %s: %w", env, err)
 	}
-	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing the file unlocks too
+	defer funlock(f) //nolint:errcheck // closing the file unlocks too
 	return fn(f)
-}
-
-func flock(f *os.File, how int) error {
-	for {
-		err := syscall.Flock(int(f.Fd()), how)
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
-	}
 }
 
 // nextToken increments the counter file held under flock. The token is also kept
@@ -405,7 +395,7 @@ func (d *Directory) Append(_ context.Context, ev Event) error {
 		return fmt.Errorf("opening history: %w", err)
 	}
 	defer f.Close()
-	if err := flock(f, syscall.LOCK_EX); err != nil {
+	if err := flock(f, lockExclusive); err != nil {
 		return fmt.Errorf("locking history: %w", err)
 	}
 	if _, err := f.Write(line); err != nil {
@@ -483,7 +473,7 @@ func readHistoryFile(path string) ([]Event, error) {
 		return nil, fmt.Errorf("opening history: %w", err)
 	}
 	defer f.Close()
-	if err := flock(f, syscall.LOCK_SH); err != nil {
+	if err := flock(f, lockShared); err != nil {
 		return nil, fmt.Errorf("locking history: %w", err)
 	}
 	var events []Event

@@ -15,8 +15,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/shell"
 
 	"github.com/releaseplan/terraform-provider-release/internal/ctxio"
 )
@@ -309,7 +310,7 @@ func (d *Directory) cleanStaleUploads() {
 		}
 		stale := false
 		if parts := strings.SplitN(strings.TrimPrefix(e.Name(), "put-"), "-", 3); len(parts) == 3 && parts[0] == host {
-			if pid, err := strconv.Atoi(parts[1]); err == nil && pid != os.Getpid() && !processAlive(pid) {
+			if pid, err := strconv.Atoi(parts[1]); err == nil && pid != os.Getpid() && !shell.ProcessAlive(pid) {
 				stale = true
 			}
 		}
@@ -320,13 +321,4 @@ func (d *Directory) cleanStaleUploads() {
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
-}
-
-// processAlive tells whether pid runs on this machine.
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
 }

@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/shell"
 )
 
 // Prune implements Target. Failed releases and releases in protect do not count
@@ -127,16 +127,5 @@ func (d *Directory) stale(rest string, now time.Time) bool {
 	}
 	pidStr, _, _ := strings.Cut(rest, "-")
 	pid, err := strconv.Atoi(pidStr)
-	return err == nil && !processAlive(pid)
-}
-
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	if pid == os.Getpid() {
-		return true
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return err == nil && !shell.ProcessAlive(pid)
 }
