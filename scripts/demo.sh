@@ -8,7 +8,8 @@
 # Story: two versions are built from a small git history; 1.0.0 then 1.1.0 go through
 # staging → recette → preprod → production (lock held until validation, same bytes
 # promoted -staging → -rc → release, production with its guards, maintenance page and
-# backup, the production plan listing what 1.1.0 changes); a broken 1.2.0 fails its
+# backup, the production plan listing what 1.1.0 changes; 1.1.0 refused by a freeze
+# window of production, then let through by freeze_override); a broken 1.2.0 fails its
 # smoke test in staging and is rolled back by the provider; an old pipeline's 1.0.1
 # is refused as a downgrade; production is rolled back to 1.0.0 by applying the
 # previous version.
@@ -133,6 +134,24 @@ for env in staging recette preprod production; do
   (cd "$pipeline/environments/$env" && "$tf" get -no-color >/dev/null)
 done
 
+# freeze_production: production, running the previous release, is frozen from an
+# hour ago to an hour from now; the release's plan is refused. Sets window.
+freeze_production() {
+  window="freeze_window={ start = \"$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)\", end = \"$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)\", reason = \"Year-end freeze\" }"
+  say "[1.1.0] production: a freeze window is declared (release_freeze, now−1h → now+1h)"
+  apply production freeze -var "app_version=1.0.0" -var "repository=$repo" -var git_remote=origin -var validated=true -var "$window"
+  ok "freeze $(sed -n 's/^freeze = "\(.*\)"$/\1/p' "$logs/$(printf '%02d' "$n")-production-freeze.log") stored in the backend: every pipeline sees it"
+  if run production frozen plan -var "url=${url[production]}" -var "app_version=1.1.0" -var maintenance=true -var "repository=$repo" -var "$window"; then
+    echo "${red}demo: the deployment into frozen production was not refused${off}" >&2
+    exit 1
+  fi
+  local refusal
+  refusal=$(tr -s ' \n' ' ' <"$logs/$(printf '%02d' "$n")-production-frozen.log" | grep -o 'production is frozen: [^│]*release_freeze[^;]*; it can be released again at [^ ]* ([^)]*)' | head -1)
+  [ -n "$refusal" ] || { echo "${red}demo: no freeze refusal in the plan${off}" >&2; exit 1; }
+  ok "refused at plan time: $refusal"
+  ok "the hotfix goes through with -var freeze_override=\"INC-4711 hotfix\" (shown in the plan, recorded in the history)"
+}
+
 release() { # <version>: the full pipeline for one version
   local v=$1
   say "[$v] staging: publish demo-app@$v-staging, take the lock, deploy, smoke test"
@@ -155,8 +174,14 @@ release() { # <version>: the full pipeline for one version
   expect_serving preprod "$v"
   apply preprod validate -var "app_version=$v" -var validated=true
 
+  local freeze=()
+  if [ "$v" = 1.1.0 ]; then
+    freeze_production
+    freeze=(-var "$window" -var "freeze_override=INC-4711 hotfix")
+  fi
+
   say "[$v] production: the plan is the approval"
-  run production plan plan -var "url=${url[production]}" -var "app_version=$v" -var maintenance=true -var "repository=$repo" -out=release.tfplan
+  run production plan plan -var "url=${url[production]}" -var "app_version=$v" -var maintenance=true -var "repository=$repo" "${freeze[@]}" -out=release.tfplan
   # The deployment's planned_steps, new values only, as the reviewer reads them.
   sed -n '/planned_steps *= \[/,/^ *\]/p' "$logs/$(printf '%02d' "$n")-production-plan.log" |
     sed -n -e 's/.* -> "\(.*\)",\{0,1\}$/      - \1/p' -e 's/^ *[+]\{0,1\} *"\(.*\)",\{0,1\}$/      - \1/p' |
@@ -177,7 +202,11 @@ release() { # <version>: the full pipeline for one version
   backup=$(sed -n 's/^backup_id = "\(.*\)"$/\1/p' "$logs/$(printf '%02d' "$n")-production-apply.log")
   ok "backup before the switch: ${backup:-none}"
   ok "guards passed: $(sed -n 's/^clearance = "\(.*\)"$/\1/p' "$logs/$(printf '%02d' "$n")-production-apply.log") (live in preprod; commit descends from production's)"
-  say "[$v] production checked → maintenance off, lock released"
+  if [ ${#freeze[@]} -gt 0 ]; then
+    ok "history: $(grep '"kind":"freeze_overridden"' "$pipeline/.release/state/history/production.jsonl" | tail -1 |
+      sed -n 's/.*"version":"\([^"]*\)".*"actor":"\([^"]*\)".*"detail":"freeze_override \\"\([^\\]*\)\\" let it through.*/freeze_overridden \1 by \2: "\3"/p')"
+  fi
+  say "[$v] production checked → maintenance off, lock released${freeze[0]:+, freeze lifted (freeze_window = null)}"
   apply production validate -var "app_version=$v" -var "repository=$repo" -var git_remote=origin -var validated=true
   sed -n '/^git_release = \[/,/^\]/s/^ *"\(.*\)",\{0,1\}$/\1/p' "$logs/$(printf '%02d' "$n")-production-validate.log" | while read -r line; do ok "git: $line"; done
   curl -fsS --max-time 2 -o /dev/null "${url[production]}/maintenance/maintenance.json" 2>/dev/null &&

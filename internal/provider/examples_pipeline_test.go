@@ -254,8 +254,9 @@ func (w *pipelineWorld) throughPreprod(version string) {
 
 // TestExamplePipeline runs examples/pipeline as its README tells: two releases
 // through the four environments, a broken build rolled back by the provider in
-// staging, a build that does not descend from production refused, and a rollback
-// of production by variable.
+// staging, a build that does not descend from production refused, a freeze of
+// production refusing a release until freeze_override lets it through, and a
+// rollback of production by variable.
 func TestExamplePipeline(t *testing.T) {
 	w := newPipelineWorld(t)
 	production := w.envDir("production")
@@ -284,8 +285,30 @@ func TestExamplePipeline(t *testing.T) {
 	}
 
 	// 1.1.0: descends from 1.0.0; the backup of the live release is taken first.
+	// Production is frozen (a window around now, declared in an apply of its own):
+	// the plan of 1.1.0 is refused, freeze_override lets it through and the history
+	// records the override; validating without freeze_window lifts the freeze.
 	w.throughPreprod("1.1.0")
-	w.apply(production, w.vars("production", "1.1.0")...)
+	now := time.Now().UTC()
+	window := fmt.Sprintf(`freeze_window={ start = %q, end = %q, reason = "Year-end freeze" }`,
+		now.Add(-time.Hour).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))
+	w.apply(production, w.vars("production", "1.0.0", "validated=true", window)...)
+	freezeID := w.output(production, "freeze")
+	if !strings.HasPrefix(freezeID, "freeze-") {
+		t.Fatalf("freeze = %q, want the id of the stored window", freezeID)
+	}
+	planArgs := []string{"plan"}
+	for _, v := range w.vars("production", "1.1.0", window) {
+		planArgs = append(planArgs, "-var", v)
+	}
+	out, err := w.run(production, planArgs...)
+	refusal := strings.Join(strings.Fields(strings.ReplaceAll(out, "│", " ")), " ")
+	if err == nil || !strings.Contains(refusal, `production is frozen: "Year-end freeze" (release_freeze `+freezeID+`)`) ||
+		!strings.Contains(refusal, "it can be released again at") {
+		t.Fatalf("the plan of 1.1.0 into frozen production should be refused with the reason and when it ends (err %v):\n%s", err, out)
+	}
+	w.expectServing("production", "1.0.0")
+	w.apply(production, w.vars("production", "1.1.0", window, "freeze_override=INC-4711 hotfix")...)
 	w.expectServing("production", "1.1.0")
 	w.apply(production, w.vars("production", "1.1.0", "validated=true")...)
 	if got := w.output(production, "previous_version"); got != "1.0.0" {
@@ -320,6 +343,17 @@ func TestExamplePipeline(t *testing.T) {
 	}
 	if n := strings.Count(string(history), `"kind":"deployed"`); n != 3 {
 		t.Fatalf("production history has %d deployed events, want 3 (1.0.0, 1.1.0, rollback to 1.0.0):\n%s", n, history)
+	}
+	var overrides []string
+	for _, line := range strings.Split(string(history), "\n") {
+		if strings.Contains(line, `"kind":"freeze_overridden"`) {
+			overrides = append(overrides, line)
+		}
+	}
+	if len(overrides) != 1 || !strings.Contains(overrides[0], `"version":"1.1.0"`) ||
+		!strings.Contains(overrides[0], `freeze_override \"INC-4711 hotfix\" let it through`) || !strings.Contains(overrides[0], freezeID) ||
+		!strings.Contains(overrides[0], `"actor":"`) {
+		t.Fatalf("production history should record one freeze override of 1.1.0 (its text, the window, the actor), got %q:\n%s", overrides, history)
 	}
 }
 

@@ -176,6 +176,7 @@ resource "release_deployment" "this" {
   rollback_on_failure = var.rollback_on_failure
   allow_blocked       = var.allow_blocked
   allow_downgrade     = var.allow_downgrade
+  freeze_override     = var.freeze_override
 
   # Exactly one target (checked by the target variable).
   dynamic "directory" {
@@ -273,6 +274,7 @@ resource "release_promotion" "next" {
   to_version          = local.to_version
   sha256              = release_deployment.this.sha256
   require_deployed_in = [var.environment]
+  freeze_override     = var.freeze_override
 
   lifecycle {
     precondition {

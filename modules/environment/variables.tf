@@ -287,6 +287,12 @@ variable "allow_downgrade" {
   nullable    = false
 }
 
+variable "freeze_override" {
+  description = "Release through a release_freeze window of this environment: the ticket and why, e.g. \"INC-4711 invoice hotfix\". Passed to the deployment and to the promotion that follows validation; the apply records it in the history with the actor. null: a frozen environment refuses the release."
+  type        = string
+  default     = null
+}
+
 variable "changelog" {
   description = "List what each release changes in the plan (release_deployment's changes), from a local git clone with the history of the builds: { repository = \"path\" }. null: no list."
   type = object({

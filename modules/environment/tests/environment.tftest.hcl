@@ -292,6 +292,44 @@ run "ssh_reaches_the_target_and_the_maintenance_page_on_every_host" {
     condition     = release_deployment.this.hooks.before_switch_once[0] == "php bin/console doctrine:migrations:migrate -n"
     error_message = "before_switch_once should reach the deployment"
   }
+  assert {
+    condition     = release_deployment.this.freeze_override == null
+    error_message = "without freeze_override the deployment should not override freezes"
+  }
+}
+
+run "freeze_override_reaches_the_deployment_and_the_promotion" {
+  command = plan
+
+  # The deployment and the promotion would read the live release and the history;
+  # overridden, only the module's wiring of freeze_override is checked (the
+  # provider's acceptance tests and TestExamplePipeline refuse and override real
+  # freeze windows).
+  override_resource {
+    target = release_deployment.this
+  }
+  override_resource {
+    target = release_promotion.next
+  }
+
+  variables {
+    hold_lock_until_validated = true
+    validated                 = true
+    environment               = "staging"
+    channel                   = "staging"
+    promote_to_channel        = "rc"
+    target                    = { directory = { path = "/srv/app" } }
+    freeze_override           = "INC-4711 invoice hotfix"
+  }
+
+  assert {
+    condition     = release_deployment.this.freeze_override == "INC-4711 invoice hotfix"
+    error_message = "freeze_override should reach the deployment"
+  }
+  assert {
+    condition     = release_promotion.next[0].freeze_override == "INC-4711 invoice hotfix"
+    error_message = "freeze_override should reach the promotion that follows validation"
+  }
 }
 
 run "refuses_ssh_for_a_scalingo_target" {

@@ -97,6 +97,42 @@ resource "terraform_data" "maintenance_dir" {
   }
 }
 
+variable "freeze_window" {
+  description = "A freeze of production, e.g. the year-end one: { start = \"2026-12-20T00:00:00+01:00\", end = \"2027-01-05T00:00:00+01:00\", reason = \"End-of-year freeze\" } (RFC 3339, end excluded). null: no freeze."
+  type = object({
+    start  = string
+    end    = string
+    reason = optional(string, "End-of-year freeze")
+  })
+  default = null
+}
+
+variable "freeze_override" {
+  description = "Release into frozen production anyway: the ticket and why, e.g. \"INC-4711 invoice hotfix\" (recorded in the history with the actor). null: a freeze refuses the release."
+  type        = string
+  default     = null
+}
+
+# The year-end freeze: from start to end, every deployment or promotion into
+# production is refused at plan time (and again at apply time, since a window may
+# begin between the two), with the reason and when it ends. A hotfix that cannot
+# wait goes through with -var freeze_override="INC-4711 invoice hotfix"; the plan
+# shows the override and the history records it with who applied it.
+#
+# The window is stored in the backend, so every pipeline and runner sharing it sees
+# the freeze. Declare it in an apply of its own (the deployment of the same plan
+# cannot see a window that is not stored yet; its apply checks again and refuses).
+# A weekly one would be cron = "0 14 * * FRI", duration = "62h",
+# time_zone = "Europe/Paris" instead of start and end.
+resource "release_freeze" "year_end" {
+  count = var.freeze_window == null ? 0 : 1
+
+  environments = ["production"]
+  reason       = var.freeze_window.reason
+  start        = var.freeze_window.start
+  end          = var.freeze_window.end
+}
+
 # Production: only the release that runs healthy in preprod (require_deployed_in),
 # built from a commit that descends from what production runs now (the deploy-by-sha
 # guard); maintenance page on, backup of the live release, deploy, smoke test, and
@@ -125,6 +161,8 @@ module "release" {
     message   = "Mise à jour en cours : retour dans quelques minutes."
     directory = { path = terraform_data.maintenance_dir.output } # created first
   }
+  # The ticket that lets a release through a freeze window, when there is one.
+  freeze_override = var.freeze_override
   # Held from the deploy until production was checked (-var validated=true).
   hold_lock_until_validated = true
   validated                 = var.validated
@@ -210,4 +248,9 @@ output "git_release" {
     release_git_tag.release[*].planned_action,
     [for b in release_git_branch.release : "${b.planned_action}: ${b.previous_sha == null ? "created" : "moved from ${substr(b.previous_sha, 0, 7)}"}, now at ${substr(b.commit_sha, 0, 7)}"],
   )
+}
+
+output "freeze" {
+  description = "The id in the backend of production's freeze window, while one is declared (every refusal names it); null without."
+  value       = one(release_freeze.year_end[*].id)
 }
