@@ -10,6 +10,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/archive"
@@ -247,6 +248,13 @@ func send(ctx context.Context, ups []*upload, spec Spec, r io.Reader, lim archiv
 	}
 	fan := newFanOut(r, ws)
 	st, checkErr := checkStream(ctx, fan, lim)
+	if checkErr != nil {
+		// Stop the uploads first: a writer may wait on a host that no longer reads.
+		for _, pw := range pws {
+			_ = pw.CloseWithError(errStreamStopped)
+		}
+	}
+	fan.finish()
 	for _, pw := range pws {
 		if checkErr != nil {
 			_ = pw.CloseWithError(errStreamStopped)
@@ -273,6 +281,7 @@ func sendSpooled(ctx context.Context, ups []*upload, spec Spec, r io.Reader, lim
 	defer f.Close()
 	fan := newFanOut(r, []io.Writer{f})
 	st, checkErr := checkStream(ctx, fan, lim)
+	fan.finish()
 	if fan.failed[0] != nil {
 		return st, fmt.Errorf("spool %s@%s to %s: %w", spec.Name, spec.Version, f.Name(), fan.failed[0])
 	}
@@ -333,20 +342,49 @@ func dirsOf(ups []*upload) []*Directory {
 	return out
 }
 
-// fanOut reads r and writes what it read to every writer, all at once, so the
-// one stream feeds every host. It records r's error apart from the writers'.
+// fanOut reads r and hands what it read to every writer, so the one stream
+// feeds every host. Each writer has a goroutine and a short queue of its own:
+// the reader (the archive check) and the hosts' uploads run at the same time
+// instead of taking turns, and a slow host only holds the stream back once its
+// queue is full. Chunks are shared by the queues, so memory stays a few
+// chunks. It records r's error apart from the writers'.
 type fanOut struct {
 	r       io.Reader
-	ws      []io.Writer
 	readErr error
-	failed  []error
+	// failed holds each writer's error; read it after finish.
+	failed []error
+	queues []chan []byte
+	bad    atomic.Bool
+	done   sync.WaitGroup
+	once   sync.Once
 }
+
+// fanOutQueue is how many chunks a writer may be behind the reader.
+const fanOutQueue = 4
 
 // errWriteFailed is what a reader of fanOut sees when a writer failed.
 var errWriteFailed = errors.New("a copy of the stream failed")
 
 func newFanOut(r io.Reader, ws []io.Writer) *fanOut {
-	return &fanOut{r: r, ws: ws, failed: make([]error, len(ws))}
+	f := &fanOut{r: r, failed: make([]error, len(ws)), queues: make([]chan []byte, len(ws))}
+	for i, w := range ws {
+		q := make(chan []byte, fanOutQueue)
+		f.queues[i] = q
+		f.done.Add(1)
+		go func() {
+			defer f.done.Done()
+			for b := range q {
+				if f.failed[i] != nil {
+					continue // drain: the stream stops at the next Read
+				}
+				if _, err := w.Write(b); err != nil {
+					f.failed[i] = err
+					f.bad.Store(true)
+				}
+			}
+		}()
+	}
+	return f
 }
 
 func (f *fanOut) Read(p []byte) (int, error) {
@@ -362,24 +400,25 @@ func (f *fanOut) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// write queues a copy of b (the caller reuses b) for every writer.
 func (f *fanOut) write(b []byte) error {
-	if len(f.ws) == 1 {
-		_, f.failed[0] = f.ws[0].Write(b)
-	} else {
-		var wg sync.WaitGroup
-		for i, w := range f.ws {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, f.failed[i] = w.Write(b)
-			}()
-		}
-		wg.Wait()
+	if f.bad.Load() {
+		return errWriteFailed
 	}
-	for _, err := range f.failed {
-		if err != nil {
-			return errWriteFailed
-		}
+	chunk := append([]byte(nil), b...)
+	for _, q := range f.queues {
+		q <- chunk
 	}
 	return nil
+}
+
+// finish waits until every writer has written (or failed on) what it was
+// given. Call it before closing the writers, and before reading failed.
+func (f *fanOut) finish() {
+	f.once.Do(func() {
+		for _, q := range f.queues {
+			close(q)
+		}
+		f.done.Wait()
+	})
 }
