@@ -9,9 +9,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -64,71 +62,47 @@ func gitBranchResourceSchema() schema.Schema {
 			"a branch that moved on shows as drift, and a plan keeps it where it is when it already contains `commit`; a deleted branch " +
 			"is removed from the state. Destroy leaves the branch alone. Credentials come from git's own configuration (SSH agent, " +
 			"credential helper, `GIT_SSH_COMMAND`); git never prompts. Import with `<repository>:<branch>`.",
-		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				MarkdownDescription: "`<repository>:<name>`.",
-				Computed:            true,
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
-			"repository": schema.StringAttribute{
-				MarkdownDescription: "Path of the local clone (relative paths start from the directory Terraform runs in), e.g. `.`.",
-				Required:            true,
-				Validators:          []validator.String{validate.NotBlank("Missing repository", "Set repository to the path of a git clone, e.g. \".\".")},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			},
-			"name": schema.StringAttribute{
-				MarkdownDescription: "The branch's name, e.g. `master`: a valid git ref name (see `git check-ref-format`).",
-				Required:            true,
-				Validators:          []validator.String{validate.GitRefName()},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			},
-			"commit": schema.StringAttribute{
-				MarkdownDescription: "The commit to move the branch to: a full or abbreviated hash (e.g. an artifact's `git_commit` metadata), or a ref of the clone. " +
-					"Prefer a hash: a ref that moves between plan and apply makes the apply fail (Terraform plans again at apply).",
-				Required:   true,
-				Validators: []validator.String{validate.NotBlank("Missing commit", "Set commit to the hash of the released commit.")},
-			},
-			"remote": schema.StringAttribute{
-				MarkdownDescription: "Remote whose branch is moved: a configured remote (`origin`), a path or a URL without a password. " +
-					"Omit to move the clone's branch. With a remote, the remote's branch is the truth that refresh reads (`git ls-remote`).",
-				Optional:   true,
-				Validators: []validator.String{validate.GitRemote()},
-			},
-			"fast_forward": schema.BoolAttribute{
-				MarkdownDescription: "The only mode: the branch moves only forward. `false` is refused.",
-				Optional:            true,
-				Computed:            true,
-				Default:             booldefault.StaticBool(true),
-				Validators:          []validator.Bool{onlyFastForward{}},
-			},
-			"on_destroy": schema.StringAttribute{
-				MarkdownDescription: "`keep`, the only value: destroying the resource leaves the branch where it is.",
-				Optional:            true,
-				Computed:            true,
-				Default:             stringdefault.StaticString(gitOnDestroyKeep),
-				Validators: []validator.String{validate.String(`value must be "keep"`, "Branches are never deleted", func(s string) error {
-					if s != gitOnDestroyKeep {
-						return fmt.Errorf("on_destroy = %q: destroying a release_git_branch leaves the branch alone; only \"keep\" is accepted", s)
-					}
-					return nil
-				})},
-			},
-			"commit_sha": schema.StringAttribute{
-				MarkdownDescription: "Full hash of the branch's tip after the apply: the commit, or the tip when the branch already contains it. " +
-					"Known at plan time over the state when `commit` is a hash; unknown until the apply for a new resource.",
-				Computed: true,
-			},
-			"previous_sha": schema.StringAttribute{
-				MarkdownDescription: "Full hash of the branch's tip before the move: known at plan time over the state, read by the apply for a new resource; null when the branch is created.",
-				Computed:            true,
-			},
-			"planned_action": schema.StringAttribute{
-				MarkdownDescription: "What the apply does, in one sentence: over the state, `move master on origin from 1a2b3c4 to 3f2a9c1 (fast-forward, 12 commits)`; " +
-					"for a new resource, what is asked: `move master on origin to 3f2a9c1 (fast-forward only; refused if it is not)`. " +
-					"Kept from the last apply while nothing changes.",
-				Computed: true,
-			},
-		},
+		Attributes: gitRefAttributes("branch", "master",
+			"The commit to move the branch to: a full or abbreviated hash (e.g. an artifact's `git_commit` metadata), or a ref of the clone. "+
+				"Prefer a hash: a ref that moves between plan and apply makes the apply fail (Terraform plans again at apply).",
+			"Remote whose branch is moved: a configured remote (`origin`), a path or a URL without a password. "+
+				"Omit to move the clone's branch. With a remote, the remote's branch is the truth that refresh reads (`git ls-remote`).",
+			map[string]schema.Attribute{
+				"fast_forward": schema.BoolAttribute{
+					MarkdownDescription: "The only mode: the branch moves only forward. `false` is refused.",
+					Optional:            true,
+					Computed:            true,
+					Default:             booldefault.StaticBool(true),
+					Validators:          []validator.Bool{onlyFastForward{}},
+				},
+				"on_destroy": schema.StringAttribute{
+					MarkdownDescription: "`keep`, the only value: destroying the resource leaves the branch where it is.",
+					Optional:            true,
+					Computed:            true,
+					Default:             stringdefault.StaticString(gitOnDestroyKeep),
+					Validators: []validator.String{validate.String(`value must be "keep"`, "Branches are never deleted", func(s string) error {
+						if s != gitOnDestroyKeep {
+							return fmt.Errorf("on_destroy = %q: destroying a release_git_branch leaves the branch alone; only \"keep\" is accepted", s)
+						}
+						return nil
+					})},
+				},
+				"commit_sha": schema.StringAttribute{
+					MarkdownDescription: "Full hash of the branch's tip after the apply: the commit, or the tip when the branch already contains it. " +
+						"Known at plan time over the state when `commit` is a hash; unknown until the apply for a new resource.",
+					Computed: true,
+				},
+				"previous_sha": schema.StringAttribute{
+					MarkdownDescription: "Full hash of the branch's tip before the move: known at plan time over the state, read by the apply for a new resource; null when the branch is created.",
+					Computed:            true,
+				},
+				"planned_action": schema.StringAttribute{
+					MarkdownDescription: "What the apply does, in one sentence: over the state, `move master on origin from 1a2b3c4 to 3f2a9c1 (fast-forward, 12 commits)`; " +
+						"for a new resource, what is asked: `move master on origin to 3f2a9c1 (fast-forward only; refused if it is not)`. " +
+						"Kept from the last apply while nothing changes.",
+					Computed: true,
+				},
+			}),
 	}
 }
 

@@ -13,15 +13,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/booldefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
-	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/releaseplan/terraform-provider-release/internal/gitrepo"
-	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
 var (
@@ -72,68 +69,44 @@ func gitTagResourceSchema() schema.Schema {
 			"the remote tag only while it still holds what the apply saw (`--force-with-lease`). Refresh follows the tag: a tag moved " +
 			"by hand shows as drift, a deleted tag is removed from the state. Credentials come from git's own configuration " +
 			"(SSH agent, credential helper, `GIT_SSH_COMMAND`); git never prompts. Import with `<repository>:<name>`.",
-		Attributes: map[string]schema.Attribute{
-			"id": schema.StringAttribute{
-				MarkdownDescription: "`<repository>:<name>`.",
-				Computed:            true,
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
-			},
-			"repository": schema.StringAttribute{
-				MarkdownDescription: "Path of the local clone (relative paths start from the directory Terraform runs in), e.g. `.`.",
-				Required:            true,
-				Validators:          []validator.String{validate.NotBlank("Missing repository", "Set repository to the path of a git clone, e.g. \".\".")},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			},
-			"name": schema.StringAttribute{
-				MarkdownDescription: "The tag's name, e.g. `1.7.4`: a valid git ref name (see `git check-ref-format`).",
-				Required:            true,
-				Validators:          []validator.String{validate.GitRefName()},
-				PlanModifiers:       []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			},
-			"commit": schema.StringAttribute{
-				MarkdownDescription: "The commit to tag: a full or abbreviated hash (e.g. an artifact's `git_commit` metadata), or a ref of the clone. " +
-					"Prefer a hash: a branch name that moves between plan and apply makes the apply fail (Terraform plans again at apply).",
-				Required:   true,
-				Validators: []validator.String{validate.NotBlank("Missing commit", "Set commit to the hash of the released commit.")},
-			},
-			"message": schema.StringAttribute{
-				MarkdownDescription: "Makes an annotated tag holding this message verbatim (Markdown headings included); omit for a lightweight tag. " +
-					"Changing it on an existing tag needs `force = true` (the tag is rewritten on the same commit).",
-				Optional: true,
-			},
-			"remote": schema.StringAttribute{
-				MarkdownDescription: "Remote to push the tag to: a configured remote (`origin`), a path or a URL without a password. Omit to keep the tag in the clone. " +
-					"With a remote, the remote's tag is the truth that refresh reads (`git ls-remote`).",
-				Optional:   true,
-				Validators: []validator.String{validate.GitRemote()},
-			},
-			"force": schema.BoolAttribute{
-				MarkdownDescription: "Lets the apply move (or rewrite) a tag that already names another commit. Default `false`: such a tag is refused.",
-				Optional:            true,
-				Computed:            true,
-				Default:             booldefault.StaticBool(false),
-			},
-			"on_destroy": schema.StringAttribute{
-				MarkdownDescription: "`keep` (default) leaves the tag when the resource is destroyed; `delete` deletes it from the clone and the remote " +
-					"(only while it still names `commit_sha`).",
-				Optional:   true,
-				Computed:   true,
-				Default:    stringdefault.StaticString(gitOnDestroyKeep),
-				Validators: []validator.String{stringvalidator.OneOf(gitOnDestroyKeep, gitOnDestroyDelete)},
-			},
-			"commit_sha": schema.StringAttribute{
-				MarkdownDescription: "Full hash of the commit the tag names (the peeled commit of an annotated tag); known at plan time when `commit` is a hash " +
-					"and the clone is readable (a ref may name another commit at apply).",
-				Computed: true,
-			},
-			"planned_action": schema.StringAttribute{
-				MarkdownDescription: "What the apply does, in one sentence. For a new tag, what is asked, whatever the remote holds meanwhile: " +
-					"`tag 3f2a9c1 as 1.7.4 on origin` (with force: `tag 3f2a9c1 as 1.7.4 on origin, moving the tag if it exists (force)`); " +
-					"over the state, from where refresh found the tag: `move tag 1.7.4 from 1a2b3c4 to 3f2a9c1 on origin`. " +
-					"Kept from the last apply while nothing changes.",
-				Computed: true,
-			},
-		},
+		Attributes: gitRefAttributes("tag", "1.7.4",
+			"The commit to tag: a full or abbreviated hash (e.g. an artifact's `git_commit` metadata), or a ref of the clone. "+
+				"Prefer a hash: a branch name that moves between plan and apply makes the apply fail (Terraform plans again at apply).",
+			"Remote to push the tag to: a configured remote (`origin`), a path or a URL without a password. Omit to keep the tag in the clone. "+
+				"With a remote, the remote's tag is the truth that refresh reads (`git ls-remote`).",
+			map[string]schema.Attribute{
+				"message": schema.StringAttribute{
+					MarkdownDescription: "Makes an annotated tag holding this message verbatim (Markdown headings included); omit for a lightweight tag. " +
+						"Changing it on an existing tag needs `force = true` (the tag is rewritten on the same commit).",
+					Optional: true,
+				},
+				"force": schema.BoolAttribute{
+					MarkdownDescription: "Lets the apply move (or rewrite) a tag that already names another commit. Default `false`: such a tag is refused.",
+					Optional:            true,
+					Computed:            true,
+					Default:             booldefault.StaticBool(false),
+				},
+				"on_destroy": schema.StringAttribute{
+					MarkdownDescription: "`keep` (default) leaves the tag when the resource is destroyed; `delete` deletes it from the clone and the remote " +
+						"(only while it still names `commit_sha`).",
+					Optional:   true,
+					Computed:   true,
+					Default:    stringdefault.StaticString(gitOnDestroyKeep),
+					Validators: []validator.String{stringvalidator.OneOf(gitOnDestroyKeep, gitOnDestroyDelete)},
+				},
+				"commit_sha": schema.StringAttribute{
+					MarkdownDescription: "Full hash of the commit the tag names (the peeled commit of an annotated tag); known at plan time when `commit` is a hash " +
+						"and the clone is readable (a ref may name another commit at apply).",
+					Computed: true,
+				},
+				"planned_action": schema.StringAttribute{
+					MarkdownDescription: "What the apply does, in one sentence. For a new tag, what is asked, whatever the remote holds meanwhile: " +
+						"`tag 3f2a9c1 as 1.7.4 on origin` (with force: `tag 3f2a9c1 as 1.7.4 on origin, moving the tag if it exists (force)`); " +
+						"over the state, from where refresh found the tag: `move tag 1.7.4 from 1a2b3c4 to 3f2a9c1 on origin`. " +
+						"Kept from the last apply while nothing changes.",
+					Computed: true,
+				},
+			}),
 	}
 }
 
