@@ -8,7 +8,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,14 +58,21 @@ func (r countingReader) Read(p []byte) (int, error) {
 // same run as the shell a Capistrano user writes: for each host `scp` the
 // archive, then `ssh "sha256sum -c && mkdir && tar -xzf && ln -s + mv -T"`, one
 // host after the other (shell-sequential) and all at once with `&` and `wait`
-// (shell-parallel). Metrics: vs-sequential and vs-parallel (the provider's time
-// over the baselines'), store-reads per deployment, peak-RSS-MiB of the
-// provider's process.
+// (shell-parallel).
+//
+// The three run in turn, round after round (RELEASE_BENCH_ROUNDS, 3 by
+// default), so that a burst of load on the machine hits a round, not one of
+// them; each figure is the median over the rounds. Metrics: ns/op and
+// provider-s (the provider's deployment), shell-sequential-s and
+// shell-parallel-s, vs-sequential and vs-parallel (the median of each round's
+// ratio of the provider's time to the baseline's), store-reads per
+// deployment, and peak-RSS-MiB of the provider's process.
 func BenchmarkDeployFleet(b *testing.B) {
 	size := int64(128 << 20)
 	if os.Getenv("RELEASE_BENCH_SIZE") != "" {
 		size = benchSize(b)
 	}
+	rounds := benchRounds(b)
 	fleet := sshtest.Start(b, 4, sshtest.Root(fleetBenchRoot))
 	root := b.TempDir()
 	dirStore, be, obj, data := benchFixture(b, root, size)
@@ -80,70 +89,102 @@ func BenchmarkDeployFleet(b *testing.B) {
 			}
 		}
 	}
+	sh := shellDeploy{fleet: fleet, key: keyFile, data: data, sum: obj.SHA256}
+	provider := func(b *testing.B, n int) time.Duration {
+		start := time.Now()
+		tg, closeAll := benchFleet(b, fleet, n)
+		req := Request{Facts: Facts{Environment: "bench", Name: "bench", Version: "1.0.0", SHA256: obj.SHA256, RollbackOnFailure: true}, Target: tg, Store: st, Backend: be}
+		_, err := Deploy(context.Background(), req)
+		closeAll()
+		if err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
 	for _, n := range []int{1, 4} {
-		var seq, par float64
-		sh := shellDeploy{fleet: fleet, key: keyFile, data: data, sum: obj.SHA256}
-		b.Run(fmt.Sprintf("hosts=%d/shell-sequential", n), func(b *testing.B) {
-			seq = sh.bench(b, n, false, clean)
-		})
-		b.Run(fmt.Sprintf("hosts=%d/shell-parallel", n), func(b *testing.B) {
-			par = sh.bench(b, n, true, clean)
-		})
-		b.Run(fmt.Sprintf("hosts=%d/provider", n), func(b *testing.B) {
+		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+			b.StopTimer()
 			debug.FreeOSMemory()
 			if err := resetPeakRSS(); err != nil {
 				b.Logf("cannot reset the peak RSS (%v): it includes the fixture's creation", err)
 			}
 			st.gets.Store(0)
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
+			var seq, par, prov, vsSeq, vsPar []float64
+			for range b.N * rounds {
+				seq = append(seq, sh.run(b, n, false, clean))
+				par = append(par, sh.run(b, n, true, clean))
 				clean(n)
-				b.StartTimer()
-				tg, closeAll := benchFleet(b, fleet, n)
-				req := Request{Facts: Facts{Environment: "bench", Name: "bench", Version: "1.0.0", SHA256: obj.SHA256, RollbackOnFailure: true}, Target: tg, Store: st, Backend: be}
-				if _, err := Deploy(context.Background(), req); err != nil {
-					b.Fatal(err)
-				}
-				closeAll()
+				prov = append(prov, provider(b, n).Seconds())
+				vsSeq = append(vsSeq, prov[len(prov)-1]/seq[len(seq)-1])
+				vsPar = append(vsPar, prov[len(prov)-1]/par[len(par)-1])
 			}
-			ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			b.ReportMetric(median(prov)*1e9, "ns/op")
+			b.ReportMetric(median(prov), "provider-s")
+			b.ReportMetric(median(seq), "shell-sequential-s")
+			b.ReportMetric(median(par), "shell-parallel-s")
+			b.ReportMetric(median(vsSeq), "vs-sequential")
+			b.ReportMetric(median(vsPar), "vs-parallel")
 			b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MiB")
-			b.ReportMetric(float64(st.gets.Load())/float64(b.N), "store-reads")
-			if seq > 0 {
-				b.ReportMetric(ns/seq, "vs-sequential")
-			}
-			if par > 0 {
-				b.ReportMetric(ns/par, "vs-parallel")
-			}
+			b.ReportMetric(float64(st.gets.Load())/float64(len(prov)), "store-reads")
+			b.Logf("hosts=%d, %d rounds: provider %s s, shell sequential %s s, shell parallel %s s", n, len(prov), seconds(prov), seconds(seq), seconds(par))
 		})
 	}
 }
 
-// benchFleet connects to the first n hosts and makes them one target (timed:
-// a deployment connects too).
+// benchRounds reads RELEASE_BENCH_ROUNDS (3 when unset).
+func benchRounds(b *testing.B) int {
+	v := os.Getenv("RELEASE_BENCH_ROUNDS")
+	if v == "" {
+		return 3
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("RELEASE_BENCH_ROUNDS=%q: want a whole number of rounds, at least 1", v)
+	}
+	return n
+}
+
+// median returns the middle value of xs (the mean of the two middle ones for
+// an even count).
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func seconds(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = strconv.FormatFloat(x, 'f', 2, 64)
+	}
+	return strings.Join(parts, " ")
+}
+
+// benchFleet connects to the first n hosts as the provider does (host.DialAll)
+// and makes them one target.
 func benchFleet(b *testing.B, fleet *sshtest.Fleet, n int) (target.Target, func()) {
-	var dirs []*target.Directory
-	var hosts []host.Host
+	cfgs := make([]host.SSHConfig, n)
 	for i := range n {
-		h, err := host.DialSSH(context.Background(), host.SSHConfig{
+		cfgs[i] = host.SSHConfig{
 			Address: fleet.Addr(i), User: fleet.User, PrivateKey: fleet.ClientKeyPEM,
 			KnownHosts: fleet.KnownHosts(), Timeout: 30 * time.Second,
-		})
-		if err != nil {
-			b.Fatal(err)
 		}
-		hosts = append(hosts, h)
+	}
+	hosts, closeAll, err := host.DialAll(context.Background(), cfgs, 10)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dirs := make([]*target.Directory, n)
+	for i, h := range hosts {
 		d, err := target.NewDirectory(fleetBenchRoot+"/app", nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		d.Host = h
-		dirs = append(dirs, d)
-	}
-	closeAll := func() {
-		for _, h := range hosts {
-			_ = h.Close()
-		}
+		dirs[i] = d
 	}
 	tg, err := target.NewFleet(dirs, 10)
 	if err != nil {
@@ -188,35 +229,32 @@ mv -T %s/current.tmp %s/current`, s.sum, remote, app, remote, app, app, app, app
 	return nil
 }
 
-// bench runs the script on n hosts, one after the other or all at once, and
-// returns its time per operation in nanoseconds.
-func (s shellDeploy) bench(b *testing.B, n int, parallel bool, clean func(int)) float64 {
+// run runs the script on n hosts, one after the other or all at once, on
+// hosts cleaned first, and returns how long it took in seconds.
+func (s shellDeploy) run(b *testing.B, n int, parallel bool, clean func(int)) float64 {
 	for _, tool := range []string{"ssh", "scp"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			b.Fatalf("%s (openssh-client) is needed for the shell baseline", tool)
 		}
 	}
-	b.SetBytes(0)
-	for i := 0; i < b.N; i++ {
-		b.StopTimer()
-		clean(n)
-		b.StartTimer()
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for h := range n {
-			if !parallel {
-				errs[h] = s.one(h)
-				continue
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); errs[h] = s.one(h) }()
+	clean(n)
+	start := time.Now()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for h := range n {
+		if !parallel {
+			errs[h] = s.one(h)
+			continue
 		}
-		wg.Wait()
-		for _, err := range errs {
-			if err != nil {
-				b.Fatal(err)
-			}
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[h] = s.one(h) }()
+	}
+	wg.Wait()
+	took := time.Since(start).Seconds()
+	for _, err := range errs {
+		if err != nil {
+			b.Fatal(err)
 		}
 	}
-	return float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	return took
 }

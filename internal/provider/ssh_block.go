@@ -2,12 +2,10 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -28,7 +26,7 @@ import (
 // The ssh block is the one way every type reaches remote hosts: its schema
 // (sshBlock), its model (sshModel), the provider's defaults (sshDefaults, the
 // provider's ssh block) and the helpers that turn them into connected hosts
-// (sshConfigs, dialHosts, openSSH).
+// (sshConfigs, openSSH; host.DialAll connects).
 //
 // Write-only key rule (private_key_wo): the key is never in the plan nor the
 // state, so an operation without configuration (Read, Delete, ImportState)
@@ -371,47 +369,6 @@ func sshReadCredentialWarning(diags *diag.Diagnostics, at path.Path, what string
 			"To refresh too, also give a credential that is kept: private_key, agent, or the provider's ssh block.")
 }
 
-// dialHosts connects to every host of cfgs, at most maxParallel at a time. All
-// of them or none: when one fails, the others are closed and the error names
-// each host that failed (an unreachable host is an error, never skipped). The
-// returned func closes every host.
-func dialHosts(ctx context.Context, cfgs []host.SSHConfig, maxParallel int) ([]host.Host, func(), error) {
-	if maxParallel < 1 {
-		maxParallel = defaultSSHMaxParallel
-	}
-	hosts := make([]host.Host, len(cfgs))
-	errs := make([]error, len(cfgs))
-	sem := make(chan struct{}, maxParallel)
-	var wg sync.WaitGroup
-	for i, c := range cfgs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			h, err := host.DialSSH(ctx, c)
-			if err != nil {
-				errs[i] = fmt.Errorf("cannot reach host %s: %w", c.Address, err)
-				return
-			}
-			hosts[i] = h
-		}()
-	}
-	wg.Wait()
-	closeAll := func() {
-		for _, h := range hosts {
-			if h != nil {
-				_ = h.Close()
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		closeAll()
-		return nil, func() {}, err
-	}
-	return hosts, closeAll, nil
-}
-
 // hostNames names hosts as messages do.
 func hostNames(hosts []host.Host) []string {
 	names := make([]string, len(hosts))
@@ -422,7 +379,7 @@ func hostNames(hosts []host.Host) []string {
 }
 
 // openSSH connects to the hosts of the ssh block m (at path at; keyWO its
-// write-only key, null without configuration): sshConfigs, then dialHosts. m
+// write-only key, null without configuration): sshConfigs, then host.DialAll. m
 // nil is no hosts and ok: the local machine. ok is false when diags got an
 // error, or when a value is still unknown (planning; diags stays clean).
 // done closes the hosts; it is never nil.
@@ -436,7 +393,7 @@ func (d *providerData) openSSH(ctx context.Context, m *sshModel, keyWO types.Str
 	if ds.HasError() || len(cfgs) == 0 {
 		return nil, done, false
 	}
-	hosts, done, err := dialHosts(ctx, cfgs, sshMaxParallel(m))
+	hosts, done, err := host.DialAll(ctx, cfgs, sshMaxParallel(m))
 	if err != nil {
 		diags.AddAttributeError(at.AtName("hosts"), "Unable to reach the SSH hosts", err.Error()+
 			".\nNothing was changed on any host. Check that every host is up and reachable and that known_hosts holds its key, then try again.")

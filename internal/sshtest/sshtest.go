@@ -34,6 +34,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -390,9 +391,19 @@ func (h *Host) checkConfig() error {
 }
 
 // nsScript makes the host's view of the root and becomes sshd. Arguments: root,
-// host folder, sshd binary, config path.
+// host folder, sshd binary, config path, the login user's home folder.
+//
+// A host is a server with a plain account: the start-up files of this
+// machine's login shell are hidden inside the namespace (bash reads ~/.bashrc
+// for every command sshd runs, and a developer's may start version managers
+// and the like), so a remote command costs what it costs on a server, and the
+// tests do not depend on this machine's dotfiles.
 const nsScript = `mkdir -p "$1" || { echo "unshare: mkdir $1 failed" >&2; exit 97; }
 mount --bind "$2" "$1" || { echo "unshare: mount --bind $2 $1 failed" >&2; exit 97; }
+for f in .bashrc .bash_profile .bash_login .profile; do
+	[ -f "$5/$f" ] || continue
+	mount --bind /dev/null "$5/$f" || { echo "unshare: mount --bind /dev/null $5/$f failed" >&2; exit 97; }
+done
 exec "$3" -D -e -f "$4"`
 
 // start launches sshd in a new mount namespace and waits until it greets on its port.
@@ -401,7 +412,7 @@ func (h *Host) start() error {
 	fmt.Fprintf(h.log, "--- sshtest: starting sshd on %s at %s (the readiness probe closes one connection after the banner) ---\n",
 		h.Addr, time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(h.unshare, "--mount", "--propagation", "private",
-		"sh", "-c", nsScript, "sh", h.root, h.Dir, h.sshd, h.ConfigPath)
+		"sh", "-c", nsScript, "sh", h.root, h.Dir, h.sshd, h.ConfigPath, userHome())
 	cmd.Stdout = h.log
 	cmd.Stderr = h.log
 	cmd.SysProcAttr = procAttr()
@@ -811,4 +822,12 @@ func (l *lockedBuffer) From(offset int) string {
 		return ""
 	}
 	return string(l.b.Bytes()[offset:])
+}
+
+// userHome is User's home folder ("/root" when the user database does not say).
+func userHome() string {
+	if u, err := user.Lookup(User); err == nil && u.HomeDir != "" {
+		return u.HomeDir
+	}
+	return "/root"
 }

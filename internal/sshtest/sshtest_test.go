@@ -499,3 +499,19 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestHostsHaveAPlainAccount: the login shell of a host reads no start-up file
+// of this machine's account, as on a server set up for deployments.
+func TestHostsHaveAPlainAccount(t *testing.T) {
+	f := Start(t, 1)
+	c := dial(t, f, 0)
+	for _, name := range []string{".bashrc", ".bash_profile", ".bash_login", ".profile"} {
+		out, err := run(c, "cat \"$HOME/"+name+"\" 2>/dev/null | wc -c")
+		if err != nil {
+			t.Fatalf("read %s on the host: %v (%s)", name, err, out)
+		}
+		if strings.TrimSpace(out) != "0" {
+			t.Errorf("the host's %s holds %s bytes, want none", name, strings.TrimSpace(out))
+		}
+	}
+}

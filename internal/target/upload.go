@@ -59,14 +59,21 @@ func (u *upload) receive(ctx context.Context, r io.Reader) error {
 }
 
 // extractScript checks on the host that $ARCHIVE has the sha256 $WANT
-// (printing "sha256 <sum>" first, exit 3 when it differs), with sha256sum (GNU,
-// BusyBox) or shasum (BSD, macOS); then extracts it into $DIR when the
-// filesystem has the $NEED_KIB KiB the files need (exit 28 when not), drops
-// the setuid, setgid and sticky bits (as local extraction does), and removes
-// the archive. One command, so one session per host.
-const extractScript = `if command -v sha256sum >/dev/null 2>&1; then sum=$(sha256sum -- "$ARCHIVE"); else sum=$(shasum -a 256 -- "$ARCHIVE"); fi || exit
+// (printing "sha256 <sum>" first, exit 3 when it differs): with openssl when
+// the host has it (it uses the CPU's SHA instructions, several times faster
+// than coreutils on a large archive), else with sha256sum (GNU, BusyBox) or
+// shasum (BSD, macOS); then extracts it into $DIR when the filesystem has the
+// $NEED_KIB KiB the files need (exit 28 when not), drops the setuid, setgid
+// and sticky bits (as local extraction does), and removes the archive. One
+// command, so one session per host.
+const extractScript = `sum=$(openssl dgst -sha256 -r <"$ARCHIVE" 2>/dev/null) || sum=
 sum=${sum%% *}
-sum=${sum#\\}
+case $sum in *[!0-9a-f]*) sum= ;; esac
+if [ ${#sum} -ne 64 ]; then
+	if command -v sha256sum >/dev/null 2>&1; then sum=$(sha256sum -- "$ARCHIVE"); else sum=$(shasum -a 256 -- "$ARCHIVE"); fi || exit
+	sum=${sum%% *}
+	sum=${sum#\\}
+fi
 echo "sha256 $sum"
 [ "$sum" = "$WANT" ] || exit 3
 avail=$(df -Pk -- "$DIR" 2>/dev/null | awk 'NR==2 {print $4}')
