@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -192,6 +193,31 @@ func crashFleetChild(root, journalPath string, first int) {
 // ("" when there is none). It fails the test unless `current` is a symbolic
 // link to a complete release folder of releases/ (never a temporary one, nor
 // one being written).
+// settledCurrents reads what every host serves once the hosts have finished
+// what the killed deployment had already asked them (a rename sent just
+// before SIGKILL still completes on the host): two reads 250 ms apart agree.
+func settledCurrents(t *testing.T, f *sshtest.Fleet, run int) []string {
+	t.Helper()
+	read := func() []string {
+		ids := make([]string, len(f.Hosts))
+		for i := range f.Hosts {
+			ids[i] = hostCurrent(t, f, i, run)
+		}
+		return ids
+	}
+	ids := read()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(250 * time.Millisecond)
+		again := read()
+		if slices.Equal(again, ids) {
+			return ids
+		}
+		ids = again
+	}
+	t.Fatalf("run %d: the hosts still change what they serve 5 s after the kill: %q", run, ids)
+	return nil
+}
+
 func hostCurrent(t *testing.T, f *sshtest.Fleet, i int, run int) string {
 	t.Helper()
 	link := f.Local(i, crashFleetApp+"/current")
@@ -346,10 +372,9 @@ func TestCrashFleet(t *testing.T) {
 			t.Fatalf("run %d: a deployment of the child failed: %s", run, strings.Join(j.errs, "; "))
 		}
 		deploys += j.deploys
-		ids := make([]string, len(sf.Hosts))
+		ids := settledCurrents(t, sf, run)
 		onSwitched, agree := false, true
 		for i := range sf.Hosts {
-			ids[i] = hostCurrent(t, sf, i, run)
 			onSwitched = onSwitched || (j.switched != "" && ids[i] == j.switched)
 			agree = agree && ids[i] == ids[0]
 		}
