@@ -12,6 +12,9 @@
 #
 #   terraform apply -var app_version=1.2.0 -var tarball=dist/app-1.2.0.tar.gz -var canary_rollout=true
 #   terraform apply -var app_version=1.2.0 -var tarball=dist/app-1.2.0.tar.gz
+#
+# Each step runs canary_pause (5m), the last canary_window (2m) of it analysed on at least
+# canary_min_requests (50) requests; make demo runs short steps (3s, 3s, 20) under busy traffic.
 terraform {
   required_version = ">= 1.11"
   required_providers {
@@ -68,6 +71,24 @@ variable "canary_rollout" {
   default     = false
 }
 
+variable "canary_pause" {
+  description = "How long the canary's 10% and 50% steps run before their analysis."
+  type        = string
+  default     = "5m"
+}
+
+variable "canary_window" {
+  description = "How much of the end of each canary step nginx's access log is analysed over."
+  type        = string
+  default     = "2m"
+}
+
+variable "canary_min_requests" {
+  description = "The fewest requests the canary colour must answer within a window to be judged."
+  type        = number
+  default     = 50
+}
+
 variable "access_log" {
   description = <<-EOT
     nginx's JSON access log of the site, e.g. written with
@@ -101,11 +122,11 @@ module "web" {
 
   canary = var.canary_rollout ? {
     sticky = "cookie"
-    steps  = [{ weight = 10, pause = "5m" }, { weight = 50, pause = "5m" }, { weight = 100 }]
+    steps  = [{ weight = 10, pause = var.canary_pause }, { weight = 50, pause = var.canary_pause }, { weight = 100 }]
     analysis = {
       access_log      = var.access_log
-      window          = "2m"
-      min_requests    = 50
+      window          = var.canary_window
+      min_requests    = var.canary_min_requests
       max_error_rate  = 0.01
       max_p99_latency = "500ms"
     }

@@ -560,11 +560,10 @@ func (w *exampleWorkspace) canaryBehindNginx(blue, green, upstreams string) []st
 			"\ninclude " + confDir + "/*.conf;",
 		Server: "access_log " + accessLog + " release_json;\nlocation / { proxy_pass http://web; }",
 	})
-	w.write("terraform.tfvars", fmt.Sprintf("access_log = %q\nnginx = {\n  config_file = %q\n  upstream_name = \"web\"\n  reload_command = %q\n  test_command = %q\n}\n",
+	// Short steps: the example's canary_* variables.
+	w.write("terraform.tfvars", fmt.Sprintf("access_log = %q\nnginx = {\n  config_file = %q\n  upstream_name = \"web\"\n  reload_command = %q\n  test_command = %q\n}\n"+
+		"canary_pause = \"1s\"\ncanary_window = \"1s\"\ncanary_min_requests = 5\n",
 		accessLog, file, srv.ReloadCommand(), srv.TestCommand()))
-	w.rewrite(`pause = "5m"`, `pause = "1s"`)
-	w.rewrite(`"2m"`, `"1s"`)
-	w.rewrite(`min_requests    = 50`, `min_requests    = 5`)
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {

@@ -7,6 +7,11 @@
 //
 // With -listen 127.0.0.1:0 a free port is chosen; -addr-file writes the address
 // (host:port) to a file once the server listens, for scripts to read.
+//
+// A release holding a file named `fail` is a broken build that passes its health
+// check: /health is served as usual, every other request answers 500. make demo
+// rolls such a release out as a canary, which the canary analysis catches on real
+// traffic where smoke tests and health checks see nothing wrong.
 package main
 
 import (
@@ -67,17 +72,23 @@ func main() {
 
 // Handler serves the files of <dir>/current. http.Dir opens <dir>/current/<path>
 // on each request, so the kernel resolves the symlink per request. A missing
-// `current` answers 503 (nothing deployed yet).
+// `current` answers 503 (nothing deployed yet). A release holding a file named
+// `fail` answers 500 to every request but /health.
 func Handler(dir string) http.Handler {
-	files := http.FileServer(http.Dir(filepath.Join(dir, "current")))
+	current := filepath.Join(dir, "current")
+	files := http.FileServer(http.Dir(current))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, err := os.Stat(filepath.Join(dir, "current")); err != nil {
+		if _, err := os.Stat(current); err != nil {
 			http.Error(w, "no release is live", http.StatusServiceUnavailable)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		if target, err := os.Readlink(filepath.Join(dir, "current")); err == nil {
+		if target, err := os.Readlink(current); err == nil {
 			w.Header().Set("X-Release", filepath.Base(target))
+		}
+		if _, err := os.Stat(filepath.Join(current, "fail")); err == nil && r.URL.Path != "/health" {
+			http.Error(w, "this release is broken (it holds a file named fail)", http.StatusInternalServerError)
+			return
 		}
 		files.ServeHTTP(w, r)
 	})
