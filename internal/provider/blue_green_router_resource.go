@@ -334,7 +334,7 @@ func (r *blueGreenRouterResource) planSSH(ctx context.Context, cfg tfsdk.Config,
 	if sm == nil {
 		return
 	}
-	keyWO := plan.writeOnlyKey(ctx, cfg, diags)
+	keyWO := writeOnlySSHKey(ctx, plan, cfg, diags)
 	_, ds := r.data.sshConfigs(ctx, sm, keyWO, at)
 	diags.Append(ds...)
 	if ds.HasError() || state == nil || plan.SwitchedAt.IsUnknown() {
@@ -549,17 +549,6 @@ func (m *blueGreenRouterResourceModel) describe() string {
 	return fmt.Sprintf("directory router %s%s", filepath.Join(m.Directory.Path.ValueString(), router.LiveLink), on)
 }
 
-// writeOnlyKey reads the ssh block's private_key_wo from the configuration.
-func (m *blueGreenRouterResourceModel) writeOnlyKey(ctx context.Context, cfg tfsdk.Config, diags *diag.Diagnostics) types.String {
-	sm, at := m.ssh()
-	if sm == nil {
-		return types.StringNull()
-	}
-	key, d := sshWriteOnlyKey(ctx, cfg, at)
-	diags.Append(d...)
-	return key
-}
-
 func (r *blueGreenRouterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan blueGreenRouterResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -570,7 +559,7 @@ func (r *blueGreenRouterResource) Create(ctx context.Context, req resource.Creat
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r.apply(ctx, &plan, nil, plan.writeOnlyKey(ctx, req.Config, &resp.Diagnostics), &resp.State, &resp.Diagnostics)
+	r.apply(ctx, &plan, nil, writeOnlySSHKey(ctx, &plan, req.Config, &resp.Diagnostics), &resp.State, &resp.Diagnostics)
 }
 
 func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -588,7 +577,7 @@ func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.Updat
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r.apply(ctx, &plan, &state, plan.writeOnlyKey(ctx, req.Config, &resp.Diagnostics), &resp.State, &resp.Diagnostics)
+	r.apply(ctx, &plan, &state, writeOnlySSHKey(ctx, &plan, req.Config, &resp.Diagnostics), &resp.State, &resp.Diagnostics)
 }
 
 // apply switches the router to plan.Active. On failure the saved state is what is

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -16,16 +17,22 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/target"
 )
 
+// deploymentWriteOnly reads the write-only arguments, which only the
+// configuration holds: lock_token_wo and the ssh block's private_key_wo.
+func deploymentWriteOnly(ctx context.Context, cfg tfsdk.Config, diags *diag.Diagnostics) (lockToken types.Int64, sshKey types.String) {
+	diags.Append(cfg.GetAttribute(ctx, path.Root("lock_token_wo"), &lockToken)...)
+	sshKey, d := sshWriteOnlyKey(ctx, cfg, deploymentSSHPath)
+	diags.Append(d...)
+	return lockToken, sshKey
+}
+
 func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	// A webhook that cannot be reached is a warning, never a failed deployment.
 	ctx, done := historyOperation(ctx, &resp.Diagnostics)
 	defer done()
 	var plan deploymentResourceModel
-	var wo types.Int64
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
-	keyWO, d := sshWriteOnlyKey(ctx, req.Config, deploymentSSHPath)
-	resp.Diagnostics.Append(d...)
+	wo, keyWO := deploymentWriteOnly(ctx, req.Config, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -42,12 +49,9 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 	ctx, done := historyOperation(ctx, &resp.Diagnostics)
 	defer done()
 	var plan, state deploymentResourceModel
-	var wo types.Int64
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
-	keyWO, d := sshWriteOnlyKey(ctx, req.Config, deploymentSSHPath)
-	resp.Diagnostics.Append(d...)
+	wo, keyWO := deploymentWriteOnly(ctx, req.Config, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}

@@ -40,12 +40,9 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 		state = &deploymentResourceModel{}
 		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
 	}
-	var wo types.Int64
 	var cfgSHA types.String
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
+	wo, keyWO := deploymentWriteOnly(ctx, req.Config, &resp.Diagnostics)
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("sha256"), &cfgSHA)...)
-	keyWO, diags := sshWriteOnlyKey(ctx, req.Config, deploymentSSHPath)
-	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}

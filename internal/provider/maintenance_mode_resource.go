@@ -18,7 +18,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
-	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -227,17 +226,6 @@ func (m *maintenanceModeResourceModel) ssh() (*sshModel, path.Path) {
 		return m.Nginx.SSH, path.Root("nginx").AtName("ssh")
 	}
 	return nil, path.Empty()
-}
-
-// writeOnlyKey reads the ssh block's private_key_wo from the configuration.
-func (m *maintenanceModeResourceModel) writeOnlyKey(ctx context.Context, cfg tfsdk.Config, diags *diag.Diagnostics) types.String {
-	sm, at := m.ssh()
-	if sm == nil {
-		return types.StringNull()
-	}
-	key, d := sshWriteOnlyKey(ctx, cfg, at)
-	diags.Append(d...)
-	return key
 }
 
 // open connects to the hosts of the ssh block (keyWO: its write-only key from
@@ -453,7 +441,7 @@ func (r *maintenanceModeResource) Create(ctx context.Context, req resource.Creat
 	}
 	timeout, d := m.Timeouts.Create(ctx, defaultMaintenanceTimeout)
 	resp.Diagnostics.Append(d...)
-	if r.apply(ctx, &m, nil, m.writeOnlyKey(ctx, req.Config, &resp.Diagnostics), timeout, &resp.Diagnostics, "set") || !m.ID.IsNull() && !m.ID.IsUnknown() {
+	if r.apply(ctx, &m, nil, writeOnlySSHKey(ctx, &m, req.Config, &resp.Diagnostics), timeout, &resp.Diagnostics, "set") || !m.ID.IsNull() && !m.ID.IsUnknown() {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 	}
 }
@@ -467,7 +455,7 @@ func (r *maintenanceModeResource) Update(ctx context.Context, req resource.Updat
 	}
 	timeout, d := m.Timeouts.Update(ctx, defaultMaintenanceTimeout)
 	resp.Diagnostics.Append(d...)
-	ok := r.apply(ctx, &m, &prior, m.writeOnlyKey(ctx, req.Config, &resp.Diagnostics), timeout, &resp.Diagnostics, "change")
+	ok := r.apply(ctx, &m, &prior, writeOnlySSHKey(ctx, &m, req.Config, &resp.Diagnostics), timeout, &resp.Diagnostics, "change")
 	if !ok && m.ID.IsUnknown() {
 		m.ID = prior.ID
 	}
@@ -588,7 +576,7 @@ func (r *maintenanceModeResource) ModifyPlan(ctx context.Context, req resource.M
 	if sm == nil {
 		return
 	}
-	keyWO := plan.writeOnlyKey(ctx, req.Config, &resp.Diagnostics)
+	keyWO := writeOnlySSHKey(ctx, &plan, req.Config, &resp.Diagnostics)
 	_, ds := r.data.sshConfigs(ctx, sm, keyWO, at)
 	resp.Diagnostics.Append(ds...)
 	if ds.HasError() || req.State.Raw.IsNull() {

@@ -44,21 +44,7 @@ func (f *semverBumpFunction) Definition(_ context.Context, _ function.Definition
 }
 
 func (f *semverBumpFunction) Run(ctx context.Context, req function.RunRequest, resp *function.RunResponse) {
-	var version, part string
-	resp.Error = function.ConcatFuncErrors(req.Arguments.Get(ctx, &version, &part))
-	if resp.Error != nil {
-		return
-	}
-	if err := semver.Validate(version); err != nil {
-		resp.Error = function.NewArgumentFuncError(0, "Invalid version: "+err.Error())
-		return
-	}
-	out, err := semver.Bump(version, part)
-	if err != nil {
-		resp.Error = function.NewArgumentFuncError(1, "Invalid part: "+err.Error())
-		return
-	}
-	resp.Error = resp.Result.Set(ctx, out)
+	runVersionEdit(ctx, req, resp, "part", semver.Bump)
 }
 
 type semverChannelFunction struct{}
@@ -81,21 +67,7 @@ func (f *semverChannelFunction) Definition(_ context.Context, _ function.Definit
 }
 
 func (f *semverChannelFunction) Run(ctx context.Context, req function.RunRequest, resp *function.RunResponse) {
-	var version, channel string
-	resp.Error = function.ConcatFuncErrors(req.Arguments.Get(ctx, &version, &channel))
-	if resp.Error != nil {
-		return
-	}
-	if err := semver.Validate(version); err != nil {
-		resp.Error = function.NewArgumentFuncError(0, "Invalid version: "+err.Error())
-		return
-	}
-	out, err := semver.Channel(version, channel)
-	if err != nil {
-		resp.Error = function.NewArgumentFuncError(1, "Invalid channel: "+err.Error())
-		return
-	}
-	resp.Error = resp.Result.Set(ctx, out)
+	runVersionEdit(ctx, req, resp, "channel", semver.Channel)
 }
 
 type semverCompareFunction struct{}
@@ -131,4 +103,25 @@ func (f *semverCompareFunction) Run(ctx context.Context, req function.RunRequest
 	}
 	out, _ := semver.Compare(a, b)
 	resp.Error = resp.Result.Set(ctx, int64(out))
+}
+
+// runVersionEdit runs a function of a version and one more argument, named
+// what, that returns the version as edit changes it; each invalid argument is
+// reported as that argument's error.
+func runVersionEdit(ctx context.Context, req function.RunRequest, resp *function.RunResponse, what string, edit func(version, arg string) (string, error)) {
+	var version, arg string
+	resp.Error = function.ConcatFuncErrors(req.Arguments.Get(ctx, &version, &arg))
+	if resp.Error != nil {
+		return
+	}
+	if err := semver.Validate(version); err != nil {
+		resp.Error = function.NewArgumentFuncError(0, "Invalid version: "+err.Error())
+		return
+	}
+	out, err := edit(version, arg)
+	if err != nil {
+		resp.Error = function.NewArgumentFuncError(1, "Invalid "+what+": "+err.Error())
+		return
+	}
+	resp.Error = resp.Result.Set(ctx, out)
 }

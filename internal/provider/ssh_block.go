@@ -220,6 +220,25 @@ func checkSSHHost(s string) error {
 	return nil
 }
 
+// sshOwner is a resource model whose ssh block, if any, sits in one of its
+// blocks (directory or nginx): ssh returns that block and its path, nil and
+// an empty path without one.
+type sshOwner interface {
+	ssh() (*sshModel, path.Path)
+}
+
+// writeOnlySSHKey reads private_key_wo of m's ssh block from the configuration
+// (null without an ssh block).
+func writeOnlySSHKey(ctx context.Context, m sshOwner, cfg tfsdk.Config, diags *diag.Diagnostics) types.String {
+	sm, at := m.ssh()
+	if sm == nil {
+		return types.StringNull()
+	}
+	key, d := sshWriteOnlyKey(ctx, cfg, at)
+	diags.Append(d...)
+	return key
+}
+
 // sshWriteOnlyKey reads private_key_wo of the ssh block at block from the
 // configuration (null when the block or the key is absent).
 func sshWriteOnlyKey(ctx context.Context, cfg tfsdk.Config, block path.Path) (types.String, diag.Diagnostics) {
