@@ -289,17 +289,9 @@ func (r *blueGreenRouterResource) ValidateConfig(ctx context.Context, req resour
 // ModifyPlan makes previous_active, preview_upstream and (when nothing switches)
 // switched_at known at plan time, so the reviewer sees what an apply will route where.
 func (r *blueGreenRouterResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	plan, ok := plannedModel[blueGreenRouterResourceModel](ctx, req, &resp.Diagnostics)
+	plan, state, ok := planAndPrior[blueGreenRouterResourceModel](ctx, req, &resp.Diagnostics)
 	if !ok {
 		return
-	}
-	var state *blueGreenRouterResourceModel
-	if !req.State.Raw.IsNull() {
-		state = &blueGreenRouterResourceModel{}
-		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
-		if resp.Diagnostics.HasError() {
-			return
-		}
 	}
 	plan.ID = plan.routerID()
 	plan.PreviewUpstream = plan.plannedPreview()

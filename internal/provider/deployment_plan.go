@@ -30,15 +30,12 @@ import (
 // fresh look at the target. The fresh look happens too, to detect that the target
 // moved since the state was read: that is refused with a message, never planned.
 func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || r.data == nil {
+	if r.data == nil {
 		return
 	}
-	var plan deploymentResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	var state *deploymentResourceModel
-	if !req.State.Raw.IsNull() {
-		state = &deploymentResourceModel{}
-		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+	plan, state, ok := planAndPrior[deploymentResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
+		return
 	}
 	var cfgSHA types.String
 	wo, keyWO := deploymentWriteOnly(ctx, req.Config, &resp.Diagnostics)

@@ -147,22 +147,14 @@ func environmentLockSchema() schema.Schema {
 // ModifyPlan shows the default holder at plan time and marks expires_at as changing
 // when the lock will be renewed.
 func (r *environmentLockResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	plan, ok := plannedModel[environmentLockResourceModel](ctx, req, &resp.Diagnostics)
+	plan, state, ok := planAndPrior[environmentLockResourceModel](ctx, req, &resp.Diagnostics)
 	if !ok {
 		return
 	}
 	if plan.Holder.IsUnknown() && r.data != nil {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("holder"), r.data.Actor)...)
 	}
-	if req.State.Raw.IsNull() {
-		return
-	}
-	var state environmentLockResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if needsRenew(plan, state) && !plan.TTL.IsUnknown() {
+	if state != nil && needsRenew(plan, *state) && !plan.TTL.IsUnknown() {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("expires_at"), types.StringUnknown())...)
 	}
 }
