@@ -284,12 +284,8 @@ func (r *artifactResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	obj, gone := r.data.readPublished(ctx, state.Name.ValueString(), state.Version.ValueString(), state.SHA256, &resp.Diagnostics)
-	if gone {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if resp.Diagnostics.HasError() {
+	obj, ok := r.data.readPublished(ctx, state.Name.ValueString(), state.Version.ValueString(), state.SHA256, resp)
+	if !ok {
 		return
 	}
 	setArtifactComputed(&state, obj)
