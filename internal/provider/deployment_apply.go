@@ -102,11 +102,10 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 		diags.AddAttributeError(path.Root("artifact"), summary, "artifact must be name@version.")
 		return
 	}
-	tgt, key, done, d := deploymentTarget(ctx, r.data, plan, keyWO)
+	tgt, key, done := r.openTarget(ctx, plan, keyWO, diags)
 	defer done()
-	diags.Append(d...)
-	if tgt == nil || diags.HasError() {
-		if tgt == nil && !diags.HasError() {
+	if tgt == nil {
+		if !diags.HasError() {
 			diags.AddError(summary, "The deployment target is not known at apply time: its path or ssh settings are still unknown.")
 		}
 		return

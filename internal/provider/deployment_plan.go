@@ -43,10 +43,9 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	tgt, key, done, diags := deploymentTarget(ctx, r.data, &plan, keyWO)
+	tgt, key, done := r.openTarget(ctx, &plan, keyWO, &resp.Diagnostics)
 	defer done()
-	resp.Diagnostics.Append(diags...)
-	if tgt == nil || resp.Diagnostics.HasError() {
+	if tgt == nil {
 		return
 	}
 	if state != nil && state.Directory != nil && r.data.sshPlanMustRead(state.Directory.SSH) {
