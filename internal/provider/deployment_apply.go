@@ -38,11 +38,7 @@ func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequ
 	}
 	timeout, diags := plan.Timeouts.Create(ctx, deploymentDefaultCreateFor)
 	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	r.applyChanges(ctx, &plan, &resp.Diagnostics)
-	r.apply(ctx, &plan, nil, wo, keyWO, &resp.State, &resp.Diagnostics)
-	r.releaseRunLockOnFailure(ctx, plan.Environment.ValueString(), wo, &resp.Diagnostics)
+	r.deploy(ctx, timeout, &plan, nil, wo, keyWO, &resp.State, &resp.Diagnostics)
 }
 
 func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -55,18 +51,25 @@ func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequ
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, deploymentDefaultCreateFor)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	if plan.Artifact.Equal(state.Artifact) && plan.SHA256.Equal(state.SHA256) && !plan.DeployedAt.IsUnknown() {
 		// Settings only (hooks, smoke test, lock token...): nothing to deploy.
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
-	r.applyChanges(ctx, &plan, &resp.Diagnostics)
-	r.apply(ctx, &plan, &state, wo, keyWO, &resp.State, &resp.Diagnostics)
-	r.releaseRunLockOnFailure(ctx, plan.Environment.ValueString(), wo, &resp.Diagnostics)
+	timeout, diags := plan.Timeouts.Update(ctx, deploymentDefaultCreateFor)
+	resp.Diagnostics.Append(diags...)
+	r.deploy(ctx, timeout, &plan, &state, wo, keyWO, &resp.State, &resp.Diagnostics)
+}
+
+// deploy runs, within timeout, the changes the plan announced and the
+// deployment (prior: the state, nil for a new resource); when it fails, the run
+// lock whose token was given in lock_token_wo is released.
+func (r *deploymentResource) deploy(ctx context.Context, timeout time.Duration, plan, prior *deploymentResourceModel, wo types.Int64, keyWO types.String, out stateSetter, diags *diag.Diagnostics) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r.applyChanges(ctx, plan, diags)
+	r.apply(ctx, plan, prior, wo, keyWO, out, diags)
+	r.releaseRunLockOnFailure(ctx, plan.Environment.ValueString(), wo, diags)
 }
 
 // releaseRunLockOnFailure frees the run-scoped lock whose token the failed
