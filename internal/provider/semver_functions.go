@@ -117,4 +117,3 @@ func (f *semverCompareFunction) Run(ctx context.Context, req function.RunRequest
 	out, _ := semver.Compare(a, b)
 	resp.Error = resp.Result.Set(ctx, int64(out))
 }
-
