@@ -322,17 +322,8 @@ func (r *blueGreenRouterResource) ModifyPlan(ctx context.Context, req resource.M
 // here with the configuration's key, and a fleet that does not route as the
 // state says plans a switch of every host.
 func (r *blueGreenRouterResource) planSSH(ctx context.Context, cfg tfsdk.Config, plan, state *blueGreenRouterResourceModel, diags *diag.Diagnostics) {
-	sm, at := plan.ssh()
-	if sm == nil {
-		return
-	}
-	keyWO := writeOnlySSHKey(ctx, plan, cfg, diags)
-	_, ds := r.data.sshConfigs(ctx, sm, keyWO, at)
-	diags.Append(ds...)
-	if ds.HasError() || state == nil || plan.SwitchedAt.IsUnknown() {
-		return
-	}
-	if stateSSH, _ := state.ssh(); !r.data.sshPlanMustRead(stateSSH) {
+	keyWO, mustRead, ok := r.data.checkPlannedSSH(ctx, cfg, plan, state, diags)
+	if !ok || !mustRead || plan.SwitchedAt.IsUnknown() {
 		return
 	}
 	rt, closeHosts, ok := r.open(ctx, plan, keyWO, diags)
@@ -429,6 +420,9 @@ func routingChanged(state, plan *blueGreenRouterResourceModel) bool {
 
 // ssh is the router's ssh block (nil without one) and its path.
 func (m *blueGreenRouterResourceModel) ssh() (*sshModel, path.Path) {
+	if m == nil {
+		return nil, path.Empty()
+	}
 	if m.Directory != nil {
 		return m.Directory.SSH, path.Root("directory").AtName("ssh")
 	}

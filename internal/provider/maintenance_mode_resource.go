@@ -220,6 +220,7 @@ func (r *maintenanceModeResource) ConfigValidators(_ context.Context) []resource
 // ssh is the model's ssh block (nil without one) and its path.
 func (m *maintenanceModeResourceModel) ssh() (*sshModel, path.Path) {
 	switch {
+	case m == nil:
 	case m.Directory != nil:
 		return m.Directory.SSH, path.Root("directory").AtName("ssh")
 	case m.Nginx != nil:
@@ -568,23 +569,12 @@ func (r *maintenanceModeResource) Delete(ctx context.Context, req resource.Delet
 // here with the configuration's key, and hosts that do not show what the state
 // says plan an update (a new id) that sets every host.
 func (r *maintenanceModeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	plan, ok := plannedModel[maintenanceModeResourceModel](ctx, req, &resp.Diagnostics)
+	plan, state, ok := planAndPrior[maintenanceModeResourceModel](ctx, req, &resp.Diagnostics)
 	if !ok {
 		return
 	}
-	sm, at := plan.ssh()
-	if sm == nil {
-		return
-	}
-	keyWO := writeOnlySSHKey(ctx, &plan, req.Config, &resp.Diagnostics)
-	_, ds := r.data.sshConfigs(ctx, sm, keyWO, at)
-	resp.Diagnostics.Append(ds...)
-	if ds.HasError() || req.State.Raw.IsNull() {
-		return
-	}
-	var state maintenanceModeResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if stateSSH, _ := state.ssh(); resp.Diagnostics.HasError() || !r.data.sshPlanMustRead(stateSSH) {
+	keyWO, mustRead, ok := r.data.checkPlannedSSH(ctx, req.Config, &plan, state, &resp.Diagnostics)
+	if !ok || !mustRead {
 		return
 	}
 	b, _, closeHosts, ok := r.open(ctx, &plan, keyWO, &resp.Diagnostics)

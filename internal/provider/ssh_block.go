@@ -381,6 +381,30 @@ func (d *providerData) sshPlanMustRead(m *sshModel) bool {
 	return s.key.ValueString() == "" && !s.agent.ValueBool()
 }
 
+// checkPlannedSSH checks m's ssh block against the provider's defaults (a
+// missing user, credential or known_hosts is an error at plan time) and returns
+// the block's write-only key from the configuration. ok is false without an ssh
+// block or when the check failed (diags say why). mustRead applies the
+// write-only key rule to prior, the state (nil for a new resource): refresh
+// could not read its hosts, so the plan must read them with keyWO.
+func (d *providerData) checkPlannedSSH(ctx context.Context, cfg tfsdk.Config, m, prior sshOwner, diags *diag.Diagnostics) (keyWO types.String, mustRead, ok bool) {
+	sm, at := m.ssh()
+	if sm == nil {
+		return types.StringNull(), false, false
+	}
+	keyWO = writeOnlySSHKey(ctx, m, cfg, diags)
+	_, ds := d.sshConfigs(ctx, sm, keyWO, at)
+	diags.Append(ds...)
+	if ds.HasError() {
+		return keyWO, false, false
+	}
+	if prior != nil {
+		priorSSH, _ := prior.ssh()
+		mustRead = d.sshPlanMustRead(priorSSH)
+	}
+	return keyWO, mustRead, true
+}
+
 // sshReadCredentialWarning is the warning of a Read that kept the state
 // because the ssh block's key is write-only (see sshPlanMustRead).
 func sshReadCredentialWarning(diags *diag.Diagnostics, at path.Path, what string) {
