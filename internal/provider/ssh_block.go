@@ -222,7 +222,8 @@ func checkSSHHost(s string) error {
 
 // sshOwner is a resource model whose ssh block, if any, sits in one of its
 // blocks (directory or nginx): ssh returns that block and its path, nil and
-// an empty path without one.
+// an empty path without one, or on a nil model (a prior state that is not
+// there).
 type sshOwner interface {
 	ssh() (*sshModel, path.Path)
 }
