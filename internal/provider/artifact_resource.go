@@ -131,16 +131,10 @@ func artifactResourceSchema() schema.Schema {
 // the plan publishes, and the source is checked against it at plan time and again
 // at apply, so a file that changed in between is refused with what changed.
 func (r *artifactResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	plan, ok := plannedModel[artifactResourceModel](ctx, req, &resp.Diagnostics)
+	plan, state, ok := planAndPrior[artifactResourceModel](ctx, req, &resp.Diagnostics)
 	if !ok {
 		return
 	}
-	var state *artifactResourceModel
-	if !req.State.Raw.IsNull() {
-		state = &artifactResourceModel{}
-		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
-	}
-
 	if !plan.Name.IsUnknown() && !plan.Version.IsUnknown() {
 		plan.ID = types.StringValue(plan.Name.ValueString() + "@" + plan.Version.ValueString())
 	}
@@ -290,12 +284,8 @@ func (r *artifactResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	obj, gone := r.data.readPublished(ctx, state.Name.ValueString(), state.Version.ValueString(), state.SHA256, &resp.Diagnostics)
-	if gone {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if resp.Diagnostics.HasError() {
+	obj, ok := r.data.readPublished(ctx, state.Name.ValueString(), state.Version.ValueString(), state.SHA256, resp)
+	if !ok {
 		return
 	}
 	setArtifactComputed(&state, obj)

@@ -289,17 +289,9 @@ func (r *blueGreenRouterResource) ValidateConfig(ctx context.Context, req resour
 // ModifyPlan makes previous_active, preview_upstream and (when nothing switches)
 // switched_at known at plan time, so the reviewer sees what an apply will route where.
 func (r *blueGreenRouterResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	plan, ok := plannedModel[blueGreenRouterResourceModel](ctx, req, &resp.Diagnostics)
+	plan, state, ok := planAndPrior[blueGreenRouterResourceModel](ctx, req, &resp.Diagnostics)
 	if !ok {
 		return
-	}
-	var state *blueGreenRouterResourceModel
-	if !req.State.Raw.IsNull() {
-		state = &blueGreenRouterResourceModel{}
-		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
-		if resp.Diagnostics.HasError() {
-			return
-		}
 	}
 	plan.ID = plan.routerID()
 	plan.PreviewUpstream = plan.plannedPreview()
@@ -330,17 +322,8 @@ func (r *blueGreenRouterResource) ModifyPlan(ctx context.Context, req resource.M
 // here with the configuration's key, and a fleet that does not route as the
 // state says plans a switch of every host.
 func (r *blueGreenRouterResource) planSSH(ctx context.Context, cfg tfsdk.Config, plan, state *blueGreenRouterResourceModel, diags *diag.Diagnostics) {
-	sm, at := plan.ssh()
-	if sm == nil {
-		return
-	}
-	keyWO := plan.writeOnlyKey(ctx, cfg, diags)
-	_, ds := r.data.sshConfigs(ctx, sm, keyWO, at)
-	diags.Append(ds...)
-	if ds.HasError() || state == nil || plan.SwitchedAt.IsUnknown() {
-		return
-	}
-	if stateSSH, _ := state.ssh(); !r.data.sshPlanMustRead(stateSSH) {
+	keyWO, mustRead, ok := r.data.checkPlannedSSH(ctx, cfg, plan, state, diags)
+	if !ok || !mustRead || plan.SwitchedAt.IsUnknown() {
 		return
 	}
 	rt, closeHosts, ok := r.open(ctx, plan, keyWO, diags)
@@ -437,6 +420,9 @@ func routingChanged(state, plan *blueGreenRouterResourceModel) bool {
 
 // ssh is the router's ssh block (nil without one) and its path.
 func (m *blueGreenRouterResourceModel) ssh() (*sshModel, path.Path) {
+	if m == nil {
+		return nil, path.Empty()
+	}
 	if m.Directory != nil {
 		return m.Directory.SSH, path.Root("directory").AtName("ssh")
 	}
@@ -549,17 +535,6 @@ func (m *blueGreenRouterResourceModel) describe() string {
 	return fmt.Sprintf("directory router %s%s", filepath.Join(m.Directory.Path.ValueString(), router.LiveLink), on)
 }
 
-// writeOnlyKey reads the ssh block's private_key_wo from the configuration.
-func (m *blueGreenRouterResourceModel) writeOnlyKey(ctx context.Context, cfg tfsdk.Config, diags *diag.Diagnostics) types.String {
-	sm, at := m.ssh()
-	if sm == nil {
-		return types.StringNull()
-	}
-	key, d := sshWriteOnlyKey(ctx, cfg, at)
-	diags.Append(d...)
-	return key
-}
-
 func (r *blueGreenRouterResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	var plan blueGreenRouterResourceModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
@@ -570,7 +545,7 @@ func (r *blueGreenRouterResource) Create(ctx context.Context, req resource.Creat
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r.apply(ctx, &plan, nil, plan.writeOnlyKey(ctx, req.Config, &resp.Diagnostics), &resp.State, &resp.Diagnostics)
+	r.apply(ctx, &plan, nil, writeOnlySSHKey(ctx, &plan, req.Config, &resp.Diagnostics), &resp.State, &resp.Diagnostics)
 }
 
 func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
@@ -588,7 +563,7 @@ func (r *blueGreenRouterResource) Update(ctx context.Context, req resource.Updat
 	resp.Diagnostics.Append(diags...)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	r.apply(ctx, &plan, &state, plan.writeOnlyKey(ctx, req.Config, &resp.Diagnostics), &resp.State, &resp.Diagnostics)
+	r.apply(ctx, &plan, &state, writeOnlySSHKey(ctx, &plan, req.Config, &resp.Diagnostics), &resp.State, &resp.Diagnostics)
 }
 
 // apply switches the router to plan.Active. On failure the saved state is what is

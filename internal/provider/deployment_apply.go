@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -16,53 +17,59 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/target"
 )
 
+// deploymentWriteOnly reads the write-only arguments, which only the
+// configuration holds: lock_token_wo and the ssh block's private_key_wo.
+func deploymentWriteOnly(ctx context.Context, cfg tfsdk.Config, diags *diag.Diagnostics) (lockToken types.Int64, sshKey types.String) {
+	diags.Append(cfg.GetAttribute(ctx, path.Root("lock_token_wo"), &lockToken)...)
+	sshKey, d := sshWriteOnlyKey(ctx, cfg, deploymentSSHPath)
+	diags.Append(d...)
+	return lockToken, sshKey
+}
+
 func (r *deploymentResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
 	// A webhook that cannot be reached is a warning, never a failed deployment.
 	ctx, done := historyOperation(ctx, &resp.Diagnostics)
 	defer done()
 	var plan deploymentResourceModel
-	var wo types.Int64
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
-	keyWO, d := sshWriteOnlyKey(ctx, req.Config, deploymentSSHPath)
-	resp.Diagnostics.Append(d...)
+	wo, keyWO := deploymentWriteOnly(ctx, req.Config, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
 	timeout, diags := plan.Timeouts.Create(ctx, deploymentDefaultCreateFor)
 	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	r.applyChanges(ctx, &plan, &resp.Diagnostics)
-	r.apply(ctx, &plan, nil, wo, keyWO, &resp.State, &resp.Diagnostics)
-	r.releaseRunLockOnFailure(ctx, plan.Environment.ValueString(), wo, &resp.Diagnostics)
+	r.deploy(ctx, timeout, &plan, nil, wo, keyWO, &resp.State, &resp.Diagnostics)
 }
 
 func (r *deploymentResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
 	ctx, done := historyOperation(ctx, &resp.Diagnostics)
 	defer done()
 	var plan, state deploymentResourceModel
-	var wo types.Int64
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
-	keyWO, d := sshWriteOnlyKey(ctx, req.Config, deploymentSSHPath)
-	resp.Diagnostics.Append(d...)
+	wo, keyWO := deploymentWriteOnly(ctx, req.Config, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	timeout, diags := plan.Timeouts.Update(ctx, deploymentDefaultCreateFor)
-	resp.Diagnostics.Append(diags...)
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	if plan.Artifact.Equal(state.Artifact) && plan.SHA256.Equal(state.SHA256) && !plan.DeployedAt.IsUnknown() {
 		// Settings only (hooks, smoke test, lock token...): nothing to deploy.
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
-	r.applyChanges(ctx, &plan, &resp.Diagnostics)
-	r.apply(ctx, &plan, &state, wo, keyWO, &resp.State, &resp.Diagnostics)
-	r.releaseRunLockOnFailure(ctx, plan.Environment.ValueString(), wo, &resp.Diagnostics)
+	timeout, diags := plan.Timeouts.Update(ctx, deploymentDefaultCreateFor)
+	resp.Diagnostics.Append(diags...)
+	r.deploy(ctx, timeout, &plan, &state, wo, keyWO, &resp.State, &resp.Diagnostics)
+}
+
+// deploy runs, within timeout, the changes the plan announced and the
+// deployment (prior: the state, nil for a new resource); when it fails, the run
+// lock whose token was given in lock_token_wo is released.
+func (r *deploymentResource) deploy(ctx context.Context, timeout time.Duration, plan, prior *deploymentResourceModel, wo types.Int64, keyWO types.String, out stateSetter, diags *diag.Diagnostics) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r.applyChanges(ctx, plan, diags)
+	r.apply(ctx, plan, prior, wo, keyWO, out, diags)
+	r.releaseRunLockOnFailure(ctx, plan.Environment.ValueString(), wo, diags)
 }
 
 // releaseRunLockOnFailure frees the run-scoped lock whose token the failed
@@ -98,11 +105,10 @@ func (r *deploymentResource) apply(ctx context.Context, plan, prior *deploymentR
 		diags.AddAttributeError(path.Root("artifact"), summary, "artifact must be name@version.")
 		return
 	}
-	tgt, key, done, d := deploymentTarget(ctx, r.data, plan, keyWO)
+	tgt, key, done := r.openTarget(ctx, plan, keyWO, diags)
 	defer done()
-	diags.Append(d...)
-	if tgt == nil || diags.HasError() {
-		if tgt == nil && !diags.HasError() {
+	if tgt == nil {
+		if !diags.HasError() {
 			diags.AddError(summary, "The deployment target is not known at apply time: its path or ssh settings are still unknown.")
 		}
 		return

@@ -30,29 +30,22 @@ import (
 // fresh look at the target. The fresh look happens too, to detect that the target
 // moved since the state was read: that is refused with a message, never planned.
 func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || r.data == nil {
+	if r.data == nil {
 		return
 	}
-	var plan deploymentResourceModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	var state *deploymentResourceModel
-	if !req.State.Raw.IsNull() {
-		state = &deploymentResourceModel{}
-		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
+	plan, state, ok := planAndPrior[deploymentResourceModel](ctx, req, &resp.Diagnostics)
+	if !ok {
+		return
 	}
-	var wo types.Int64
 	var cfgSHA types.String
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("lock_token_wo"), &wo)...)
+	wo, keyWO := deploymentWriteOnly(ctx, req.Config, &resp.Diagnostics)
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("sha256"), &cfgSHA)...)
-	keyWO, diags := sshWriteOnlyKey(ctx, req.Config, deploymentSSHPath)
-	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	tgt, key, done, diags := deploymentTarget(ctx, r.data, &plan, keyWO)
+	tgt, key, done := r.openTarget(ctx, &plan, keyWO, &resp.Diagnostics)
 	defer done()
-	resp.Diagnostics.Append(diags...)
-	if tgt == nil || resp.Diagnostics.HasError() {
+	if tgt == nil {
 		return
 	}
 	if state != nil && state.Directory != nil && r.data.sshPlanMustRead(state.Directory.SSH) {

@@ -30,10 +30,9 @@ func (r *deploymentResource) Read(ctx context.Context, req resource.ReadRequest,
 		sshReadCredentialWarning(&resp.Diagnostics, deploymentSSHPath, "the live release")
 		return
 	}
-	tgt, _, done, diags := deploymentTarget(ctx, r.data, &state, types.StringNull())
+	tgt, _, done := r.openTarget(ctx, &state, types.StringNull(), &resp.Diagnostics)
 	defer done()
-	resp.Diagnostics.Append(diags...)
-	if tgt == nil || resp.Diagnostics.HasError() {
+	if tgt == nil {
 		return
 	}
 	live, err := tgt.Current(ctx)
@@ -97,10 +96,9 @@ func (r *deploymentResource) Delete(ctx context.Context, req resource.DeleteRequ
 				"Give a credential that is kept (private_key, agent = true, or the provider's ssh block), or set on_destroy = \"keep\" first.")
 		return
 	}
-	tgt, _, done, diags := deploymentTarget(ctx, r.data, &state, types.StringNull())
+	tgt, _, done := r.openTarget(ctx, &state, types.StringNull(), &resp.Diagnostics)
 	defer done()
-	resp.Diagnostics.Append(diags...)
-	if tgt == nil || resp.Diagnostics.HasError() {
+	if tgt == nil {
 		return
 	}
 	// Removing releases is a change of the target like a deployment: it honours
@@ -129,11 +127,10 @@ func (r *deploymentResource) ImportState(ctx context.Context, req resource.Impor
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	tgt, _, done, diags := deploymentTarget(ctx, r.data, &m, types.StringNull())
+	tgt, _, done := r.openTarget(ctx, &m, types.StringNull(), &resp.Diagnostics)
 	defer done()
-	resp.Diagnostics.Append(diags...)
-	if tgt == nil || resp.Diagnostics.HasError() {
-		if tgt == nil && !resp.Diagnostics.HasError() {
+	if tgt == nil {
+		if !resp.Diagnostics.HasError() {
 			resp.Diagnostics.AddError(importSummary, "The provider is not configured: the target cannot be read.")
 		}
 		return

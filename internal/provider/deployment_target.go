@@ -39,6 +39,18 @@ func deploymentTarget(ctx context.Context, data *providerData, m *deploymentReso
 	return nil, "", done, diags
 }
 
+// openTarget is deploymentTarget for a resource operation: its diagnostics go
+// to diags, and the target is nil when it cannot be used (diags hold an error,
+// or the target is not known yet). done must be called in every case.
+func (r *deploymentResource) openTarget(ctx context.Context, m *deploymentResourceModel, keyWO types.String, diags *diag.Diagnostics) (target.Target, string, func()) {
+	tgt, key, done, d := deploymentTarget(ctx, r.data, m, keyWO)
+	diags.Append(d...)
+	if diags.HasError() {
+		return nil, "", done
+	}
+	return tgt, key, done
+}
+
 // directoryTarget is the directory target of d: on this machine, or on every
 // host of d.ssh (a target.Fleet, one host included).
 func directoryTarget(ctx context.Context, data *providerData, d *deploymentDirectoryModel, keyWO types.String) (target.Target, string, func(), diag.Diagnostics) {

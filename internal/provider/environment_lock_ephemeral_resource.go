@@ -40,18 +40,6 @@ type environmentLockEphemeralResource struct {
 // may never call Close: the lock must then free itself soon.
 const ephemeralLockDefaultTTL = 2 * time.Minute
 
-type environmentLockEphemeralResourceModel struct {
-	Environment types.String `tfsdk:"environment"`
-	Holder      types.String `tfsdk:"holder"`
-	Reason      types.String `tfsdk:"reason"`
-	TTL         types.String `tfsdk:"ttl"`
-	WaitTimeout types.String `tfsdk:"wait_timeout"`
-	ID          types.String `tfsdk:"id"`
-	Token       types.Int64  `tfsdk:"token"`
-	AcquiredAt  types.String `tfsdk:"acquired_at"`
-	ExpiresAt   types.String `tfsdk:"expires_at"`
-}
-
 // ephemeralLockPrivate is what Renew and Close need, kept in private data.
 type ephemeralLockPrivate struct {
 	Environment string        `json:"environment"`
@@ -104,7 +92,7 @@ func (r *environmentLockEphemeralResource) Configure(_ context.Context, req ephe
 }
 
 func (r *environmentLockEphemeralResource) Open(ctx context.Context, req ephemeral.OpenRequest, resp *ephemeral.OpenResponse) {
-	var m environmentLockEphemeralResourceModel
+	var m environmentLockResourceModel // the managed lock's attributes
 	resp.Diagnostics.Append(req.Config.Get(ctx, &m)...)
 	if resp.Diagnostics.HasError() || !configured(r.data, &resp.Diagnostics) {
 		return
@@ -119,7 +107,7 @@ func (r *environmentLockEphemeralResource) Open(ctx context.Context, req ephemer
 		m.WaitTimeout = types.StringValue("0s")
 	}
 	ttl := validate.ParseDuration(m.TTL.ValueString())
-	lock, err := r.data.Backend.Acquire(ctx, backend.AcquireRequest{
+	lock, ok := acquireLock(ctx, r.data, backend.AcquireRequest{
 		Environment: m.Environment.ValueString(),
 		Holder:      m.Holder.ValueString(),
 		Reason:      m.Reason.ValueString(),
@@ -127,18 +115,11 @@ func (r *environmentLockEphemeralResource) Open(ctx context.Context, req ephemer
 		RunScoped:   true,
 		TTL:         ttl,
 		WaitTimeout: validate.ParseDuration(m.WaitTimeout.ValueString()),
-	})
-	if err != nil {
-		addAcquireError(&resp.Diagnostics, m.Environment.ValueString(), err)
+	}, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	tflog.Info(ctx, "Acquired the environment lock for this run", map[string]any{"environment": lock.Environment, "holder": lock.Holder, "token": lock.Token})
-	r.data.announceRecorded(ctx, &resp.Diagnostics, lock.Environment, lock.Token, backend.KindLockAcquired, backend.KindLockTakenOver)
-	m.ID = types.StringValue(lock.ID)
-	m.Reason = types.StringValue(lock.Reason)
-	m.Token = types.Int64Value(lock.Token)
-	m.AcquiredAt = types.StringValue(lock.AcquiredAt.UTC().Format(time.RFC3339))
-	m.ExpiresAt = types.StringValue(formatExpiry(lock.ExpiresAt))
+	setLockComputed(&m, lock)
 
 	priv, err := json.Marshal(ephemeralLockPrivate{Environment: lock.Environment, ID: lock.ID, Token: lock.Token, Reason: lock.Reason, TTL: ttl})
 	if err != nil {
@@ -163,10 +144,8 @@ func renewAt(expires time.Time, ttl time.Duration) time.Time {
 }
 
 func (r *environmentLockEphemeralResource) Renew(ctx context.Context, req ephemeral.RenewRequest, resp *ephemeral.RenewResponse) {
-	raw, diags := req.Private.GetKey(ctx, ephemeralLockKey)
-	resp.Diagnostics.Append(diags...)
-	var p ephemeralLockPrivate
-	if resp.Diagnostics.HasError() || !decodeLockPrivate(raw, &p, &resp.Diagnostics) || !configured(r.data, &resp.Diagnostics) {
+	p, ok := runLockFrom(ctx, req.Private, &resp.Diagnostics)
+	if !ok || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	lock, err := r.data.Backend.Renew(ctx, p.Environment, p.ID, p.TTL, p.Reason)
@@ -183,10 +162,8 @@ func (r *environmentLockEphemeralResource) Renew(ctx context.Context, req epheme
 }
 
 func (r *environmentLockEphemeralResource) Close(ctx context.Context, req ephemeral.CloseRequest, resp *ephemeral.CloseResponse) {
-	raw, diags := req.Private.GetKey(ctx, ephemeralLockKey)
-	resp.Diagnostics.Append(diags...)
-	var p ephemeralLockPrivate
-	if resp.Diagnostics.HasError() || !decodeLockPrivate(raw, &p, &resp.Diagnostics) || !configured(r.data, &resp.Diagnostics) {
+	p, ok := runLockFrom(ctx, req.Private, &resp.Diagnostics)
+	if !ok || !configured(r.data, &resp.Diagnostics) {
 		return
 	}
 	r.release(ctx, p, &resp.Diagnostics)
@@ -236,13 +213,19 @@ func (r *environmentLockEphemeralResource) releasedForThisRun(ctx context.Contex
 	return false
 }
 
-func decodeLockPrivate(raw []byte, p *ephemeralLockPrivate, diags *diag.Diagnostics) bool {
-	if len(raw) == 0 || json.Unmarshal(raw, p) != nil || p.ID == "" {
+// runLockFrom reads the run's lock from the private data Open kept (Renew and Close).
+func runLockFrom(ctx context.Context, priv privateGetter, diags *diag.Diagnostics) (p ephemeralLockPrivate, ok bool) {
+	raw, d := priv.GetKey(ctx, ephemeralLockKey)
+	diags.Append(d...)
+	if d.HasError() {
+		return p, false
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &p) != nil || p.ID == "" {
 		diags.AddError("Unable to find the lock of this run",
 			"The ephemeral lock's private data is missing or unreadable, so its lock id is unknown. The lock, if any, stays until its ttl runs out. Please report this issue to the provider developers.")
-		return false
+		return p, false
 	}
-	return true
+	return p, true
 }
 
 // ttlZeroWhy explains why a run lock refuses a ttl of 0s: Terraform skips Close when

@@ -147,22 +147,14 @@ func environmentLockSchema() schema.Schema {
 // ModifyPlan shows the default holder at plan time and marks expires_at as changing
 // when the lock will be renewed.
 func (r *environmentLockResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	plan, ok := plannedModel[environmentLockResourceModel](ctx, req, &resp.Diagnostics)
+	plan, state, ok := planAndPrior[environmentLockResourceModel](ctx, req, &resp.Diagnostics)
 	if !ok {
 		return
 	}
 	if plan.Holder.IsUnknown() && r.data != nil {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("holder"), r.data.Actor)...)
 	}
-	if req.State.Raw.IsNull() {
-		return
-	}
-	var state environmentLockResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if needsRenew(plan, state) && !plan.TTL.IsUnknown() {
+	if state != nil && needsRenew(plan, *state) && !plan.TTL.IsUnknown() {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("expires_at"), types.StringUnknown())...)
 	}
 }
@@ -181,20 +173,17 @@ func (r *environmentLockResource) Create(ctx context.Context, req resource.Creat
 	if holder == "" {
 		holder = r.data.Actor
 	}
-	lock, err := r.data.Backend.Acquire(ctx, backend.AcquireRequest{
+	lock, ok := acquireLock(ctx, r.data, backend.AcquireRequest{
 		Environment: plan.Environment.ValueString(),
 		Holder:      holder,
 		Reason:      plan.Reason.ValueString(),
 		Operation:   "release_environment_lock",
 		TTL:         validate.ParseDuration(plan.TTL.ValueString()),
 		WaitTimeout: validate.ParseDuration(plan.WaitTimeout.ValueString()),
-	})
-	if err != nil {
-		addAcquireError(&resp.Diagnostics, plan.Environment.ValueString(), err)
+	}, &resp.Diagnostics)
+	if !ok {
 		return
 	}
-	tflog.Info(ctx, "Acquired the environment lock", map[string]any{"environment": lock.Environment, "holder": lock.Holder, "token": lock.Token})
-	r.data.announceRecorded(ctx, &resp.Diagnostics, lock.Environment, lock.Token, backend.KindLockAcquired, backend.KindLockTakenOver)
 	setLockComputed(&plan, lock)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -419,6 +408,23 @@ func describeLock(l backend.Lock) string {
 		s += ", expiring " + l.ExpiresAt.UTC().Format(time.RFC3339)
 	}
 	return s
+}
+
+// acquireLock acquires the lock req asks for (explaining a refusal with
+// addAcquireError) and announces the history events the acquisition recorded.
+func acquireLock(ctx context.Context, data *providerData, req backend.AcquireRequest, diags *diag.Diagnostics) (backend.Lock, bool) {
+	lock, err := data.Backend.Acquire(ctx, req)
+	if err != nil {
+		addAcquireError(diags, req.Environment, err)
+		return lock, false
+	}
+	msg := "Acquired the environment lock"
+	if req.RunScoped {
+		msg += " for this run"
+	}
+	tflog.Info(ctx, msg, map[string]any{"environment": lock.Environment, "holder": lock.Holder, "token": lock.Token})
+	data.announceRecorded(ctx, diags, lock.Environment, lock.Token, backend.KindLockAcquired, backend.KindLockTakenOver)
+	return lock, true
 }
 
 // addAcquireError explains a failed acquisition: who holds the lock, since when, and

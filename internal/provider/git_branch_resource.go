@@ -129,10 +129,7 @@ func (m *gitBranchResourceModel) request(commit string) gitrepo.BranchRequest {
 }
 
 func (m *gitBranchResourceModel) label() string {
-	if m.Remote.ValueString() != "" {
-		return fmt.Sprintf("branch %s on %s", m.Name.ValueString(), m.Remote.ValueString())
-	}
-	return fmt.Sprintf("branch %s in %s", m.Name.ValueString(), m.Repository.ValueString())
+	return gitRefLabel("branch", m.Name, m.Remote, m.Repository)
 }
 
 func shaOrNull(hash string) types.String {
@@ -152,17 +149,9 @@ func shaOrNull(hash string) types.String {
 // says what is asked (BranchRequest.Intent), and the apply moves the branch only
 // forward from wherever it is then, refusing otherwise with both commits named.
 func (r *gitBranchResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	plan, ok := plannedModel[gitBranchResourceModel](ctx, req, &resp.Diagnostics)
+	plan, state, ok := planAndPrior[gitBranchResourceModel](ctx, req, &resp.Diagnostics)
 	if !ok {
 		return
-	}
-	var state *gitBranchResourceModel
-	if !req.State.Raw.IsNull() {
-		state = &gitBranchResourceModel{}
-		resp.Diagnostics.Append(req.State.Get(ctx, state)...)
-		if resp.Diagnostics.HasError() {
-			return
-		}
 	}
 	plan.ID = gitID(plan.Repository, plan.Name)
 	plan.CommitSHA, plan.PreviousSHA, plan.PlannedAction = types.StringUnknown(), types.StringUnknown(), types.StringUnknown()
@@ -323,12 +312,5 @@ func (r *gitBranchResource) Delete(ctx context.Context, req resource.DeleteReque
 }
 
 func (r *gitBranchResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	repo, name, err := splitGitID(req.ID, "branch")
-	if err != nil {
-		resp.Diagnostics.AddError("Unable to import release_git_branch", err.Error())
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("repository"), repo)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+	importGitRef(ctx, "branch", req, resp)
 }

@@ -119,10 +119,29 @@ func (m *gitTagResourceModel) request(commit string) gitrepo.TagRequest {
 }
 
 func (m *gitTagResourceModel) label() string {
-	if m.Remote.ValueString() != "" {
-		return fmt.Sprintf("tag %s on %s", m.Name.ValueString(), m.Remote.ValueString())
+	return gitRefLabel("tag", m.Name, m.Remote, m.Repository)
+}
+
+// gitRefLabel names a tag or branch (kind) in messages: on its remote when
+// there is one, else in the clone.
+func gitRefLabel(kind string, name, remote, repo types.String) string {
+	if remote.ValueString() != "" {
+		return fmt.Sprintf("%s %s on %s", kind, name.ValueString(), remote.ValueString())
 	}
-	return fmt.Sprintf("tag %s in %s", m.Name.ValueString(), m.Repository.ValueString())
+	return fmt.Sprintf("%s %s in %s", kind, name.ValueString(), repo.ValueString())
+}
+
+// importGitRef imports a tag or branch (kind) from its id, <repository>:<name>;
+// the next refresh reads the rest.
+func importGitRef(ctx context.Context, kind string, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	repo, name, err := splitGitID(req.ID, kind)
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to import release_git_"+kind, err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("repository"), repo)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
 }
 
 // gitID is the id of a tag or branch resource, <repository>:<name>.
@@ -188,12 +207,8 @@ func resolveGitCommit(ctx context.Context, repo, ref, what string, diags *diag.D
 // is: planned_action says what is asked (TagRequest.Intent) and the apply checks
 // again, refusing a tag on another commit without force.
 func (r *gitTagResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	plan, ok := plannedModel[gitTagResourceModel](ctx, req, &resp.Diagnostics)
+	plan, state, ok := planAndPrior[gitTagResourceModel](ctx, req, &resp.Diagnostics)
 	if !ok {
-		return
-	}
-	state := priorGitTag(ctx, req, &resp.Diagnostics)
-	if resp.Diagnostics.HasError() {
 		return
 	}
 	plan.ID = gitID(plan.Repository, plan.Name)
@@ -205,15 +220,6 @@ func (r *gitTagResource) ModifyPlan(ctx context.Context, req resource.ModifyPlan
 		return
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
-}
-
-func priorGitTag(ctx context.Context, req resource.ModifyPlanRequest, diags *diag.Diagnostics) *gitTagResourceModel {
-	if req.State.Raw.IsNull() {
-		return nil
-	}
-	var state gitTagResourceModel
-	diags.Append(req.State.Get(ctx, &state)...)
-	return &state
 }
 
 // messageChanged tells whether the configured message differs from the one the tag
@@ -422,12 +428,5 @@ func (r *gitTagResource) Delete(ctx context.Context, req resource.DeleteRequest,
 }
 
 func (r *gitTagResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	repo, name, err := splitGitID(req.ID, "tag")
-	if err != nil {
-		resp.Diagnostics.AddError("Unable to import release_git_tag", err.Error())
-		return
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("repository"), repo)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+	importGitRef(ctx, "tag", req, resp)
 }

@@ -38,6 +38,19 @@ func planAndState[T any](ctx context.Context, req resource.UpdateRequest, diags 
 	return plan, state, !diags.HasError()
 }
 
+// planAndPrior reads a ModifyPlan's plan and prior state (nil for a resource
+// about to be created); ok is false when there is no plan (a destroy) or either
+// could not be read (the diagnostics say why).
+func planAndPrior[T any](ctx context.Context, req resource.ModifyPlanRequest, diags *diag.Diagnostics) (plan T, prior *T, ok bool) {
+	plan, ok = plannedModel[T](ctx, req, diags)
+	if !ok || req.State.Raw.IsNull() {
+		return plan, nil, ok
+	}
+	prior = new(T)
+	diags.Append(req.State.Get(ctx, prior)...)
+	return plan, prior, !diags.HasError()
+}
+
 // plannedModel reads the plan of a ModifyPlan; ok is false when there is none
 // (a destroy) or it could not be read (the diagnostics say why).
 func plannedModel[T any](ctx context.Context, req resource.ModifyPlanRequest, diags *diag.Diagnostics) (plan T, ok bool) {

@@ -18,7 +18,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
-	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -221,23 +220,13 @@ func (r *maintenanceModeResource) ConfigValidators(_ context.Context) []resource
 // ssh is the model's ssh block (nil without one) and its path.
 func (m *maintenanceModeResourceModel) ssh() (*sshModel, path.Path) {
 	switch {
+	case m == nil:
 	case m.Directory != nil:
 		return m.Directory.SSH, path.Root("directory").AtName("ssh")
 	case m.Nginx != nil:
 		return m.Nginx.SSH, path.Root("nginx").AtName("ssh")
 	}
 	return nil, path.Empty()
-}
-
-// writeOnlyKey reads the ssh block's private_key_wo from the configuration.
-func (m *maintenanceModeResourceModel) writeOnlyKey(ctx context.Context, cfg tfsdk.Config, diags *diag.Diagnostics) types.String {
-	sm, at := m.ssh()
-	if sm == nil {
-		return types.StringNull()
-	}
-	key, d := sshWriteOnlyKey(ctx, cfg, at)
-	diags.Append(d...)
-	return key
 }
 
 // open connects to the hosts of the ssh block (keyWO: its write-only key from
@@ -453,7 +442,7 @@ func (r *maintenanceModeResource) Create(ctx context.Context, req resource.Creat
 	}
 	timeout, d := m.Timeouts.Create(ctx, defaultMaintenanceTimeout)
 	resp.Diagnostics.Append(d...)
-	if r.apply(ctx, &m, nil, m.writeOnlyKey(ctx, req.Config, &resp.Diagnostics), timeout, &resp.Diagnostics, "set") || !m.ID.IsNull() && !m.ID.IsUnknown() {
+	if r.apply(ctx, &m, nil, writeOnlySSHKey(ctx, &m, req.Config, &resp.Diagnostics), timeout, &resp.Diagnostics, "set") || !m.ID.IsNull() && !m.ID.IsUnknown() {
 		resp.Diagnostics.Append(resp.State.Set(ctx, &m)...)
 	}
 }
@@ -467,7 +456,7 @@ func (r *maintenanceModeResource) Update(ctx context.Context, req resource.Updat
 	}
 	timeout, d := m.Timeouts.Update(ctx, defaultMaintenanceTimeout)
 	resp.Diagnostics.Append(d...)
-	ok := r.apply(ctx, &m, &prior, m.writeOnlyKey(ctx, req.Config, &resp.Diagnostics), timeout, &resp.Diagnostics, "change")
+	ok := r.apply(ctx, &m, &prior, writeOnlySSHKey(ctx, &m, req.Config, &resp.Diagnostics), timeout, &resp.Diagnostics, "change")
 	if !ok && m.ID.IsUnknown() {
 		m.ID = prior.ID
 	}
@@ -580,23 +569,12 @@ func (r *maintenanceModeResource) Delete(ctx context.Context, req resource.Delet
 // here with the configuration's key, and hosts that do not show what the state
 // says plan an update (a new id) that sets every host.
 func (r *maintenanceModeResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	plan, ok := plannedModel[maintenanceModeResourceModel](ctx, req, &resp.Diagnostics)
+	plan, state, ok := planAndPrior[maintenanceModeResourceModel](ctx, req, &resp.Diagnostics)
 	if !ok {
 		return
 	}
-	sm, at := plan.ssh()
-	if sm == nil {
-		return
-	}
-	keyWO := plan.writeOnlyKey(ctx, req.Config, &resp.Diagnostics)
-	_, ds := r.data.sshConfigs(ctx, sm, keyWO, at)
-	resp.Diagnostics.Append(ds...)
-	if ds.HasError() || req.State.Raw.IsNull() {
-		return
-	}
-	var state maintenanceModeResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if stateSSH, _ := state.ssh(); resp.Diagnostics.HasError() || !r.data.sshPlanMustRead(stateSSH) {
+	keyWO, mustRead, ok := r.data.checkPlannedSSH(ctx, req.Config, &plan, state, &resp.Diagnostics)
+	if !ok || !mustRead {
 		return
 	}
 	b, _, closeHosts, ok := r.open(ctx, &plan, keyWO, &resp.Diagnostics)

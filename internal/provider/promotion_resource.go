@@ -397,12 +397,8 @@ func (r *promotionResource) Read(ctx context.Context, req resource.ReadRequest, 
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	obj, gone := r.data.readPublished(ctx, state.Name.ValueString(), state.ToVersion.ValueString(), state.SHA256, &resp.Diagnostics)
-	if gone {
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if resp.Diagnostics.HasError() {
+	obj, ok := r.data.readPublished(ctx, state.Name.ValueString(), state.ToVersion.ValueString(), state.SHA256, resp)
+	if !ok {
 		return
 	}
 	if from := obj.Metadata[promote.MetaPromotedFrom]; from != "" {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -39,11 +40,12 @@ func publishedRecordChanged(diags *diag.Diagnostics, id string, state types.Stri
 }
 
 // readPublished reads a published version on refresh as the store has it now
-// (re-hashing its bytes with verify_on_read). gone is true when the store no longer
-// has it: the caller removes the resource from the state. A read error, or a
-// record whose sha256 is no longer the one the state recorded (see
-// publishedRecordChanged), is reported on diags.
-func (d *providerData) readPublished(ctx context.Context, name, version string, recorded types.String, diags *diag.Diagnostics) (obj store.Object, gone bool) {
+// (re-hashing its bytes with verify_on_read). When the store no longer has it,
+// the resource is removed from the state. A read error, or a record whose sha256
+// is no longer the one the state recorded (see publishedRecordChanged), is
+// reported on resp's diagnostics. ok is false in all three cases: the refresh
+// is over.
+func (d *providerData) readPublished(ctx context.Context, name, version string, recorded types.String, resp *resource.ReadResponse) (obj store.Object, ok bool) {
 	var err error
 	if d.VerifyOnRead {
 		obj, err = d.Store.Verify(ctx, name, version)
@@ -52,12 +54,12 @@ func (d *providerData) readPublished(ctx context.Context, name, version string, 
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		tflog.Warn(ctx, "The published version is gone from the store; removing it from the state", map[string]any{"artifact": name + "@" + version})
-		return obj, true
-	}
-	if err != nil {
-		diags.AddError("Unable to read "+name+"@"+version, err.Error())
+		resp.State.RemoveResource(ctx)
 		return obj, false
 	}
-	publishedRecordChanged(diags, obj.ID(), recorded, obj.SHA256, obj.URI)
-	return obj, false
+	if err != nil {
+		resp.Diagnostics.AddError("Unable to read "+name+"@"+version, err.Error())
+		return obj, false
+	}
+	return obj, !publishedRecordChanged(&resp.Diagnostics, obj.ID(), recorded, obj.SHA256, obj.URI)
 }

@@ -9,43 +9,65 @@ import (
 )
 
 var (
-	_ function.Function = (*semverBumpFunction)(nil)
-	_ function.Function = (*semverChannelFunction)(nil)
+	_ function.Function = (*semverEditFunction)(nil)
 	_ function.Function = (*semverCompareFunction)(nil)
 )
 
 // NewSemverBumpFunction returns provider::release::semver_bump.
-func NewSemverBumpFunction() function.Function { return &semverBumpFunction{} }
+func NewSemverBumpFunction() function.Function {
+	return &semverEditFunction{
+		name:    "semver_bump",
+		summary: "Increment one part of a semantic version",
+		description: "Returns `version` with `part` incremented: `major`, `minor` and `patch` reset the lower parts and drop any " +
+			"pre-release (`semver_bump(\"1.7.3\", \"patch\")` is `\"1.7.4\"`; a pre-release is released: `semver_bump(\"1.7.4-rc\", \"patch\")` " +
+			"is `\"1.7.4\"`); `prerelease` increments the pre-release number (`\"1.7.4-rc.1\"` → `\"1.7.4-rc.2\"`).",
+		version: function.StringParameter{Name: "version", MarkdownDescription: "A semantic version, MAJOR.MINOR.PATCH[-pre][+build]."},
+		arg:     function.StringParameter{Name: "part", MarkdownDescription: "One of `major`, `minor`, `patch`, `prerelease`."},
+		edit:    semver.Bump,
+	}
+}
 
 // NewSemverChannelFunction returns provider::release::semver_channel.
-func NewSemverChannelFunction() function.Function { return &semverChannelFunction{} }
+func NewSemverChannelFunction() function.Function {
+	return &semverEditFunction{
+		name:    "semver_channel",
+		summary: "Put a semantic version on a release channel",
+		description: "Returns `version` with its pre-release replaced by `channel`: `semver_channel(\"1.7.4\", \"rc\")` is `\"1.7.4-rc\"`, " +
+			"`semver_channel(\"1.7.4-staging\", \"rc\")` is `\"1.7.4-rc\"`, and an empty channel strips it: `semver_channel(\"1.7.4-rc\", \"\")` is `\"1.7.4\"`.",
+		version: function.StringParameter{Name: "version", MarkdownDescription: "A semantic version."},
+		arg:     function.StringParameter{Name: "channel", MarkdownDescription: "The channel, e.g. `staging`, `rc`, `beta.1`; empty for the release itself."},
+		edit:    semver.Channel,
+	}
+}
 
 // NewSemverCompareFunction returns provider::release::semver_compare.
 func NewSemverCompareFunction() function.Function { return &semverCompareFunction{} }
 
-type semverBumpFunction struct{}
-
-func (f *semverBumpFunction) Metadata(_ context.Context, _ function.MetadataRequest, resp *function.MetadataResponse) {
-	resp.Name = "semver_bump"
+// semverEditFunction is a function of a version and one more argument, arg,
+// that returns the version as edit changes it (semver_bump, semver_channel).
+type semverEditFunction struct {
+	name, summary, description string
+	version, arg               function.StringParameter
+	edit                       func(version, arg string) (string, error)
 }
 
-func (f *semverBumpFunction) Definition(_ context.Context, _ function.DefinitionRequest, resp *function.DefinitionResponse) {
+func (f *semverEditFunction) Metadata(_ context.Context, _ function.MetadataRequest, resp *function.MetadataResponse) {
+	resp.Name = f.name
+}
+
+func (f *semverEditFunction) Definition(_ context.Context, _ function.DefinitionRequest, resp *function.DefinitionResponse) {
 	resp.Definition = function.Definition{
-		Summary: "Increment one part of a semantic version",
-		MarkdownDescription: "Returns `version` with `part` incremented: `major`, `minor` and `patch` reset the lower parts and drop any " +
-			"pre-release (`semver_bump(\"1.7.3\", \"patch\")` is `\"1.7.4\"`; a pre-release is released: `semver_bump(\"1.7.4-rc\", \"patch\")` " +
-			"is `\"1.7.4\"`); `prerelease` increments the pre-release number (`\"1.7.4-rc.1\"` → `\"1.7.4-rc.2\"`).",
-		Parameters: []function.Parameter{
-			function.StringParameter{Name: "version", MarkdownDescription: "A semantic version, MAJOR.MINOR.PATCH[-pre][+build]."},
-			function.StringParameter{Name: "part", MarkdownDescription: "One of `major`, `minor`, `patch`, `prerelease`."},
-		},
-		Return: function.StringReturn{},
+		Summary:             f.summary,
+		MarkdownDescription: f.description,
+		Parameters:          []function.Parameter{f.version, f.arg},
+		Return:              function.StringReturn{},
 	}
 }
 
-func (f *semverBumpFunction) Run(ctx context.Context, req function.RunRequest, resp *function.RunResponse) {
-	var version, part string
-	resp.Error = function.ConcatFuncErrors(req.Arguments.Get(ctx, &version, &part))
+// Run reports each invalid argument as that argument's error.
+func (f *semverEditFunction) Run(ctx context.Context, req function.RunRequest, resp *function.RunResponse) {
+	var version, arg string
+	resp.Error = function.ConcatFuncErrors(req.Arguments.Get(ctx, &version, &arg))
 	if resp.Error != nil {
 		return
 	}
@@ -53,46 +75,9 @@ func (f *semverBumpFunction) Run(ctx context.Context, req function.RunRequest, r
 		resp.Error = function.NewArgumentFuncError(0, "Invalid version: "+err.Error())
 		return
 	}
-	out, err := semver.Bump(version, part)
+	out, err := f.edit(version, arg)
 	if err != nil {
-		resp.Error = function.NewArgumentFuncError(1, "Invalid part: "+err.Error())
-		return
-	}
-	resp.Error = resp.Result.Set(ctx, out)
-}
-
-type semverChannelFunction struct{}
-
-func (f *semverChannelFunction) Metadata(_ context.Context, _ function.MetadataRequest, resp *function.MetadataResponse) {
-	resp.Name = "semver_channel"
-}
-
-func (f *semverChannelFunction) Definition(_ context.Context, _ function.DefinitionRequest, resp *function.DefinitionResponse) {
-	resp.Definition = function.Definition{
-		Summary: "Put a semantic version on a release channel",
-		MarkdownDescription: "Returns `version` with its pre-release replaced by `channel`: `semver_channel(\"1.7.4\", \"rc\")` is `\"1.7.4-rc\"`, " +
-			"`semver_channel(\"1.7.4-staging\", \"rc\")` is `\"1.7.4-rc\"`, and an empty channel strips it: `semver_channel(\"1.7.4-rc\", \"\")` is `\"1.7.4\"`.",
-		Parameters: []function.Parameter{
-			function.StringParameter{Name: "version", MarkdownDescription: "A semantic version."},
-			function.StringParameter{Name: "channel", MarkdownDescription: "The channel, e.g. `staging`, `rc`, `beta.1`; empty for the release itself."},
-		},
-		Return: function.StringReturn{},
-	}
-}
-
-func (f *semverChannelFunction) Run(ctx context.Context, req function.RunRequest, resp *function.RunResponse) {
-	var version, channel string
-	resp.Error = function.ConcatFuncErrors(req.Arguments.Get(ctx, &version, &channel))
-	if resp.Error != nil {
-		return
-	}
-	if err := semver.Validate(version); err != nil {
-		resp.Error = function.NewArgumentFuncError(0, "Invalid version: "+err.Error())
-		return
-	}
-	out, err := semver.Channel(version, channel)
-	if err != nil {
-		resp.Error = function.NewArgumentFuncError(1, "Invalid channel: "+err.Error())
+		resp.Error = function.NewArgumentFuncError(1, "Invalid "+f.arg.Name+": "+err.Error())
 		return
 	}
 	resp.Error = resp.Result.Set(ctx, out)

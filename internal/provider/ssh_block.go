@@ -218,6 +218,26 @@ func checkSSHHost(s string) error {
 	return nil
 }
 
+// sshOwner is a resource model whose ssh block, if any, sits in one of its
+// blocks (directory or nginx): ssh returns that block and its path, nil and
+// an empty path without one, or on a nil model (a prior state that is not
+// there).
+type sshOwner interface {
+	ssh() (*sshModel, path.Path)
+}
+
+// writeOnlySSHKey reads private_key_wo of m's ssh block from the configuration
+// (null without an ssh block).
+func writeOnlySSHKey(ctx context.Context, m sshOwner, cfg tfsdk.Config, diags *diag.Diagnostics) types.String {
+	sm, at := m.ssh()
+	if sm == nil {
+		return types.StringNull()
+	}
+	key, d := sshWriteOnlyKey(ctx, cfg, at)
+	diags.Append(d...)
+	return key
+}
+
 // sshWriteOnlyKey reads private_key_wo of the ssh block at block from the
 // configuration (null when the block or the key is absent).
 func sshWriteOnlyKey(ctx context.Context, cfg tfsdk.Config, block path.Path) (types.String, diag.Diagnostics) {
@@ -358,6 +378,30 @@ func (d *providerData) sshPlanMustRead(m *sshModel) bool {
 	}
 	s := d.merge(m, types.StringNull())
 	return s.key.ValueString() == "" && !s.agent.ValueBool()
+}
+
+// checkPlannedSSH checks m's ssh block against the provider's defaults (a
+// missing user, credential or known_hosts is an error at plan time) and returns
+// the block's write-only key from the configuration. ok is false without an ssh
+// block or when the check failed (diags say why). mustRead applies the
+// write-only key rule to prior, the state (nil for a new resource): refresh
+// could not read its hosts, so the plan must read them with keyWO.
+func (d *providerData) checkPlannedSSH(ctx context.Context, cfg tfsdk.Config, m, prior sshOwner, diags *diag.Diagnostics) (keyWO types.String, mustRead, ok bool) {
+	sm, at := m.ssh()
+	if sm == nil {
+		return types.StringNull(), false, false
+	}
+	keyWO = writeOnlySSHKey(ctx, m, cfg, diags)
+	_, ds := d.sshConfigs(ctx, sm, keyWO, at)
+	diags.Append(ds...)
+	if ds.HasError() {
+		return keyWO, false, false
+	}
+	if prior != nil {
+		priorSSH, _ := prior.ssh()
+		mustRead = d.sshPlanMustRead(priorSSH)
+	}
+	return keyWO, mustRead, true
 }
 
 // sshReadCredentialWarning is the warning of a Read that kept the state
