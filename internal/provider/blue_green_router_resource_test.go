@@ -289,25 +289,24 @@ func TestAccBlueGreenRouterResource_nginx(t *testing.T) {
 	})
 }
 
-func directoryRouterConfig(env *acctest.Env, dir, active string) string {
+// directoryRouterConfig is a release_blue_green_router "site" switching the
+// live link of dir to active, with more attributes (attrs, may be empty).
+func directoryRouterConfig(env *acctest.Env, dir, active, attrs string) string {
 	return env.ProviderBlock() + fmt.Sprintf(`
 resource "release_blue_green_router" "site" {
-  active     = %q
-  on_destroy = "remove"
+  active = %q
+  %s
   directory {
     path = %q
   }
 }
-`, active, dir)
+`, active, attrs, dir)
 }
 
 func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 	env := acctest.NewEnv(t)
-	dir := t.TempDir()
+	dir := colourDirs(t)
 	for _, c := range []string{"blue", "green"} {
-		if err := os.MkdirAll(filepath.Join(dir, c), 0o755); err != nil {
-			t.Fatal(err)
-		}
 		if err := os.WriteFile(filepath.Join(dir, c, "index.html"), []byte(c), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -321,6 +320,9 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 			}
 			return nil
 		}
+	}
+	config := func(active string) string {
+		return directoryRouterConfig(env, dir, active, `on_destroy = "remove"`)
 	}
 	const res = "release_blue_green_router.site"
 
@@ -338,7 +340,7 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 		},
 		Steps: []resource.TestStep{
 			{
-				Config: directoryRouterConfig(env, dir, "blue"),
+				Config: config("blue"),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(res, tfjsonpath.New("id"), knownvalue.StringExact(dir)),
 					statecheck.ExpectKnownValue(res, tfjsonpath.New("active"), knownvalue.StringExact("blue")),
@@ -354,7 +356,7 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 				ImportStateVerifyIgnore: []string{"on_destroy"},
 			},
 			{
-				Config: directoryRouterConfig(env, dir, "green"),
+				Config: config("green"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
@@ -371,7 +373,7 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 						t.Fatal(err)
 					}
 				},
-				Config:      directoryRouterConfig(env, dir, "blue"),
+				Config:      config("blue"),
 				ExpectError: regexp.MustCompile(`(?s)blue.*no\s+such\s+file.*traffic\s+still\s+goes\s+to\s+green`),
 			},
 			{
@@ -380,7 +382,7 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 						t.Fatal(err)
 					}
 				},
-				Config: directoryRouterConfig(env, dir, "green"),
+				Config: config("green"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
@@ -396,14 +398,14 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 						t.Fatal(err)
 					}
 				},
-				Config: directoryRouterConfig(env, dir, "green"),
+				Config: config("green"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate)},
 				},
 				Check: serves("green"),
 			},
 			{
-				Config: directoryRouterConfig(env, dir, "green"),
+				Config: config("green"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},

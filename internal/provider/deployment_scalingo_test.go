@@ -66,12 +66,24 @@ func newScalingoDeploymentEnv(t *testing.T, broken string, versions ...string) *
 
 // config deploys app@version to the Scalingo app; extra goes inside the resource.
 func (e *scalingoDeploymentEnv) config(version, extra string) string {
+	return e.deploymentConfig(version, "", extra)
+}
+
+// configWith deploys app@version with more settings in the scalingo block.
+func (e *scalingoDeploymentEnv) configWith(version, scalingoExtra string) string {
+	return e.deploymentConfig(version, scalingoExtra, "")
+}
+
+// deploymentConfig deploys app@version to the Scalingo app, smoke tested;
+// scalingoExtra goes inside the scalingo block, extra inside the resource.
+func (e *scalingoDeploymentEnv) deploymentConfig(version, scalingoExtra, extra string) string {
 	return scalingoProviderBlock(e.Env, e.fake) + fmt.Sprintf(`
 resource "release_deployment" "test" {
   environment = "staging"
   artifact    = "app@%s"
   scalingo {
     app = %q
+%s
   }
   smoke_test {
     url           = "%s/health"
@@ -81,7 +93,7 @@ resource "release_deployment" "test" {
   }
 %s
 }
-`, version, scalingoApp, e.smoke.URL, extra)
+`, version, scalingoApp, scalingoExtra, e.smoke.URL, extra)
 }
 
 // checkLive checks what the fake app really runs, and that it runs the artifact's
@@ -385,26 +397,6 @@ func TestAccDeploymentResource_scalingoImportNeedsHistory(t *testing.T) {
 			},
 		},
 	})
-}
-
-// configWith deploys app@version with more settings in the scalingo block.
-func (e *scalingoDeploymentEnv) configWith(version, scalingoExtra string) string {
-	return scalingoProviderBlock(e.Env, e.fake) + fmt.Sprintf(`
-resource "release_deployment" "test" {
-  environment = "staging"
-  artifact    = "app@%s"
-  scalingo {
-    app = %q
-%s
-  }
-  smoke_test {
-    url           = "%s/health"
-    body_contains = "ok"
-    attempts      = 2
-    interval      = "10ms"
-  }
-}
-`, version, scalingoApp, scalingoExtra, e.smoke.URL)
 }
 
 // expectLiveLater checks, before the next step, what the app runs.

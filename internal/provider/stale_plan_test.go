@@ -22,22 +22,9 @@ import (
 // what the plan expected and what is active now, and switches nothing.
 func TestAccBlueGreenRouterResource_stalePlan(t *testing.T) {
 	env := acctest.NewEnv(t)
-	dir := t.TempDir()
-	for _, c := range []string{"blue", "green"} {
-		if err := os.MkdirAll(filepath.Join(dir, c), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := colourDirs(t)
 	cfg := func(active string) string {
-		return env.ProviderBlock() + fmt.Sprintf(`
-resource "release_blue_green_router" "site" {
-  environment = "production"
-  active      = %q
-  directory {
-    path = %q
-  }
-}
-`, active, dir)
+		return directoryRouterConfig(env, dir, active, `environment = "production"`)
 	}
 	live := func(want string) resource.TestCheckFunc {
 		return func(*terraform.State) error {
@@ -83,22 +70,9 @@ resource "release_blue_green_router" "site" {
 // the colour this plan switches away from; the refusal names who did it.
 func TestAccBlueGreenRouterResource_stalePlanSwitched(t *testing.T) {
 	env := acctest.NewEnv(t)
-	dir := t.TempDir()
-	for _, c := range []string{"blue", "green"} {
-		if err := os.MkdirAll(filepath.Join(dir, c), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := colourDirs(t)
 	cfg := func(active string) string {
-		return env.ProviderBlock() + fmt.Sprintf(`
-resource "release_blue_green_router" "site" {
-  environment = "production"
-  active      = %q
-  directory {
-    path = %q
-  }
-}
-`, active, dir)
+		return directoryRouterConfig(env, dir, active, `environment = "production"`)
 	}
 	resource.Test(t, resource.TestCase{
 		PreCheck:                 func() { acctest.PreCheck(t) },
