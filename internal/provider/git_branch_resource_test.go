@@ -106,18 +106,9 @@ resource "release_git_branch" "local" {
 					},
 				),
 			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
-			{
-				ResourceName:      "release_git_branch.local",
-				ImportState:       true,
-				ImportStateId:     g.repo.Dir + ":release/1.7",
-				ImportStateVerify: true,
-				// A created branch had no previous tip; the import reads the tip.
-				ImportStateVerifyIgnore: []string{"previous_sha", "planned_action"},
-			},
+			emptyPlanStep(config),
+			// A created branch had no previous tip; the import reads the tip.
+			g.importStep("release_git_branch.local", "release/1.7", "previous_sha"),
 		},
 	})
 }
@@ -231,10 +222,7 @@ func TestAccGitBranchResource_movedOnShowsDrift(t *testing.T) {
 					return resource.TestCheckResourceAttr("release_git_branch.again", "commit_sha", next)(s)
 				},
 			},
-			{
-				Config:           g.branchConfig("again", masterOn(g.c2)),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(g.branchConfig("again", masterOn(g.c2))),
 			{
 				// Deleted on origin: it leaves the state and is created again.
 				PreConfig: func() { g.otherClone().Git("push", "-q", "origin", ":refs/heads/master") },
@@ -306,10 +294,7 @@ resource "release_git_branch" "main" {
 				Check: resource.ComposeAggregateTestCheckFunc(onSSH("refs/tags/1.7.4", g.c2), onSSH("refs/heads/main", g.c3),
 					resource.TestCheckResourceAttr("release_git_branch.main", "previous_sha", g.c1)),
 			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(config),
 		},
 	})
 }
@@ -360,10 +345,7 @@ resource "release_git_branch" "master" {
 					resource.TestCheckResourceAttr(masterAddr, "previous_sha", g.c1),
 				),
 			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(config),
 		},
 	})
 }

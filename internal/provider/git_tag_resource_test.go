@@ -96,6 +96,19 @@ resource "release_git_tag" %q {
 `, name, g.repo.Dir, body)
 }
 
+// importStep imports the git ref name of the clone into addr (its id is
+// "<repository>:<name>") and checks that the imported state is the applied one
+// but for planned_action (which says it was imported) and ignore.
+func (g *gitAcc) importStep(addr, name string, ignore ...string) resource.TestStep {
+	return resource.TestStep{
+		ResourceName:            addr,
+		ImportState:             true,
+		ImportStateId:           g.repo.Dir + ":" + name,
+		ImportStateVerify:       true,
+		ImportStateVerifyIgnore: append([]string{"planned_action"}, ignore...),
+	}
+}
+
 func expectValue(addr, attr, want string) plancheck.PlanCheck {
 	return plancheck.ExpectKnownValue(addr, tfjsonpath.New(attr), knownvalue.StringExact(want))
 }
@@ -151,26 +164,11 @@ resource "release_git_tag" "light" {
 					},
 				),
 			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
-			{
-				ResourceName:      "release_git_tag.v",
-				ImportState:       true,
-				ImportStateId:     g.repo.Dir + ":1.7.4",
-				ImportStateVerify: true,
-				// The id names no remote (the clone's tag is read) and the commit as
-				// its full hash; the planned action says it was imported.
-				ImportStateVerifyIgnore: []string{"remote", "commit", "planned_action"},
-			},
-			{
-				ResourceName:            "release_git_tag.light",
-				ImportState:             true,
-				ImportStateId:           g.repo.Dir + ":1.7.3",
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"planned_action"},
-			},
+			emptyPlanStep(config),
+			// The id names no remote (the clone's tag is read) and the commit as
+			// its full hash.
+			g.importStep("release_git_tag.v", "1.7.4", "remote", "commit"),
+			g.importStep("release_git_tag.light", "1.7.3"),
 		},
 	})
 }
@@ -349,10 +347,7 @@ func TestAccGitTagResource_newForcedTagMovedBetweenPlanAndApply(t *testing.T) {
 					},
 				),
 			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(config),
 		},
 	})
 }
@@ -379,10 +374,7 @@ func TestAccGitTagResource_commitAsRef(t *testing.T) {
 					resource.TestCheckResourceAttr(addr, "planned_action", "tag "+gitrepo.Short(g.c3)+" as 1.7.4 on origin"),
 				),
 			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(config),
 		},
 	})
 }

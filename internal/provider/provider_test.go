@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+
 	"github.com/releaseplan/terraform-provider-release/internal/acctest"
 )
 
@@ -17,4 +20,13 @@ func testAccPreCheck(t *testing.T) { acctest.PreCheck(t) }
 // since Terraform wraps long diagnostics across lines.
 func errorRe(pattern string) *regexp.Regexp {
 	return regexp.MustCompile(`(?s)` + strings.ReplaceAll(pattern, " ", `\s+`))
+}
+
+// emptyPlanStep plans config again and expects nothing to do: what the
+// previous step applied is what config asks for.
+func emptyPlanStep(config string) resource.TestStep {
+	return resource.TestStep{
+		Config:           config,
+		ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+	}
 }
