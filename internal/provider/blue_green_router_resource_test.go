@@ -26,10 +26,14 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/router"
 )
 
-// colourServer answers its colour on every path; /health answers health.
+// colourServer answers its colour on every path; /health answers with the
+// status health, and, when failEvery is set, every failEvery-th request to
+// another path answers 500.
 type colourServer struct {
-	addr   string
-	health atomic.Int32
+	addr      string
+	health    atomic.Int32
+	failEvery atomic.Int64
+	n         atomic.Int64
 }
 
 func startColourServer(t *testing.T, colour string) *colourServer {
@@ -39,6 +43,8 @@ func startColourServer(t *testing.T, colour string) *colourServer {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/health" {
 			w.WriteHeader(int(s.health.Load()))
+		} else if f := s.failEvery.Load(); f > 0 && s.n.Add(1)%f == 0 {
+			w.WriteHeader(http.StatusInternalServerError)
 		}
 		fmt.Fprint(w, colour)
 	}))
@@ -54,6 +60,37 @@ type routerFixture struct {
 	file        string
 }
 
+// seedNginxRouter writes the nginx router's include file for upstream with
+// blue live, the way an earlier setup would have left it: nginx refuses to
+// start while the router's map variable is undefined.
+// It returns that router, to read what nginx routes.
+func seedNginxRouter(t *testing.T, file, upstream, blue, green string) *router.Nginx {
+	t.Helper()
+	seed := &router.Nginx{ConfigFile: file, UpstreamName: upstream, Blue: blue, Green: green, ReloadCommand: "true"}
+	if _, err := seed.Switch(context.Background(), router.Blue, nil); err != nil {
+		t.Fatal(err)
+	}
+	return seed
+}
+
+// sendRequests is a client loop sending GET url, one request every pause,
+// until stop is called (stop waits for the loop's last request).
+func sendRequests(url string, pause time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		client := &http.Client{Timeout: 5 * time.Second}
+		for ctx.Err() == nil {
+			if resp, err := client.Get(url); err == nil {
+				resp.Body.Close()
+			}
+			time.Sleep(pause)
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
 // startRouterFixture starts nginx with a server block that proxies to the router's
 // map variable. nginx refuses to start while the variable is undefined, so the include
 // file is first written (blue live) the way an earlier setup would have left it.
@@ -62,10 +99,7 @@ func startRouterFixture(t *testing.T) *routerFixture {
 	f := &routerFixture{env: acctest.NewEnv(t), blue: startColourServer(t, "blue"), green: startColourServer(t, "green")}
 	confDir := t.TempDir()
 	f.file = filepath.Join(confDir, "app-upstream.conf")
-	seed := &router.Nginx{ConfigFile: f.file, UpstreamName: "app", Blue: f.blue.addr, Green: f.green.addr, ReloadCommand: "true"}
-	if _, err := seed.Switch(context.Background(), router.Blue, nil); err != nil {
-		t.Fatal(err)
-	}
+	seedNginxRouter(t, f.file, "app", f.blue.addr, f.green.addr)
 	f.srv = nginxtest.Start(t, nginxtest.Config{
 		HTTP:   "include " + confDir + "/*.conf;",
 		Server: "location / { proxy_pass http://$app_backend; }",
@@ -414,13 +448,36 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 	})
 }
 
+// refusedRouterConfig is the body of a release_blue_green_router that the plan
+// refuses with the error want.
+type refusedRouterConfig struct {
+	name, body string
+	want       *regexp.Regexp
+}
+
+// expectRouterConfigsRefused plans each body as a release_blue_green_router
+// and expects the plan to fail with its error.
+func expectRouterConfigsRefused(t *testing.T, env *acctest.Env, tests []refusedRouterConfig) {
+	t.Helper()
+	steps := make([]resource.TestStep, 0, len(tests))
+	for _, tt := range tests {
+		steps = append(steps, resource.TestStep{
+			Config:      env.ProviderBlock() + "\nresource \"release_blue_green_router\" \"x\" {\n  " + tt.body + "\n}\n",
+			PlanOnly:    true,
+			ExpectError: tt.want,
+		})
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		PreCheck:                 func() { testAccPreCheck(t) },
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps:                    steps,
+	})
+}
+
 func TestAccBlueGreenRouterResource_invalidConfig(t *testing.T) {
 	env := acctest.NewEnv(t)
 	dir := t.TempDir()
-	tests := []struct {
-		name, body string
-		want       *regexp.Regexp
-	}{
+	expectRouterConfigsRefused(t, env, []refusedRouterConfig{
 		{"unknown colour", `active = "purple"
   directory { path = "` + dir + `" }`, regexp.MustCompile(`value must be one of`)},
 		{"two routers", `active = "blue"
@@ -459,19 +516,6 @@ func TestAccBlueGreenRouterResource_invalidConfig(t *testing.T) {
     path = "/health"
     url  = "http://127.0.0.1/health"
   }`, errorRe(`Set exactly one of url, path in the health_check block`)},
-	}
-	steps := make([]resource.TestStep, 0, len(tests))
-	for _, tt := range tests {
-		steps = append(steps, resource.TestStep{
-			Config:      env.ProviderBlock() + "\nresource \"release_blue_green_router\" \"x\" {\n  " + tt.body + "\n}\n",
-			PlanOnly:    true,
-			ExpectError: tt.want,
-		})
-	}
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps:                    steps,
 	})
 	if _, err := os.Lstat(filepath.Join(dir, "live")); !os.IsNotExist(err) {
 		t.Errorf("an invalid configuration touched %s: %v", dir, err)
