@@ -101,6 +101,12 @@ func (e *deploymentEnv) checkServing(version string) resource.TestCheckFunc {
 	}
 }
 
+// deployStep deploys app@version, with no more settings, and checks that the
+// site serves it.
+func (e *deploymentEnv) deployStep(version string) resource.TestStep {
+	return resource.TestStep{Config: e.config(version, ""), Check: e.checkServing(version)}
+}
+
 // switchCurrent repoints current by hand, as an operator would.
 func (e *deploymentEnv) switchCurrent(t *testing.T, version string) {
 	t.Helper()

@@ -88,7 +88,7 @@ func TestAccDeploymentResource_stalePlan(t *testing.T) {
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			{Config: e.config("1.0.0", ""), Check: e.checkServing("1.0.0")},
+			e.deployStep("1.0.0"),
 			{
 				Config: e.config("1.0.1", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
@@ -147,7 +147,7 @@ func TestAccDeploymentResource_unverifiedRelease(t *testing.T) {
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			{Config: e.config("1.0.0", ""), Check: e.checkServing("1.0.0")},
+			e.deployStep("1.0.0"),
 			{
 				PreConfig: func() { e.goLiveUnverified(t, "1.0.1") },
 				Config:    e.config("1.0.1", ""),
@@ -206,7 +206,7 @@ func TestAccDeploymentResource_currentOutsideReleases(t *testing.T) {
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			{Config: e.config("1.0.0", ""), Check: e.checkServing("1.0.0")},
+			e.deployStep("1.0.0"),
 			{ // a copy of the live release outside releases/, same folder name
 				PreConfig: func() {
 					name := liveFolder(t)

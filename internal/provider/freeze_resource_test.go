@@ -60,7 +60,7 @@ func TestAccFreezeResource_deployment(t *testing.T) {
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			{Config: e.config("1.0.0", ""), Check: e.checkServing("1.0.0")},
+			e.deployStep("1.0.0"),
 			{
 				Config: e.config("1.0.0", "") + frz,
 				ConfigStateChecks: []statecheck.StateCheck{
@@ -114,7 +114,7 @@ func TestAccFreezeResource_windowStartsAfterPlan(t *testing.T) {
 		PreCheck:                 func() { acctest.PreCheck(t) },
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
 		Steps: []resource.TestStep{
-			{Config: e.config("1.0.0", ""), Check: e.checkServing("1.0.0")},
+			e.deployStep("1.0.0"),
 			{
 				Config: e.config("1.0.1", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{

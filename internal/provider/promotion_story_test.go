@@ -92,19 +92,7 @@ func newStoryWorld(t *testing.T) (*storyWorld, *chat) {
 // 7: production deploy).
 func (w *storyWorld) config(repo string, stage int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `
-provider "release" {
-  actor = "ci@runner"
-  artifact_store {
-    directory {
-      path = %q
-    }
-  }
-  backend {
-    directory {
-      path = %q
-    }
-  }
+	b.WriteString(w.ProviderBlockWith(fmt.Sprintf(`  actor = "ci@runner"
   notify {
     webhook {
       url    = %q
@@ -114,8 +102,8 @@ provider "release" {
       url = %q
     }
   }
-}
-
+`, w.chatURL, w.down)))
+	fmt.Fprintf(&b, `
 resource "release_artifact" "app" {
   name     = "app"
   version  = "1.0.0-staging"
@@ -131,7 +119,7 @@ resource "release_deployment" "staging" {
     path = %q
   }
 }
-`, w.ArtifactsDir, w.StateDir, w.chatURL, w.down, w.source, w.feature, w.stagingDir)
+`, w.source, w.feature, w.stagingDir)
 	if stage >= 2 {
 		fmt.Fprintf(&b, `
 resource "release_promotion" "rc" {

@@ -218,22 +218,30 @@ func TestAccSSHBlueGreenRouter_unknownHostKeyRefused(t *testing.T) {
 
 const sshSiteRoot = "/srv/release-acc-site"
 
-// sshMaintenanceConfig logs in with a write-only key: refresh cannot use it,
-// so the plan reads the hosts.
-func sshMaintenanceConfig(env *acctest.Env, f *sshtest.Fleet, enabled bool) string {
+// sshDirectoryResource is the provider's ssh defaults without a key and the
+// resource typ "site" with attrs, whose directory block at path reaches every
+// host of f with the client key given as keyAttr (private_key or
+// private_key_wo) in its own ssh block.
+func sshDirectoryResource(env *acctest.Env, f *sshtest.Fleet, typ, attrs, path, keyAttr string) string {
 	return sshProviderBlock(env, f, f.KnownHosts(), false) + fmt.Sprintf(`
-resource "release_maintenance_mode" "site" {
-  enabled = %t
-  message = "Back soon"
+resource %q "site" {
+  %s
   directory {
-    path = "%s/app"
+    path = %q
     ssh {
-      hosts          = %s
-      private_key_wo = %q
+      hosts = %s
+      %s = %q
     }
   }
 }
-`, enabled, sshSiteRoot, hclList(f.Addrs()), f.ClientKeyPEM)
+`, typ, attrs, path, hclList(f.Addrs()), keyAttr, f.ClientKeyPEM)
+}
+
+// sshMaintenanceConfig logs in with a write-only key: refresh cannot use it,
+// so the plan reads the hosts.
+func sshMaintenanceConfig(env *acctest.Env, f *sshtest.Fleet, enabled bool) string {
+	return sshDirectoryResource(env, f, "release_maintenance_mode", fmt.Sprintf("enabled = %t\n  message = \"Back soon\"", enabled),
+		sshSiteRoot+"/app", "private_key_wo")
 }
 
 // maintenanceOn checks every host's maintenance.json (on) or its absence (off).
@@ -315,18 +323,7 @@ func TestAccSSHMaintenanceMode_directoryOnTwoHosts(t *testing.T) {
 }
 
 func sshDirectoryRouterConfig(env *acctest.Env, f *sshtest.Fleet, active string) string {
-	return sshProviderBlock(env, f, f.KnownHosts(), false) + fmt.Sprintf(`
-resource "release_blue_green_router" "site" {
-  active = %q
-  directory {
-    path = "%s/site"
-    ssh {
-      hosts       = %s
-      private_key = %q
-    }
-  }
-}
-`, active, sshLBRoot, hclList(f.Addrs()), f.ClientKeyPEM)
+	return sshDirectoryResource(env, f, "release_blue_green_router", fmt.Sprintf("active = %q", active), sshLBRoot+"/site", "private_key")
 }
 
 // linksTo checks every host's live symlink.
