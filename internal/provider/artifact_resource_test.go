@@ -45,9 +45,7 @@ func TestAccArtifactResource_lifecycle(t *testing.T) {
 	v2 := []byte("release 1.7.5 bytes")
 	src := env.WriteFile(t, "dist/app.tar.gz", v1)
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: artifactConfig(env, "1.7.4-staging", src, ""),
@@ -118,9 +116,7 @@ func TestAccArtifactResource_errors(t *testing.T) {
 	src := env.WriteFile(t, "app.tar.gz", []byte("bytes"))
 	wrong := checksumOf([]byte("other bytes"))
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      artifactConfig(env, "1.x.banana", src, ""),
@@ -153,9 +149,7 @@ func TestAccArtifactResource_retainOnDestroyFalseAndDisappears(t *testing.T) {
 	src := env.WriteFile(t, "app.tar.gz", []byte("bytes"))
 	cfg := artifactConfig(env, "2.0.0", src, "retain_on_destroy = false")
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			objs, err := env.Store(t).List(context.Background(), "histologe")
 			if err != nil || len(objs) != 0 {
@@ -187,9 +181,7 @@ func TestAccArtifactDataSource(t *testing.T) {
 	src := env.WriteFile(t, "app.tar.gz", content)
 	published := artifactConfig(env, "1.7.4", src, "")
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: published + `
@@ -261,9 +253,7 @@ func TestAccArtifactResource_upperCaseSHA256(t *testing.T) {
 	forged := strings.Repeat("ab", 32)
 	var restore func()
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: cfg,
@@ -348,9 +338,7 @@ func TestAccArtifactResource_sourceChangedAfterPlan(t *testing.T) {
 	}
 	sha := tfjsonpath.New("sha256")
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: artifactConfig(env, "1.7.4", src, fmt.Sprintf("sha256 = %q", checksumOf(reviewed))),

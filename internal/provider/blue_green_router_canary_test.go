@@ -20,7 +20,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/releaseplan/terraform-provider-release/internal/acctest"
-	"github.com/releaseplan/terraform-provider-release/internal/nginxtest"
 	"github.com/releaseplan/terraform-provider-release/internal/router"
 )
 
@@ -29,46 +28,25 @@ const canaryLogFormat = `log_format release_json escape=json '{"time":"$time_iso
 	`'"request_time":"$request_time","upstream_addr":"$upstream_addr","request":"$request"}';`
 
 type canaryFixture struct {
-	env         *acctest.Env
-	srv         *nginxtest.Server
-	blue, green *colourServer
-	file, log   string
+	nginxFixture
+	log string
 }
 
 // startCanaryFixture runs nginx (JSON access log) in front of blue and green,
 // with a client loop sending requests until the test ends.
 func startCanaryFixture(t *testing.T) *canaryFixture {
-	f := &canaryFixture{env: acctest.NewEnv(t), blue: startColourServer(t, "blue"), green: startColourServer(t, "green")}
 	dir := t.TempDir()
-	f.file, f.log = filepath.Join(dir, "app-upstream.conf"), filepath.Join(dir, "app.access.json")
-	seedNginxRouter(t, f.file, "app", f.blue.addr, f.green.addr)
-	f.srv = nginxtest.Start(t, nginxtest.Config{
-		HTTP:   canaryLogFormat + "\ninclude " + dir + "/*.conf;",
-		Server: "access_log " + f.log + " release_json;\nlocation / { proxy_pass http://$app_backend; }",
-	})
+	log := filepath.Join(dir, "app.access.json")
+	f := &canaryFixture{
+		nginxFixture: startNginxFixture(t, dir, canaryLogFormat+"\n", "access_log "+log+" release_json;\n"),
+		log:          log,
+	}
 	t.Cleanup(sendRequests(f.srv.URL("/"), time.Millisecond))
 	return f
 }
 
 func (f *canaryFixture) config(active, canary string) string {
-	return f.env.ProviderBlock() + fmt.Sprintf(`
-resource "release_blue_green_router" "web" {
-  active = %q
-  blue {
-    upstream = %q
-  }
-  green {
-    upstream = %q
-  }
-  nginx {
-    config_file    = %q
-    upstream_name  = "app"
-    reload_command = %q
-    test_command   = %q
-  }
-%s
-}
-`, active, f.blue.addr, f.green.addr, f.file, f.srv.ReloadCommand(), f.srv.TestCommand(), canary)
+	return f.routerConfig(active, "", "", canary)
 }
 
 func (f *canaryFixture) analysis(minRequests int) string {
@@ -137,9 +115,7 @@ func TestAccBlueGreenRouterResource_canary(t *testing.T) {
 	prometheus := prom.URL
 	steps := "  canary {\n    colour = \"green\"\n    steps  = [{ weight = 25 }, { weight = 50, pause = \"1500ms\" }, { weight = 100 }]\n" + f.analysis(10) + "\n  }"
 
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accParallelTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: f.config("blue", one(10, "cookie", 10)),

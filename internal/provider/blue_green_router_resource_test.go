@@ -53,11 +53,57 @@ func startColourServer(t *testing.T, colour string) *colourServer {
 	return s
 }
 
-type routerFixture struct {
+// nginxFixture is nginx in front of a blue and a green colour server,
+// proxying to the nginx router's map variable of upstream "app", whose include
+// file is file.
+type nginxFixture struct {
 	env         *acctest.Env
 	srv         *nginxtest.Server
 	blue, green *colourServer
 	file        string
+}
+
+// startNginxFixture starts the colour servers and nginx, with httpExtra in
+// its http block and serverExtra in its server block; the include file goes in
+// dir, seeded with blue live (seedNginxRouter).
+func startNginxFixture(t *testing.T, dir, httpExtra, serverExtra string) nginxFixture {
+	t.Helper()
+	f := nginxFixture{env: acctest.NewEnv(t), blue: startColourServer(t, "blue"), green: startColourServer(t, "green")}
+	f.file = filepath.Join(dir, "app-upstream.conf")
+	seedNginxRouter(t, f.file, "app", f.blue.addr, f.green.addr)
+	f.srv = nginxtest.Start(t, nginxtest.Config{
+		HTTP:   httpExtra + "include " + dir + "/*.conf;",
+		Server: serverExtra + "location / { proxy_pass http://$app_backend; }",
+	})
+	return f
+}
+
+// routerConfig is the release_blue_green_router "web" over the fixture making
+// active live, with nginx's test command unless testCommand is set,
+// nginxAttrs in its nginx block and attrs in the resource.
+func (f *nginxFixture) routerConfig(active, testCommand, nginxAttrs, attrs string) string {
+	if testCommand == "" {
+		testCommand = f.srv.TestCommand()
+	}
+	return f.env.ProviderBlock() + fmt.Sprintf(`
+resource "release_blue_green_router" "web" {
+  active = %q
+  blue {
+    upstream = %q
+  }
+  green {
+    upstream = %q
+  }
+  nginx {
+    config_file    = %q
+    upstream_name  = "app"
+    reload_command = %q
+    test_command   = %q
+    %s
+  }
+%s
+}
+`, active, f.blue.addr, f.green.addr, f.file, f.srv.ReloadCommand(), testCommand, nginxAttrs, attrs)
 }
 
 // seedNginxRouter writes the nginx router's include file for upstream with
@@ -91,52 +137,24 @@ func sendRequests(url string, pause time.Duration) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
-// startRouterFixture starts nginx with a server block that proxies to the router's
-// map variable. nginx refuses to start while the variable is undefined, so the include
-// file is first written (blue live) the way an earlier setup would have left it.
+// routerFixture is an nginx fixture whose router has a preview server name
+// and health checks the colour servers.
+type routerFixture struct{ nginxFixture }
+
 func startRouterFixture(t *testing.T) *routerFixture {
 	t.Helper()
-	f := &routerFixture{env: acctest.NewEnv(t), blue: startColourServer(t, "blue"), green: startColourServer(t, "green")}
-	confDir := t.TempDir()
-	f.file = filepath.Join(confDir, "app-upstream.conf")
-	seedNginxRouter(t, f.file, "app", f.blue.addr, f.green.addr)
-	f.srv = nginxtest.Start(t, nginxtest.Config{
-		HTTP:   "include " + confDir + "/*.conf;",
-		Server: "location / { proxy_pass http://$app_backend; }",
-	})
-	return f
+	return &routerFixture{startNginxFixture(t, t.TempDir(), "", "")}
 }
 
 func (f *routerFixture) config(active, testCommand string) string {
-	if testCommand == "" {
-		testCommand = f.srv.TestCommand()
-	}
-	return f.env.ProviderBlock() + fmt.Sprintf(`
-resource "release_blue_green_router" "web" {
-  active      = %q
-  environment = "production"
-  blue {
-    upstream = %q
-  }
-  green {
-    upstream = %q
-  }
-  nginx {
-    config_file         = %q
-    upstream_name       = "app"
-    reload_command      = %q
-    test_command        = %q
-    preview_server_name = "preview.example.test"
-  }
+	return f.routerConfig(active, testCommand, `preview_server_name = "preview.example.test"`, `  environment = "production"
   health_check {
     path          = "/health"
     expect_status = 200
     attempts      = 2
     interval      = "100ms"
     timeout       = "2s"
-  }
-}
-`, active, f.blue.addr, f.green.addr, f.file, f.srv.ReloadCommand(), testCommand)
+  }`)
 }
 
 // expectTraffic polls nginx until the request answers want (reloads are asynchronous).
@@ -189,9 +207,7 @@ func TestAccBlueGreenRouterResource_nginx(t *testing.T) {
 	const res = "release_blue_green_router.web"
 	var before string
 
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accParallelTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			// on_destroy = "keep": nginx keeps routing to the last colour.
 			if _, err := os.Stat(f.file); err != nil {
@@ -360,9 +376,7 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 	}
 	const res = "release_blue_green_router.site"
 
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accParallelTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			if _, err := os.Lstat(live); !os.IsNotExist(err) {
 				return fmt.Errorf("on_destroy = remove left %s: %v", live, err)
@@ -467,10 +481,8 @@ func expectRouterConfigsRefused(t *testing.T, env *acctest.Env, tests []refusedR
 			ExpectError: tt.want,
 		})
 	}
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps:                    steps,
+	accParallelTest(t, resource.TestCase{
+		Steps: steps,
 	})
 }
 

@@ -126,9 +126,7 @@ const scalingoBackupBlock = `
 func TestAccDeploymentResource_scalingo(t *testing.T) {
 	e := newScalingoDeploymentEnv(t, "1.0.2", "1.0.0", "1.0.1", "1.0.2", "1.0.3")
 	var before int
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{ // deploy
 				Config: e.config("1.0.0", ""),
@@ -165,9 +163,7 @@ func TestAccDeploymentResource_scalingo(t *testing.T) {
 			{ // update
 				Config: e.config("1.0.1", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionUpdate),
-					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.0")),
-					plancheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.1")),
+					plansReplacing("1.0.0", "1.0.1"),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.1")),
@@ -223,9 +219,7 @@ func TestAccDeploymentResource_scalingo(t *testing.T) {
 				PreConfig: func() { e.fake.DeployByHand(scalingoApp, "1.0.0", e.bytes["1.0.0"]) },
 				Config:    e.config("1.0.1", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionUpdate),
-					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.0")),
-					plancheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.1")),
+					plansReplacing("1.0.0", "1.0.1"),
 				}},
 				Check: e.checkLive("1.0.1"),
 			},
@@ -305,9 +299,7 @@ resource "release_deployment" "test" {
 }
 `, filepath.Join(e.Dir, "app"), backup)
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      directory(`scalingo_addon = "postgresql"`),
@@ -358,9 +350,7 @@ resource "release_deployment" "test" {
 func TestAccDeploymentResource_scalingoImportNeedsHistory(t *testing.T) {
 	e := newScalingoDeploymentEnv(t, "", "1.0.0")
 	e.fake.DeployByHand(scalingoApp, "1.0.0", e.bytes["1.0.0"])
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:        e.config("1.0.0", ""),
@@ -436,9 +426,7 @@ func TestAccDeploymentResource_scalingoOneOffs(t *testing.T) {
 			}
 		}
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: e.configWith("1.0.0", oneOffs(migrate)+`    one_off_size = "L"`),
@@ -510,9 +498,7 @@ func TestAccDeploymentResource_scalingoVariables(t *testing.T) {
 			}
 		}
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: e.configWith("1.0.0", vars("1", secret)),

@@ -593,12 +593,12 @@ func applyArtifactDataSource(_ *testing.T, w *exampleWorkspace) {
 	w.cycle(func() { w.expectOutput("production_commit", "3f2a9c1") })
 }
 
-// applyEnvironmentDataSource reads production after a deployment made outside this
-// configuration, as an earlier pipeline run would have made it.
-func applyEnvironmentDataSource(t *testing.T, w *exampleWorkspace) {
-	w.publish("histologe", "1.7.4", map[string]string{"git_commit": "3f2a9c1"})
-	site := w.path("srv/histologe")
-	deployer := w.write("deployer/main.tf", fmt.Sprintf(`
+// applyElsewhere applies resources (HCL) as another configuration, in the
+// workspace's folder dir, whose provider shares the workspace's artifact store
+// and backend: what an earlier pipeline run would have left.
+func (w *exampleWorkspace) applyElsewhere(dir, resources string) {
+	w.t.Helper()
+	main := w.write(dir+"/main.tf", fmt.Sprintf(`
 terraform {
   required_providers {
     release = { source = "releaseplan/release" }
@@ -612,14 +612,23 @@ provider "release" {
     directory { path = %q }
   }
 }
+`, w.path(".release/artifacts"), w.path(".release/state"))+resources)
+	other := &exampleWorkspace{t: w.t, h: w.h, dir: filepath.Dir(main), env: w.env}
+	other.apply()
+}
+
+// applyEnvironmentDataSource reads production after a deployment made outside this
+// configuration, as an earlier pipeline run would have made it.
+func applyEnvironmentDataSource(t *testing.T, w *exampleWorkspace) {
+	w.publish("histologe", "1.7.4", map[string]string{"git_commit": "3f2a9c1"})
+	site := w.path("srv/histologe")
+	w.applyElsewhere("deployer", fmt.Sprintf(`
 resource "release_deployment" "production" {
   environment = "production"
   artifact    = "histologe@1.7.4"
   directory { path = %q }
 }
-`, w.path(".release/artifacts"), w.path(".release/state"), site))
-	dw := &exampleWorkspace{t: t, h: w.h, dir: filepath.Dir(deployer), env: w.env}
-	dw.apply()
+`, site))
 	w.cycle(func() {
 		if got := w.mustTF("output", "-json", "production"); !strings.Contains(got, `"version":"1.7.4"`) || !strings.Contains(got, `"git_commit":"3f2a9c1"`) {
 			t.Fatalf("production output does not show 1.7.4 at 3f2a9c1: %s", got)
@@ -814,40 +823,24 @@ func applyPromotion(t *testing.T, w *exampleWorkspace) {
 
 	// The earlier runs: 1.7.3 in production, the staging bytes published and live in
 	// staging, from the same tarball and metadata the example publishes.
-	earlier := w.write("earlier/main.tf", fmt.Sprintf(`
-terraform {
-  required_providers {
-    release = { source = "releaseplan/release" }
-  }
-}
-provider "release" {
-  artifact_store {
-    directory { path = %[1]q }
-  }
-  backend {
-    directory { path = %[2]q }
-  }
-}
+	w.applyElsewhere("earlier", fmt.Sprintf(`
 resource "release_artifact" "app" {
   name     = "histologe"
   version  = "1.7.4-staging"
-  source   = %[3]q
-  metadata = { git_commit = %[4]q }
+  source   = %q
+  metadata = { git_commit = %q }
 }
 resource "release_deployment" "staging" {
   environment = "staging"
   artifact    = release_artifact.app.id
-  directory { path = %[5]q }
+  directory { path = %q }
 }
 resource "release_deployment" "production" {
   environment = "production"
   artifact    = "histologe@1.7.3"
-  directory { path = %[6]q }
+  directory { path = %q }
 }
-`, w.path(".release/artifacts"), w.path(".release/state"), w.path("dist/histologe.tar.gz"), head,
-		w.path("srv/histologe-staging"), w.path("srv/histologe")))
-	ew := &exampleWorkspace{t: t, h: w.h, dir: filepath.Dir(earlier), env: w.env}
-	ew.apply()
+`, w.path("dist/histologe.tar.gz"), head, w.path("srv/histologe-staging"), w.path("srv/histologe")))
 
 	w.cycle(func() {
 		w.expectFile(filepath.Join(recette, "current", "index.html"), "app 1.7.4-staging")

@@ -76,10 +76,8 @@ resource "release_git_branch" "local" {
   commit     = %q
 }
 `, g.repo.Dir, g.c2)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             g.expectOnOrigin("refs/heads/master", g.c3), // destroy leaves branches alone
+	accTest(t, resource.TestCase{
+		CheckDestroy: g.expectOnOrigin("refs/heads/master", g.c3), // destroy leaves branches alone
 		Steps: []resource.TestStep{
 			{
 				Config: config,
@@ -119,9 +117,7 @@ func TestAccGitBranchResource_nonFastForwardRefused(t *testing.T) {
 	g.repo.Checkout(g.c1)
 	g.repo.Branch("hotfix")
 	fix := g.repo.Commit("fix: hotfix on the old release")
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      g.branchConfig("master", masterOn(fix)),
@@ -150,9 +146,7 @@ func TestAccGitBranchResource_concurrentPushRefused(t *testing.T) {
 	g := newGitAcc(t)
 	g.setOriginMaster(g.c1)
 	var theirs string
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: g.branchConfig("master", masterOn(g.c2)), Check: g.expectOnOrigin("refs/heads/master", g.c2)},
 			{
@@ -180,9 +174,7 @@ func TestAccGitBranchResource_movedOnShowsDrift(t *testing.T) {
 	g.setOriginMaster(g.c1)
 	config := g.branchConfig("master", masterOn(g.c2))
 	var next string
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: config, Check: g.expectOnOrigin("refs/heads/master", g.c2)},
 			{
@@ -281,9 +273,7 @@ resource "release_git_branch" "main" {
 }
 `, g.repo.Dir, g.c2, url, g.c3)
 	g.repo.Git("push", "-q", "-f", url, g.c1+":refs/heads/main")
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config,
@@ -325,9 +315,7 @@ resource "release_git_branch" "master" {
   remote     = "origin"
 }
 `, g.repo.Dir, g.c3)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config,
@@ -370,10 +358,8 @@ resource "release_git_branch" "stable" {
 	refusal := &expectedFailures{want: []*regexp.Regexp{errorRe("Refusing to move branch stable on origin to " + gitrepo.Short(g.c3) +
 		".*stable on origin is at [0-9a-f]{40}, which is not an ancestor of " + g.c3 + ".*not a fast-forward")}}
 	var theirs string
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		ErrorCheck:               refusal.check,
+	accTest(t, resource.TestCase{
+		ErrorCheck: refusal.check,
 		Steps: []resource.TestStep{
 			{
 				// The tip moves forward, still behind the commit: the apply moves it on.

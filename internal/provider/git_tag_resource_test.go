@@ -128,9 +128,7 @@ resource "release_git_tag" "light" {
   commit     = %q
 }
 `, g.repo.Dir, g.c1)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config,
@@ -180,9 +178,7 @@ func TestAccGitTagResource_existingTagRefusedUnlessForced(t *testing.T) {
   commit = %q
   remote = "origin"
 `, g.c2)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      g.tagConfig("v", body),
@@ -214,9 +210,7 @@ func TestAccGitTagResource_drift(t *testing.T) {
   on_destroy = "delete"
 `, g.c2)
 	const addr = "release_git_tag.v"
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			if got := g.onOrigin("refs/tags/1.7.4"); got != "" {
 				return fmt.Errorf("on_destroy = delete left 1.7.4 on origin at %s", got)
@@ -273,10 +267,8 @@ func TestAccGitTagResource_concurrentPushRefused(t *testing.T) {
 		errorRe("Refusing to tag " + gitrepo.Short(g.c2) + " as 1.7.4 .*already points at " + g.c1 + ", not at " + g.c2),
 		errorRe("tag 1.7.4 on origin changed since it was read for the plan: it named " + g.c1 + " and names " + g.c3 + " now. Nothing was changed"),
 	}}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		ErrorCheck:               refusals.check,
+	accTest(t, resource.TestCase{
+		ErrorCheck: refusals.check,
 		Steps: []resource.TestStep{
 			{
 				// A new tag: someone pushes 1.7.4 on c1 meanwhile.
@@ -324,9 +316,7 @@ func TestAccGitTagResource_newForcedTagMovedBetweenPlanAndApply(t *testing.T) {
 	g.pushTagByHand("1.7.4", g.c1)
 	const addr = "release_git_tag.v"
 	config := g.tagConfig("v", fmt.Sprintf("  name    = \"1.7.4\"\n  commit  = %q\n  message = \"Release 1.7.4\"\n  remote  = \"origin\"\n  force   = true\n", g.c2))
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config,
@@ -359,9 +349,7 @@ func TestAccGitTagResource_commitAsRef(t *testing.T) {
 	g := newGitAcc(t)
 	const addr = "release_git_tag.v"
 	config := g.tagConfig("v", "  name   = \"1.7.4\"\n  commit = \"main\"\n  remote = \"origin\"\n")
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config,
@@ -404,9 +392,7 @@ func (e *expectedFailures) check(err error) error {
 
 func TestAccGitTagResource_invalidName(t *testing.T) {
 	g := newGitAcc(t)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{{
 			Config:      g.tagConfig("v", fmt.Sprintf("  name   = \"1.7..4\"\n  commit = %q\n", g.c2)),
 			PlanOnly:    true,

@@ -51,9 +51,7 @@ func TestAccMaintenanceModeResource_directory(t *testing.T) {
   until   = "2025-03-01T23:00:00+01:00"
   allowed_ips = ["127.0.0.1", "10.0.0.0/8"]`
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			return fileMissing(jsonPath)
 		},
@@ -179,9 +177,7 @@ resource "release_maintenance_mode" "prod" {
 `, attrs, conf, srv.ReloadCommand(), test)
 	}
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			return expectFrom("127.0.0.2", url, 200)
 		},
@@ -248,9 +244,7 @@ resource "release_maintenance_mode" "prod" {
 		}
 	}
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			if got := fake.RunningEnv("histologe")["MAINTENANCE_ENABLE"]; got != "0" {
 				return fmt.Errorf("maintenance still on after destroy: %q", got)
@@ -348,9 +342,7 @@ resource "release_maintenance_mode" "prod" {
 		t.Fatal(err)
 	}
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:        maintenanceDirectoryConfig(env, dir, ""),

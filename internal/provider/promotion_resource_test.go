@@ -89,9 +89,7 @@ func TestAccPromotionResource_guards(t *testing.T) {
 	wrong := strings.Repeat("0", 64)
 	shallow := w.repo.ShallowClone(1)
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			// retain_on_destroy defaults to true: the promoted bytes stay published.
 			_, err := w.Store(t).Verify(context.Background(), "app", "1.0.0-rc")
@@ -220,9 +218,7 @@ func TestAccPromotionResource_guards(t *testing.T) {
 // The promoted bytes vanish from the store: the next plan promotes them again.
 func TestAccPromotionResource_disappears(t *testing.T) {
 	w := newPromotionWorld(t)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			// retain_on_destroy = false deletes the promoted version.
 			if _, err := w.Store(t).Stat(context.Background(), "app", "1.0.0-rc"); err == nil {
@@ -260,9 +256,7 @@ func TestAccPromotionResource_upperCaseSHA256(t *testing.T) {
 	var restore func()
 	var promotedAt string
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:            cfg,
@@ -333,9 +327,7 @@ removed {
 // 1.0.0-rc; it is refused at plan time with the form to use.
 func TestAccPromotionResource_canonicalVersions(t *testing.T) {
 	w := newPromotionWorld(t)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{{
 			Config:      w.config("v1.0.0-rc", w.sum, ""),
 			PlanOnly:    true,

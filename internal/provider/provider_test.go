@@ -16,6 +16,25 @@ var testAccProtoV6ProviderFactories = acctest.Factories(New("test"))
 
 func testAccPreCheck(t *testing.T) { acctest.PreCheck(t) }
 
+// accTest runs the acceptance test case c against this provider, served
+// in-process, after the pre-check (c sets neither).
+func accTest(t *testing.T, c resource.TestCase) {
+	t.Helper()
+	resource.Test(t, withThisProvider(t, c))
+}
+
+// accParallelTest is accTest for a case that may run alongside other tests.
+func accParallelTest(t *testing.T, c resource.TestCase) {
+	t.Helper()
+	resource.ParallelTest(t, withThisProvider(t, c))
+}
+
+func withThisProvider(t *testing.T, c resource.TestCase) resource.TestCase {
+	c.PreCheck = func() { testAccPreCheck(t) }
+	c.ProtoV6ProviderFactories = testAccProtoV6ProviderFactories
+	return c
+}
+
 // errorRe compiles an ExpectError pattern whose spaces match any run of white space,
 // since Terraform wraps long diagnostics across lines.
 func errorRe(pattern string) *regexp.Regexp {

@@ -42,9 +42,7 @@ resource "release_promotion" "rc" {
   sha256       = %q
 }
 `, src, upper, upper)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: cfg,
@@ -98,9 +96,7 @@ resource "release_artifact" "app" {
 }
 `, version, src)
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg("v1.2.3"), PlanOnly: true, ExpectError: wrapped(`"v1.2.3" is not written in canonical form: use "1.2.3"`)},
 			{Config: cfg("01.2.3"), PlanOnly: true, ExpectError: wrapped(`"01.2.3" is not written in canonical form: use "1.2.3"`)},

@@ -100,9 +100,7 @@ func TestAccSSHBlueGreenRouter_twoHosts(t *testing.T) {
 	res := "release_blue_green_router.lb"
 	broken := f.Local(1, sshLBRoot+"/broken")
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: sshRouterConfig(env, f, kh, "blue"),
@@ -195,9 +193,7 @@ func TestAccSSHBlueGreenRouter_unknownHostKeyRefused(t *testing.T) {
 	f := sshtest.Start(t, 2, sshtest.Root(sshLBRoot))
 	onlyFirst := f.KnownHostsLine(0) + "\n"
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      sshRouterConfig(env, f, onlyFirst, "blue"),
@@ -287,10 +283,8 @@ func TestAccSSHMaintenanceMode_directoryOnTwoHosts(t *testing.T) {
 	}
 	res := "release_maintenance_mode.site"
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             func(s *terraform.State) error { return maintenanceOn(f, false)(s) },
+	accTest(t, resource.TestCase{
+		CheckDestroy: func(s *terraform.State) error { return maintenanceOn(f, false)(s) },
 		Steps: []resource.TestStep{
 			{
 				Config: sshMaintenanceConfig(env, f, true),
@@ -348,9 +342,7 @@ func TestAccSSHBlueGreenRouter_directoryTwoHosts(t *testing.T) {
 			}
 		}
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: sshDirectoryRouterConfig(env, f, "green"), Check: linksTo(f, "green")},
 			{
@@ -407,9 +399,7 @@ resource "release_maintenance_mode" "site" {
 			return nil
 		}
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: config(true), Check: blocking(true)},
 			{Config: config(false), Check: blocking(false)},

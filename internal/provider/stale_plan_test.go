@@ -35,9 +35,7 @@ func TestAccBlueGreenRouterResource_stalePlan(t *testing.T) {
 			return nil
 		}
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg("blue"), Check: live("blue")},
 			{
@@ -74,9 +72,7 @@ func TestAccBlueGreenRouterResource_stalePlanSwitched(t *testing.T) {
 	cfg := func(active string) string {
 		return directoryRouterConfig(env, dir, active, `environment = "production"`)
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg("green")},
 			{
@@ -107,9 +103,7 @@ func TestAccMaintenanceModeResource_stalePlan(t *testing.T) {
 		return maintenanceDirectoryConfig(env, dir, `environment = "production"
   `+attrs)
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg(`enabled = false`)},
 			{
