@@ -46,7 +46,7 @@ func startCanaryFixture(t *testing.T) *canaryFixture {
 }
 
 func (f *canaryFixture) config(active, canary string) string {
-	return f.routerConfig(active, "", "", canary)
+	return f.routerConfig(routerHCL{active: active, attrs: canary})
 }
 
 func (f *canaryFixture) analysis(minRequests int) string {

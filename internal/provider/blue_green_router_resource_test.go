@@ -78,21 +78,32 @@ func startNginxFixture(t *testing.T, dir, httpExtra, serverExtra string) nginxFi
 	return f
 }
 
-// routerConfig is the release_blue_green_router "web" over the fixture making
-// active live, with nginx's test command unless testCommand is set,
-// nginxAttrs in its nginx block and attrs in the resource.
-func (f *nginxFixture) routerConfig(active, testCommand, nginxAttrs, attrs string) string {
-	if testCommand == "" {
-		testCommand = f.srv.TestCommand()
+// routerHCL is what a router over an nginx fixture sets besides the fixture's
+// own settings.
+type routerHCL struct {
+	active      string
+	blue, green string // the upstreams' HCL expressions; the colour servers' addresses when empty
+	testCommand string // nginx's own test command when empty
+	nginxAttrs  string // more attributes of the nginx block
+	attrs       string // more attributes of the resource
+}
+
+// routerConfig is the release_blue_green_router "web" over the fixture.
+func (f *nginxFixture) routerConfig(r routerHCL) string {
+	if r.blue == "" {
+		r.blue, r.green = fmt.Sprintf("%q", f.blue.addr), fmt.Sprintf("%q", f.green.addr)
+	}
+	if r.testCommand == "" {
+		r.testCommand = f.srv.TestCommand()
 	}
 	return f.env.ProviderBlock() + fmt.Sprintf(`
 resource "release_blue_green_router" "web" {
   active = %q
   blue {
-    upstream = %q
+    upstream = %s
   }
   green {
-    upstream = %q
+    upstream = %s
   }
   nginx {
     config_file    = %q
@@ -103,7 +114,7 @@ resource "release_blue_green_router" "web" {
   }
 %s
 }
-`, active, f.blue.addr, f.green.addr, f.file, f.srv.ReloadCommand(), testCommand, nginxAttrs, attrs)
+`, r.active, r.blue, r.green, f.file, f.srv.ReloadCommand(), r.testCommand, r.nginxAttrs, r.attrs)
 }
 
 // seedNginxRouter writes the nginx router's include file for upstream with
@@ -146,15 +157,20 @@ func startRouterFixture(t *testing.T) *routerFixture {
 	return &routerFixture{startNginxFixture(t, t.TempDir(), "", "")}
 }
 
-func (f *routerFixture) config(active, testCommand string) string {
-	return f.routerConfig(active, testCommand, `preview_server_name = "preview.example.test"`, `  environment = "production"
+// routerFixtureChecks are the router fixture's environment and health check
+// of the colour servers.
+const routerFixtureChecks = `  environment = "production"
   health_check {
     path          = "/health"
     expect_status = 200
     attempts      = 2
     interval      = "100ms"
     timeout       = "2s"
-  }`)
+  }`
+
+func (f *routerFixture) config(active, testCommand string) string {
+	return f.routerConfig(routerHCL{active: active, testCommand: testCommand,
+		nginxAttrs: `preview_server_name = "preview.example.test"`, attrs: routerFixtureChecks})
 }
 
 // expectTraffic polls nginx until the request answers want (reloads are asynchronous).

@@ -388,35 +388,12 @@ resource "release_maintenance_mode" "prod" {
 // router come from another resource (the application servers' addresses).
 func TestAccUnknownValues_routerUpstreams(t *testing.T) {
 	f := startRouterFixture(t)
-	config := f.env.ProviderBlock() + fmt.Sprintf(`
+	config := f.routerConfig(routerHCL{active: "green", attrs: routerFixtureChecks,
+		blue: "terraform_data.servers.output.blue", green: "terraform_data.servers.output.green"}) + fmt.Sprintf(`
 resource "terraform_data" "servers" {
   input = { blue = %q, green = %q }
 }
-
-resource "release_blue_green_router" "web" {
-  active      = "green"
-  environment = "production"
-  blue {
-    upstream = terraform_data.servers.output.blue
-  }
-  green {
-    upstream = terraform_data.servers.output.green
-  }
-  nginx {
-    config_file    = %q
-    upstream_name  = "app"
-    reload_command = %q
-    test_command   = %q
-  }
-  health_check {
-    path          = "/health"
-    expect_status = 200
-    attempts      = 2
-    interval      = "100ms"
-    timeout       = "2s"
-  }
-}
-`, f.blue.addr, f.green.addr, f.file, f.srv.ReloadCommand(), f.srv.TestCommand())
+`, f.blue.addr, f.green.addr)
 	const addr = "release_blue_green_router.web"
 	testUnknownUntilApply(t, config,
 		[]plancheck.PlanCheck{
