@@ -21,11 +21,7 @@ import (
 )
 
 func (g *gitAcc) branchConfig(name, body string) string {
-	return g.env.ProviderBlock() + fmt.Sprintf(`
-resource "release_git_branch" %q {
-  repository = %q
-%s}
-`, name, g.repo.Dir, body)
+	return g.env.ProviderBlock() + g.refResource("release_git_branch", name, body)
 }
 
 func masterOn(commit string) string {
@@ -69,13 +65,8 @@ func (c lazyPlanValue) CheckPlan(ctx context.Context, req plancheck.CheckPlanReq
 func TestAccGitBranchResource_fastForward(t *testing.T) {
 	g := newGitAcc(t)
 	g.setOriginMaster(g.c1)
-	config := g.branchConfig("master", masterOn(gitrepo.Short(g.c3))) + fmt.Sprintf(`
-resource "release_git_branch" "local" {
-  repository = %q
-  name       = "release/1.7"
-  commit     = %q
-}
-`, g.repo.Dir, g.c2)
+	config := g.branchConfig("master", masterOn(gitrepo.Short(g.c3))) +
+		g.refResource("release_git_branch", "local", fmt.Sprintf("  name   = \"release/1.7\"\n  commit = %q\n", g.c2))
 	accTest(t, resource.TestCase{
 		CheckDestroy: g.expectOnOrigin("refs/heads/master", g.c3), // destroy leaves branches alone
 		Steps: []resource.TestStep{
@@ -347,14 +338,7 @@ func TestAccGitBranchResource_newResourceTipMovesBetweenPlanAndApply(t *testing.
 	g.setOriginMaster(g.c1)
 	g.repo.Git("push", "-q", "origin", g.c1+":refs/heads/stable")
 	master := g.branchConfig("master", masterOn(g.c3))
-	stable := master + fmt.Sprintf(`
-resource "release_git_branch" "stable" {
-  repository = %q
-  name       = "stable"
-  commit     = %q
-  remote     = "origin"
-}
-`, g.repo.Dir, g.c3)
+	stable := master + g.refResource("release_git_branch", "stable", fmt.Sprintf("  name   = \"stable\"\n  commit = %q\n  remote = \"origin\"\n", g.c3))
 	refusal := &expectedFailures{want: []*regexp.Regexp{errorRe("Refusing to move branch stable on origin to " + gitrepo.Short(g.c3) +
 		".*stable on origin is at [0-9a-f]{40}, which is not an ancestor of " + g.c3 + ".*not a fast-forward")}}
 	var theirs string

@@ -88,12 +88,18 @@ func (f sideEffect) CheckPlan(context.Context, plancheck.CheckPlanRequest, *plan
 	f()
 }
 
-func (g *gitAcc) tagConfig(name, body string) string {
-	return g.env.ProviderBlock() + fmt.Sprintf(`
-resource "release_git_tag" %q {
+// refResource is a git ref resource (typ: release_git_tag or release_git_branch)
+// of the clone, with body (attribute lines, each ending with a newline).
+func (g *gitAcc) refResource(typ, name, body string) string {
+	return fmt.Sprintf(`
+resource %q %q {
   repository = %q
 %s}
-`, name, g.repo.Dir, body)
+`, typ, name, g.repo.Dir, body)
+}
+
+func (g *gitAcc) tagConfig(name, body string) string {
+	return g.env.ProviderBlock() + g.refResource("release_git_tag", name, body)
 }
 
 // importStep imports the git ref name of the clone into addr (its id is
@@ -121,13 +127,7 @@ func TestAccGitTagResource_annotatedAndLightweight(t *testing.T) {
   commit  = %q
   message = %q
   remote  = "origin"
-`, gitrepo.Short(g.c2), notes174)) + fmt.Sprintf(`
-resource "release_git_tag" "light" {
-  repository = %q
-  name       = "1.7.3"
-  commit     = %q
-}
-`, g.repo.Dir, g.c1)
+`, gitrepo.Short(g.c2), notes174)) + g.refResource("release_git_tag", "light", fmt.Sprintf("  name   = \"1.7.3\"\n  commit = %q\n", g.c1))
 	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
