@@ -73,12 +73,7 @@ func TestAccArtifactResource_lifecycle(t *testing.T) {
 				ImportStateVerify:       true,
 				ImportStateVerifyIgnore: []string{"source"},
 			},
-			{
-				Config: artifactConfig(env, "1.7.4-staging", src, ""),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-			},
+			emptyPlanStep(artifactConfig(env, "1.7.4-staging", src, "")),
 			{
 				// New bytes under the published version: refused at plan time, nothing changes.
 				PreConfig:   func() { env.WriteFile(t, "dist/app.tar.gz", v2) },
@@ -269,18 +264,9 @@ func TestAccArtifactResource_upperCaseSHA256(t *testing.T) {
 					return nil
 				},
 			},
-			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
-			{
-				// Terraform forgets the artifact (it stays published), to import it again.
-				Config: env.ProviderBlock() + `
-removed {
-  from = release_artifact.app
-  lifecycle {
-    destroy = false
-  }
-}
-`,
-			},
+			emptyPlanStep(cfg),
+			// Terraform forgets the artifact (it stays published), to import it again.
+			forgetStep(env.ProviderBlock(), "release_artifact.app"),
 			{
 				// An import reads the store's record, in lower case.
 				Config:             cfg,
@@ -303,7 +289,7 @@ removed {
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue("release_artifact.app", sha, knownvalue.StringExact(upper))},
 			},
-			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(cfg),
 			{
 				PreConfig: func() { restore = rewriteStoreRecord(t, env, "histologe", "1.7.4", forged) },
 				Config:    cfg,
@@ -364,7 +350,7 @@ func TestAccArtifactResource_sourceChangedAfterPlan(t *testing.T) {
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue("release_artifact.app", sha, knownvalue.StringExact(checksumOf(rebuilt)))},
 			},
-			{Config: artifactConfig(env, "1.7.4", src, ""), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(artifactConfig(env, "1.7.4", src, "")),
 		},
 	})
 }

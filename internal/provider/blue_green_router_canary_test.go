@@ -209,10 +209,7 @@ func TestAccBlueGreenRouterResource_canary(t *testing.T) {
 				},
 				Check: func(*terraform.State) error { return f.nginxHas(router.Green, router.Canary{}) },
 			},
-			{
-				Config:           f.config("green", ""),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(f.config("green", "")),
 		},
 	})
 }

@@ -332,12 +332,7 @@ func TestAccBlueGreenRouterResource_nginx(t *testing.T) {
 				},
 				Check: f.checkTraffic("green", "blue"),
 			},
-			{
-				Config: f.config("green", ""),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-			},
+			emptyPlanStep(f.config("green", "")),
 			{
 				// The file disappears: the router is gone from the state and created again.
 				PreConfig: func() {
@@ -468,12 +463,7 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 				},
 				Check: serves("green"),
 			},
-			{
-				Config: config("green"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-			},
+			emptyPlanStep(config("green")),
 		},
 	})
 }

@@ -129,7 +129,7 @@ func TestAccDeploymentResource_upperCaseSHA256(t *testing.T) {
 				},
 				Check: e.checkServing("1.0.0"),
 			},
-			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(cfg),
 		},
 	})
 }
@@ -212,7 +212,7 @@ func TestAccDeploymentResource_currentOutsideReleases(t *testing.T) {
 				ConfigPlanChecks: drifted,
 				Check:            e.checkServing("1.0.0"),
 			},
-			{Config: e.config("1.0.0", ""), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(e.config("1.0.0", "")),
 			{ // current dangling: its release folder was deleted
 				PreConfig: func() {
 					if err := os.RemoveAll(filepath.Join(e.app, "releases", liveFolder(t))); err != nil {
@@ -331,7 +331,7 @@ resource "release_environment_lock" "staging" {
 				}},
 				Check: e.checkServing("1.0.0"),
 			},
-			{Config: cfg("1.0.0"), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(cfg("1.0.0")),
 			{ // the lock is acquired anew (a new token) in the apply that deploys
 				Config: cfg("1.0.1"),
 				Taint:  []string{"release_environment_lock.staging"},
@@ -342,7 +342,7 @@ resource "release_environment_lock" "staging" {
 				}},
 				Check: e.checkServing("1.0.1"),
 			},
-			{Config: cfg("1.0.1"), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(cfg("1.0.1")),
 		},
 	})
 }

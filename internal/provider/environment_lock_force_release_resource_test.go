@@ -69,10 +69,7 @@ func TestAccEnvironmentLockForceReleaseResource(t *testing.T) {
 					return nil
 				},
 			},
-			{
-				Config:           forceReleaseConfig(env, stuck.ID),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(forceReleaseConfig(env, stuck.ID)),
 			{
 				// Another lock was taken since: a lock_id of the stuck one breaks nothing.
 				PreConfig: func() {

@@ -371,10 +371,7 @@ resource "release_environment_lock" "l" {
 	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg("validating 1.7.4"), ResourceName: "release_environment_lock.l", ImportState: true, ImportStateId: "staging", ImportStatePersist: true},
-			{
-				Config:           cfg("validating 1.7.4"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(cfg("validating 1.7.4")),
 			{Config: cfg("mine now"), ExpectError: refused("renew")},
 			{PreConfig: stillAlices, Config: cfg("validating 1.7.4"), Destroy: true, ExpectError: refused("release")},
 			{ // once alice released it herself, destroying only forgets it

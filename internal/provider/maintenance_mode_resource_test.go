@@ -90,10 +90,7 @@ func TestAccMaintenanceModeResource_directory(t *testing.T) {
 				// The instant is the same; the import reads it back in UTC.
 				ImportStateVerifyIgnore: []string{"until"},
 			},
-			{
-				Config:           maintenanceDirectoryConfig(env, dir, on),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(maintenanceDirectoryConfig(env, dir, on)),
 			{
 				// Someone ends maintenance by hand: the plan puts it back.
 				PreConfig: func() { os.Remove(jsonPath) },
@@ -210,10 +207,7 @@ resource "release_maintenance_mode" "prod" {
 					return expectFrom("127.0.0.2", url, 200)
 				},
 			},
-			{
-				Config:           config("enabled = false", srv.TestCommand()),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(config("enabled = false", srv.TestCommand())),
 		},
 	})
 }
@@ -294,10 +288,7 @@ resource "release_maintenance_mode" "prod" {
 				Config: config("enabled = false"),
 				Check:  running("MAINTENANCE_BANNER_ENABLE", "0"),
 			},
-			{
-				Config:           config("enabled = false"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(config("enabled = false")),
 		},
 	})
 }

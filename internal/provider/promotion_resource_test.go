@@ -183,10 +183,7 @@ func TestAccPromotionResource_guards(t *testing.T) {
 				ImportStateVerify:       true,
 				ImportStateVerifyIgnore: []string{"require_deployed_in", "require_descendant_of"},
 			},
-			{
-				Config:           w.config("1.0.0-rc", w.sum, guards),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(w.config("1.0.0-rc", w.sum, guards)),
 			{
 				// Guards apply to the making of the promotion: changing them re-promotes nothing.
 				Config: w.config("1.0.0-rc", w.sum, ""),
@@ -266,17 +263,8 @@ func TestAccPromotionResource_upperCaseSHA256(t *testing.T) {
 					return nil
 				},
 			},
-			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
-			{
-				Config: w.ProviderBlock() + `
-removed {
-  from = release_promotion.rc
-  lifecycle {
-    destroy = false
-  }
-}
-`,
-			},
+			emptyPlanStep(cfg),
+			forgetStep(w.ProviderBlock(), "release_promotion.rc"),
 			{
 				Config:             cfg,
 				ResourceName:       promotionAddr,
@@ -305,7 +293,7 @@ removed {
 					})),
 				},
 			},
-			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(cfg),
 			{
 				PreConfig: func() { restore = rewriteStoreRecord(t, w.Env, "app", "1.0.0-rc", forged) },
 				Config:    cfg,

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -48,4 +49,17 @@ func emptyPlanStep(config string) resource.TestStep {
 		Config:           config,
 		ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
 	}
+}
+
+// forgetStep has Terraform forget the resource addr without destroying it (a
+// removed block), so that the next step can import it again.
+func forgetStep(providerBlock, addr string) resource.TestStep {
+	return resource.TestStep{Config: providerBlock + fmt.Sprintf(`
+removed {
+  from = %s
+  lifecycle {
+    destroy = false
+  }
+}
+`, addr)}
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
-	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 
 	"github.com/releaseplan/terraform-provider-release/internal/acctest"
@@ -51,7 +50,7 @@ resource "release_promotion" "rc" {
 					statecheck.ExpectKnownValue("release_promotion.rc", depAttr("sha256"), knownvalue.StringExact(upper)),
 				},
 			},
-			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(cfg),
 			{ // the store's record is rewritten with another sha256: refresh says so
 				PreConfig: func() {
 					matches, _ := filepath.Glob(filepath.Join(env.Dir, "*", "shop", "1.0.0-staging", "metadata.json"))

@@ -441,10 +441,7 @@ func testUnknownUntilApply(t *testing.T, config string, preApply []plancheck.Pla
 				ConfigStateChecks: stateChecks,
 				Check:             check,
 			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(config),
 		},
 	})
 }

@@ -97,12 +97,7 @@ func TestAccVersionBlockResource_lifecycle(t *testing.T) {
 				ImportStateId:     "histologe@1.7.4",
 				ImportStateVerify: true,
 			},
-			{
-				Config: blockConfig(env, "1.7.4", "corrupts invoices"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-			},
+			emptyPlanStep(blockConfig(env, "1.7.4", "corrupts invoices")),
 			{
 				// A new reason updates the block in place and keeps its origin.
 				Config: blockConfig(env, "1.7.4", "corrupts invoices and emails"),
