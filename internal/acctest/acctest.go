@@ -127,6 +127,13 @@ func (e *Env) Backend(t testing.TB) backend.Backend {
 	return b
 }
 
+// NewBackend opens a directory backend in a fresh temporary directory, closed
+// when the test ends, for tests that need a backend and nothing else.
+func NewBackend(t testing.TB) backend.Backend {
+	t.Helper()
+	return NewEnv(t).Backend(t)
+}
+
 // WriteFile writes content to name inside the environment's directory and returns
 // its path.
 func (e *Env) WriteFile(t testing.TB, name string, content []byte) string {

@@ -45,9 +45,7 @@ func TestAccArtifactResource_lifecycle(t *testing.T) {
 	v2 := []byte("release 1.7.5 bytes")
 	src := env.WriteFile(t, "dist/app.tar.gz", v1)
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: artifactConfig(env, "1.7.4-staging", src, ""),
@@ -75,12 +73,7 @@ func TestAccArtifactResource_lifecycle(t *testing.T) {
 				ImportStateVerify:       true,
 				ImportStateVerifyIgnore: []string{"source"},
 			},
-			{
-				Config: artifactConfig(env, "1.7.4-staging", src, ""),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-			},
+			emptyPlanStep(artifactConfig(env, "1.7.4-staging", src, "")),
 			{
 				// New bytes under the published version: refused at plan time, nothing changes.
 				PreConfig:   func() { env.WriteFile(t, "dist/app.tar.gz", v2) },
@@ -118,9 +111,7 @@ func TestAccArtifactResource_errors(t *testing.T) {
 	src := env.WriteFile(t, "app.tar.gz", []byte("bytes"))
 	wrong := checksumOf([]byte("other bytes"))
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      artifactConfig(env, "1.x.banana", src, ""),
@@ -153,9 +144,7 @@ func TestAccArtifactResource_retainOnDestroyFalseAndDisappears(t *testing.T) {
 	src := env.WriteFile(t, "app.tar.gz", []byte("bytes"))
 	cfg := artifactConfig(env, "2.0.0", src, "retain_on_destroy = false")
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			objs, err := env.Store(t).List(context.Background(), "histologe")
 			if err != nil || len(objs) != 0 {
@@ -187,9 +176,7 @@ func TestAccArtifactDataSource(t *testing.T) {
 	src := env.WriteFile(t, "app.tar.gz", content)
 	published := artifactConfig(env, "1.7.4", src, "")
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: published + `
@@ -261,9 +248,7 @@ func TestAccArtifactResource_upperCaseSHA256(t *testing.T) {
 	forged := strings.Repeat("ab", 32)
 	var restore func()
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: cfg,
@@ -279,18 +264,9 @@ func TestAccArtifactResource_upperCaseSHA256(t *testing.T) {
 					return nil
 				},
 			},
-			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
-			{
-				// Terraform forgets the artifact (it stays published), to import it again.
-				Config: env.ProviderBlock() + `
-removed {
-  from = release_artifact.app
-  lifecycle {
-    destroy = false
-  }
-}
-`,
-			},
+			emptyPlanStep(cfg),
+			// Terraform forgets the artifact (it stays published), to import it again.
+			forgetStep(env.ProviderBlock(), "release_artifact.app"),
 			{
 				// An import reads the store's record, in lower case.
 				Config:             cfg,
@@ -313,7 +289,7 @@ removed {
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue("release_artifact.app", sha, knownvalue.StringExact(upper))},
 			},
-			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(cfg),
 			{
 				PreConfig: func() { restore = rewriteStoreRecord(t, env, "histologe", "1.7.4", forged) },
 				Config:    cfg,
@@ -348,9 +324,7 @@ func TestAccArtifactResource_sourceChangedAfterPlan(t *testing.T) {
 	}
 	sha := tfjsonpath.New("sha256")
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: artifactConfig(env, "1.7.4", src, fmt.Sprintf("sha256 = %q", checksumOf(reviewed))),
@@ -376,7 +350,7 @@ func TestAccArtifactResource_sourceChangedAfterPlan(t *testing.T) {
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue("release_artifact.app", sha, knownvalue.StringExact(checksumOf(rebuilt)))},
 			},
-			{Config: artifactConfig(env, "1.7.4", src, ""), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(artifactConfig(env, "1.7.4", src, "")),
 		},
 	})
 }

@@ -9,9 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +20,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/releaseplan/terraform-provider-release/internal/acctest"
-	"github.com/releaseplan/terraform-provider-release/internal/nginxtest"
 	"github.com/releaseplan/terraform-provider-release/internal/router"
 )
 
@@ -31,83 +27,26 @@ import (
 const canaryLogFormat = `log_format release_json escape=json '{"time":"$time_iso8601","status":"$status",' ` +
 	`'"request_time":"$request_time","upstream_addr":"$upstream_addr","request":"$request"}';`
 
-// failingServer answers its colour; every failEvery-th request answers 500.
-type failingServer struct {
-	addr      string
-	failEvery atomic.Int64
-	n         atomic.Int64
-}
-
-func startFailingServer(t *testing.T, colour string) *failingServer {
-	s := &failingServer{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f := s.failEvery.Load(); f > 0 && r.URL.Path != "/health" && s.n.Add(1)%f == 0 {
-			w.WriteHeader(http.StatusInternalServerError)
-		}
-		fmt.Fprint(w, colour)
-	}))
-	t.Cleanup(srv.Close)
-	s.addr = strings.TrimPrefix(srv.URL, "http://")
-	return s
-}
-
 type canaryFixture struct {
-	env         *acctest.Env
-	srv         *nginxtest.Server
-	blue, green *failingServer
-	file, log   string
+	nginxFixture
+	log string
 }
 
 // startCanaryFixture runs nginx (JSON access log) in front of blue and green,
 // with a client loop sending requests until the test ends.
 func startCanaryFixture(t *testing.T) *canaryFixture {
-	f := &canaryFixture{env: acctest.NewEnv(t), blue: startFailingServer(t, "blue"), green: startFailingServer(t, "green")}
 	dir := t.TempDir()
-	f.file, f.log = filepath.Join(dir, "app-upstream.conf"), filepath.Join(dir, "app.access.json")
-	seed := &router.Nginx{ConfigFile: f.file, UpstreamName: "app", Blue: f.blue.addr, Green: f.green.addr, ReloadCommand: "true"}
-	if _, err := seed.Switch(context.Background(), router.Blue, nil); err != nil {
-		t.Fatal(err)
+	log := filepath.Join(dir, "app.access.json")
+	f := &canaryFixture{
+		nginxFixture: startNginxFixture(t, dir, canaryLogFormat+"\n", "access_log "+log+" release_json;\n"),
+		log:          log,
 	}
-	f.srv = nginxtest.Start(t, nginxtest.Config{
-		HTTP:   canaryLogFormat + "\ninclude " + dir + "/*.conf;",
-		Server: "access_log " + f.log + " release_json;\nlocation / { proxy_pass http://$app_backend; }",
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		client := &http.Client{Timeout: 5 * time.Second}
-		for ctx.Err() == nil {
-			if resp, err := client.Get(f.srv.URL("/")); err == nil {
-				resp.Body.Close()
-			}
-			time.Sleep(time.Millisecond)
-		}
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	t.Cleanup(sendRequests(f.srv.URL("/"), time.Millisecond))
 	return f
 }
 
 func (f *canaryFixture) config(active, canary string) string {
-	return f.env.ProviderBlock() + fmt.Sprintf(`
-resource "release_blue_green_router" "web" {
-  active = %q
-  blue {
-    upstream = %q
-  }
-  green {
-    upstream = %q
-  }
-  nginx {
-    config_file    = %q
-    upstream_name  = "app"
-    reload_command = %q
-    test_command   = %q
-  }
-%s
-}
-`, active, f.blue.addr, f.green.addr, f.file, f.srv.ReloadCommand(), f.srv.TestCommand(), canary)
+	return f.routerConfig(routerHCL{active: active, attrs: canary})
 }
 
 func (f *canaryFixture) analysis(minRequests int) string {
@@ -176,9 +115,7 @@ func TestAccBlueGreenRouterResource_canary(t *testing.T) {
 	prometheus := prom.URL
 	steps := "  canary {\n    colour = \"green\"\n    steps  = [{ weight = 25 }, { weight = 50, pause = \"1500ms\" }, { weight = 100 }]\n" + f.analysis(10) + "\n  }"
 
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accParallelTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: f.config("blue", one(10, "cookie", 10)),
@@ -272,10 +209,7 @@ func TestAccBlueGreenRouterResource_canary(t *testing.T) {
 				},
 				Check: func(*terraform.State) error { return f.nginxHas(router.Green, router.Canary{}) },
 			},
-			{
-				Config:           f.config("green", ""),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(f.config("green", "")),
 		},
 	})
 }
@@ -291,10 +225,7 @@ func TestAccBlueGreenRouterResource_canaryInvalidConfig(t *testing.T) {
   blue { upstream = "127.0.0.1:1" }
   green { upstream = "127.0.0.1:2" }
 `
-	tests := []struct {
-		name, body string
-		want       *regexp.Regexp
-	}{
+	expectRouterConfigsRefused(t, env, []refusedRouterConfig{
 		{"canary on the active colour", nginx + `  canary {
     colour = "blue"
     weight = 10
@@ -334,19 +265,6 @@ func TestAccBlueGreenRouterResource_canaryInvalidConfig(t *testing.T) {
       max_error_rate = 0.01
     }
   }`, regexp.MustCompile(`(?s)Missing required argument.*"window" is required in the analysis block`)},
-	}
-	steps := make([]resource.TestStep, 0, len(tests))
-	for _, tt := range tests {
-		steps = append(steps, resource.TestStep{
-			Config:      env.ProviderBlock() + "\nresource \"release_blue_green_router\" \"x\" {\n  " + tt.body + "\n}\n",
-			PlanOnly:    true,
-			ExpectError: tt.want,
-		})
-	}
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps:                    steps,
 	})
 	if _, err := os.Stat(filepath.Join(dir, "x.conf")); !os.IsNotExist(err) {
 		t.Errorf("an invalid configuration wrote the include file: %v", err)

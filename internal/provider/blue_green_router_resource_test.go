@@ -26,10 +26,14 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/router"
 )
 
-// colourServer answers its colour on every path; /health answers health.
+// colourServer answers its colour on every path; /health answers with the
+// status health, and, when failEvery is set, every failEvery-th request to
+// another path answers 500.
 type colourServer struct {
-	addr   string
-	health atomic.Int32
+	addr      string
+	health    atomic.Int32
+	failEvery atomic.Int64
+	n         atomic.Int64
 }
 
 func startColourServer(t *testing.T, colour string) *colourServer {
@@ -39,6 +43,8 @@ func startColourServer(t *testing.T, colour string) *colourServer {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/health" {
 			w.WriteHeader(int(s.health.Load()))
+		} else if f := s.failEvery.Load(); f > 0 && s.n.Add(1)%f == 0 {
+			w.WriteHeader(http.StatusInternalServerError)
 		}
 		fmt.Fprint(w, colour)
 	}))
@@ -47,62 +53,124 @@ func startColourServer(t *testing.T, colour string) *colourServer {
 	return s
 }
 
-type routerFixture struct {
+// nginxFixture is nginx in front of a blue and a green colour server,
+// proxying to the nginx router's map variable of upstream "app", whose include
+// file is file.
+type nginxFixture struct {
 	env         *acctest.Env
 	srv         *nginxtest.Server
 	blue, green *colourServer
 	file        string
 }
 
-// startRouterFixture starts nginx with a server block that proxies to the router's
-// map variable. nginx refuses to start while the variable is undefined, so the include
-// file is first written (blue live) the way an earlier setup would have left it.
-func startRouterFixture(t *testing.T) *routerFixture {
+// startNginxFixture starts the colour servers and nginx, with httpExtra in
+// its http block and serverExtra in its server block; the include file goes in
+// dir, seeded with blue live (seedNginxRouter).
+func startNginxFixture(t *testing.T, dir, httpExtra, serverExtra string) nginxFixture {
 	t.Helper()
-	f := &routerFixture{env: acctest.NewEnv(t), blue: startColourServer(t, "blue"), green: startColourServer(t, "green")}
-	confDir := t.TempDir()
-	f.file = filepath.Join(confDir, "app-upstream.conf")
-	seed := &router.Nginx{ConfigFile: f.file, UpstreamName: "app", Blue: f.blue.addr, Green: f.green.addr, ReloadCommand: "true"}
-	if _, err := seed.Switch(context.Background(), router.Blue, nil); err != nil {
-		t.Fatal(err)
-	}
+	f := nginxFixture{env: acctest.NewEnv(t), blue: startColourServer(t, "blue"), green: startColourServer(t, "green")}
+	f.file = filepath.Join(dir, "app-upstream.conf")
+	seedNginxRouter(t, f.file, "app", f.blue.addr, f.green.addr)
 	f.srv = nginxtest.Start(t, nginxtest.Config{
-		HTTP:   "include " + confDir + "/*.conf;",
-		Server: "location / { proxy_pass http://$app_backend; }",
+		HTTP:   httpExtra + "include " + dir + "/*.conf;",
+		Server: serverExtra + "location / { proxy_pass http://$app_backend; }",
 	})
 	return f
 }
 
-func (f *routerFixture) config(active, testCommand string) string {
-	if testCommand == "" {
-		testCommand = f.srv.TestCommand()
+// routerHCL is what a router over an nginx fixture sets besides the fixture's
+// own settings.
+type routerHCL struct {
+	active      string
+	blue, green string // the upstreams' HCL expressions; the colour servers' addresses when empty
+	testCommand string // nginx's own test command when empty
+	nginxAttrs  string // more attributes of the nginx block
+	attrs       string // more attributes of the resource
+}
+
+// routerConfig is the release_blue_green_router "web" over the fixture.
+func (f *nginxFixture) routerConfig(r routerHCL) string {
+	if r.blue == "" {
+		r.blue, r.green = fmt.Sprintf("%q", f.blue.addr), fmt.Sprintf("%q", f.green.addr)
+	}
+	if r.testCommand == "" {
+		r.testCommand = f.srv.TestCommand()
 	}
 	return f.env.ProviderBlock() + fmt.Sprintf(`
 resource "release_blue_green_router" "web" {
-  active      = %q
-  environment = "production"
+  active = %q
   blue {
-    upstream = %q
+    upstream = %s
   }
   green {
-    upstream = %q
+    upstream = %s
   }
   nginx {
-    config_file         = %q
-    upstream_name       = "app"
-    reload_command      = %q
-    test_command        = %q
-    preview_server_name = "preview.example.test"
+    config_file    = %q
+    upstream_name  = "app"
+    reload_command = %q
+    test_command   = %q
+    %s
   }
+%s
+}
+`, r.active, r.blue, r.green, f.file, f.srv.ReloadCommand(), r.testCommand, r.nginxAttrs, r.attrs)
+}
+
+// seedNginxRouter writes the nginx router's include file for upstream with
+// blue live, the way an earlier setup would have left it: nginx refuses to
+// start while the router's map variable is undefined.
+// It returns that router, to read what nginx routes.
+func seedNginxRouter(t *testing.T, file, upstream, blue, green string) *router.Nginx {
+	t.Helper()
+	seed := &router.Nginx{ConfigFile: file, UpstreamName: upstream, Blue: blue, Green: green, ReloadCommand: "true"}
+	if _, err := seed.Switch(context.Background(), router.Blue, nil); err != nil {
+		t.Fatal(err)
+	}
+	return seed
+}
+
+// sendRequests is a client loop sending GET url, one request every pause,
+// until stop is called (stop waits for the loop's last request).
+func sendRequests(url string, pause time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		client := &http.Client{Timeout: 5 * time.Second}
+		for ctx.Err() == nil {
+			if resp, err := client.Get(url); err == nil {
+				resp.Body.Close()
+			}
+			time.Sleep(pause)
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// routerFixture is an nginx fixture whose router has a preview server name
+// and health checks the colour servers.
+type routerFixture struct{ nginxFixture }
+
+func startRouterFixture(t *testing.T) *routerFixture {
+	t.Helper()
+	return &routerFixture{startNginxFixture(t, t.TempDir(), "", "")}
+}
+
+// routerFixtureChecks are the router fixture's environment and health check
+// of the colour servers.
+const routerFixtureChecks = `  environment = "production"
   health_check {
     path          = "/health"
     expect_status = 200
     attempts      = 2
     interval      = "100ms"
     timeout       = "2s"
-  }
-}
-`, active, f.blue.addr, f.green.addr, f.file, f.srv.ReloadCommand(), testCommand)
+  }`
+
+func (f *routerFixture) config(active, testCommand string) string {
+	return f.routerConfig(routerHCL{active: active, testCommand: testCommand,
+		nginxAttrs: `preview_server_name = "preview.example.test"`, attrs: routerFixtureChecks})
 }
 
 // expectTraffic polls nginx until the request answers want (reloads are asynchronous).
@@ -155,9 +223,7 @@ func TestAccBlueGreenRouterResource_nginx(t *testing.T) {
 	const res = "release_blue_green_router.web"
 	var before string
 
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accParallelTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			// on_destroy = "keep": nginx keeps routing to the last colour.
 			if _, err := os.Stat(f.file); err != nil {
@@ -266,12 +332,7 @@ func TestAccBlueGreenRouterResource_nginx(t *testing.T) {
 				},
 				Check: f.checkTraffic("green", "blue"),
 			},
-			{
-				Config: f.config("green", ""),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-			},
+			emptyPlanStep(f.config("green", "")),
 			{
 				// The file disappears: the router is gone from the state and created again.
 				PreConfig: func() {
@@ -289,25 +350,24 @@ func TestAccBlueGreenRouterResource_nginx(t *testing.T) {
 	})
 }
 
-func directoryRouterConfig(env *acctest.Env, dir, active string) string {
+// directoryRouterConfig is a release_blue_green_router "site" switching the
+// live link of dir to active, with more attributes (attrs, may be empty).
+func directoryRouterConfig(env *acctest.Env, dir, active, attrs string) string {
 	return env.ProviderBlock() + fmt.Sprintf(`
 resource "release_blue_green_router" "site" {
-  active     = %q
-  on_destroy = "remove"
+  active = %q
+  %s
   directory {
     path = %q
   }
 }
-`, active, dir)
+`, active, attrs, dir)
 }
 
 func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 	env := acctest.NewEnv(t)
-	dir := t.TempDir()
+	dir := colourDirs(t)
 	for _, c := range []string{"blue", "green"} {
-		if err := os.MkdirAll(filepath.Join(dir, c), 0o755); err != nil {
-			t.Fatal(err)
-		}
 		if err := os.WriteFile(filepath.Join(dir, c, "index.html"), []byte(c), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -322,11 +382,12 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 			return nil
 		}
 	}
+	config := func(active string) string {
+		return directoryRouterConfig(env, dir, active, `on_destroy = "remove"`)
+	}
 	const res = "release_blue_green_router.site"
 
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accParallelTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			if _, err := os.Lstat(live); !os.IsNotExist(err) {
 				return fmt.Errorf("on_destroy = remove left %s: %v", live, err)
@@ -338,7 +399,7 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 		},
 		Steps: []resource.TestStep{
 			{
-				Config: directoryRouterConfig(env, dir, "blue"),
+				Config: config("blue"),
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(res, tfjsonpath.New("id"), knownvalue.StringExact(dir)),
 					statecheck.ExpectKnownValue(res, tfjsonpath.New("active"), knownvalue.StringExact("blue")),
@@ -354,7 +415,7 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 				ImportStateVerifyIgnore: []string{"on_destroy"},
 			},
 			{
-				Config: directoryRouterConfig(env, dir, "green"),
+				Config: config("green"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{
 						plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
@@ -371,7 +432,7 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 						t.Fatal(err)
 					}
 				},
-				Config:      directoryRouterConfig(env, dir, "blue"),
+				Config:      config("blue"),
 				ExpectError: regexp.MustCompile(`(?s)blue.*no\s+such\s+file.*traffic\s+still\s+goes\s+to\s+green`),
 			},
 			{
@@ -380,7 +441,7 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 						t.Fatal(err)
 					}
 				},
-				Config: directoryRouterConfig(env, dir, "green"),
+				Config: config("green"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
 				},
@@ -396,29 +457,45 @@ func TestAccBlueGreenRouterResource_directory(t *testing.T) {
 						t.Fatal(err)
 					}
 				},
-				Config: directoryRouterConfig(env, dir, "green"),
+				Config: config("green"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply: []plancheck.PlanCheck{plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate)},
 				},
 				Check: serves("green"),
 			},
-			{
-				Config: directoryRouterConfig(env, dir, "green"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-			},
+			emptyPlanStep(config("green")),
 		},
+	})
+}
+
+// refusedRouterConfig is the body of a release_blue_green_router that the plan
+// refuses with the error want.
+type refusedRouterConfig struct {
+	name, body string
+	want       *regexp.Regexp
+}
+
+// expectRouterConfigsRefused plans each body as a release_blue_green_router
+// and expects the plan to fail with its error.
+func expectRouterConfigsRefused(t *testing.T, env *acctest.Env, tests []refusedRouterConfig) {
+	t.Helper()
+	steps := make([]resource.TestStep, 0, len(tests))
+	for _, tt := range tests {
+		steps = append(steps, resource.TestStep{
+			Config:      env.ProviderBlock() + "\nresource \"release_blue_green_router\" \"x\" {\n  " + tt.body + "\n}\n",
+			PlanOnly:    true,
+			ExpectError: tt.want,
+		})
+	}
+	accParallelTest(t, resource.TestCase{
+		Steps: steps,
 	})
 }
 
 func TestAccBlueGreenRouterResource_invalidConfig(t *testing.T) {
 	env := acctest.NewEnv(t)
 	dir := t.TempDir()
-	tests := []struct {
-		name, body string
-		want       *regexp.Regexp
-	}{
+	expectRouterConfigsRefused(t, env, []refusedRouterConfig{
 		{"unknown colour", `active = "purple"
   directory { path = "` + dir + `" }`, regexp.MustCompile(`value must be one of`)},
 		{"two routers", `active = "blue"
@@ -457,19 +534,6 @@ func TestAccBlueGreenRouterResource_invalidConfig(t *testing.T) {
     path = "/health"
     url  = "http://127.0.0.1/health"
   }`, errorRe(`Set exactly one of url, path in the health_check block`)},
-	}
-	steps := make([]resource.TestStep, 0, len(tests))
-	for _, tt := range tests {
-		steps = append(steps, resource.TestStep{
-			Config:      env.ProviderBlock() + "\nresource \"release_blue_green_router\" \"x\" {\n  " + tt.body + "\n}\n",
-			PlanOnly:    true,
-			ExpectError: tt.want,
-		})
-	}
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps:                    steps,
 	})
 	if _, err := os.Lstat(filepath.Join(dir, "live")); !os.IsNotExist(err) {
 		t.Errorf("an invalid configuration touched %s: %v", dir, err)

@@ -15,7 +15,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 
-	"github.com/releaseplan/terraform-provider-release/internal/acctest"
 	"github.com/releaseplan/terraform-provider-release/internal/archive/archivetest"
 	"github.com/releaseplan/terraform-provider-release/internal/gitrepo/gitrepotest"
 )
@@ -87,9 +86,7 @@ func TestAccDeploymentResource_changesAndDowngrades(t *testing.T) {
 	w := newChangesWorld(t)
 	export, session := "Features: add export (#42)", "Bug fixes: login: keep the session ("+w.fix[:7]+")"
 	experiment := "Features: old experiment (" + w.stale[:7] + ")"
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{ // nothing live: nothing to compare with
 				Config: w.config("1.0.0", ""),
@@ -188,9 +185,7 @@ resource "release_deployment" "test" {
 }
 `, artifact, w.app, w.repo.Dir)
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg(`"app@1.1.0"`), Check: w.checkServing("1.1.0")},
 			{

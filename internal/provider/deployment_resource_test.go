@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -101,6 +102,12 @@ func (e *deploymentEnv) checkServing(version string) resource.TestCheckFunc {
 	}
 }
 
+// deployStep deploys app@version, with no more settings, and checks that the
+// site serves it.
+func (e *deploymentEnv) deployStep(version string) resource.TestStep {
+	return resource.TestStep{Config: e.config(version, ""), Check: e.checkServing(version)}
+}
+
 // switchCurrent repoints current by hand, as an operator would.
 func (e *deploymentEnv) switchCurrent(t *testing.T, version string) {
 	t.Helper()
@@ -141,15 +148,38 @@ func wrapped(parts ...string) *regexp.Regexp {
 
 func depAttr(name string) tfjsonpath.Path { return tfjsonpath.New(name) }
 
+// plansReplacing checks that the plan updates the deployment, replacing the
+// version previous with deployed (its planned previous_version and
+// deployed_version).
+func plansReplacing(previous, deployed string) plancheck.PlanCheck {
+	return allPlanChecks{
+		plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionUpdate),
+		plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact(previous)),
+		plancheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact(deployed)),
+	}
+}
+
+// allPlanChecks is a plan check that runs each of its checks and reports the
+// errors of all.
+type allPlanChecks []plancheck.PlanCheck
+
+func (cs allPlanChecks) CheckPlan(ctx context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	errs := []error{resp.Error}
+	for _, c := range cs {
+		var r plancheck.CheckPlanResponse
+		c.CheckPlan(ctx, req, &r)
+		errs = append(errs, r.Error)
+	}
+	resp.Error = errors.Join(errs...)
+}
+
 func TestAccDeploymentResource_story(t *testing.T) {
 	e := newDeploymentEnv(t, map[string]string{"1.0.0": "ok", "1.0.1": "ok", "1.0.2": "fail"})
 	sameRelease := statecheck.CompareValue(compare.ValuesSame())
 	backupSum := sha256.Sum256([]byte("dump of 1.0.0"))
 	var staleToken int64
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			// on_destroy = "keep": the site keeps running.
 			if e.serving(t) == "" {
@@ -197,9 +227,7 @@ func TestAccDeploymentResource_story(t *testing.T) {
 			{ // update, with a backup
 				Config: e.config("1.0.1", backupBlock),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionUpdate),
-					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.0")),
-					plancheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.1")),
+					plansReplacing("1.0.0", "1.0.1"),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("sha256"), knownvalue.StringExact(e.sums["1.0.1"])),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("rollback_on_failure"), knownvalue.Bool(true)),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("backup"), knownvalue.NotNull()),
@@ -244,8 +272,7 @@ func TestAccDeploymentResource_story(t *testing.T) {
 			{ // rollback by variable: the 1.0.0 folder goes live again
 				Config: e.config("1.0.0", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.1")),
-					plancheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.0")),
+					plansReplacing("1.0.1", "1.0.0"),
 					plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
 						1: knownvalue.StringRegexp(regexp.MustCompile(`^roll back staging from 1\.0\.1 to 1\.0\.0 \(live here until \d{4}-\d\d-\d\dT\d\d:\d\dZ\)$`)),
 						2: knownvalue.StringRegexp(regexp.MustCompile(`^reuse a release of app@1\.0\.0 with sha256 [0-9a-f]{64} when one is still on directory `)),
@@ -260,9 +287,7 @@ func TestAccDeploymentResource_story(t *testing.T) {
 				PreConfig: func() { e.switchCurrent(t, "1.0.1") },
 				Config:    e.config("1.0.0", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionUpdate),
-					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.1")),
-					plancheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.0")),
+					plansReplacing("1.0.1", "1.0.0"),
 				}},
 				Check: e.checkServing("1.0.0"),
 			},
@@ -303,9 +328,7 @@ func TestAccDeploymentResource_story(t *testing.T) {
 
 func TestAccDeploymentResource_failedCreateSavesNothing(t *testing.T) {
 	e := newDeploymentEnv(t, map[string]string{"1.0.0": "fail", "1.0.1": "ok"})
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      e.config("1.0.0", ""),
@@ -329,9 +352,7 @@ func TestAccDeploymentResource_failedCreateSavesNothing(t *testing.T) {
 
 func TestAccDeploymentResource_blockedAndRemoved(t *testing.T) {
 	e := newDeploymentEnv(t, map[string]string{"1.0.0": "ok"})
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			if _, err := os.Lstat(filepath.Join(e.app, "current")); !os.IsNotExist(err) {
 				return fmt.Errorf("on_destroy = remove left current behind")
@@ -405,9 +426,7 @@ ephemeral "release_environment_lock" "run" {
 			return nil
 		}
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: withRunLock("1.0.0"),
@@ -554,9 +573,7 @@ resource "release_deployment" "test" {
   }
 }
 `, e.server.URL)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: e.ProviderBlock() + `
@@ -575,4 +592,24 @@ resource "release_deployment" "test" {
 			},
 		},
 	})
+}
+
+// failingPlanCheck is a plan check that fails with its text.
+type failingPlanCheck string
+
+func (f failingPlanCheck) CheckPlan(_ context.Context, _ plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	resp.Error = errors.New(string(f))
+}
+
+func TestAllPlanChecksReportsEveryFailure(t *testing.T) {
+	var resp plancheck.CheckPlanResponse
+	allPlanChecks{failingPlanCheck("first"), sideEffect(func() {}), failingPlanCheck("second")}.CheckPlan(context.Background(), plancheck.CheckPlanRequest{}, &resp)
+	if resp.Error == nil || !strings.Contains(resp.Error.Error(), "first") || !strings.Contains(resp.Error.Error(), "second") {
+		t.Fatalf("error = %v, want both failures", resp.Error)
+	}
+	resp = plancheck.CheckPlanResponse{}
+	allPlanChecks{sideEffect(func() {})}.CheckPlan(context.Background(), plancheck.CheckPlanRequest{}, &resp)
+	if resp.Error != nil {
+		t.Fatalf("error = %v, want none", resp.Error)
+	}
 }

@@ -66,12 +66,24 @@ func newScalingoDeploymentEnv(t *testing.T, broken string, versions ...string) *
 
 // config deploys app@version to the Scalingo app; extra goes inside the resource.
 func (e *scalingoDeploymentEnv) config(version, extra string) string {
+	return e.deploymentConfig(version, "", extra)
+}
+
+// configWith deploys app@version with more settings in the scalingo block.
+func (e *scalingoDeploymentEnv) configWith(version, scalingoExtra string) string {
+	return e.deploymentConfig(version, scalingoExtra, "")
+}
+
+// deploymentConfig deploys app@version to the Scalingo app, smoke tested;
+// scalingoExtra goes inside the scalingo block, extra inside the resource.
+func (e *scalingoDeploymentEnv) deploymentConfig(version, scalingoExtra, extra string) string {
 	return scalingoProviderBlock(e.Env, e.fake) + fmt.Sprintf(`
 resource "release_deployment" "test" {
   environment = "staging"
   artifact    = "app@%s"
   scalingo {
     app = %q
+%s
   }
   smoke_test {
     url           = "%s/health"
@@ -81,7 +93,7 @@ resource "release_deployment" "test" {
   }
 %s
 }
-`, version, scalingoApp, e.smoke.URL, extra)
+`, version, scalingoApp, scalingoExtra, e.smoke.URL, extra)
 }
 
 // checkLive checks what the fake app really runs, and that it runs the artifact's
@@ -114,9 +126,7 @@ const scalingoBackupBlock = `
 func TestAccDeploymentResource_scalingo(t *testing.T) {
 	e := newScalingoDeploymentEnv(t, "1.0.2", "1.0.0", "1.0.1", "1.0.2", "1.0.3")
 	var before int
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{ // deploy
 				Config: e.config("1.0.0", ""),
@@ -153,9 +163,7 @@ func TestAccDeploymentResource_scalingo(t *testing.T) {
 			{ // update
 				Config: e.config("1.0.1", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionUpdate),
-					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.0")),
-					plancheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.1")),
+					plansReplacing("1.0.0", "1.0.1"),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.1")),
@@ -211,9 +219,7 @@ func TestAccDeploymentResource_scalingo(t *testing.T) {
 				PreConfig: func() { e.fake.DeployByHand(scalingoApp, "1.0.0", e.bytes["1.0.0"]) },
 				Config:    e.config("1.0.1", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
-					plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionUpdate),
-					plancheck.ExpectKnownValue(deploymentAddr, depAttr("previous_version"), knownvalue.StringExact("1.0.0")),
-					plancheck.ExpectKnownValue(deploymentAddr, depAttr("deployed_version"), knownvalue.StringExact("1.0.1")),
+					plansReplacing("1.0.0", "1.0.1"),
 				}},
 				Check: e.checkLive("1.0.1"),
 			},
@@ -293,9 +299,7 @@ resource "release_deployment" "test" {
 }
 `, filepath.Join(e.Dir, "app"), backup)
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      directory(`scalingo_addon = "postgresql"`),
@@ -346,9 +350,7 @@ resource "release_deployment" "test" {
 func TestAccDeploymentResource_scalingoImportNeedsHistory(t *testing.T) {
 	e := newScalingoDeploymentEnv(t, "", "1.0.0")
 	e.fake.DeployByHand(scalingoApp, "1.0.0", e.bytes["1.0.0"])
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:        e.config("1.0.0", ""),
@@ -385,26 +387,6 @@ func TestAccDeploymentResource_scalingoImportNeedsHistory(t *testing.T) {
 			},
 		},
 	})
-}
-
-// configWith deploys app@version with more settings in the scalingo block.
-func (e *scalingoDeploymentEnv) configWith(version, scalingoExtra string) string {
-	return scalingoProviderBlock(e.Env, e.fake) + fmt.Sprintf(`
-resource "release_deployment" "test" {
-  environment = "staging"
-  artifact    = "app@%s"
-  scalingo {
-    app = %q
-%s
-  }
-  smoke_test {
-    url           = "%s/health"
-    body_contains = "ok"
-    attempts      = 2
-    interval      = "10ms"
-  }
-}
-`, version, scalingoApp, scalingoExtra, e.smoke.URL)
 }
 
 // expectLiveLater checks, before the next step, what the app runs.
@@ -444,9 +426,7 @@ func TestAccDeploymentResource_scalingoOneOffs(t *testing.T) {
 			}
 		}
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: e.configWith("1.0.0", oneOffs(migrate)+`    one_off_size = "L"`),
@@ -518,9 +498,7 @@ func TestAccDeploymentResource_scalingoVariables(t *testing.T) {
 			}
 		}
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: e.configWith("1.0.0", vars("1", secret)),

@@ -111,9 +111,7 @@ func TestAccDeploymentResource_sshWriteOnlyKey(t *testing.T) {
 		statecheck.ExpectKnownValue(res, tfjsonpath.New("directory").AtMapKey("ssh").AtMapKey("private_key"), knownvalue.Null()),
 	}
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			// on_destroy = "keep": the release keeps serving on every host.
 			return e.serves("1.1.0", 2)(nil)
@@ -233,9 +231,7 @@ func TestAccDeploymentResource_sshKilledMidUpload(t *testing.T) {
 	var killedAt *atomic.Int64
 	defer close(stop)
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: e.config("1.0.0", 2, kh),

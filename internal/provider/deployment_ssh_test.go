@@ -247,9 +247,7 @@ func TestAccDeploymentResource_sshFleet(t *testing.T) {
 	res := "release_deployment.fleet"
 	unhealthy := f.Local(1, sshAppRoot+"/unhealthy")
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: e.config("1.0.0", 2, kh),

@@ -84,11 +84,9 @@ func (e *deploymentEnv) goLiveUnverified(t *testing.T, version string) {
 // deployed is refused at apply with what changed, and changes nothing.
 func TestAccDeploymentResource_stalePlan(t *testing.T) {
 	e := newDeploymentEnv(t, map[string]string{"1.0.0": "ok", "1.0.1": "ok", "1.0.2": "ok"})
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
-			{Config: e.config("1.0.0", ""), Check: e.checkServing("1.0.0")},
+			e.deployStep("1.0.0"),
 			{
 				Config: e.config("1.0.1", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
@@ -118,9 +116,7 @@ func TestAccDeploymentResource_upperCaseSHA256(t *testing.T) {
 	e := newDeploymentEnv(t, map[string]string{"1.0.0": "ok"})
 	upper := strings.ToUpper(e.sums["1.0.0"])
 	cfg := e.config("1.0.0", fmt.Sprintf("  sha256 = %q\n", upper))
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: cfg,
@@ -133,7 +129,7 @@ func TestAccDeploymentResource_upperCaseSHA256(t *testing.T) {
 				},
 				Check: e.checkServing("1.0.0"),
 			},
-			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(cfg),
 		},
 	})
 }
@@ -143,11 +139,9 @@ func TestAccDeploymentResource_upperCaseSHA256(t *testing.T) {
 // the next apply verifies it again and rolls back when it still fails.
 func TestAccDeploymentResource_unverifiedRelease(t *testing.T) {
 	e := newDeploymentEnv(t, map[string]string{"1.0.0": "ok", "1.0.1": "fail"})
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
-			{Config: e.config("1.0.0", ""), Check: e.checkServing("1.0.0")},
+			e.deployStep("1.0.0"),
 			{
 				PreConfig: func() { e.goLiveUnverified(t, "1.0.1") },
 				Config:    e.config("1.0.1", ""),
@@ -202,11 +196,9 @@ func TestAccDeploymentResource_currentOutsideReleases(t *testing.T) {
 		plancheck.ExpectResourceAction(deploymentAddr, plancheck.ResourceActionUpdate),
 		plancheck.ExpectKnownValue(deploymentAddr, depAttr("status"), knownvalue.StringExact("live")),
 	}}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
-			{Config: e.config("1.0.0", ""), Check: e.checkServing("1.0.0")},
+			e.deployStep("1.0.0"),
 			{ // a copy of the live release outside releases/, same folder name
 				PreConfig: func() {
 					name := liveFolder(t)
@@ -220,7 +212,7 @@ func TestAccDeploymentResource_currentOutsideReleases(t *testing.T) {
 				ConfigPlanChecks: drifted,
 				Check:            e.checkServing("1.0.0"),
 			},
-			{Config: e.config("1.0.0", ""), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(e.config("1.0.0", "")),
 			{ // current dangling: its release folder was deleted
 				PreConfig: func() {
 					if err := os.RemoveAll(filepath.Join(e.app, "releases", liveFolder(t))); err != nil {
@@ -246,9 +238,7 @@ func TestAccDeploymentResource_destroyHonoursTheLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := e.config("1.0.0", fmt.Sprintf("  lock_token = %d\n  on_destroy = \"remove\"\n", l.Token))
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg, Check: e.checkServing("1.0.0")},
 			{
@@ -331,9 +321,7 @@ resource "release_environment_lock" "staging" {
 	lockStep := plancheck.ExpectKnownValue(deploymentAddr, depAttr("planned_steps"), knownvalue.ListPartial(map[int]knownvalue.Check{
 		0: knownvalue.StringExact("check that lock_token is still the token of the lock of staging before anything changes"),
 	}))
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: cfg("1.0.0"),
@@ -343,7 +331,7 @@ resource "release_environment_lock" "staging" {
 				}},
 				Check: e.checkServing("1.0.0"),
 			},
-			{Config: cfg("1.0.0"), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(cfg("1.0.0")),
 			{ // the lock is acquired anew (a new token) in the apply that deploys
 				Config: cfg("1.0.1"),
 				Taint:  []string{"release_environment_lock.staging"},
@@ -354,7 +342,7 @@ resource "release_environment_lock" "staging" {
 				}},
 				Check: e.checkServing("1.0.1"),
 			},
-			{Config: cfg("1.0.1"), ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(cfg("1.0.1")),
 		},
 	})
 }
@@ -379,9 +367,7 @@ ephemeral "release_environment_lock" "run" {
 			t.Fatalf("after the failed run the environment lock has token %d (%v), want released", cur, err)
 		}
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg("1.0.0", "0s"), ExpectError: wrapped(`Invalid ttl`, `a run lock must expire`)},
 			{Config: cfg("1.0.0", "10m"), Check: e.checkServing("1.0.0")},
@@ -409,9 +395,7 @@ resource "release_deployment" "test" {
 }
 `, path, url, method)
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg("/", e.server.URL, "GET"), PlanOnly: true, ExpectError: wrapped(`directory target path "/" is a system directory`)},
 			{Config: cfg("/etc", e.server.URL, "GET"), PlanOnly: true, ExpectError: wrapped(`"/etc" is a system directory`)},
@@ -429,9 +413,7 @@ func TestAccMaintenanceModeLeavesForeignFiles(t *testing.T) {
 	dir := filepath.Join(env.Dir, "site")
 	foreign := "root:x:0:0:root:/root:/bin/bash\n"
 	p := env.WriteFile(t, filepath.Join("site", "maintenance.json"), []byte(foreign))
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{{
 			Config: env.ProviderBlock() + fmt.Sprintf(`
 resource "release_maintenance_mode" "m" {
@@ -460,9 +442,7 @@ func TestAccDeploymentResource_extractionCaps(t *testing.T) {
 	cfg := func(size string) string {
 		return strings.Replace(e.config("1.0.0", ""), "keep_releases = 3", fmt.Sprintf("keep_releases = 3\n    max_extracted_size = %q", size), 1)
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg("8 gigs"), PlanOnly: true, ExpectError: wrapped("Invalid size", `"8 gigs"`)},
 			{Config: cfg("10B"), ExpectError: wrapped("Unable to deploy app@1.0.0 to staging", "over the 10-byte cap")},

@@ -24,9 +24,7 @@ data "release_environment" "prod" {
 `
 	at := func(v string) knownvalue.Check { return knownvalue.StringExact(v) }
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      config + "\ndata \"release_environment\" \"bad\" {\n  environment = \"../etc\"\n}\n",

@@ -190,10 +190,8 @@ resource "release_environment_lock" "validation" {
 		}
 		lastToken = evs[0].LockToken
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
+	accTest(t, resource.TestCase{
+		TerraformVersionChecks: []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
 		Steps: []resource.TestStep{
 			{Config: run("1.0.0"), Check: e.checkServing("1.0.0")},
 			{Config: run("1.0.1"), ExpectError: failed},
@@ -244,10 +242,7 @@ func TestEnvironmentLockEphemeralCloseAfterTheLockWasReleased(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := backend.NewDirectory(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := acctest.NewBackend(t)
 			l, err := b.Acquire(t.Context(), backend.AcquireRequest{Environment: "staging", Holder: "ci-job-1", RunScoped: true, TTL: 20 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)

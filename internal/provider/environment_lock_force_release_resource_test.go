@@ -40,9 +40,7 @@ func TestAccEnvironmentLockForceReleaseResource(t *testing.T) {
 	}
 	var other backend.Lock
 	const addr = "release_environment_lock_force_release.unstick"
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: forceReleaseConfig(env, stuck.ID),
@@ -71,10 +69,7 @@ func TestAccEnvironmentLockForceReleaseResource(t *testing.T) {
 					return nil
 				},
 			},
-			{
-				Config:           forceReleaseConfig(env, stuck.ID),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(forceReleaseConfig(env, stuck.ID)),
 			{
 				// Another lock was taken since: a lock_id of the stuck one breaks nothing.
 				PreConfig: func() {
@@ -126,10 +121,7 @@ func TestEnvironmentLockForceReleaseApplyBreaksOnlyThePlannedLock(t *testing.T) 
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
-			b, err := backend.NewDirectory(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := acctest.NewBackend(t)
 			stuck, err := b.Acquire(ctx, backend.AcquireRequest{Environment: "staging", Holder: "stuck-job"})
 			if err != nil {
 				t.Fatal(err)

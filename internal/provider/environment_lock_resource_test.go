@@ -76,9 +76,7 @@ func checkBackendLock(t *testing.T, env *acctest.Env, addr string, into *backend
 func TestAccEnvironmentLockResource_lifecycle(t *testing.T) {
 	env := acctest.NewEnv(t)
 	var first backend.Lock
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			b := env.Backend(t)
 			if cur, err := b.Inspect(t.Context(), "staging"); err != nil || cur != nil {
@@ -197,9 +195,7 @@ resource "release_environment_lock" "b" {
 }
 `
 	var tokenA int64
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: configA,
@@ -231,9 +227,7 @@ resource "release_environment_lock" "b" {
 		},
 	})
 	// A was destroyed at the end of its test: B now gets the lock, with a larger token.
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{{
 			Config: configB,
 			Check: func(s *terraform.State) error {
@@ -257,9 +251,7 @@ func TestAccEnvironmentLockResource_ttlTakeover(t *testing.T) {
 	config := lockConfig(env, "staging", `  holder = "crashed-job"
   ttl    = "1s"`)
 	var old, taker backend.Lock
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config,
@@ -316,9 +308,7 @@ func TestAccEnvironmentLockResource_ttlTakeover(t *testing.T) {
 func TestAccEnvironmentLockResource_deleteKeepsOthersLock(t *testing.T) {
 	env := acctest.NewEnv(t)
 	var taker backend.Lock
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			cur, err := env.Backend(t).Inspect(t.Context(), "staging")
 			if err != nil || cur == nil || cur.ID != taker.ID {
@@ -378,15 +368,10 @@ resource "release_environment_lock" "l" {
 			"nothing was changed and the lock is still held by alice", "release_environment_lock_force_release", `lock_id = "`+alice.ID+`"`,
 			"terraform state rm")
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg("validating 1.7.4"), ResourceName: "release_environment_lock.l", ImportState: true, ImportStateId: "staging", ImportStatePersist: true},
-			{
-				Config:           cfg("validating 1.7.4"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(cfg("validating 1.7.4")),
 			{Config: cfg("mine now"), ExpectError: refused("renew")},
 			{PreConfig: stillAlices, Config: cfg("validating 1.7.4"), Destroy: true, ExpectError: refused("release")},
 			{ // once alice released it herself, destroying only forgets it
@@ -422,9 +407,7 @@ func TestAccEnvironmentLockResource_releaseNamesTheActor(t *testing.T) {
 			}
 		}
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: lockConfig(env, "job", `  holder = "ci-job-4711"`)},
 			{Config: lockConfig(env, "job", `  holder = "ci-job-4711"`), Destroy: true},
@@ -473,10 +456,7 @@ func TestEnvironmentLockDeleteNeverReleasesAnotherHoldersLock(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := t.Context()
-			b, err := backend.NewDirectory(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
+			b := acctest.NewBackend(t)
 			mine, err := b.Acquire(ctx, backend.AcquireRequest{Environment: "staging", Holder: lockActor, TTL: 20 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)

@@ -467,14 +467,25 @@ func (w *exampleWorkspace) output(name string) string {
 	return strings.TrimSpace(w.mustTF("output", "-raw", name))
 }
 
-// cycle is the whole story of an example meant to converge: apply from empty, an
-// empty plan, destroy.
-func (w *exampleWorkspace) cycle(vars ...string) {
+// cycle is the whole story of an example meant to converge: apply from empty
+// with vars, check (when not nil) what the apply did, an empty plan, destroy.
+func (w *exampleWorkspace) cycle(check func(), vars ...string) {
 	w.t.Helper()
 	w.get()
 	w.apply(vars...)
+	if check != nil {
+		check()
+	}
 	w.converged(vars...)
 	w.destroy(vars...)
+}
+
+// expectOutput fails the test unless the root module's output name is want.
+func (w *exampleWorkspace) expectOutput(name, want string) {
+	w.t.Helper()
+	if got := w.output(name); got != want {
+		w.t.Fatalf("%s = %q, want %q", name, got, want)
+	}
 }
 
 func (w *exampleWorkspace) expectFile(p, want string) {
@@ -492,28 +503,20 @@ func (w *exampleWorkspace) expectFile(p, want string) {
 
 // applyReadmeExample: the README's artifact, managed lock and deployment whose
 // lock_token and sha256 are unknown until the lock and the artifact exist.
-func applyReadmeExample(t *testing.T, w *exampleWorkspace) {
+func applyReadmeExample(_ *testing.T, w *exampleWorkspace) {
 	site := w.path("srv/histologe")
 	w.rewrite(`"/srv/histologe"`, fmt.Sprintf("%q", site))
 	w.rewrite("http://127.0.0.1:8080", w.serveCurrent(site))
 	w.tarball("dist/histologe.tar.gz", "1.7.4-staging")
-	w.get()
-	w.apply()
-	w.expectFile(filepath.Join(site, "current", "index.html"), "app 1.7.4-staging")
-	w.converged()
-	w.destroy()
+	w.cycle(func() {
+		w.expectFile(filepath.Join(site, "current", "index.html"), "app 1.7.4-staging")
+	})
 }
 
-func applyQuickstart(t *testing.T, w *exampleWorkspace) {
+func applyQuickstart(_ *testing.T, w *exampleWorkspace) {
 	w.tarball("dist/app-1.0.0.tar.gz", "1.0.0")
 	vars := []string{"app_version=1.0.0", "tarball=dist/app-1.0.0.tar.gz"}
-	w.get()
-	w.apply(vars...)
-	if got := w.output("artifact"); got != "demo-app@1.0.0" {
-		t.Fatalf("artifact = %q, want demo-app@1.0.0", got)
-	}
-	w.converged(vars...)
-	w.destroy(vars...)
+	w.cycle(func() { w.expectOutput("artifact", "demo-app@1.0.0") }, vars...)
 }
 
 // applyBlueGreen runs the three applies of the example's header: blue, then green
@@ -550,10 +553,7 @@ func (w *exampleWorkspace) canaryBehindNginx(blue, green, upstreams string) []st
 	t := w.t
 	confDir := w.mkdir("etc/nginx/conf.d")
 	file := filepath.Join(confDir, "web-upstream.conf")
-	seed := &router.Nginx{ConfigFile: file, UpstreamName: "web", Blue: hostPort(blue), Green: hostPort(green), ReloadCommand: "true"}
-	if _, err := seed.Switch(context.Background(), router.Blue, nil); err != nil {
-		t.Fatal(err)
-	}
+	seed := seedNginxRouter(t, file, "web", hostPort(blue), hostPort(green))
 	accessLog := w.path("var/log/nginx/web.access.json")
 	srv := nginxtest.Start(t, nginxtest.Config{
 		HTTP: `log_format release_json escape=json '{"status":"$status","request_time":"$request_time","upstream_addr":"$upstream_addr"}';` +
@@ -564,24 +564,7 @@ func (w *exampleWorkspace) canaryBehindNginx(blue, green, upstreams string) []st
 	w.write("terraform.tfvars", fmt.Sprintf("access_log = %q\nnginx = {\n  config_file = %q\n  upstream_name = \"web\"\n  reload_command = %q\n  test_command = %q\n}\n"+
 		"canary_pause = \"1s\"\ncanary_window = \"1s\"\ncanary_min_requests = 5\n",
 		accessLog, file, srv.ReloadCommand(), srv.TestCommand()))
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		client := &http.Client{Timeout: 5 * time.Second}
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			if resp, err := client.Get(srv.URL("/")); err == nil {
-				resp.Body.Close()
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-	}()
-	defer func() { close(stop); <-done }()
+	defer sendRequests(srv.URL("/"), 2*time.Millisecond)()
 	nginxHas := func(active router.Colour, weight int) {
 		t.Helper()
 		st, err := seed.Read(context.Background())
@@ -604,23 +587,17 @@ func (w *exampleWorkspace) canaryBehindNginx(blue, green, upstreams string) []st
 	return v3
 }
 
-func applyArtifactDataSource(t *testing.T, w *exampleWorkspace) {
+func applyArtifactDataSource(_ *testing.T, w *exampleWorkspace) {
 	w.publish("histologe", "1.7.4", map[string]string{"git_commit": "3f2a9c1"})
-	w.get()
-	w.apply()
-	if got := w.output("production_commit"); got != "3f2a9c1" {
-		t.Fatalf("production_commit = %q, want 3f2a9c1", got)
-	}
-	w.converged()
-	w.destroy()
+	w.cycle(func() { w.expectOutput("production_commit", "3f2a9c1") })
 }
 
-// applyEnvironmentDataSource reads production after a deployment made outside this
-// configuration, as an earlier pipeline run would have made it.
-func applyEnvironmentDataSource(t *testing.T, w *exampleWorkspace) {
-	w.publish("histologe", "1.7.4", map[string]string{"git_commit": "3f2a9c1"})
-	site := w.path("srv/histologe")
-	deployer := w.write("deployer/main.tf", fmt.Sprintf(`
+// applyElsewhere applies resources (HCL) as another configuration, in the
+// workspace's folder dir, whose provider shares the workspace's artifact store
+// and backend: what an earlier pipeline run would have left.
+func (w *exampleWorkspace) applyElsewhere(dir, resources string) {
+	w.t.Helper()
+	main := w.write(dir+"/main.tf", fmt.Sprintf(`
 terraform {
   required_providers {
     release = { source = "releaseplan/release" }
@@ -634,25 +611,32 @@ provider "release" {
     directory { path = %q }
   }
 }
+`, w.path(".release/artifacts"), w.path(".release/state"))+resources)
+	other := &exampleWorkspace{t: w.t, h: w.h, dir: filepath.Dir(main), env: w.env}
+	other.apply()
+}
+
+// applyEnvironmentDataSource reads production after a deployment made outside this
+// configuration, as an earlier pipeline run would have made it.
+func applyEnvironmentDataSource(t *testing.T, w *exampleWorkspace) {
+	w.publish("histologe", "1.7.4", map[string]string{"git_commit": "3f2a9c1"})
+	site := w.path("srv/histologe")
+	w.applyElsewhere("deployer", fmt.Sprintf(`
 resource "release_deployment" "production" {
   environment = "production"
   artifact    = "histologe@1.7.4"
   directory { path = %q }
 }
-`, w.path(".release/artifacts"), w.path(".release/state"), site))
-	dw := &exampleWorkspace{t: t, h: w.h, dir: filepath.Dir(deployer), env: w.env}
-	dw.apply()
-	w.get()
-	w.apply()
-	if got := w.mustTF("output", "-json", "production"); !strings.Contains(got, `"version":"1.7.4"`) || !strings.Contains(got, `"git_commit":"3f2a9c1"`) {
-		t.Fatalf("production output does not show 1.7.4 at 3f2a9c1: %s", got)
-	}
-	w.converged()
-	w.destroy()
+`, site))
+	w.cycle(func() {
+		if got := w.mustTF("output", "-json", "production"); !strings.Contains(got, `"version":"1.7.4"`) || !strings.Contains(got, `"git_commit":"3f2a9c1"`) {
+			t.Fatalf("production output does not show 1.7.4 at 3f2a9c1: %s", got)
+		}
+	})
 }
 
-func applyHistoryDataSource(t *testing.T, w *exampleWorkspace) {
-	w.cycle()
+func applyHistoryDataSource(_ *testing.T, w *exampleWorkspace) {
+	w.cycle(nil)
 }
 
 func applyReleaseNotesDataSource(t *testing.T, w *exampleWorkspace) {
@@ -662,13 +646,11 @@ func applyReleaseNotesDataSource(t *testing.T, w *exampleWorkspace) {
 	w.git("commit", "-q", "--allow-empty", "-m", "fix: rounding of invoice totals")
 	w.git("commit", "-q", "--allow-empty", "-m", "feat!: new export format")
 	w.git("tag", "1.7.4")
-	w.get()
-	w.apply()
-	if got := w.output("release_notes"); !strings.Contains(got, "rounding of invoice totals") {
-		t.Fatalf("release_notes does not tell the fix between 1.7.3 and 1.7.4:\n%s", got)
-	}
-	w.converged()
-	w.destroy()
+	w.cycle(func() {
+		if got := w.output("release_notes"); !strings.Contains(got, "rounding of invoice totals") {
+			t.Fatalf("release_notes does not tell the fix between 1.7.3 and 1.7.4:\n%s", got)
+		}
+	})
 }
 
 // applyStagingSite publishes histologe 1.7.4-staging, points the example's site
@@ -679,11 +661,9 @@ func (w *exampleWorkspace) applyStagingSite() {
 	w.publish("histologe", "1.7.4-staging", nil)
 	site := w.path("srv/histologe")
 	w.rewrite(`"/srv/histologe"`, fmt.Sprintf("%q", site))
-	w.get()
-	w.apply()
-	w.expectFile(filepath.Join(site, "current", "index.html"), "app 1.7.4-staging")
-	w.converged()
-	w.destroy()
+	w.cycle(func() {
+		w.expectFile(filepath.Join(site, "current", "index.html"), "app 1.7.4-staging")
+	})
 }
 
 // applyEphemeralLock: a run lock whose token reaches the deployment write-only.
@@ -695,26 +675,14 @@ func applyEphemeralLock(t *testing.T, w *exampleWorkspace) {
 }
 
 func applyFunction(output, want string) func(*testing.T, *exampleWorkspace) {
-	return func(t *testing.T, w *exampleWorkspace) {
-		w.get()
-		w.apply()
-		if got := w.output(output); got != want {
-			t.Fatalf("%s = %q, want %q", output, got, want)
-		}
-		w.converged()
-		w.destroy()
+	return func(_ *testing.T, w *exampleWorkspace) {
+		w.cycle(func() { w.expectOutput(output, want) })
 	}
 }
 
-func applyArtifactResource(t *testing.T, w *exampleWorkspace) {
+func applyArtifactResource(_ *testing.T, w *exampleWorkspace) {
 	w.tarball("dist/histologe.tar.gz", "1.7.4-staging")
-	w.get()
-	w.apply()
-	if got := w.output("artifact"); got != "histologe@1.7.4-staging" {
-		t.Fatalf("artifact = %q", got)
-	}
-	w.converged()
-	w.destroy()
+	w.cycle(func() { w.expectOutput("artifact", "histologe@1.7.4-staging") })
 }
 
 // applyBlueGreenRouter: "web" behind an nginx the test runs, whose http {} includes
@@ -735,14 +703,12 @@ func applyBlueGreenRouter(t *testing.T, w *exampleWorkspace) {
 	}
 	w.rewrite(`"/srv/docs"`, fmt.Sprintf("%q", docs))
 	lbs := w.sshFleet("/etc/nginx/release", 2, `["lb1.example.org", "lb2.example.org"]`)
-	w.get()
-	w.apply()
-	w.expectFile(filepath.Join(confDir, "histologe-upstream.conf"), "histologe")
-	w.expectFile(filepath.Join(docs, "live", "public", "index.html"), "blue")
-	w.expectOnHosts(lbs, "/etc/nginx/release/histologe-upstream.conf", "server 10.0.1.11:8080;")
-	w.expectStubCall("sudo /usr/sbin/nginx -s reload")
-	w.converged()
-	w.destroy()
+	w.cycle(func() {
+		w.expectFile(filepath.Join(confDir, "histologe-upstream.conf"), "histologe")
+		w.expectFile(filepath.Join(docs, "live", "public", "index.html"), "blue")
+		w.expectOnHosts(lbs, "/etc/nginx/release/histologe-upstream.conf", "server 10.0.1.11:8080;")
+		w.expectStubCall("sudo /usr/sbin/nginx -s reload")
+	})
 }
 
 // applyDeploymentResource: the directory deployment with hooks, backup and smoke
@@ -759,29 +725,27 @@ func applyDeploymentResource(t *testing.T, w *exampleWorkspace) {
 	fake.AddAddon("histologe", "postgresql")
 	web := w.sshFleet("/var/www/histologe", 2, `["web1.example.org", "web2.example.org:2222"]`)
 	w.rewrite("http://{host}:8080/health", fmt.Sprintf("http://{host}:%d/health", w.serveFleetCurrent(web, "/var/www/histologe")))
-	w.get()
-	w.apply()
-	w.expectFile(filepath.Join(site, "current", "index.html"), "app 1.7.4-staging")
-	w.expectOnHosts(web, "/var/www/histologe/current/index.html", "app 1.7.4")
-	w.expectStubCall("php bin/console doctrine:migrations:migrate --no-interaction (on " + web.Addr(0) + ")")
-	for _, h := range web.Addrs() {
-		w.expectStubCall("php bin/console cache:warmup (on " + h + ")")
-	}
-	w.expectStubCall("sudo systemctl reload php8.2-fpm")
-	if out := w.mustTF("output", "-json", "hosts_live"); !strings.Contains(out, web.Addr(0)) || !strings.Contains(out, web.Addr(1)) {
-		t.Fatalf("hosts_live = %s, want both hosts", out)
-	}
-	if got := fake.LiveVersion("histologe"); got != "1.7.4" {
-		t.Fatalf("the Scalingo app runs %q, want 1.7.4", got)
-	}
-	log := w.stubCalls()
-	for _, want := range []string{"php bin/console doctrine:migrations:migrate", "php bin/console cache:warmup"} {
-		if !strings.Contains(log, want) {
-			t.Fatalf("the hook %q did not run; commands run: %q", want, log)
+	w.cycle(func() {
+		w.expectFile(filepath.Join(site, "current", "index.html"), "app 1.7.4-staging")
+		w.expectOnHosts(web, "/var/www/histologe/current/index.html", "app 1.7.4")
+		w.expectStubCall("php bin/console doctrine:migrations:migrate --no-interaction (on " + web.Addr(0) + ")")
+		for _, h := range web.Addrs() {
+			w.expectStubCall("php bin/console cache:warmup (on " + h + ")")
 		}
-	}
-	w.converged()
-	w.destroy()
+		w.expectStubCall("sudo systemctl reload php8.2-fpm")
+		if out := w.mustTF("output", "-json", "hosts_live"); !strings.Contains(out, web.Addr(0)) || !strings.Contains(out, web.Addr(1)) {
+			t.Fatalf("hosts_live = %s, want both hosts", out)
+		}
+		if got := fake.LiveVersion("histologe"); got != "1.7.4" {
+			t.Fatalf("the Scalingo app runs %q, want 1.7.4", got)
+		}
+		log := w.stubCalls()
+		for _, want := range []string{"php bin/console doctrine:migrations:migrate", "php bin/console cache:warmup"} {
+			if !strings.Contains(log, want) {
+				t.Fatalf("the hook %q did not run; commands run: %q", want, log)
+			}
+		}
+	})
 }
 
 // applyEnvironmentLock: a lock held across applies whose token, unknown until the
@@ -799,13 +763,11 @@ func applyForceRelease(t *testing.T, w *exampleWorkspace) {
 		t.Fatal(err)
 	}
 	w.rewrite(`"0b7f5a8e-3c1d-4e2f-9a6b-5d4c3b2a1f00"`, fmt.Sprintf("%q", l.ID))
-	w.get()
-	w.apply()
-	if cur, err := b.Inspect(context.Background(), "staging"); err != nil || cur != nil {
-		t.Fatalf("the staging lock should be released: %+v, %v", cur, err)
-	}
-	w.converged()
-	w.destroy()
+	w.cycle(func() {
+		if cur, err := b.Inspect(context.Background(), "staging"); err != nil || cur != nil {
+			t.Fatalf("the staging lock should be released: %+v, %v", cur, err)
+		}
+	})
 }
 
 // applyMaintenanceMode: Scalingo against the fake API, the nginx snippet included by
@@ -860,50 +822,32 @@ func applyPromotion(t *testing.T, w *exampleWorkspace) {
 
 	// The earlier runs: 1.7.3 in production, the staging bytes published and live in
 	// staging, from the same tarball and metadata the example publishes.
-	earlier := w.write("earlier/main.tf", fmt.Sprintf(`
-terraform {
-  required_providers {
-    release = { source = "releaseplan/release" }
-  }
-}
-provider "release" {
-  artifact_store {
-    directory { path = %[1]q }
-  }
-  backend {
-    directory { path = %[2]q }
-  }
-}
+	w.applyElsewhere("earlier", fmt.Sprintf(`
 resource "release_artifact" "app" {
   name     = "histologe"
   version  = "1.7.4-staging"
-  source   = %[3]q
-  metadata = { git_commit = %[4]q }
+  source   = %q
+  metadata = { git_commit = %q }
 }
 resource "release_deployment" "staging" {
   environment = "staging"
   artifact    = release_artifact.app.id
-  directory { path = %[5]q }
+  directory { path = %q }
 }
 resource "release_deployment" "production" {
   environment = "production"
   artifact    = "histologe@1.7.3"
-  directory { path = %[6]q }
+  directory { path = %q }
 }
-`, w.path(".release/artifacts"), w.path(".release/state"), w.path("dist/histologe.tar.gz"), head,
-		w.path("srv/histologe-staging"), w.path("srv/histologe")))
-	ew := &exampleWorkspace{t: t, h: w.h, dir: filepath.Dir(earlier), env: w.env}
-	ew.apply()
+`, w.path("dist/histologe.tar.gz"), head, w.path("srv/histologe-staging"), w.path("srv/histologe")))
 
-	w.get()
-	w.apply()
-	w.expectFile(filepath.Join(recette, "current", "index.html"), "app 1.7.4-staging")
-	w.converged()
-	w.destroy()
+	w.cycle(func() {
+		w.expectFile(filepath.Join(recette, "current", "index.html"), "app 1.7.4-staging")
+	})
 }
 
 func applyVersionBlock(t *testing.T, w *exampleWorkspace) {
-	w.cycle()
+	w.cycle(nil)
 }
 
 // gitOrigin makes the workspace a clone with the commits of messages on main, its

@@ -56,11 +56,9 @@ func TestAccFreezeResource_deployment(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	frz := freezeBlock("staging", "End-of-year freeze", now.Add(-time.Hour), now.Add(2*time.Hour))
 	override := "  freeze_override = \"INC-4711 invoice hotfix\"\n"
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
-			{Config: e.config("1.0.0", ""), Check: e.checkServing("1.0.0")},
+			e.deployStep("1.0.0"),
 			{
 				Config: e.config("1.0.0", "") + frz,
 				ConfigStateChecks: []statecheck.StateCheck{
@@ -110,11 +108,9 @@ func TestAccFreezeResource_deployment(t *testing.T) {
 // the plan and the apply refuses the apply, and nothing changes.
 func TestAccFreezeResource_windowStartsAfterPlan(t *testing.T) {
 	e := newDeploymentEnv(t, map[string]string{"1.0.0": "ok", "1.0.1": "ok"})
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
-			{Config: e.config("1.0.0", ""), Check: e.checkServing("1.0.0")},
+			e.deployStep("1.0.0"),
 			{
 				Config: e.config("1.0.1", ""),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
@@ -148,9 +144,7 @@ resource "release_freeze" "test" {
 }
 `
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg(`  start = "2026-12-20T00:00:00+01:00"`), ExpectError: wrapped("Invalid freeze window", "not both")},
 			{Config: strings.Replace(cfg(""), "0 14 * * FRI", "every friday", 1), ExpectError: wrapped("Invalid freeze window", "not a standard 5-field cron expression")},
@@ -174,10 +168,7 @@ resource "release_freeze" "test" {
 // planFreeze announces the next window within 7 days, refuses a frozen
 // environment, and lets an override through with a warning.
 func TestPlanFreeze(t *testing.T) {
-	be, err := backend.NewDirectory(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	be := acctest.NewBackend(t)
 	d := &providerData{Backend: be}
 	ctx := context.Background()
 	now := time.Now()

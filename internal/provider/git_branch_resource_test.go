@@ -21,11 +21,7 @@ import (
 )
 
 func (g *gitAcc) branchConfig(name, body string) string {
-	return g.env.ProviderBlock() + fmt.Sprintf(`
-resource "release_git_branch" %q {
-  repository = %q
-%s}
-`, name, g.repo.Dir, body)
+	return g.env.ProviderBlock() + g.refResource("release_git_branch", name, body)
 }
 
 func masterOn(commit string) string {
@@ -69,17 +65,10 @@ func (c lazyPlanValue) CheckPlan(ctx context.Context, req plancheck.CheckPlanReq
 func TestAccGitBranchResource_fastForward(t *testing.T) {
 	g := newGitAcc(t)
 	g.setOriginMaster(g.c1)
-	config := g.branchConfig("master", masterOn(gitrepo.Short(g.c3))) + fmt.Sprintf(`
-resource "release_git_branch" "local" {
-  repository = %q
-  name       = "release/1.7"
-  commit     = %q
-}
-`, g.repo.Dir, g.c2)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             g.expectOnOrigin("refs/heads/master", g.c3), // destroy leaves branches alone
+	config := g.branchConfig("master", masterOn(gitrepo.Short(g.c3))) +
+		g.refResource("release_git_branch", "local", fmt.Sprintf("  name   = \"release/1.7\"\n  commit = %q\n", g.c2))
+	accTest(t, resource.TestCase{
+		CheckDestroy: g.expectOnOrigin("refs/heads/master", g.c3), // destroy leaves branches alone
 		Steps: []resource.TestStep{
 			{
 				Config: config,
@@ -106,18 +95,9 @@ resource "release_git_branch" "local" {
 					},
 				),
 			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
-			{
-				ResourceName:      "release_git_branch.local",
-				ImportState:       true,
-				ImportStateId:     g.repo.Dir + ":release/1.7",
-				ImportStateVerify: true,
-				// A created branch had no previous tip; the import reads the tip.
-				ImportStateVerifyIgnore: []string{"previous_sha", "planned_action"},
-			},
+			emptyPlanStep(config),
+			// A created branch had no previous tip; the import reads the tip.
+			g.importStep("release_git_branch.local", "release/1.7", "previous_sha"),
 		},
 	})
 }
@@ -128,9 +108,7 @@ func TestAccGitBranchResource_nonFastForwardRefused(t *testing.T) {
 	g.repo.Checkout(g.c1)
 	g.repo.Branch("hotfix")
 	fix := g.repo.Commit("fix: hotfix on the old release")
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      g.branchConfig("master", masterOn(fix)),
@@ -159,9 +137,7 @@ func TestAccGitBranchResource_concurrentPushRefused(t *testing.T) {
 	g := newGitAcc(t)
 	g.setOriginMaster(g.c1)
 	var theirs string
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: g.branchConfig("master", masterOn(g.c2)), Check: g.expectOnOrigin("refs/heads/master", g.c2)},
 			{
@@ -189,9 +165,7 @@ func TestAccGitBranchResource_movedOnShowsDrift(t *testing.T) {
 	g.setOriginMaster(g.c1)
 	config := g.branchConfig("master", masterOn(g.c2))
 	var next string
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: config, Check: g.expectOnOrigin("refs/heads/master", g.c2)},
 			{
@@ -231,10 +205,7 @@ func TestAccGitBranchResource_movedOnShowsDrift(t *testing.T) {
 					return resource.TestCheckResourceAttr("release_git_branch.again", "commit_sha", next)(s)
 				},
 			},
-			{
-				Config:           g.branchConfig("again", masterOn(g.c2)),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(g.branchConfig("again", masterOn(g.c2))),
 			{
 				// Deleted on origin: it leaves the state and is created again.
 				PreConfig: func() { g.otherClone().Git("push", "-q", "origin", ":refs/heads/master") },
@@ -293,9 +264,7 @@ resource "release_git_branch" "main" {
 }
 `, g.repo.Dir, g.c2, url, g.c3)
 	g.repo.Git("push", "-q", "-f", url, g.c1+":refs/heads/main")
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config,
@@ -306,10 +275,7 @@ resource "release_git_branch" "main" {
 				Check: resource.ComposeAggregateTestCheckFunc(onSSH("refs/tags/1.7.4", g.c2), onSSH("refs/heads/main", g.c3),
 					resource.TestCheckResourceAttr("release_git_branch.main", "previous_sha", g.c1)),
 			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(config),
 		},
 	})
 }
@@ -340,9 +306,7 @@ resource "release_git_branch" "master" {
   remote     = "origin"
 }
 `, g.repo.Dir, g.c3)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config,
@@ -360,10 +324,7 @@ resource "release_git_branch" "master" {
 					resource.TestCheckResourceAttr(masterAddr, "previous_sha", g.c1),
 				),
 			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(config),
 		},
 	})
 }
@@ -377,21 +338,12 @@ func TestAccGitBranchResource_newResourceTipMovesBetweenPlanAndApply(t *testing.
 	g.setOriginMaster(g.c1)
 	g.repo.Git("push", "-q", "origin", g.c1+":refs/heads/stable")
 	master := g.branchConfig("master", masterOn(g.c3))
-	stable := master + fmt.Sprintf(`
-resource "release_git_branch" "stable" {
-  repository = %q
-  name       = "stable"
-  commit     = %q
-  remote     = "origin"
-}
-`, g.repo.Dir, g.c3)
+	stable := master + g.refResource("release_git_branch", "stable", fmt.Sprintf("  name   = \"stable\"\n  commit = %q\n  remote = \"origin\"\n", g.c3))
 	refusal := &expectedFailures{want: []*regexp.Regexp{errorRe("Refusing to move branch stable on origin to " + gitrepo.Short(g.c3) +
 		".*stable on origin is at [0-9a-f]{40}, which is not an ancestor of " + g.c3 + ".*not a fast-forward")}}
 	var theirs string
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		ErrorCheck:               refusal.check,
+	accTest(t, resource.TestCase{
+		ErrorCheck: refusal.check,
 		Steps: []resource.TestStep{
 			{
 				// The tip moves forward, still behind the commit: the apply moves it on.

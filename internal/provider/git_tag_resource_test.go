@@ -88,12 +88,31 @@ func (f sideEffect) CheckPlan(context.Context, plancheck.CheckPlanRequest, *plan
 	f()
 }
 
-func (g *gitAcc) tagConfig(name, body string) string {
-	return g.env.ProviderBlock() + fmt.Sprintf(`
-resource "release_git_tag" %q {
+// refResource is a git ref resource (typ: release_git_tag or release_git_branch)
+// of the clone, with body (attribute lines, each ending with a newline).
+func (g *gitAcc) refResource(typ, name, body string) string {
+	return fmt.Sprintf(`
+resource %q %q {
   repository = %q
 %s}
-`, name, g.repo.Dir, body)
+`, typ, name, g.repo.Dir, body)
+}
+
+func (g *gitAcc) tagConfig(name, body string) string {
+	return g.env.ProviderBlock() + g.refResource("release_git_tag", name, body)
+}
+
+// importStep imports the git ref name of the clone into addr (its id is
+// "<repository>:<name>") and checks that the imported state is the applied one
+// but for planned_action (which says it was imported) and ignore.
+func (g *gitAcc) importStep(addr, name string, ignore ...string) resource.TestStep {
+	return resource.TestStep{
+		ResourceName:            addr,
+		ImportState:             true,
+		ImportStateId:           g.repo.Dir + ":" + name,
+		ImportStateVerify:       true,
+		ImportStateVerifyIgnore: append([]string{"planned_action"}, ignore...),
+	}
 }
 
 func expectValue(addr, attr, want string) plancheck.PlanCheck {
@@ -108,16 +127,8 @@ func TestAccGitTagResource_annotatedAndLightweight(t *testing.T) {
   commit  = %q
   message = %q
   remote  = "origin"
-`, gitrepo.Short(g.c2), notes174)) + fmt.Sprintf(`
-resource "release_git_tag" "light" {
-  repository = %q
-  name       = "1.7.3"
-  commit     = %q
-}
-`, g.repo.Dir, g.c1)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+`, gitrepo.Short(g.c2), notes174)) + g.refResource("release_git_tag", "light", fmt.Sprintf("  name   = \"1.7.3\"\n  commit = %q\n", g.c1))
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config,
@@ -151,26 +162,11 @@ resource "release_git_tag" "light" {
 					},
 				),
 			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
-			{
-				ResourceName:      "release_git_tag.v",
-				ImportState:       true,
-				ImportStateId:     g.repo.Dir + ":1.7.4",
-				ImportStateVerify: true,
-				// The id names no remote (the clone's tag is read) and the commit as
-				// its full hash; the planned action says it was imported.
-				ImportStateVerifyIgnore: []string{"remote", "commit", "planned_action"},
-			},
-			{
-				ResourceName:            "release_git_tag.light",
-				ImportState:             true,
-				ImportStateId:           g.repo.Dir + ":1.7.3",
-				ImportStateVerify:       true,
-				ImportStateVerifyIgnore: []string{"planned_action"},
-			},
+			emptyPlanStep(config),
+			// The id names no remote (the clone's tag is read) and the commit as
+			// its full hash.
+			g.importStep("release_git_tag.v", "1.7.4", "remote", "commit"),
+			g.importStep("release_git_tag.light", "1.7.3"),
 		},
 	})
 }
@@ -182,9 +178,7 @@ func TestAccGitTagResource_existingTagRefusedUnlessForced(t *testing.T) {
   commit = %q
   remote = "origin"
 `, g.c2)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      g.tagConfig("v", body),
@@ -216,9 +210,7 @@ func TestAccGitTagResource_drift(t *testing.T) {
   on_destroy = "delete"
 `, g.c2)
 	const addr = "release_git_tag.v"
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			if got := g.onOrigin("refs/tags/1.7.4"); got != "" {
 				return fmt.Errorf("on_destroy = delete left 1.7.4 on origin at %s", got)
@@ -275,10 +267,8 @@ func TestAccGitTagResource_concurrentPushRefused(t *testing.T) {
 		errorRe("Refusing to tag " + gitrepo.Short(g.c2) + " as 1.7.4 .*already points at " + g.c1 + ", not at " + g.c2),
 		errorRe("tag 1.7.4 on origin changed since it was read for the plan: it named " + g.c1 + " and names " + g.c3 + " now. Nothing was changed"),
 	}}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		ErrorCheck:               refusals.check,
+	accTest(t, resource.TestCase{
+		ErrorCheck: refusals.check,
 		Steps: []resource.TestStep{
 			{
 				// A new tag: someone pushes 1.7.4 on c1 meanwhile.
@@ -326,9 +316,7 @@ func TestAccGitTagResource_newForcedTagMovedBetweenPlanAndApply(t *testing.T) {
 	g.pushTagByHand("1.7.4", g.c1)
 	const addr = "release_git_tag.v"
 	config := g.tagConfig("v", fmt.Sprintf("  name    = \"1.7.4\"\n  commit  = %q\n  message = \"Release 1.7.4\"\n  remote  = \"origin\"\n  force   = true\n", g.c2))
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config,
@@ -349,10 +337,7 @@ func TestAccGitTagResource_newForcedTagMovedBetweenPlanAndApply(t *testing.T) {
 					},
 				),
 			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(config),
 		},
 	})
 }
@@ -364,9 +349,7 @@ func TestAccGitTagResource_commitAsRef(t *testing.T) {
 	g := newGitAcc(t)
 	const addr = "release_git_tag.v"
 	config := g.tagConfig("v", "  name   = \"1.7.4\"\n  commit = \"main\"\n  remote = \"origin\"\n")
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config,
@@ -379,10 +362,7 @@ func TestAccGitTagResource_commitAsRef(t *testing.T) {
 					resource.TestCheckResourceAttr(addr, "planned_action", "tag "+gitrepo.Short(g.c3)+" as 1.7.4 on origin"),
 				),
 			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(config),
 		},
 	})
 }
@@ -412,9 +392,7 @@ func (e *expectedFailures) check(err error) error {
 
 func TestAccGitTagResource_invalidName(t *testing.T) {
 	g := newGitAcc(t)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{{
 			Config:      g.tagConfig("v", fmt.Sprintf("  name   = \"1.7..4\"\n  commit = %q\n", g.c2)),
 			PlanOnly:    true,

@@ -36,9 +36,7 @@ func TestAccHistoryDataSource(t *testing.T) {
 	ev := func(version, kind string) knownvalue.Check {
 		return knownvalue.ObjectPartial(map[string]knownvalue.Check{"version": knownvalue.StringExact(version), "kind": knownvalue.StringExact(kind)})
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      env.ProviderBlock() + "\ndata \"release_history\" \"bad\" {\n  kinds = [\"deploy\"]\n}\n",
@@ -107,9 +105,7 @@ resource "release_version_block" "bad" {
   reason  = "corrupts invoices"
 }
 `
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg},
 			{
@@ -140,10 +136,7 @@ func TestWebhookShowsTheRun(t *testing.T) {
 		got <- body.Text
 	}))
 	t.Cleanup(srv.Close)
-	be, err := backend.NewDirectory(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	be := acctest.NewBackend(t)
 	d := &providerData{Backend: be, Run: "https://gitlab.example.org/acme/app/-/jobs/88231", Webhooks: []webhookSettings{{URL: srv.URL}}}
 	if diags := wireNotifications(d); diags.HasError() {
 		t.Fatal(diags)

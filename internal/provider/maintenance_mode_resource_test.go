@@ -51,9 +51,7 @@ func TestAccMaintenanceModeResource_directory(t *testing.T) {
   until   = "2025-03-01T23:00:00+01:00"
   allowed_ips = ["127.0.0.1", "10.0.0.0/8"]`
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			return fileMissing(jsonPath)
 		},
@@ -92,10 +90,7 @@ func TestAccMaintenanceModeResource_directory(t *testing.T) {
 				// The instant is the same; the import reads it back in UTC.
 				ImportStateVerifyIgnore: []string{"until"},
 			},
-			{
-				Config:           maintenanceDirectoryConfig(env, dir, on),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(maintenanceDirectoryConfig(env, dir, on)),
 			{
 				// Someone ends maintenance by hand: the plan puts it back.
 				PreConfig: func() { os.Remove(jsonPath) },
@@ -179,9 +174,7 @@ resource "release_maintenance_mode" "prod" {
 `, attrs, conf, srv.ReloadCommand(), test)
 	}
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			return expectFrom("127.0.0.2", url, 200)
 		},
@@ -214,10 +207,7 @@ resource "release_maintenance_mode" "prod" {
 					return expectFrom("127.0.0.2", url, 200)
 				},
 			},
-			{
-				Config:           config("enabled = false", srv.TestCommand()),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(config("enabled = false", srv.TestCommand())),
 		},
 	})
 }
@@ -248,9 +238,7 @@ resource "release_maintenance_mode" "prod" {
 		}
 	}
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			if got := fake.RunningEnv("histologe")["MAINTENANCE_ENABLE"]; got != "0" {
 				return fmt.Errorf("maintenance still on after destroy: %q", got)
@@ -300,10 +288,7 @@ resource "release_maintenance_mode" "prod" {
 				Config: config("enabled = false"),
 				Check:  running("MAINTENANCE_BANNER_ENABLE", "0"),
 			},
-			{
-				Config:           config("enabled = false"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(config("enabled = false")),
 		},
 	})
 }
@@ -348,9 +333,7 @@ resource "release_maintenance_mode" "prod" {
 		t.Fatal(err)
 	}
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:        maintenanceDirectoryConfig(env, dir, ""),

@@ -89,9 +89,7 @@ func TestAccPromotionResource_guards(t *testing.T) {
 	wrong := strings.Repeat("0", 64)
 	shallow := w.repo.ShallowClone(1)
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			// retain_on_destroy defaults to true: the promoted bytes stay published.
 			_, err := w.Store(t).Verify(context.Background(), "app", "1.0.0-rc")
@@ -185,10 +183,7 @@ func TestAccPromotionResource_guards(t *testing.T) {
 				ImportStateVerify:       true,
 				ImportStateVerifyIgnore: []string{"require_deployed_in", "require_descendant_of"},
 			},
-			{
-				Config:           w.config("1.0.0-rc", w.sum, guards),
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(w.config("1.0.0-rc", w.sum, guards)),
 			{
 				// Guards apply to the making of the promotion: changing them re-promotes nothing.
 				Config: w.config("1.0.0-rc", w.sum, ""),
@@ -220,9 +215,7 @@ func TestAccPromotionResource_guards(t *testing.T) {
 // The promoted bytes vanish from the store: the next plan promotes them again.
 func TestAccPromotionResource_disappears(t *testing.T) {
 	w := newPromotionWorld(t)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			// retain_on_destroy = false deletes the promoted version.
 			if _, err := w.Store(t).Stat(context.Background(), "app", "1.0.0-rc"); err == nil {
@@ -260,9 +253,7 @@ func TestAccPromotionResource_upperCaseSHA256(t *testing.T) {
 	var restore func()
 	var promotedAt string
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:            cfg,
@@ -272,17 +263,8 @@ func TestAccPromotionResource_upperCaseSHA256(t *testing.T) {
 					return nil
 				},
 			},
-			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
-			{
-				Config: w.ProviderBlock() + `
-removed {
-  from = release_promotion.rc
-  lifecycle {
-    destroy = false
-  }
-}
-`,
-			},
+			emptyPlanStep(cfg),
+			forgetStep(w.ProviderBlock(), "release_promotion.rc"),
 			{
 				Config:             cfg,
 				ResourceName:       promotionAddr,
@@ -311,7 +293,7 @@ removed {
 					})),
 				},
 			},
-			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(cfg),
 			{
 				PreConfig: func() { restore = rewriteStoreRecord(t, w.Env, "app", "1.0.0-rc", forged) },
 				Config:    cfg,
@@ -333,9 +315,7 @@ removed {
 // 1.0.0-rc; it is refused at plan time with the form to use.
 func TestAccPromotionResource_canonicalVersions(t *testing.T) {
 	w := newPromotionWorld(t)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{{
 			Config:      w.config("v1.0.0-rc", w.sum, ""),
 			PlanOnly:    true,

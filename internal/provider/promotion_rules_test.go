@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
-	"github.com/releaseplan/terraform-provider-release/internal/acctest"
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 )
 
@@ -32,9 +31,7 @@ func TestAccPromotionResource_soakTime(t *testing.T) {
 	soak := func(d string) string {
 		return fmt.Sprintf("  require_deployed_in = [\"staging\"]\n  require_healthy_for = %q\n", d)
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: w.config("1.0.0-rc", w.sum, "  require_healthy_for = \"1h\"\n"), ExpectError: wrapped("require_deployed_in")},
 			{
@@ -65,9 +62,7 @@ func TestAccPromotionResource_soakTimeRestartsAfterAFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.deployedAt(t, "staging", "1.0.0-staging", time.Now().Add(-time.Hour))
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{{
 			Config:      w.config("1.0.0-rc", w.sum, "  require_deployed_in = [\"staging\"]\n  require_healthy_for = \"24h\"\n"),
 			ExpectError: wrapped("has been live in staging for 1h0m only", "23h0m left"),
@@ -84,9 +79,7 @@ func TestAccPromotionResource_freeze(t *testing.T) {
 		Start: now.Add(-time.Hour), End: now.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      w.config("1.0.0", w.sum, "  environment = \"production\"\n"),
@@ -112,9 +105,7 @@ func TestAccPromotionResource_freeze(t *testing.T) {
 // what is there now; nothing is changed.
 func TestAccPromotionResource_stalePlan(t *testing.T) {
 	w := newPromotionWorld(t)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{{
 			Config: w.config("1.0.0-rc", w.sum, ""),
 			ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{

@@ -92,19 +92,7 @@ func newStoryWorld(t *testing.T) (*storyWorld, *chat) {
 // 7: production deploy).
 func (w *storyWorld) config(repo string, stage int) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `
-provider "release" {
-  actor = "ci@runner"
-  artifact_store {
-    directory {
-      path = %q
-    }
-  }
-  backend {
-    directory {
-      path = %q
-    }
-  }
+	b.WriteString(w.ProviderBlockWith(fmt.Sprintf(`  actor = "ci@runner"
   notify {
     webhook {
       url    = %q
@@ -114,24 +102,16 @@ provider "release" {
       url = %q
     }
   }
-}
-
+`, w.chatURL, w.down)))
+	fmt.Fprintf(&b, `
 resource "release_artifact" "app" {
   name     = "app"
   version  = "1.0.0-staging"
   source   = %q
   metadata = { git_commit = %q }
 }
-
-resource "release_deployment" "staging" {
-  environment = "staging"
-  artifact    = release_artifact.app.id
-  sha256      = release_artifact.app.sha256
-  directory {
-    path = %q
-  }
-}
-`, w.ArtifactsDir, w.StateDir, w.chatURL, w.down, w.source, w.feature, w.stagingDir)
+`, w.source, w.feature)
+	b.WriteString(chainedDeploymentHCL("staging", "release_artifact.app", w.stagingDir))
 	if stage >= 2 {
 		fmt.Fprintf(&b, `
 resource "release_promotion" "rc" {
@@ -146,16 +126,8 @@ resource "release_promotion" "rc" {
   }
   depends_on = [release_deployment.staging]
 }
-
-resource "release_deployment" "recette" {
-  environment = "recette"
-  artifact    = release_promotion.rc.id
-  sha256      = release_promotion.rc.sha256
-  directory {
-    path = %q
-  }
-}
-`, repo, w.base, w.recetteDir)
+`, repo, w.base)
+		b.WriteString(chainedDeploymentHCL("recette", "release_promotion.rc", w.recetteDir))
 	}
 	if stage >= 3 {
 		b.WriteString(`
@@ -179,16 +151,8 @@ resource "release_version_block" "final" {
 `)
 	}
 	if stage == 5 || stage >= 7 {
-		fmt.Fprintf(&b, `
-resource "release_deployment" "production" {
-  environment = "production"
-  artifact    = release_promotion.final.id
-  sha256      = release_promotion.final.sha256
-  directory {
-    path = %q
-  }
-}
-
+		b.WriteString(chainedDeploymentHCL("production", "release_promotion.final", w.productionDir))
+		b.WriteString(`
 data "release_environment" "production" {
   environment = "production"
   depends_on  = [release_deployment.production]
@@ -198,7 +162,7 @@ data "release_history" "all" {
   name       = "app"
   depends_on = [release_deployment.production]
 }
-`, w.productionDir)
+`)
 	}
 	return b.String()
 }
@@ -222,9 +186,7 @@ func TestAccPromotionStory(t *testing.T) {
 	w, c := newStoryWorld(t)
 	gitDir := w.gitDir
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: w.config(gitDir, 1),

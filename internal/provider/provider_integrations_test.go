@@ -72,9 +72,7 @@ resource "release_promotion" "rc" {
 }
 `, dav.URL("/releases"), pw, env.StateDir, src)
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				// A wrong password: a clear 401, and the password is never printed.

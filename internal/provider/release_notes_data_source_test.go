@@ -68,9 +68,7 @@ func TestAccReleaseNotesDataSource(t *testing.T) {
 **Full Changelog**: https://github.com/acme/app/compare/1.7.3...1.7.4
 `, pr[:7], fix[:7], other[:7], breaking[:7])
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: releaseNotesConfig(providerBlock, r.Dir, `
@@ -143,9 +141,7 @@ func TestAccReleaseNotesDataSource_shallowClone(t *testing.T) {
 	shallow := r.ShallowClone(1)
 
 	providerBlock := acctest.ProviderBlock(t)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      releaseNotesConfig(providerBlock, shallow, `from = "1.0.0"`+"\n"+`to = "HEAD"`),

@@ -12,7 +12,6 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
-	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 
 	"github.com/releaseplan/terraform-provider-release/internal/acctest"
@@ -42,9 +41,7 @@ resource "release_promotion" "rc" {
   sha256       = %q
 }
 `, src, upper, upper)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: cfg,
@@ -53,7 +50,7 @@ resource "release_promotion" "rc" {
 					statecheck.ExpectKnownValue("release_promotion.rc", depAttr("sha256"), knownvalue.StringExact(upper)),
 				},
 			},
-			{Config: cfg, ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}}},
+			emptyPlanStep(cfg),
 			{ // the store's record is rewritten with another sha256: refresh says so
 				PreConfig: func() {
 					matches, _ := filepath.Glob(filepath.Join(env.Dir, "*", "shop", "1.0.0-staging", "metadata.json"))
@@ -98,9 +95,7 @@ resource "release_artifact" "app" {
 }
 `, version, src)
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg("v1.2.3"), PlanOnly: true, ExpectError: wrapped(`"v1.2.3" is not written in canonical form: use "1.2.3"`)},
 			{Config: cfg("01.2.3"), PlanOnly: true, ExpectError: wrapped(`"01.2.3" is not written in canonical form: use "1.2.3"`)},

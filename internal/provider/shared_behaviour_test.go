@@ -91,9 +91,7 @@ resource "release_blue_green_router" "site" {
 		}
 	}
 	const res = "release_blue_green_router.site"
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config("blue", "insecure = true"),
@@ -172,10 +170,8 @@ resource "release_deployment" "app" {
 		resource.TestStep{Config: deployment(`method = "GET"`), PlanOnly: true,
 			ExpectError: errorRe(`Missing required argument.*The argument "url" is required in the smoke_test block`)},
 	)
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		Steps:                    steps,
+	accParallelTest(t, resource.TestCase{
+		Steps: steps,
 	})
 	if _, err := os.Lstat(filepath.Join(dir, "live")); !os.IsNotExist(err) {
 		t.Errorf("an invalid configuration touched %s: %v", dir, err)
@@ -197,9 +193,7 @@ resource "release_deployment" "app" {
 }
 `, attrs, app)
 	}
-	resource.ParallelTest(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accParallelTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: config(`artifact = "app@1.0.0"`), PlanOnly: true, ExpectError: errorRe(`Missing required argument.*The argument "environment" is required`)},
 			{Config: config(`environment = "staging"`), PlanOnly: true, ExpectError: errorRe(`Missing required argument.*The argument "artifact" is required`)},
@@ -343,9 +337,7 @@ data "release_history" "prod" {
 	event := func(i int, key string) tfjsonpath.Path {
 		return tfjsonpath.New("events").AtSliceIndex(i).AtMapKey(key)
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config(true),

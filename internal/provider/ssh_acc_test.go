@@ -100,9 +100,7 @@ func TestAccSSHBlueGreenRouter_twoHosts(t *testing.T) {
 	res := "release_blue_green_router.lb"
 	broken := f.Local(1, sshLBRoot+"/broken")
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: sshRouterConfig(env, f, kh, "blue"),
@@ -195,9 +193,7 @@ func TestAccSSHBlueGreenRouter_unknownHostKeyRefused(t *testing.T) {
 	f := sshtest.Start(t, 2, sshtest.Root(sshLBRoot))
 	onlyFirst := f.KnownHostsLine(0) + "\n"
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      sshRouterConfig(env, f, onlyFirst, "blue"),
@@ -218,22 +214,30 @@ func TestAccSSHBlueGreenRouter_unknownHostKeyRefused(t *testing.T) {
 
 const sshSiteRoot = "/srv/release-acc-site"
 
-// sshMaintenanceConfig logs in with a write-only key: refresh cannot use it,
-// so the plan reads the hosts.
-func sshMaintenanceConfig(env *acctest.Env, f *sshtest.Fleet, enabled bool) string {
+// sshDirectoryResource is the provider's ssh defaults without a key and the
+// resource typ "site" with attrs, whose directory block at path reaches every
+// host of f with the client key given as keyAttr (private_key or
+// private_key_wo) in its own ssh block.
+func sshDirectoryResource(env *acctest.Env, f *sshtest.Fleet, typ, attrs, path, keyAttr string) string {
 	return sshProviderBlock(env, f, f.KnownHosts(), false) + fmt.Sprintf(`
-resource "release_maintenance_mode" "site" {
-  enabled = %t
-  message = "Back soon"
+resource %q "site" {
+  %s
   directory {
-    path = "%s/app"
+    path = %q
     ssh {
-      hosts          = %s
-      private_key_wo = %q
+      hosts = %s
+      %s = %q
     }
   }
 }
-`, enabled, sshSiteRoot, hclList(f.Addrs()), f.ClientKeyPEM)
+`, typ, attrs, path, hclList(f.Addrs()), keyAttr, f.ClientKeyPEM)
+}
+
+// sshMaintenanceConfig logs in with a write-only key: refresh cannot use it,
+// so the plan reads the hosts.
+func sshMaintenanceConfig(env *acctest.Env, f *sshtest.Fleet, enabled bool) string {
+	return sshDirectoryResource(env, f, "release_maintenance_mode", fmt.Sprintf("enabled = %t\n  message = \"Back soon\"", enabled),
+		sshSiteRoot+"/app", "private_key_wo")
 }
 
 // maintenanceOn checks every host's maintenance.json (on) or its absence (off).
@@ -279,10 +283,8 @@ func TestAccSSHMaintenanceMode_directoryOnTwoHosts(t *testing.T) {
 	}
 	res := "release_maintenance_mode.site"
 
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
-		CheckDestroy:             func(s *terraform.State) error { return maintenanceOn(f, false)(s) },
+	accTest(t, resource.TestCase{
+		CheckDestroy: func(s *terraform.State) error { return maintenanceOn(f, false)(s) },
 		Steps: []resource.TestStep{
 			{
 				Config: sshMaintenanceConfig(env, f, true),
@@ -315,18 +317,7 @@ func TestAccSSHMaintenanceMode_directoryOnTwoHosts(t *testing.T) {
 }
 
 func sshDirectoryRouterConfig(env *acctest.Env, f *sshtest.Fleet, active string) string {
-	return sshProviderBlock(env, f, f.KnownHosts(), false) + fmt.Sprintf(`
-resource "release_blue_green_router" "site" {
-  active = %q
-  directory {
-    path = "%s/site"
-    ssh {
-      hosts       = %s
-      private_key = %q
-    }
-  }
-}
-`, active, sshLBRoot, hclList(f.Addrs()), f.ClientKeyPEM)
+	return sshDirectoryResource(env, f, "release_blue_green_router", fmt.Sprintf("active = %q", active), sshLBRoot+"/site", "private_key")
 }
 
 // linksTo checks every host's live symlink.
@@ -351,9 +342,7 @@ func TestAccSSHBlueGreenRouter_directoryTwoHosts(t *testing.T) {
 			}
 		}
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: sshDirectoryRouterConfig(env, f, "green"), Check: linksTo(f, "green")},
 			{
@@ -410,9 +399,7 @@ resource "release_maintenance_mode" "site" {
 			return nil
 		}
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: config(true), Check: blocking(true)},
 			{Config: config(false), Check: blocking(false)},

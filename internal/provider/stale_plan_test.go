@@ -22,22 +22,9 @@ import (
 // what the plan expected and what is active now, and switches nothing.
 func TestAccBlueGreenRouterResource_stalePlan(t *testing.T) {
 	env := acctest.NewEnv(t)
-	dir := t.TempDir()
-	for _, c := range []string{"blue", "green"} {
-		if err := os.MkdirAll(filepath.Join(dir, c), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := colourDirs(t)
 	cfg := func(active string) string {
-		return env.ProviderBlock() + fmt.Sprintf(`
-resource "release_blue_green_router" "site" {
-  environment = "production"
-  active      = %q
-  directory {
-    path = %q
-  }
-}
-`, active, dir)
+		return directoryRouterConfig(env, dir, active, `environment = "production"`)
 	}
 	live := func(want string) resource.TestCheckFunc {
 		return func(*terraform.State) error {
@@ -48,9 +35,7 @@ resource "release_blue_green_router" "site" {
 			return nil
 		}
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg("blue"), Check: live("blue")},
 			{
@@ -83,26 +68,11 @@ resource "release_blue_green_router" "site" {
 // the colour this plan switches away from; the refusal names who did it.
 func TestAccBlueGreenRouterResource_stalePlanSwitched(t *testing.T) {
 	env := acctest.NewEnv(t)
-	dir := t.TempDir()
-	for _, c := range []string{"blue", "green"} {
-		if err := os.MkdirAll(filepath.Join(dir, c), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := colourDirs(t)
 	cfg := func(active string) string {
-		return env.ProviderBlock() + fmt.Sprintf(`
-resource "release_blue_green_router" "site" {
-  environment = "production"
-  active      = %q
-  directory {
-    path = %q
-  }
-}
-`, active, dir)
+		return directoryRouterConfig(env, dir, active, `environment = "production"`)
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg("green")},
 			{
@@ -133,9 +103,7 @@ func TestAccMaintenanceModeResource_stalePlan(t *testing.T) {
 		return maintenanceDirectoryConfig(env, dir, `environment = "production"
   `+attrs)
 	}
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { acctest.PreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{Config: cfg(`enabled = false`)},
 			{

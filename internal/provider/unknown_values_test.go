@@ -166,9 +166,7 @@ func reacquiredStep(config string, taint []string, tokens valueTracker) resource
 func TestAccUnknownValues_lockTokenAndArtifact(t *testing.T) {
 	w := newUnknownWorld(t)
 	tokens := statecheck.CompareValue(compare.ValuesDiffer())
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			w.fromEmptyStep(tokens),
 			reacquiredStep(w.lockedDeployment("ci-2", "release_artifact.app.sha256"), nil, tokens),
@@ -188,9 +186,7 @@ func TestAccUnknownValues_lockReplaced(t *testing.T) {
 	w := newUnknownWorld(t)
 	tokens := statecheck.CompareValue(compare.ValuesDiffer())
 	config := w.lockedDeployment("ci-1", "release_artifact.app.sha256")
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			w.fromEmptyStep(tokens),
 			reacquiredStep(config, []string{unknownLockAddr}, tokens),
@@ -234,6 +230,22 @@ func (upperCaseOf) CompareValues(values ...any) error {
 	return nil
 }
 
+// chainedDeploymentHCL is a release_deployment, named after environment, of
+// what the resource from (an artifact or a promotion) names, by its id and
+// sha256, to the directory dir: one link of a release chain.
+func chainedDeploymentHCL(environment, from, dir string) string {
+	return fmt.Sprintf(`
+resource "release_deployment" %[1]q {
+  environment = %[1]q
+  artifact    = %[2]s.id
+  sha256      = %[2]s.sha256
+  directory {
+    path = %[3]q
+  }
+}
+`, environment, from, dir)
+}
+
 // TestAccUnknownValues_promotionChain: the release_promotion example's chain, all in
 // one apply: a promotion of the artifact's bytes by their sha256, then a deployment of
 // the promotion by its id and sha256; the upper-case spelling of the checksum too.
@@ -247,21 +259,10 @@ resource "release_promotion" "rc" {
   to_version   = "1.0.0-rc"
   sha256       = %s
 }
-
-resource "release_deployment" "recette" {
-  environment = "recette"
-  artifact    = release_promotion.rc.id
-  sha256      = release_promotion.rc.sha256
-  directory {
-    path = %q
-  }
-}
-`, sha256Expr, w.site)
+`, sha256Expr) + chainedDeploymentHCL("recette", "release_promotion.rc", w.site)
 	}
 	const promo, deploy = "release_promotion.rc", "release_deployment.recette"
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config("release_artifact.app.sha256"),
@@ -285,9 +286,7 @@ resource "release_deployment" "recette" {
 
 	// The same chain from empty with the checksum in upper case.
 	w = newUnknownWorld(t)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config("upper(release_artifact.app.sha256)"),
@@ -389,35 +388,12 @@ resource "release_maintenance_mode" "prod" {
 // router come from another resource (the application servers' addresses).
 func TestAccUnknownValues_routerUpstreams(t *testing.T) {
 	f := startRouterFixture(t)
-	config := f.env.ProviderBlock() + fmt.Sprintf(`
+	config := f.routerConfig(routerHCL{active: "green", attrs: routerFixtureChecks,
+		blue: "terraform_data.servers.output.blue", green: "terraform_data.servers.output.green"}) + fmt.Sprintf(`
 resource "terraform_data" "servers" {
   input = { blue = %q, green = %q }
 }
-
-resource "release_blue_green_router" "web" {
-  active      = "green"
-  environment = "production"
-  blue {
-    upstream = terraform_data.servers.output.blue
-  }
-  green {
-    upstream = terraform_data.servers.output.green
-  }
-  nginx {
-    config_file    = %q
-    upstream_name  = "app"
-    reload_command = %q
-    test_command   = %q
-  }
-  health_check {
-    path          = "/health"
-    expect_status = 200
-    attempts      = 2
-    interval      = "100ms"
-    timeout       = "2s"
-  }
-}
-`, f.blue.addr, f.green.addr, f.file, f.srv.ReloadCommand(), f.srv.TestCommand())
+`, f.blue.addr, f.green.addr)
 	const addr = "release_blue_green_router.web"
 	testUnknownUntilApply(t, config,
 		[]plancheck.PlanCheck{
@@ -454,9 +430,7 @@ func checkFileContains(p, want string) resource.TestCheckFunc {
 // leave nothing to change; then plans config again and expects no change.
 func testUnknownUntilApply(t *testing.T, config string, preApply []plancheck.PlanCheck, stateChecks []statecheck.StateCheck, check resource.TestCheckFunc) {
 	t.Helper()
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: config,
@@ -467,10 +441,7 @@ func testUnknownUntilApply(t *testing.T, config string, preApply []plancheck.Pla
 				ConfigStateChecks: stateChecks,
 				Check:             check,
 			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
+			emptyPlanStep(config),
 		},
 	})
 }

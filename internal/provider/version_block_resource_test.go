@@ -60,9 +60,7 @@ func checkHistory(t *testing.T, env *acctest.Env, version string, want ...string
 
 func TestAccVersionBlockResource_lifecycle(t *testing.T) {
 	env := acctest.NewEnv(t)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
 			b, err := env.Backend(t).GetBlock(context.Background(), "histologe", "1.7.4")
 			if err != nil || b != nil {
@@ -99,12 +97,7 @@ func TestAccVersionBlockResource_lifecycle(t *testing.T) {
 				ImportStateId:     "histologe@1.7.4",
 				ImportStateVerify: true,
 			},
-			{
-				Config: blockConfig(env, "1.7.4", "corrupts invoices"),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
-				},
-			},
+			emptyPlanStep(blockConfig(env, "1.7.4", "corrupts invoices")),
 			{
 				// A new reason updates the block in place and keeps its origin.
 				Config: blockConfig(env, "1.7.4", "corrupts invoices and emails"),
@@ -137,9 +130,7 @@ func TestAccVersionBlockResource_lifecycle(t *testing.T) {
 
 func TestAccVersionBlockResource_disappears(t *testing.T) {
 	env := acctest.NewEnv(t)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config: blockConfig(env, "2.0.0", "leaks memory"),
@@ -162,9 +153,7 @@ func TestAccVersionBlockResource_disappears(t *testing.T) {
 
 func TestAccVersionBlockResource_errors(t *testing.T) {
 	env := acctest.NewEnv(t)
-	resource.Test(t, resource.TestCase{
-		PreCheck:                 func() { testAccPreCheck(t) },
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+	accTest(t, resource.TestCase{
 		Steps: []resource.TestStep{
 			{
 				Config:      blockConfig(env, "1.7.4", "  "),
