@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/hostseq"
 	"github.com/releaseplan/terraform-provider-release/internal/logging"
 	"github.com/releaseplan/terraform-provider-release/internal/nginxconf"
 )
@@ -161,15 +162,8 @@ func (e *FleetError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "on host %s: %v\nEach host now:", e.Host, e.Err)
 	for i, h := range e.Hosts {
-		fmt.Fprintf(&b, "\n  - %s: maintenance %s", h.Host, h.Describe())
-		switch {
-		case e.RestoreErrs[i] != nil:
-			fmt.Fprintf(&b, " (it had been changed; putting it back failed: %v; check it by hand)", e.RestoreErrs[i])
-		case e.Changed[i]:
-			b.WriteString(" (it had been changed and was put back)")
-		case h.Host == e.Host:
-			b.WriteString(" (the host that failed)")
-		}
+		o := hostseq.Outcome{Changed: e.Changed[i], UndoErr: e.RestoreErrs[i], Failed: h.Host == e.Host}
+		fmt.Fprintf(&b, "\n  - %s: maintenance %s%s", h.Host, h.Describe(), o.Note())
 	}
 	return b.String()
 }
@@ -182,38 +176,35 @@ type snapshotter interface {
 	snapshot(ctx context.Context) (restore func(context.Context) error, err error)
 }
 
-// Apply implements Switch: s on every host, one after the other; a failure
-// puts back the hosts changed before it.
+// Apply implements Switch: s on every host, one after the other
+// (hostseq.Change); a failure puts back the hosts changed before it and is a
+// *FleetError.
 func (f *Fleet) Apply(ctx context.Context, s State) error {
-	restores := make([]func(context.Context) error, 0, len(f.Hosts))
+	places := make([]Switch, len(f.Hosts))
 	for i, h := range f.Hosts {
-		sw := f.On(h)
-		snap, ok := sw.(snapshotter)
-		if !ok {
-			return fmt.Errorf("%s cannot be used on several hosts", sw.Describe())
+		places[i] = f.On(h)
+		if _, ok := places[i].(snapshotter); !ok {
+			return fmt.Errorf("%s cannot be used on several hosts", places[i].Describe())
 		}
-		restore, err := snap.snapshot(ctx)
-		if err == nil {
-			err = sw.Apply(ctx, s)
-		}
-		if err != nil {
-			return f.failed(ctx, i, err, restores)
-		}
-		restores = append(restores, restore)
+	}
+	fail := hostseq.Change(ctx, "maintenance", f.Hosts,
+		func(ctx context.Context, i int) (hostseq.Undo, error) { return places[i].(snapshotter).snapshot(ctx) },
+		func(ctx context.Context, i int) error { return places[i].Apply(ctx, s) })
+	if fail != nil {
+		return f.failed(context.WithoutCancel(ctx), fail)
 	}
 	logging.Info(ctx, "maintenance mode set on every host", "place", f.Describe(), "maintenance", s.Blocking())
 	return nil
 }
 
-func (f *Fleet) failed(ctx context.Context, failed int, err error, restores []func(context.Context) error) error {
-	ctx = context.WithoutCancel(ctx) // leaving hosts half changed is worse than finishing
+// failed reports every host after fail, the hosts before the failed one having
+// been put back.
+func (f *Fleet) failed(ctx context.Context, fail *hostseq.Failure) error {
 	n := len(f.Hosts)
-	fe := &FleetError{Host: f.Hosts[failed].Name(), Err: err, Changed: make([]bool, n), RestoreErrs: make([]error, n)}
-	for i, restore := range restores {
-		fe.Changed[i] = true
-		fe.RestoreErrs[i] = restore(ctx)
-		logging.Warn(ctx, "maintenance put back after a failure on another host", logging.Host, f.Hosts[i].Name(),
-			"failed_host", fe.Host, "restored", fe.RestoreErrs[i] == nil)
+	fe := &FleetError{Host: f.Hosts[fail.Failed].Name(), Err: fail.Err, Changed: make([]bool, n), RestoreErrs: make([]error, n)}
+	for i := range f.Hosts {
+		o := fail.Outcome(i)
+		fe.Changed[i], fe.RestoreErrs[i] = o.Changed, o.UndoErr
 	}
 	fe.Hosts = f.ReadHosts(ctx)
 	return fe

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/hostseq"
 	"github.com/releaseplan/terraform-provider-release/internal/logging"
 	"github.com/releaseplan/terraform-provider-release/internal/nginxconf"
 )
@@ -82,15 +83,8 @@ func (e *FleetError) Report() string {
 	var b strings.Builder
 	b.WriteString("Each host now:")
 	for _, h := range e.Hosts {
-		fmt.Fprintf(&b, "\n  - %s: %s", h.Host, h.Routes)
-		switch {
-		case h.RestoreErr != nil:
-			fmt.Fprintf(&b, " (it had been changed; putting it back failed: %v; check it by hand)", h.RestoreErr)
-		case h.Changed:
-			b.WriteString(" (it had been changed and was put back)")
-		case h.Host == e.Host:
-			b.WriteString(" (the host that failed)")
-		}
+		o := hostseq.Outcome{Changed: h.Changed, UndoErr: h.RestoreErr, Failed: h.Host == e.Host}
+		fmt.Fprintf(&b, "\n  - %s: %s%s", h.Host, h.Routes, o.Note())
 	}
 	return b.String()
 }
@@ -207,40 +201,33 @@ func (f *Fleet) Remove(ctx context.Context) error {
 	return f.each(ctx, func(r Router) error { return r.Remove(ctx) })
 }
 
-// each runs op on every host in order. When it fails on a host, the hosts
-// before it are put back as they were, and the error is a *FleetError.
+// each runs op on every host in order (hostseq.Change). When it fails on a
+// host, the hosts before it are put back as they were, and the error is a
+// *FleetError.
 func (f *Fleet) each(ctx context.Context, op func(Router) error) error {
-	restores := make([]func(context.Context) error, 0, len(f.Hosts))
+	routers := make([]Router, len(f.Hosts))
 	for i, h := range f.Hosts {
-		r := f.On(h)
-		s, ok := r.(snapshotter)
-		if !ok {
-			return fmt.Errorf("the router %T cannot be used on several hosts", r)
+		routers[i] = f.On(h)
+		if _, ok := routers[i].(snapshotter); !ok {
+			return fmt.Errorf("the router %T cannot be used on several hosts", routers[i])
 		}
-		restore, err := s.snapshot(ctx)
-		if err == nil {
-			err = op(r)
-		}
-		if err != nil {
-			return f.failed(ctx, i, err, restores)
-		}
-		restores = append(restores, restore)
 	}
-	return nil
+	fail := hostseq.Change(ctx, "Blue/green router", f.Hosts,
+		func(ctx context.Context, i int) (hostseq.Undo, error) { return routers[i].(snapshotter).snapshot(ctx) },
+		func(_ context.Context, i int) error { return op(routers[i]) })
+	if fail == nil {
+		return nil
+	}
+	return f.failed(context.WithoutCancel(ctx), fail)
 }
 
-// failed puts back the hosts before failed (restores) and reports every host.
-func (f *Fleet) failed(ctx context.Context, failed int, err error, restores []func(context.Context) error) error {
-	ctx = context.WithoutCancel(ctx) // leaving hosts half switched is worse than finishing
-	fe := &FleetError{Host: f.Hosts[failed].Name(), Err: err, Hosts: make([]HostReport, len(f.Hosts))}
-	for i, restore := range restores {
-		fe.Hosts[i].Changed = true
-		fe.Hosts[i].RestoreErr = restore(ctx)
-		logging.Warn(ctx, "Blue/green router put back after a failure on another host", logging.Host, f.Hosts[i].Name(),
-			"failed_host", fe.Host, "restored", fe.Hosts[i].RestoreErr == nil)
-	}
+// failed reports every host after fail, the hosts before the failed one having
+// been put back.
+func (f *Fleet) failed(ctx context.Context, fail *hostseq.Failure) error {
+	fe := &FleetError{Host: f.Hosts[fail.Failed].Name(), Err: fail.Err, Hosts: make([]HostReport, len(f.Hosts))}
 	for i, h := range f.Hosts {
-		fe.Hosts[i].Host = h.Name()
+		o := fail.Outcome(i)
+		fe.Hosts[i] = HostReport{Host: h.Name(), Changed: o.Changed, RestoreErr: o.UndoErr}
 		st, rerr := f.On(h).Read(ctx)
 		hs := HostState{Host: h.Name(), State: st, Missing: errors.Is(rerr, ErrNotFound)}
 		fe.Hosts[i].Routes = hs.Describe()
