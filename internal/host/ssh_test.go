@@ -35,17 +35,6 @@ import (
 // sshRoot is the path every test host has its own folder bound over.
 const sshRoot = "/srv/release-host-ssh"
 
-// config is how the tests reach host i of f.
-func config(f *sshtest.Fleet, i int) host.SSHConfig {
-	return host.SSHConfig{
-		Address:    f.Addr(i),
-		User:       f.User,
-		PrivateKey: f.ClientKeyPEM,
-		KnownHosts: f.KnownHosts(),
-		Timeout:    10 * time.Second,
-	}
-}
-
 func dial(t *testing.T, cfg host.SSHConfig) *host.SSH {
 	t.Helper()
 	h, err := host.DialSSH(context.Background(), cfg)
@@ -58,7 +47,7 @@ func dial(t *testing.T, cfg host.SSHConfig) *host.SSH {
 
 func TestSSH(t *testing.T) {
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	h := dial(t, hosttest.Config(f, 0))
 	if h.Name() != f.Addr(0) {
 		t.Errorf("Name() = %q, want the address %q", h.Name(), f.Addr(0))
 	}
@@ -81,7 +70,7 @@ func TestSSHRefusesUnknownChangedAndRevokedHostKeys(t *testing.T) {
 		"revoked": {f.KnownHosts() + "@revoked * " + key + "\n", "@revoked"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg := config(f, 0)
+			cfg := hosttest.Config(f, 0)
 			cfg.KnownHosts = tt.knownHosts
 			h, err := host.DialSSH(context.Background(), cfg)
 			if err == nil {
@@ -99,7 +88,7 @@ func TestSSHRefusesUnknownChangedAndRevokedHostKeys(t *testing.T) {
 			}
 		})
 	}
-	cfg := config(f, 0)
+	cfg := hosttest.Config(f, 0)
 	cfg.KnownHosts = ""
 	if _, err := host.DialSSH(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "known_hosts is empty") {
 		t.Errorf("an empty known_hosts: %v, want a refusal", err)
@@ -109,7 +98,7 @@ func TestSSHRefusesUnknownChangedAndRevokedHostKeys(t *testing.T) {
 func TestSSHAcceptsHashedKnownHosts(t *testing.T) {
 	f := sshtest.Start(t, 2, sshtest.Root(sshRoot))
 	for i := range 2 {
-		cfg := config(f, i)
+		cfg := hosttest.Config(f, i)
 		cfg.KnownHosts = "# hashed, as ssh-keygen -H writes them\n" + f.HashedKnownHosts()
 		h := dial(t, cfg)
 		if _, err := h.Run(context.Background(), host.Command{Script: "true"}); err != nil {
@@ -133,7 +122,7 @@ func TestSSHEncryptedPrivateKey(t *testing.T) {
 		"wrong passphrase": {"Tr0ub4dor&3", "passphrase does not decrypt"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg := config(f, 0)
+			cfg := hosttest.Config(f, 0)
 			cfg.PrivateKey, cfg.Passphrase = encrypted, []byte(tt.passphrase)
 			_, err := host.DialSSH(context.Background(), cfg)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -142,7 +131,7 @@ func TestSSHEncryptedPrivateKey(t *testing.T) {
 			assertNoSecret(t, err, encrypted, f.ClientKeyPEM, []byte(passphrase))
 		})
 	}
-	cfg := config(f, 0)
+	cfg := hosttest.Config(f, 0)
 	cfg.Passphrase = []byte(passphrase)
 	dial(t, cfg).Close() // a passphrase given for a plain key is not in the way
 	cfg.PrivateKey = encrypted
@@ -194,7 +183,7 @@ func TestSSHAgent(t *testing.T) {
 		}
 	}()
 	t.Setenv("SSH_AUTH_SOCK", sock)
-	cfg := config(f, 0)
+	cfg := hosttest.Config(f, 0)
 	cfg.PrivateKey, cfg.Agent = nil, true
 	h := dial(t, cfg)
 	if _, err := h.Run(context.Background(), host.Command{Script: "true"}); err != nil {
@@ -216,7 +205,7 @@ func TestSSHLoginErrorsNameTheHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config(f, 0)
+	cfg := hosttest.Config(f, 0)
 	cfg.PrivateKey = pem.EncodeToMemory(block)
 	_, err = host.DialSSH(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), f.Addr(0)) || !strings.Contains(err.Error(), "authorized_keys") {
@@ -225,7 +214,7 @@ func TestSSHLoginErrorsNameTheHost(t *testing.T) {
 	if err := f.Stop(0); err != nil {
 		t.Fatal(err)
 	}
-	_, err = host.DialSSH(context.Background(), config(f, 0))
+	_, err = host.DialSSH(context.Background(), hosttest.Config(f, 0))
 	if err == nil || !strings.Contains(err.Error(), f.Addr(0)) {
 		t.Errorf("a host that is down: %v, want an error naming it", err)
 	}
@@ -233,7 +222,7 @@ func TestSSHLoginErrorsNameTheHost(t *testing.T) {
 
 func TestSSHEnvValuesAreNotInterpreted(t *testing.T) {
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	h := dial(t, hosttest.Config(f, 0))
 	ctx := context.Background()
 	dir := path.Join(sshRoot, "env dir with 'quotes'")
 	if err := h.MkdirAll(ctx, dir, 0o755); err != nil {
@@ -277,7 +266,7 @@ func TestSSHEnvValuesAreNotInterpreted(t *testing.T) {
 
 func TestSSHCommandErrors(t *testing.T) {
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	h := dial(t, hosttest.Config(f, 0))
 	ctx := context.Background()
 	out, err := h.Run(ctx, host.Command{Script: "echo failing; exit 3"})
 	var exitErr *host.ExitStatusError
@@ -358,7 +347,7 @@ func marker() string {
 // connection was closed under it.
 func TestSSHStoppedCommandsTakeTheirChildrenAlong(t *testing.T) {
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	h := dial(t, hosttest.Config(f, 0))
 	script := "sleep 300 & sleep 300"
 
 	t.Run("timeout", func(t *testing.T) {
@@ -405,7 +394,7 @@ func TestSSHStoppedCommandsTakeTheirChildrenAlong(t *testing.T) {
 		waitGone(t, mark, "after the script ended")
 	})
 	t.Run("connection closed", func(t *testing.T) {
-		other := dial(t, config(f, 0))
+		other := dial(t, hosttest.Config(f, 0))
 		mark := marker()
 		go func() {
 			if !waitRunning(mark) {
@@ -435,7 +424,7 @@ func (endless) Read(p []byte) (int, error) {
 
 func TestSSHHostKilledDuringWriteFile(t *testing.T) {
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	h := dial(t, hosttest.Config(f, 0))
 	ctx := context.Background()
 	dir := path.Join(sshRoot, "killed")
 	if err := h.MkdirAll(ctx, dir, 0o755); err != nil {
@@ -521,7 +510,7 @@ func fileSizes(t *testing.T, dir, prefix string) int64 {
 
 func TestSSHCancelledWriteLeavesNothing(t *testing.T) {
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	h := dial(t, hosttest.Config(f, 0))
 	dir := path.Join(sshRoot, "cancelled")
 	if err := h.MkdirAll(context.Background(), dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -541,7 +530,7 @@ func TestSSHCancelledWriteLeavesNothing(t *testing.T) {
 // read, list and run at once (go test -race checks the rest).
 func TestSSHConcurrentUse(t *testing.T) {
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	h := dial(t, hosttest.Config(f, 0))
 	ctx := context.Background()
 	dir := path.Join(sshRoot, "concurrent")
 	if err := h.MkdirAll(ctx, dir, 0o755); err != nil {
@@ -585,7 +574,7 @@ func TestSSHConcurrentUse(t *testing.T) {
 
 func TestSSHRemoveAllDoesNotFollowLinks(t *testing.T) {
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	h := dial(t, hosttest.Config(f, 0))
 	ctx := context.Background()
 	shared := path.Join(sshRoot, "shared")
 	release := path.Join(sshRoot, "releases", "1")
@@ -624,7 +613,7 @@ func TestSSHRemoveAllDoesNotFollowLinks(t *testing.T) {
 
 func TestSSHHonoursACancelledContext(t *testing.T) {
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	h := dial(t, hosttest.Config(f, 0))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	p := path.Join(sshRoot, "f")
@@ -700,7 +689,7 @@ func testPublicKey(t *testing.T) string {
 // and the waiting operation fails instead of hanging.
 func TestSSHFrozenHostIsDetected(t *testing.T) {
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	cfg := config(f, 0)
+	cfg := hosttest.Config(f, 0)
 	cfg.Timeout = time.Second
 	h := dial(t, cfg)
 	ctx := context.Background()
@@ -769,7 +758,7 @@ func TestSSHAsksForAKeyKnownHostsHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot), sshtest.Config("HostKey "+keyFile))
-	h := dial(t, config(f, 0))
+	h := dial(t, hosttest.Config(f, 0))
 	if _, err := h.Run(context.Background(), host.Command{Script: "true"}); err != nil {
 		t.Fatal(err)
 	}
@@ -778,7 +767,7 @@ func TestSSHAsksForAKeyKnownHostsHolds(t *testing.T) {
 // BenchmarkSSHWriteFileFrom uploads 64 MiB to one host over loopback.
 func BenchmarkSSHWriteFileFrom(b *testing.B) {
 	f := sshtest.Start(b, 1, sshtest.Root(sshRoot))
-	h, err := host.DialSSH(context.Background(), config(f, 0))
+	h, err := host.DialSSH(context.Background(), hosttest.Config(f, 0))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -797,7 +786,7 @@ func BenchmarkSSHWriteFileFrom(b *testing.B) {
 // queue instead of failing.
 func TestSSHMoreCommandsThanTheServerHasSessions(t *testing.T) {
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot), sshtest.Config("MaxSessions 10"))
-	h := dial(t, config(f, 0))
+	h := dial(t, hosttest.Config(f, 0))
 	var wg sync.WaitGroup
 	errs := make(chan error, 24)
 	for i := range 24 {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/releaseplan/terraform-provider-release/internal/archive"
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/host/hosttest"
 	"github.com/releaseplan/terraform-provider-release/internal/sshtest"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 )
@@ -30,21 +31,9 @@ func startHosts(t *testing.T, n int) (*sshtest.Fleet, []*host.SSH) {
 	f := sshtest.Start(t, n, sshtest.Root(sshRoot))
 	hosts := make([]*host.SSH, n)
 	for i := range n {
-		hosts[i] = dialHost(t, f, i)
+		hosts[i] = hosttest.Dial(t, f, i)
 	}
 	return f, hosts
-}
-
-func dialHost(t *testing.T, f *sshtest.Fleet, i int) *host.SSH {
-	t.Helper()
-	h, err := host.DialSSH(context.Background(), host.SSHConfig{
-		Address: f.Addr(i), User: f.User, PrivateKey: f.ClientKeyPEM, KnownHosts: f.KnownHosts(), Timeout: 10 * time.Second,
-	})
-	if err != nil {
-		t.Fatalf("DialSSH: %v", err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return h
 }
 
 // remoteDir is the directory target sshRoot/<name> on h.
