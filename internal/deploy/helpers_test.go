@@ -35,6 +35,17 @@ func newFixture(t testing.TB) *fixture {
 	return newFixtureAt(t, t.TempDir())
 }
 
+// newUpgradeFixture is a fixture where 1.0.0 is live and 1.0.1, healthy, is
+// published: where most upgrade tests start.
+func newUpgradeFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixture(t)
+	f.publish("1.0.0", "ok")
+	f.publish("1.0.1", "ok")
+	mustDeploy(t, f.request("1.0.0"))
+	return f
+}
+
 // newFixtureAt makes the fixture in root.
 func newFixtureAt(t testing.TB, root string) *fixture {
 	t.Helper()

@@ -97,6 +97,18 @@ func (f *fixture) newFleet(n int) (*fleetTarget, *atomic.Int32) {
 	return ft, opened
 }
 
+// newUpgradeFleet is newUpgradeFixture on a fleet of n hosts: 1.0.0 is live
+// on every host.
+func newUpgradeFleet(t *testing.T, n int) (*fixture, *fleetTarget) {
+	t.Helper()
+	f := newFixture(t)
+	f.publish("1.0.0", "ok")
+	f.publish("1.0.1", "ok")
+	ft, _ := f.newFleet(n)
+	mustDeploy(t, f.fleetRequest("1.0.0", ft))
+	return f, ft
+}
+
 func (f *fixture) fleetRequest(version string, ft *fleetTarget) Request {
 	req := f.request(version)
 	req.Target = ft
@@ -123,11 +135,7 @@ func readLines(t *testing.T, path string) []string {
 // before_switch_once runs on the first host only, after before_switch passed
 // everywhere; the plan names the hosts.
 func TestDeployHooksRunOnEveryHost(t *testing.T) {
-	f := newFixture(t)
-	f.publish("1.0.0", "ok")
-	f.publish("1.0.1", "ok")
-	ft, _ := f.newFleet(3)
-	mustDeploy(t, f.fleetRequest("1.0.0", ft))
+	f, ft := newUpgradeFleet(t, 3)
 
 	log := filepath.Join(f.root, "hooks.log")
 	note := func(what string) string {
@@ -192,11 +200,7 @@ func TestDeployHooksRunOnEveryHost(t *testing.T) {
 // second host names that host, runs no further hook and switches no host; an
 // after_switch hook failing on the third host names it and rolls back.
 func TestDeployHookFailureOnOneHostNamesIt(t *testing.T) {
-	f := newFixture(t)
-	f.publish("1.0.0", "ok")
-	f.publish("1.0.1", "ok")
-	ft, _ := f.newFleet(3)
-	mustDeploy(t, f.fleetRequest("1.0.0", ft))
+	f, ft := newUpgradeFleet(t, 3)
 	activated := ft.activated.Load()
 	log := filepath.Join(f.root, "hooks.log")
 
