@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/iocount"
 )
 
 // MaxArchiveSize is the largest source archive Scalingo accepts: 300 MiB.
@@ -56,12 +58,12 @@ func (a ArchiveInfo) OneFolder() bool {
 
 // InspectArchive reads a tar.gz to its end and lists its top-level entries.
 func InspectArchive(r io.Reader) (ArchiveInfo, error) {
-	cr := &countingReader{r: r}
+	cr := &iocount.Reader{R: r}
 	info, err := inspect(cr)
 	if _, cerr := io.Copy(io.Discard, cr); err == nil && cerr != nil {
 		err = cerr
 	}
-	info.Size = cr.n
+	info.Size = cr.N
 	return info, err
 }
 
@@ -120,7 +122,7 @@ func WrapArchive(dst io.Writer, src io.Reader, folder string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	cw := &countingWriter{w: dst}
+	cw := &iocount.Writer{W: dst}
 	zw := gzip.NewWriter(cw)
 	tw := tar.NewWriter(zw)
 	now := time.Now()
@@ -160,7 +162,7 @@ func WrapArchive(dst io.Writer, src io.Reader, folder string) (int64, error) {
 	if err := zw.Close(); err != nil {
 		return 0, err
 	}
-	return cw.n, nil
+	return cw.N, nil
 }
 
 // CheckArchiveSize refuses an archive larger than Scalingo accepts.
@@ -215,26 +217,4 @@ func private(ip net.IP) bool {
 
 func unreachable(u *url.URL, why string) error {
 	return fmt.Errorf("the build machines of Scalingo download source_url themselves and cannot reach %s://%s (%s): use an artifact store reachable from the internet, or upload the bytes (source_url_from_store = false)", u.Scheme, u.Host, why)
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

@@ -10,7 +10,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -50,16 +49,7 @@ func remoteDir(t *testing.T, h host.Host, name string) *Directory {
 // hostEntries lists releases/ of d as host i of f holds it, hidden entries too.
 func hostEntries(t *testing.T, f *sshtest.Fleet, i int, d *Directory) []string {
 	t.Helper()
-	entries, err := os.ReadDir(f.Local(i, d.releasesPath()))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range entries {
-		out = append(out, e.Name())
-	}
-	sort.Strings(out)
-	return out
+	return entryNames(t, f.Local(i, d.releasesPath()))
 }
 
 func hostServes(t *testing.T, f *sshtest.Fleet, i int, d *Directory) string {
