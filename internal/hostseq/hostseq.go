@@ -1,13 +1,16 @@
-// Package hostseq changes several hosts one after the other, all or nothing.
-// The router and the maintenance place of a fleet (the two load balancers of
-// an HA pair, the hosts of a web farm) use it so that a change one host
-// rejects stops at that host, and every host changed before it is put back
-// exactly as it was.
+// Package hostseq runs one operation over the hosts of a fleet (the two load
+// balancers of an HA pair, the hosts of a web farm), as the router and the
+// maintenance place of a fleet need it: Change changes the hosts one after the
+// other, all or nothing, so that a change one host rejects stops at that host
+// and every host changed before it is put back exactly as it was; ReadAll
+// reads every host at once.
 package hostseq
 
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 
 	"github.com/releaseplan/terraform-provider-release/internal/host"
 	"github.com/releaseplan/terraform-provider-release/internal/logging"
@@ -93,4 +96,25 @@ func putBack(ctx context.Context, what string, hosts []host.Host, f *Failure, un
 			"failed_host", hosts[f.Failed].Name(), "restored", f.UndoErrs[i] == nil)
 	}
 	return f
+}
+
+// ReadAll calls read for every host at once and returns what it returned for
+// each host, in the hosts' order.
+func ReadAll[T any](hosts []host.Host, read func(i int, h host.Host) T) []T {
+	out := make([]T, len(hosts))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Go(func() { out[i] = read(i, h) })
+	}
+	wg.Wait()
+	return out
+}
+
+// Names are the hosts' names for messages: "web1, web2".
+func Names(hosts []host.Host) string {
+	names := make([]string, len(hosts))
+	for i, h := range hosts {
+		names[i] = h.Name()
+	}
+	return strings.Join(names, ", ")
 }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/host"
 )
@@ -94,5 +96,33 @@ func TestChangeStopsAtAFailedSnapshot(t *testing.T) {
 	}
 	if !slices.Equal(changed, []int{0}) {
 		t.Errorf("hosts changed: %v, want [0]", changed)
+	}
+}
+
+// ReadAll reads every host at once (each read here waits until all have
+// started) and keeps the hosts' order.
+func TestReadAllReadsEveryHostAtOnce(t *testing.T) {
+	hosts := []host.Host{host.Local{}, host.Local{}, host.Local{}}
+	var started sync.WaitGroup
+	started.Add(len(hosts))
+	all := make(chan struct{})
+	go func() { started.Wait(); close(all) }()
+	got := ReadAll(hosts, func(i int, _ host.Host) string {
+		started.Done()
+		select {
+		case <-all:
+		case <-time.After(10 * time.Second):
+			return "host " + strconv.Itoa(i) + " read alone"
+		}
+		return "host " + strconv.Itoa(i)
+	})
+	if want := []string{"host 0", "host 1", "host 2"}; !slices.Equal(got, want) {
+		t.Fatalf("ReadAll = %q, want %q", got, want)
+	}
+}
+
+func TestNames(t *testing.T) {
+	if got := Names([]host.Host{host.Local{}, host.Local{}}); got != "local, local" {
+		t.Errorf("Names = %q", got)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 
 	"github.com/releaseplan/terraform-provider-release/internal/host"
 	"github.com/releaseplan/terraform-provider-release/internal/hostseq"
@@ -35,19 +34,11 @@ var _ Switch = (*Fleet)(nil)
 
 // Describe implements Switch: the place and its hosts.
 func (f *Fleet) Describe() string {
-	return f.On(f.Hosts[0]).Describe() + " on " + strings.Join(f.names(), ", ")
+	return f.On(f.Hosts[0]).Describe() + " on " + hostseq.Names(f.Hosts)
 }
 
 // Capabilities implements Switch: the place's.
 func (f *Fleet) Capabilities() Capabilities { return f.On(f.Hosts[0]).Capabilities() }
-
-func (f *Fleet) names() []string {
-	names := make([]string, len(f.Hosts))
-	for i, h := range f.Hosts {
-		names[i] = h.Name()
-	}
-	return names
-}
 
 // HostState is the maintenance of one host of a Fleet.
 type HostState struct {
@@ -90,17 +81,7 @@ func (e *DisagreementError) Summary() string {
 
 // ReadHosts reads every host at once.
 func (f *Fleet) ReadHosts(ctx context.Context) []HostState {
-	out := make([]HostState, len(f.Hosts))
-	var wg sync.WaitGroup
-	for i, h := range f.Hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = f.readHost(ctx, h)
-		}()
-	}
-	wg.Wait()
-	return out
+	return hostseq.ReadAll(f.Hosts, func(_ int, h host.Host) HostState { return f.readHost(ctx, h) })
 }
 
 func (f *Fleet) readHost(ctx context.Context, h host.Host) HostState {
@@ -131,7 +112,7 @@ func (f *Fleet) Read(ctx context.Context) (State, error) {
 		return State{}, err
 	}
 	if missing == len(hosts) {
-		return State{}, fmt.Errorf("%s on %s: %w", f.On(f.Hosts[0]).Describe(), strings.Join(f.names(), ", "), ErrNotFound)
+		return State{}, fmt.Errorf("%s on %s: %w", f.On(f.Hosts[0]).Describe(), hostseq.Names(f.Hosts), ErrNotFound)
 	}
 	for _, h := range hosts[1:] {
 		if h.Missing != hosts[0].Missing || !sameState(h.State, hosts[0].State) {

@@ -97,31 +97,17 @@ type snapshotter interface {
 	snapshot(ctx context.Context) (restore func(context.Context) error, err error)
 }
 
-func (f *Fleet) names() []string {
-	names := make([]string, len(f.Hosts))
-	for i, h := range f.Hosts {
-		names[i] = h.Name()
-	}
-	return names
-}
-
 // ReadHosts reads every host at once; an error names the host.
 func (f *Fleet) ReadHosts(ctx context.Context) ([]HostState, error) {
-	out := make([]HostState, len(f.Hosts))
 	errs := make([]error, len(f.Hosts))
-	var wg sync.WaitGroup
-	for i, h := range f.Hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st, err := f.On(h).Read(ctx)
-			out[i] = HostState{Host: h.Name(), State: st, Missing: errors.Is(err, ErrNotFound)}
-			if err != nil && !out[i].Missing {
-				errs[i] = fmt.Errorf("host %s: %w", h.Name(), err)
-			}
-		}()
-	}
-	wg.Wait()
+	out := hostseq.ReadAll(f.Hosts, func(i int, h host.Host) HostState {
+		st, err := f.On(h).Read(ctx)
+		hs := HostState{Host: h.Name(), State: st, Missing: errors.Is(err, ErrNotFound)}
+		if err != nil && !hs.Missing {
+			errs[i] = fmt.Errorf("host %s: %w", h.Name(), err)
+		}
+		return hs
+	})
 	return out, errors.Join(errs...)
 }
 
@@ -144,7 +130,7 @@ func (f *Fleet) Read(ctx context.Context) (State, error) {
 		}
 	}
 	if missing == len(hosts) {
-		return State{}, fmt.Errorf("on %s: %w", strings.Join(f.names(), ", "), ErrNotFound)
+		return State{}, fmt.Errorf("on %s: %w", hostseq.Names(f.Hosts), ErrNotFound)
 	}
 	if agree {
 		st := first.State
@@ -191,7 +177,7 @@ func (f *Fleet) Switch(ctx context.Context, colour Colour, check HealthCheck) (S
 	if err != nil {
 		return State{}, err
 	}
-	logging.Info(ctx, "Blue/green router switched on every host", "colour", string(colour), "hosts", strings.Join(f.names(), ", "))
+	logging.Info(ctx, "Blue/green router switched on every host", "colour", string(colour), "hosts", hostseq.Names(f.Hosts))
 	return st, nil
 }
 
