@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -130,4 +131,20 @@ func (f *fixture) kinds() []string {
 	}
 	slices.Reverse(out) // oldest first reads better in failures
 	return out
+}
+
+// messageHandler is a slog.Handler that hands each record's message and
+// attributes (as strings) to the function: how the crash tests keep a journal
+// of a deployment's progress.
+type messageHandler func(msg string, attrs map[string]string)
+
+func (messageHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h messageHandler) WithAttrs([]slog.Attr) slog.Handler     { return h }
+func (h messageHandler) WithGroup(string) slog.Handler          { return h }
+
+func (h messageHandler) Handle(_ context.Context, r slog.Record) error {
+	attrs := map[string]string{}
+	r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+	h(r.Message, attrs)
+	return nil
 }
