@@ -309,8 +309,8 @@ func (d *Directory) ForceRelease(ctx context.Context, environment, actor, reason
 
 // ForceReleaseID implements Backend.
 func (d *Directory) ForceReleaseID(ctx context.Context, environment, lockID, actor, reason string) (*Lock, error) {
-	if lockID == "" {
-		return nil, errors.New("force-releasing the lock of " + environment + ": the lock id is empty")
+	if err := requireLockID(environment, lockID); err != nil {
+		return nil, err
 	}
 	return d.forceRelease(ctx, environment, lockID, actor, reason)
 }
