@@ -7,11 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,12 +93,7 @@ func inspect(r io.Reader) (ArchiveInfo, error) {
 		}
 		tops[top] = true
 	}
-	names := make([]string, 0, len(tops))
-	for n := range tops {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return ArchiveInfo{TopLevel: names}, nil
+	return ArchiveInfo{TopLevel: slices.Sorted(maps.Keys(tops))}, nil
 }
 
 // entryName is the entry's path without "./" or "/" in front ("" for the root
