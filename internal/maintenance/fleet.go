@@ -162,14 +162,17 @@ type snapshotter interface {
 // *FleetError.
 func (f *Fleet) Apply(ctx context.Context, s State) error {
 	places := make([]Switch, len(f.Hosts))
+	snaps := make([]snapshotter, len(f.Hosts))
 	for i, h := range f.Hosts {
-		places[i] = f.On(h)
-		if _, ok := places[i].(snapshotter); !ok {
-			return fmt.Errorf("%s cannot be used on several hosts", places[i].Describe())
+		sw := f.On(h)
+		snap, ok := sw.(snapshotter)
+		if !ok {
+			return fmt.Errorf("%s cannot be used on several hosts", sw.Describe())
 		}
+		places[i], snaps[i] = sw, snap
 	}
 	fail := hostseq.Change(ctx, "maintenance", f.Hosts,
-		func(ctx context.Context, i int) (hostseq.Undo, error) { return places[i].(snapshotter).snapshot(ctx) },
+		func(ctx context.Context, i int) (hostseq.Undo, error) { return snaps[i].snapshot(ctx) },
 		func(ctx context.Context, i int) error { return places[i].Apply(ctx, s) })
 	if fail != nil {
 		return f.failed(context.WithoutCancel(ctx), fail)

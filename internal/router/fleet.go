@@ -192,14 +192,17 @@ func (f *Fleet) Remove(ctx context.Context) error {
 // *FleetError.
 func (f *Fleet) each(ctx context.Context, op func(Router) error) error {
 	routers := make([]Router, len(f.Hosts))
+	snaps := make([]snapshotter, len(f.Hosts))
 	for i, h := range f.Hosts {
-		routers[i] = f.On(h)
-		if _, ok := routers[i].(snapshotter); !ok {
-			return fmt.Errorf("the router %T cannot be used on several hosts", routers[i])
+		r := f.On(h)
+		s, ok := r.(snapshotter)
+		if !ok {
+			return fmt.Errorf("the router %T cannot be used on several hosts", r)
 		}
+		routers[i], snaps[i] = r, s
 	}
 	fail := hostseq.Change(ctx, "Blue/green router", f.Hosts,
-		func(ctx context.Context, i int) (hostseq.Undo, error) { return routers[i].(snapshotter).snapshot(ctx) },
+		func(ctx context.Context, i int) (hostseq.Undo, error) { return snaps[i].snapshot(ctx) },
 		func(_ context.Context, i int) error { return op(routers[i]) })
 	if fail == nil {
 		return nil
