@@ -35,6 +35,13 @@ import (
 // sshRoot is the path every test host has its own folder bound over.
 const sshRoot = "/srv/release-host-ssh"
 
+// startOne starts one test server and connects to it.
+func startOne(t *testing.T) (*sshtest.Fleet, *host.SSH) {
+	t.Helper()
+	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
+	return f, hosttest.Dial(t, f, 0)
+}
+
 func dial(t *testing.T, cfg host.SSHConfig) *host.SSH {
 	t.Helper()
 	h, err := host.DialSSH(context.Background(), cfg)
@@ -46,8 +53,7 @@ func dial(t *testing.T, cfg host.SSHConfig) *host.SSH {
 }
 
 func TestSSH(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, hosttest.Config(f, 0))
+	f, h := startOne(t)
 	if h.Name() != f.Addr(0) {
 		t.Errorf("Name() = %q, want the address %q", h.Name(), f.Addr(0))
 	}
@@ -221,8 +227,7 @@ func TestSSHLoginErrorsNameTheHost(t *testing.T) {
 }
 
 func TestSSHEnvValuesAreNotInterpreted(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, hosttest.Config(f, 0))
+	f, h := startOne(t)
 	ctx := context.Background()
 	dir := path.Join(sshRoot, "env dir with 'quotes'")
 	if err := h.MkdirAll(ctx, dir, 0o755); err != nil {
@@ -265,8 +270,7 @@ func TestSSHEnvValuesAreNotInterpreted(t *testing.T) {
 }
 
 func TestSSHCommandErrors(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, hosttest.Config(f, 0))
+	f, h := startOne(t)
 	ctx := context.Background()
 	out, err := h.Run(ctx, host.Command{Script: "echo failing; exit 3"})
 	var exitErr *host.ExitStatusError
@@ -346,8 +350,7 @@ func marker() string {
 // whether the command timed out, was cancelled, ended by itself, or its
 // connection was closed under it.
 func TestSSHStoppedCommandsTakeTheirChildrenAlong(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, hosttest.Config(f, 0))
+	f, h := startOne(t)
 	script := "sleep 300 & sleep 300"
 
 	t.Run("timeout", func(t *testing.T) {
@@ -394,7 +397,7 @@ func TestSSHStoppedCommandsTakeTheirChildrenAlong(t *testing.T) {
 		waitGone(t, mark, "after the script ended")
 	})
 	t.Run("connection closed", func(t *testing.T) {
-		other := dial(t, hosttest.Config(f, 0))
+		other := hosttest.Dial(t, f, 0)
 		mark := marker()
 		go func() {
 			if !waitRunning(mark) {
@@ -423,8 +426,7 @@ func (endless) Read(p []byte) (int, error) {
 }
 
 func TestSSHHostKilledDuringWriteFile(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, hosttest.Config(f, 0))
+	f, h := startOne(t)
 	ctx := context.Background()
 	dir := path.Join(sshRoot, "killed")
 	if err := h.MkdirAll(ctx, dir, 0o755); err != nil {
@@ -509,8 +511,7 @@ func fileSizes(t *testing.T, dir, prefix string) int64 {
 }
 
 func TestSSHCancelledWriteLeavesNothing(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, hosttest.Config(f, 0))
+	f, h := startOne(t)
 	dir := path.Join(sshRoot, "cancelled")
 	if err := h.MkdirAll(context.Background(), dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -529,8 +530,7 @@ func TestSSHCancelledWriteLeavesNothing(t *testing.T) {
 // TestSSHConcurrentUse shares one connection between goroutines that write,
 // read, list and run at once (go test -race checks the rest).
 func TestSSHConcurrentUse(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, hosttest.Config(f, 0))
+	_, h := startOne(t)
 	ctx := context.Background()
 	dir := path.Join(sshRoot, "concurrent")
 	if err := h.MkdirAll(ctx, dir, 0o755); err != nil {
@@ -573,8 +573,7 @@ func TestSSHConcurrentUse(t *testing.T) {
 }
 
 func TestSSHRemoveAllDoesNotFollowLinks(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, hosttest.Config(f, 0))
+	f, h := startOne(t)
 	ctx := context.Background()
 	shared := path.Join(sshRoot, "shared")
 	release := path.Join(sshRoot, "releases", "1")
@@ -612,8 +611,7 @@ func TestSSHRemoveAllDoesNotFollowLinks(t *testing.T) {
 }
 
 func TestSSHHonoursACancelledContext(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, hosttest.Config(f, 0))
+	f, h := startOne(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	p := path.Join(sshRoot, "f")
@@ -758,7 +756,7 @@ func TestSSHAsksForAKeyKnownHostsHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot), sshtest.Config("HostKey "+keyFile))
-	h := dial(t, hosttest.Config(f, 0))
+	h := hosttest.Dial(t, f, 0)
 	if _, err := h.Run(context.Background(), host.Command{Script: "true"}); err != nil {
 		t.Fatal(err)
 	}
@@ -786,7 +784,7 @@ func BenchmarkSSHWriteFileFrom(b *testing.B) {
 // queue instead of failing.
 func TestSSHMoreCommandsThanTheServerHasSessions(t *testing.T) {
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot), sshtest.Config("MaxSessions 10"))
-	h := dial(t, hosttest.Config(f, 0))
+	h := hosttest.Dial(t, f, 0)
 	var wg sync.WaitGroup
 	errs := make(chan error, 24)
 	for i := range 24 {
