@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,22 +42,7 @@ func start(t *testing.T) *fixture {
 		Server: "access_log " + f.accessLog + " release_json;\nlocation / { proxy_pass http://app; proxy_next_upstream off; }",
 	})
 	f.router.TestCommand, f.router.ReloadCommand = f.srv.TestCommand(), f.srv.ReloadCommand()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for w := 0; w < 2; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			client := &http.Client{Timeout: 5 * time.Second}
-			for ctx.Err() == nil {
-				if resp, err := client.Get(f.srv.URL("/")); err == nil {
-					resp.Body.Close()
-				}
-				time.Sleep(2 * time.Millisecond)
-			}
-		}()
-	}
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	f.srv.Traffic(t, 2, 2*time.Millisecond)
 	return f
 }
 

@@ -1,10 +1,12 @@
 package nginxtest
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -47,4 +49,24 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 	}
 	fmt.Fprint(w, u.Body)
+}
+
+// Traffic sends GET / to s from clients goroutines at once, each pausing
+// between its requests, until the test ends: the live traffic a router switch
+// or a canary analysis is tested under. Answers are not checked.
+func (s *Server) Traffic(t testing.TB, clients int, pause time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			client := &http.Client{Timeout: 5 * time.Second}
+			for ctx.Err() == nil {
+				if resp, err := client.Get(s.URL("/")); err == nil {
+					_ = resp.Body.Close()
+				}
+				time.Sleep(pause)
+			}
+		})
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
 }

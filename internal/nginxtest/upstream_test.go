@@ -59,3 +59,19 @@ func TestUpstream(t *testing.T) {
 		t.Fatalf("answered in %v, want at least the 50ms Delay", d)
 	}
 }
+
+// Traffic keeps requests flowing through nginx to the upstream until the test
+// ends.
+func TestTraffic(t *testing.T) {
+	u := StartUpstream(t, "blue")
+	u.FailEvery.Store(1 << 40) // counts the requests, fails none
+	s := Start(t, Config{Server: "location / { proxy_pass http://" + u.Addr + "; }"})
+	s.Traffic(t, 2, time.Millisecond)
+	deadline := time.Now().Add(10 * time.Second)
+	for u.n.Load() < 20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests reached the upstream in 10s, want 20", u.n.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
