@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/releaseplan/terraform-provider-release/internal/check"
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/host/hosttest"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
 )
 
@@ -349,35 +349,11 @@ func assertRemoved(t *testing.T, made []string) {
 // all on one port, server i answering with handler(i); it returns the port.
 func hostServers(t *testing.T, n int, handler func(i int) http.Handler) int {
 	t.Helper()
-	for range 20 {
-		var ls []net.Listener
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		port := l.Addr().(*net.TCPAddr).Port
-		for i := 2; i <= n && err == nil; i++ {
-			l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.%d:%d", i, port))
-			if err == nil {
-				ls = append(ls, l)
-			}
-		}
-		if err != nil {
-			for _, l := range ls {
-				l.Close()
-			}
-			continue
-		}
-		for i, l := range ls {
-			srv := &http.Server{Handler: handler(i), ReadHeaderTimeout: 5 * time.Second}
-			go func() { _ = srv.Serve(l) }()
-			t.Cleanup(func() { srv.Close() })
-		}
-		return port
+	ips := make([]string, n)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("127.0.0.%d", i+1)
 	}
-	t.Fatal("found no port free on every loopback address")
-	return 0
+	return hosttest.ServeEach(t, ips, handler)
 }
 
 // TestDeploySmokeTestOnEveryHost: a smoke test URL with {host} is checked on
