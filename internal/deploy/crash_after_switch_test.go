@@ -90,7 +90,6 @@ func crashAfterSwitchChild(root, url, journalPath string, first int) {
 		os.Exit(3)
 	}
 	note := func(s string) { _, _ = jf.WriteString(s + "\n") } // one write(2): it survives SIGKILL
-	fmt.Println("ready")
 	for i := first; ; i++ {
 		version := []string{"1.0.1", "1.0.0"}[i%2]
 		req, err := afterSwitchRequest(root, url, version)
@@ -99,6 +98,11 @@ func crashAfterSwitchChild(root, url, journalPath string, first int) {
 			os.Exit(3)
 		}
 		note("begin " + version)
+		if i == first {
+			// Only now may the parent kill: the journal names the deployment
+			// that was running.
+			fmt.Println("ready")
+		}
 		_, err = Deploy(logging.With(context.Background(), slog.New(journalHandler(note))), req)
 		note(fmt.Sprintf("end %v", err == nil))
 	}
