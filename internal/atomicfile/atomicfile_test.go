@@ -8,6 +8,19 @@ import (
 	"testing"
 )
 
+// assertOnly checks that dir holds name and nothing else: no temporary file or
+// link was left behind.
+func assertOnly(t *testing.T, dir, name string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != name {
+		t.Fatalf("%s holds %v, want only %s: something temporary was left", dir, entries, name)
+	}
+}
+
 func TestWriteFileReplacesWithoutLeftovers(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "upstream.conf")
@@ -24,10 +37,7 @@ func TestWriteFileReplacesWithoutLeftovers(t *testing.T) {
 	if fi.Mode().Perm() != 0o640 {
 		t.Fatalf("mode %v, want 0640", fi.Mode().Perm())
 	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Fatalf("temporary files left: %v", entries)
-	}
+	assertOnly(t, dir, filepath.Base(p))
 }
 
 func TestCreateFileIsExclusive(t *testing.T) {
@@ -53,10 +63,7 @@ func TestCreateFileIsExclusive(t *testing.T) {
 	if n := len(wins); n != 1 {
 		t.Fatalf("%d creators won, want 1", n)
 	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Fatalf("temporary files left: %v", entries)
-	}
+	assertOnly(t, dir, filepath.Base(p))
 }
 
 func TestSymlinkSwitches(t *testing.T) {
@@ -80,8 +87,5 @@ func TestSymlinkSwitches(t *testing.T) {
 	if err := Symlink("releases/3", link); err == nil {
 		t.Fatal("replacing a real folder must fail")
 	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 {
-		t.Fatalf("temporary links left: %v", entries)
-	}
+	assertOnly(t, dir, filepath.Base(link))
 }

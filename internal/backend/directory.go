@@ -114,19 +114,23 @@ func nextToken(f *os.File, floor int64) (int64, error) {
 }
 
 // readLock returns the lock stored at path, or nil when there is none.
-func readLock(path string) (*Lock, error) {
+func readLock(path string) (*Lock, error) { return readRecord[Lock](path, "lock") }
+
+// readRecord returns the JSON record (a lock, a freeze, a block) stored at
+// path, or nil when there is none; what names the kind of record in errors.
+func readRecord[T any](path, what string) (*T, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading lock file: %w", err)
+		return nil, fmt.Errorf("reading %s file: %w", what, err)
 	}
-	var l Lock
-	if err := json.Unmarshal(data, &l); err != nil {
-		return nil, fmt.Errorf("lock file %s is corrupt: %w", path, err)
+	var v T
+	if err := json.Unmarshal(data, &v); err != nil {
+		return nil, fmt.Errorf("%s file %s is corrupt: %w", what, path, err)
 	}
-	return &l, nil
+	return &v, nil
 }
 
 // Acquire implements Backend.
@@ -305,8 +309,8 @@ func (d *Directory) ForceRelease(ctx context.Context, environment, actor, reason
 
 // ForceReleaseID implements Backend.
 func (d *Directory) ForceReleaseID(ctx context.Context, environment, lockID, actor, reason string) (*Lock, error) {
-	if lockID == "" {
-		return nil, errors.New("force-releasing the lock of " + environment + ": the lock id is empty")
+	if err := requireLockID(environment, lockID); err != nil {
+		return nil, err
 	}
 	return d.forceRelease(ctx, environment, lockID, actor, reason)
 }
@@ -529,18 +533,7 @@ func (d *Directory) GetBlock(_ context.Context, name, version string) (*Block, e
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading block of %s@%s: %w", name, version, err)
-	}
-	var b Block
-	if err := json.Unmarshal(data, &b); err != nil {
-		return nil, fmt.Errorf("block file %s is corrupt: %w", path, err)
-	}
-	return &b, nil
+	return readRecord[Block](path, "block")
 }
 
 // RemoveBlock implements Backend.

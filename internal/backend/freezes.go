@@ -69,20 +69,7 @@ func (d *Directory) GetFreeze(_ context.Context, id string) (*Freeze, error) {
 	return readFreeze(path)
 }
 
-func readFreeze(path string) (*Freeze, error) {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading freeze file: %w", err)
-	}
-	var f Freeze
-	if err := json.Unmarshal(data, &f); err != nil {
-		return nil, fmt.Errorf("freeze file %s is corrupt: %w", path, err)
-	}
-	return &f, nil
-}
+func readFreeze(path string) (*Freeze, error) { return readRecord[Freeze](path, "freeze") }
 
 // ListFreezes implements Backend.
 func (d *Directory) ListFreezes(_ context.Context) ([]Freeze, error) {

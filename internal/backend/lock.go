@@ -4,6 +4,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"regexp"
@@ -42,6 +43,15 @@ func validateBlockKey(name, version string) error {
 func ValidateFreezeID(id string) error {
 	if !safeName.MatchString(id) {
 		return fmt.Errorf("invalid freeze id %q: use letters, digits, '-', '_' or '.', starting with a letter or digit", id)
+	}
+	return nil
+}
+
+// requireLockID refuses the empty lock id of a ForceReleaseID, which would
+// otherwise free whatever lock the environment holds.
+func requireLockID(environment, lockID string) error {
+	if lockID == "" {
+		return errors.New("force-releasing the lock of " + environment + ": the lock id is empty")
 	}
 	return nil
 }

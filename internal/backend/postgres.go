@@ -424,8 +424,8 @@ func (p *Postgres) ForceRelease(ctx context.Context, environment, actor, reason 
 
 // ForceReleaseID implements Backend.
 func (p *Postgres) ForceReleaseID(ctx context.Context, environment, lockID, actor, reason string) (*Lock, error) {
-	if lockID == "" {
-		return nil, errors.New("force-releasing the lock of " + environment + ": the lock id is empty")
+	if err := requireLockID(environment, lockID); err != nil {
+		return nil, err
 	}
 	return p.forceRelease(ctx, environment, lockID, actor, reason)
 }

@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,43 +19,20 @@ import (
 const JSONLogFormat = `log_format release_json escape=json '{"time":"$time_iso8601","remote_addr":"$remote_addr","request":"$request",' ` +
 	`'"status":"$status","request_time":"$request_time","upstream_addr":"$upstream_addr","http_user_agent":"$http_user_agent"}';`
 
-// backend says its colour; every failEvery-th request answers 500 (0: none),
-// and every answer waits delay.
-type backend struct {
-	addr      string
-	failEvery atomic.Int64
-	delay     atomic.Int64
-	n         atomic.Int64
-}
-
-func startBackend(t *testing.T, colour string) *backend {
-	b := &backend{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(time.Duration(b.delay.Load()))
-		if f := b.failEvery.Load(); f > 0 && b.n.Add(1)%f == 0 && r.URL.Path != "/health" {
-			w.WriteHeader(http.StatusInternalServerError)
-		}
-		fmt.Fprint(w, colour)
-	}))
-	t.Cleanup(srv.Close)
-	b.addr = strings.TrimPrefix(srv.URL, "http://")
-	return b
-}
-
 type fixture struct {
 	srv         *nginxtest.Server
 	router      *router.Nginx
-	blue, green *backend
+	blue, green *nginxtest.Upstream
 	accessLog   string
 }
 
 // start runs nginx in front of blue and green with a JSON access log, and a
 // client loop sending requests until the test ends.
 func start(t *testing.T) *fixture {
-	f := &fixture{blue: startBackend(t, "blue"), green: startBackend(t, "green")}
+	f := &fixture{blue: nginxtest.StartUpstream(t, "blue"), green: nginxtest.StartUpstream(t, "green")}
 	dir := t.TempDir()
 	f.accessLog = filepath.Join(dir, "app.access.json")
-	f.router = &router.Nginx{ConfigFile: filepath.Join(dir, "app.conf"), UpstreamName: "app", Blue: f.blue.addr, Green: f.green.addr,
+	f.router = &router.Nginx{ConfigFile: filepath.Join(dir, "app.conf"), UpstreamName: "app", Blue: f.blue.Addr, Green: f.green.Addr,
 		TestCommand: router.SkipTest, ReloadCommand: "true"}
 	if _, err := f.router.Switch(context.Background(), router.Blue, nil); err != nil {
 		t.Fatal(err)
@@ -69,22 +42,7 @@ func start(t *testing.T) *fixture {
 		Server: "access_log " + f.accessLog + " release_json;\nlocation / { proxy_pass http://app; proxy_next_upstream off; }",
 	})
 	f.router.TestCommand, f.router.ReloadCommand = f.srv.TestCommand(), f.srv.ReloadCommand()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for w := 0; w < 2; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			client := &http.Client{Timeout: 5 * time.Second}
-			for ctx.Err() == nil {
-				if resp, err := client.Get(f.srv.URL("/")); err == nil {
-					resp.Body.Close()
-				}
-				time.Sleep(2 * time.Millisecond)
-			}
-		}()
-	}
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	f.srv.Traffic(t, 2, 2*time.Millisecond)
 	return f
 }
 
@@ -97,7 +55,7 @@ func (f *fixture) rollout(th Thresholds, steps ...Step) *Rollout {
 			return err
 		},
 		Analysis: &Analysis{AccessLog: f.accessLog, Thresholds: th, Canary: "green", Active: "blue",
-			CanaryUpstreams: []string{f.green.addr}, ActiveUpstreams: []string{f.blue.addr}},
+			CanaryUpstreams: []string{f.green.Addr}, ActiveUpstreams: []string{f.blue.Addr}},
 	}
 }
 
@@ -138,8 +96,8 @@ func TestRolloutBehindNginx(t *testing.T) {
 	})
 
 	t.Run("green answering 500 fails and goes back to 0", func(t *testing.T) {
-		f.green.failEvery.Store(5)
-		defer f.green.failEvery.Store(0)
+		f.green.FailEvery.Store(5)
+		defer f.green.FailEvery.Store(0)
 		w, _, err := f.rollout(healthy, Step{Weight: 50}, Step{Weight: 100}).Run(ctx)
 		var fail *Failure
 		if !errors.As(err, &fail) || w != 0 || fail.Step != 1 || fail.RollbackErr != nil {
@@ -161,8 +119,8 @@ func TestRolloutBehindNginx(t *testing.T) {
 	})
 
 	t.Run("slow green fails on p99", func(t *testing.T) {
-		f.green.delay.Store(int64(30 * time.Millisecond))
-		defer f.green.delay.Store(0)
+		f.green.Delay.Store(int64(30 * time.Millisecond))
+		defer f.green.Delay.Store(0)
 		th := healthy
 		th.MaxP99, th.MinRequests = 10*time.Millisecond, 5
 		_, _, err := f.rollout(th, Step{Weight: 50}).Run(ctx)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/host/hosttest"
 	"github.com/releaseplan/terraform-provider-release/internal/sshtest"
 )
 
@@ -27,13 +28,7 @@ func TestMeasureOverSSH(t *testing.T) {
 		if err := os.WriteFile(f.Local(i, logPath), []byte(old), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		h, err := host.DialSSH(context.Background(), host.SSHConfig{Address: f.Addr(i), User: f.User, PrivateKey: f.ClientKeyPEM,
-			KnownHosts: f.KnownHosts(), Timeout: 10 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { h.Close() })
-		hosts = append(hosts, h)
+		hosts = append(hosts, hosttest.Dial(t, f, i))
 	}
 	a := &Analysis{Hosts: hosts, AccessLog: logPath, Canary: "green", Active: "blue",
 		CanaryUpstreams: []string{"10.0.0.2:80"}, ActiveUpstreams: []string{"10.0.0.1:80"},

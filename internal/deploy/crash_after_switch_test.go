@@ -35,24 +35,17 @@ func afterSwitchRequest(root, url, version string) (Request, error) {
 
 // journalHandler writes down the progress messages a journal needs: the
 // switch, a passing smoke test attempt and the start of a rollback.
-type journalHandler struct{ note func(string) }
-
-func (journalHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h journalHandler) WithAttrs([]slog.Attr) slog.Handler     { return h }
-func (h journalHandler) WithGroup(string) slog.Handler          { return h }
-
-func (h journalHandler) Handle(_ context.Context, r slog.Record) error {
-	attrs := map[string]string{}
-	r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
-	switch {
-	case r.Message == "switching":
-		h.note("switching " + attrs["release"])
-	case r.Message == "HTTP check attempt" && attrs["error"] == "":
-		h.note("smoke-pass")
-	case r.Message == "rolling back":
-		h.note("rolling-back")
-	}
-	return nil
+func journalHandler(note func(string)) slog.Handler {
+	return messageHandler(func(msg string, attrs map[string]string) {
+		switch {
+		case msg == "switching":
+			note("switching " + attrs["release"])
+		case msg == "HTTP check attempt" && attrs["error"] == "":
+			note("smoke-pass")
+		case msg == "rolling back":
+			note("rolling-back")
+		}
+	})
 }
 
 // journal is what a killed deploying process wrote down before it was killed:
@@ -97,7 +90,6 @@ func crashAfterSwitchChild(root, url, journalPath string, first int) {
 		os.Exit(3)
 	}
 	note := func(s string) { _, _ = jf.WriteString(s + "\n") } // one write(2): it survives SIGKILL
-	fmt.Println("ready")
 	for i := first; ; i++ {
 		version := []string{"1.0.1", "1.0.0"}[i%2]
 		req, err := afterSwitchRequest(root, url, version)
@@ -106,7 +98,12 @@ func crashAfterSwitchChild(root, url, journalPath string, first int) {
 			os.Exit(3)
 		}
 		note("begin " + version)
-		_, err = Deploy(logging.With(context.Background(), slog.New(journalHandler{note})), req)
+		if i == first {
+			// Only now may the parent kill: the journal names the deployment
+			// that was running.
+			fmt.Println("ready")
+		}
+		_, err = Deploy(logging.With(context.Background(), slog.New(journalHandler(note))), req)
 		note(fmt.Sprintf("end %v", err == nil))
 	}
 }

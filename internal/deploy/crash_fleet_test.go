@@ -86,22 +86,15 @@ func crashFleetRequest(root string, tg target.Target, version string) (Request, 
 
 // fleetJournalHandler writes down the progress a fleet journal needs: the
 // switch and every step that begins.
-type fleetJournalHandler struct{ note func(string) }
-
-func (fleetJournalHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h fleetJournalHandler) WithAttrs([]slog.Attr) slog.Handler     { return h }
-func (h fleetJournalHandler) WithGroup(string) slog.Handler          { return h }
-
-func (h fleetJournalHandler) Handle(_ context.Context, r slog.Record) error {
-	attrs := map[string]string{}
-	r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
-	switch r.Message {
-	case "switching":
-		h.note("switching " + attrs["release"])
-	case "step":
-		h.note("step " + attrs["step"])
-	}
-	return nil
+func fleetJournalHandler(note func(string)) slog.Handler {
+	return messageHandler(func(msg string, attrs map[string]string) {
+		switch msg {
+		case "switching":
+			note("switching " + attrs["release"])
+		case "step":
+			note("step " + attrs["step"])
+		}
+	})
 }
 
 // fleetJournal is what a killed deploying process wrote down before it was
@@ -172,7 +165,7 @@ func crashFleetChild(root, journalPath string, first int) {
 		fail(err)
 	}
 	note := func(s string) { _, _ = jf.WriteString(s + "\n") } // one write(2): it survives SIGKILL
-	logger := slog.New(fleetJournalHandler{note})
+	logger := slog.New(fleetJournalHandler(note))
 	fmt.Println("ready")
 	for i := first; ; i++ {
 		version := crashFleetVersions[i%2]

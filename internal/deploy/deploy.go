@@ -21,7 +21,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -535,13 +536,8 @@ func (r *run) releaseEnv(path string, h host.Host) []string {
 // logArgs turns fields into slog's key-value arguments, sorted by key so that
 // messages read the same every time.
 func logArgs(fields map[string]any) []any {
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	args := make([]any, 0, 2*len(keys))
-	for _, k := range keys {
+	args := make([]any, 0, 2*len(fields))
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		args = append(args, k, fields[k])
 	}
 	return args

@@ -155,10 +155,7 @@ func TestDeployRefusals(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
-			f.publish("1.0.0", "ok")
-			f.publish("1.0.1", "ok")
-			mustDeploy(t, f.request("1.0.0"))
+			f := newUpgradeFixture(t)
 			before := f.releases()
 			req := f.request("1.0.1")
 			tc.setup(f, &req)
@@ -204,10 +201,7 @@ func TestDeployAllowBlocked(t *testing.T) {
 }
 
 func TestDeployHooksAndBackup(t *testing.T) {
-	f := newFixture(t)
-	f.publish("1.0.0", "ok")
-	f.publish("1.0.1", "ok")
-	mustDeploy(t, f.request("1.0.0"))
+	f := newUpgradeFixture(t)
 	out := filepath.Join(f.root, "hooks.log")
 	req := f.request("1.0.1")
 	req.Hooks.BeforeSwitch = []string{`echo "before $RELEASE_VERSION $RELEASE_PREVIOUS_VERSION $(pwd) $RELEASE_PATH $(cat current-version 2>/dev/null || readlink ../../current)" >> ` + out}
@@ -257,10 +251,7 @@ tar -czf "$RELEASE_BACKUP_FILE" .`
 }
 
 func TestDeployBackupFunc(t *testing.T) {
-	f := newFixture(t)
-	f.publish("1.0.0", "ok")
-	f.publish("1.0.1", "ok")
-	mustDeploy(t, f.request("1.0.0"))
+	f := newUpgradeFixture(t)
 	req := f.request("1.0.1")
 	var sawServing string
 	req.BackupFunc = "a backup of the database"
@@ -363,10 +354,7 @@ func TestDeployFailureWithoutRollbackOrPrevious(t *testing.T) {
 		}
 	})
 	t.Run("failing after_switch hook rolls back", func(t *testing.T) {
-		f := newFixture(t)
-		f.publish("1.0.0", "ok")
-		f.publish("1.0.1", "ok")
-		mustDeploy(t, f.request("1.0.0"))
+		f := newUpgradeFixture(t)
 		req := f.request("1.0.1")
 		req.Hooks.AfterSwitch = []string{"exit 7"}
 		res, err := Deploy(context.Background(), req)
@@ -428,10 +416,7 @@ func (b *fencingBackend) CurrentToken(ctx context.Context, env string) (int64, e
 }
 
 func TestDeployFencesAgainBeforeTheSwitch(t *testing.T) {
-	f := newFixture(t)
-	f.publish("1.0.0", "ok")
-	f.publish("1.0.1", "ok")
-	mustDeploy(t, f.request("1.0.0"))
+	f := newUpgradeFixture(t)
 	req := f.request("1.0.1")
 	req.Backend = &fencingBackend{Backend: f.backend}
 	req.Lock, req.LockToken = LockToken, 7

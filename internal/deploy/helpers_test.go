@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -33,6 +34,17 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	return newFixtureAt(t, t.TempDir())
+}
+
+// newUpgradeFixture is a fixture where 1.0.0 is live and 1.0.1, healthy, is
+// published: where most upgrade tests start.
+func newUpgradeFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := newFixture(t)
+	f.publish("1.0.0", "ok")
+	f.publish("1.0.1", "ok")
+	mustDeploy(t, f.request("1.0.0"))
+	return f
 }
 
 // newFixtureAt makes the fixture in root.
@@ -119,4 +131,20 @@ func (f *fixture) kinds() []string {
 	}
 	slices.Reverse(out) // oldest first reads better in failures
 	return out
+}
+
+// messageHandler is a slog.Handler that hands each record's message and
+// attributes (as strings) to the function: how the crash tests keep a journal
+// of a deployment's progress.
+type messageHandler func(msg string, attrs map[string]string)
+
+func (messageHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h messageHandler) WithAttrs([]slog.Attr) slog.Handler     { return h }
+func (h messageHandler) WithGroup(string) slog.Handler          { return h }
+
+func (h messageHandler) Handle(_ context.Context, r slog.Record) error {
+	attrs := map[string]string{}
+	r.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+	h(r.Message, attrs)
+	return nil
 }

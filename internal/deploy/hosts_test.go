@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/releaseplan/terraform-provider-release/internal/check"
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/host/hosttest"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
 )
 
@@ -97,6 +97,18 @@ func (f *fixture) newFleet(n int) (*fleetTarget, *atomic.Int32) {
 	return ft, opened
 }
 
+// newUpgradeFleet is newUpgradeFixture on a fleet of n hosts: 1.0.0 is live
+// on every host.
+func newUpgradeFleet(t *testing.T, n int) (*fixture, *fleetTarget) {
+	t.Helper()
+	f := newFixture(t)
+	f.publish("1.0.0", "ok")
+	f.publish("1.0.1", "ok")
+	ft, _ := f.newFleet(n)
+	mustDeploy(t, f.fleetRequest("1.0.0", ft))
+	return f, ft
+}
+
 func (f *fixture) fleetRequest(version string, ft *fleetTarget) Request {
 	req := f.request(version)
 	req.Target = ft
@@ -123,11 +135,7 @@ func readLines(t *testing.T, path string) []string {
 // before_switch_once runs on the first host only, after before_switch passed
 // everywhere; the plan names the hosts.
 func TestDeployHooksRunOnEveryHost(t *testing.T) {
-	f := newFixture(t)
-	f.publish("1.0.0", "ok")
-	f.publish("1.0.1", "ok")
-	ft, _ := f.newFleet(3)
-	mustDeploy(t, f.fleetRequest("1.0.0", ft))
+	f, ft := newUpgradeFleet(t, 3)
 
 	log := filepath.Join(f.root, "hooks.log")
 	note := func(what string) string {
@@ -192,11 +200,7 @@ func TestDeployHooksRunOnEveryHost(t *testing.T) {
 // second host names that host, runs no further hook and switches no host; an
 // after_switch hook failing on the third host names it and rolls back.
 func TestDeployHookFailureOnOneHostNamesIt(t *testing.T) {
-	f := newFixture(t)
-	f.publish("1.0.0", "ok")
-	f.publish("1.0.1", "ok")
-	ft, _ := f.newFleet(3)
-	mustDeploy(t, f.fleetRequest("1.0.0", ft))
+	f, ft := newUpgradeFleet(t, 3)
 	activated := ft.activated.Load()
 	log := filepath.Join(f.root, "hooks.log")
 
@@ -345,35 +349,11 @@ func assertRemoved(t *testing.T, made []string) {
 // all on one port, server i answering with handler(i); it returns the port.
 func hostServers(t *testing.T, n int, handler func(i int) http.Handler) int {
 	t.Helper()
-	for range 20 {
-		var ls []net.Listener
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		port := l.Addr().(*net.TCPAddr).Port
-		for i := 2; i <= n && err == nil; i++ {
-			l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.%d:%d", i, port))
-			if err == nil {
-				ls = append(ls, l)
-			}
-		}
-		if err != nil {
-			for _, l := range ls {
-				l.Close()
-			}
-			continue
-		}
-		for i, l := range ls {
-			srv := &http.Server{Handler: handler(i), ReadHeaderTimeout: 5 * time.Second}
-			go func() { _ = srv.Serve(l) }()
-			t.Cleanup(func() { srv.Close() })
-		}
-		return port
+	ips := make([]string, n)
+	for i := range ips {
+		ips[i] = fmt.Sprintf("127.0.0.%d", i+1)
 	}
-	t.Fatal("found no port free on every loopback address")
-	return 0
+	return hosttest.ServeEach(t, ips, handler)
 }
 
 // TestDeploySmokeTestOnEveryHost: a smoke test URL with {host} is checked on

@@ -48,10 +48,7 @@ func TestDeployKillsCommandsWithTheirChildren(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t)
-			f.publish("1.0.0", "ok")
-			f.publish("1.0.1", "ok")
-			mustDeploy(t, f.request("1.0.0"))
+			f := newUpgradeFixture(t)
 			pidFile := filepath.Join(t.TempDir(), "child.pid")
 			req := f.request("1.0.1")
 			tc.set(&req, `sh -c 'sleep 300' & echo $! > `+pidFile+`; wait`)

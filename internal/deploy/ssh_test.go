@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/host/hosttest"
 	"github.com/releaseplan/terraform-provider-release/internal/sshtest"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
 )
@@ -41,14 +42,7 @@ func (t sshTarget) Current(ctx context.Context) (*target.Release, error) {
 func TestDeployOverSSH(t *testing.T) {
 	fleet := sshtest.Start(t, 1, sshtest.Root(sshRoot))
 	ctx := context.Background()
-	h, err := host.DialSSH(ctx, host.SSHConfig{
-		Address: fleet.Addr(0), User: fleet.User, PrivateKey: fleet.ClientKeyPEM,
-		KnownHosts: fleet.KnownHosts(), Timeout: 10 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { h.Close() })
+	h := hosttest.Dial(t, fleet, 0)
 
 	f := newFixture(t)
 	f.publish("1.0.0", "ok")

@@ -35,15 +35,11 @@ import (
 // sshRoot is the path every test host has its own folder bound over.
 const sshRoot = "/srv/release-host-ssh"
 
-// config is how the tests reach host i of f.
-func config(f *sshtest.Fleet, i int) host.SSHConfig {
-	return host.SSHConfig{
-		Address:    f.Addr(i),
-		User:       f.User,
-		PrivateKey: f.ClientKeyPEM,
-		KnownHosts: f.KnownHosts(),
-		Timeout:    10 * time.Second,
-	}
+// startOne starts one test server and connects to it.
+func startOne(t *testing.T) (*sshtest.Fleet, *host.SSH) {
+	t.Helper()
+	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
+	return f, hosttest.Dial(t, f, 0)
 }
 
 func dial(t *testing.T, cfg host.SSHConfig) *host.SSH {
@@ -57,8 +53,7 @@ func dial(t *testing.T, cfg host.SSHConfig) *host.SSH {
 }
 
 func TestSSH(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	f, h := startOne(t)
 	if h.Name() != f.Addr(0) {
 		t.Errorf("Name() = %q, want the address %q", h.Name(), f.Addr(0))
 	}
@@ -81,7 +76,7 @@ func TestSSHRefusesUnknownChangedAndRevokedHostKeys(t *testing.T) {
 		"revoked": {f.KnownHosts() + "@revoked * " + key + "\n", "@revoked"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg := config(f, 0)
+			cfg := hosttest.Config(f, 0)
 			cfg.KnownHosts = tt.knownHosts
 			h, err := host.DialSSH(context.Background(), cfg)
 			if err == nil {
@@ -99,7 +94,7 @@ func TestSSHRefusesUnknownChangedAndRevokedHostKeys(t *testing.T) {
 			}
 		})
 	}
-	cfg := config(f, 0)
+	cfg := hosttest.Config(f, 0)
 	cfg.KnownHosts = ""
 	if _, err := host.DialSSH(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "known_hosts is empty") {
 		t.Errorf("an empty known_hosts: %v, want a refusal", err)
@@ -109,7 +104,7 @@ func TestSSHRefusesUnknownChangedAndRevokedHostKeys(t *testing.T) {
 func TestSSHAcceptsHashedKnownHosts(t *testing.T) {
 	f := sshtest.Start(t, 2, sshtest.Root(sshRoot))
 	for i := range 2 {
-		cfg := config(f, i)
+		cfg := hosttest.Config(f, i)
 		cfg.KnownHosts = "# hashed, as ssh-keygen -H writes them\n" + f.HashedKnownHosts()
 		h := dial(t, cfg)
 		if _, err := h.Run(context.Background(), host.Command{Script: "true"}); err != nil {
@@ -133,7 +128,7 @@ func TestSSHEncryptedPrivateKey(t *testing.T) {
 		"wrong passphrase": {"Tr0ub4dor&3", "passphrase does not decrypt"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg := config(f, 0)
+			cfg := hosttest.Config(f, 0)
 			cfg.PrivateKey, cfg.Passphrase = encrypted, []byte(tt.passphrase)
 			_, err := host.DialSSH(context.Background(), cfg)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -142,7 +137,7 @@ func TestSSHEncryptedPrivateKey(t *testing.T) {
 			assertNoSecret(t, err, encrypted, f.ClientKeyPEM, []byte(passphrase))
 		})
 	}
-	cfg := config(f, 0)
+	cfg := hosttest.Config(f, 0)
 	cfg.Passphrase = []byte(passphrase)
 	dial(t, cfg).Close() // a passphrase given for a plain key is not in the way
 	cfg.PrivateKey = encrypted
@@ -194,7 +189,7 @@ func TestSSHAgent(t *testing.T) {
 		}
 	}()
 	t.Setenv("SSH_AUTH_SOCK", sock)
-	cfg := config(f, 0)
+	cfg := hosttest.Config(f, 0)
 	cfg.PrivateKey, cfg.Agent = nil, true
 	h := dial(t, cfg)
 	if _, err := h.Run(context.Background(), host.Command{Script: "true"}); err != nil {
@@ -216,7 +211,7 @@ func TestSSHLoginErrorsNameTheHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config(f, 0)
+	cfg := hosttest.Config(f, 0)
 	cfg.PrivateKey = pem.EncodeToMemory(block)
 	_, err = host.DialSSH(context.Background(), cfg)
 	if err == nil || !strings.Contains(err.Error(), f.Addr(0)) || !strings.Contains(err.Error(), "authorized_keys") {
@@ -225,15 +220,14 @@ func TestSSHLoginErrorsNameTheHost(t *testing.T) {
 	if err := f.Stop(0); err != nil {
 		t.Fatal(err)
 	}
-	_, err = host.DialSSH(context.Background(), config(f, 0))
+	_, err = host.DialSSH(context.Background(), hosttest.Config(f, 0))
 	if err == nil || !strings.Contains(err.Error(), f.Addr(0)) {
 		t.Errorf("a host that is down: %v, want an error naming it", err)
 	}
 }
 
 func TestSSHEnvValuesAreNotInterpreted(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	f, h := startOne(t)
 	ctx := context.Background()
 	dir := path.Join(sshRoot, "env dir with 'quotes'")
 	if err := h.MkdirAll(ctx, dir, 0o755); err != nil {
@@ -276,8 +270,7 @@ func TestSSHEnvValuesAreNotInterpreted(t *testing.T) {
 }
 
 func TestSSHCommandErrors(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	f, h := startOne(t)
 	ctx := context.Background()
 	out, err := h.Run(ctx, host.Command{Script: "echo failing; exit 3"})
 	var exitErr *host.ExitStatusError
@@ -357,8 +350,7 @@ func marker() string {
 // whether the command timed out, was cancelled, ended by itself, or its
 // connection was closed under it.
 func TestSSHStoppedCommandsTakeTheirChildrenAlong(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	f, h := startOne(t)
 	script := "sleep 300 & sleep 300"
 
 	t.Run("timeout", func(t *testing.T) {
@@ -405,7 +397,7 @@ func TestSSHStoppedCommandsTakeTheirChildrenAlong(t *testing.T) {
 		waitGone(t, mark, "after the script ended")
 	})
 	t.Run("connection closed", func(t *testing.T) {
-		other := dial(t, config(f, 0))
+		other := hosttest.Dial(t, f, 0)
 		mark := marker()
 		go func() {
 			if !waitRunning(mark) {
@@ -434,8 +426,7 @@ func (endless) Read(p []byte) (int, error) {
 }
 
 func TestSSHHostKilledDuringWriteFile(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	f, h := startOne(t)
 	ctx := context.Background()
 	dir := path.Join(sshRoot, "killed")
 	if err := h.MkdirAll(ctx, dir, 0o755); err != nil {
@@ -520,8 +511,7 @@ func fileSizes(t *testing.T, dir, prefix string) int64 {
 }
 
 func TestSSHCancelledWriteLeavesNothing(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	f, h := startOne(t)
 	dir := path.Join(sshRoot, "cancelled")
 	if err := h.MkdirAll(context.Background(), dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -540,8 +530,7 @@ func TestSSHCancelledWriteLeavesNothing(t *testing.T) {
 // TestSSHConcurrentUse shares one connection between goroutines that write,
 // read, list and run at once (go test -race checks the rest).
 func TestSSHConcurrentUse(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	_, h := startOne(t)
 	ctx := context.Background()
 	dir := path.Join(sshRoot, "concurrent")
 	if err := h.MkdirAll(ctx, dir, 0o755); err != nil {
@@ -584,8 +573,7 @@ func TestSSHConcurrentUse(t *testing.T) {
 }
 
 func TestSSHRemoveAllDoesNotFollowLinks(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	f, h := startOne(t)
 	ctx := context.Background()
 	shared := path.Join(sshRoot, "shared")
 	release := path.Join(sshRoot, "releases", "1")
@@ -623,8 +611,7 @@ func TestSSHRemoveAllDoesNotFollowLinks(t *testing.T) {
 }
 
 func TestSSHHonoursACancelledContext(t *testing.T) {
-	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	h := dial(t, config(f, 0))
+	f, h := startOne(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	p := path.Join(sshRoot, "f")
@@ -700,7 +687,7 @@ func testPublicKey(t *testing.T) string {
 // and the waiting operation fails instead of hanging.
 func TestSSHFrozenHostIsDetected(t *testing.T) {
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot))
-	cfg := config(f, 0)
+	cfg := hosttest.Config(f, 0)
 	cfg.Timeout = time.Second
 	h := dial(t, cfg)
 	ctx := context.Background()
@@ -769,7 +756,7 @@ func TestSSHAsksForAKeyKnownHostsHolds(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot), sshtest.Config("HostKey "+keyFile))
-	h := dial(t, config(f, 0))
+	h := hosttest.Dial(t, f, 0)
 	if _, err := h.Run(context.Background(), host.Command{Script: "true"}); err != nil {
 		t.Fatal(err)
 	}
@@ -778,7 +765,7 @@ func TestSSHAsksForAKeyKnownHostsHolds(t *testing.T) {
 // BenchmarkSSHWriteFileFrom uploads 64 MiB to one host over loopback.
 func BenchmarkSSHWriteFileFrom(b *testing.B) {
 	f := sshtest.Start(b, 1, sshtest.Root(sshRoot))
-	h, err := host.DialSSH(context.Background(), config(f, 0))
+	h, err := host.DialSSH(context.Background(), hosttest.Config(f, 0))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -797,7 +784,7 @@ func BenchmarkSSHWriteFileFrom(b *testing.B) {
 // queue instead of failing.
 func TestSSHMoreCommandsThanTheServerHasSessions(t *testing.T) {
 	f := sshtest.Start(t, 1, sshtest.Root(sshRoot), sshtest.Config("MaxSessions 10"))
-	h := dial(t, config(f, 0))
+	h := hosttest.Dial(t, f, 0)
 	var wg sync.WaitGroup
 	errs := make(chan error, 24)
 	for i := range 24 {

@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/hostseq"
 	"github.com/releaseplan/terraform-provider-release/internal/logging"
 	"github.com/releaseplan/terraform-provider-release/internal/nginxconf"
 )
@@ -34,19 +34,11 @@ var _ Switch = (*Fleet)(nil)
 
 // Describe implements Switch: the place and its hosts.
 func (f *Fleet) Describe() string {
-	return f.On(f.Hosts[0]).Describe() + " on " + strings.Join(f.names(), ", ")
+	return f.On(f.Hosts[0]).Describe() + " on " + hostseq.Names(f.Hosts)
 }
 
 // Capabilities implements Switch: the place's.
 func (f *Fleet) Capabilities() Capabilities { return f.On(f.Hosts[0]).Capabilities() }
-
-func (f *Fleet) names() []string {
-	names := make([]string, len(f.Hosts))
-	for i, h := range f.Hosts {
-		names[i] = h.Name()
-	}
-	return names
-}
 
 // HostState is the maintenance of one host of a Fleet.
 type HostState struct {
@@ -89,17 +81,7 @@ func (e *DisagreementError) Summary() string {
 
 // ReadHosts reads every host at once.
 func (f *Fleet) ReadHosts(ctx context.Context) []HostState {
-	out := make([]HostState, len(f.Hosts))
-	var wg sync.WaitGroup
-	for i, h := range f.Hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i] = f.readHost(ctx, h)
-		}()
-	}
-	wg.Wait()
-	return out
+	return hostseq.ReadAll(f.Hosts, func(_ int, h host.Host) HostState { return f.readHost(ctx, h) })
 }
 
 func (f *Fleet) readHost(ctx context.Context, h host.Host) HostState {
@@ -130,7 +112,7 @@ func (f *Fleet) Read(ctx context.Context) (State, error) {
 		return State{}, err
 	}
 	if missing == len(hosts) {
-		return State{}, fmt.Errorf("%s on %s: %w", f.On(f.Hosts[0]).Describe(), strings.Join(f.names(), ", "), ErrNotFound)
+		return State{}, fmt.Errorf("%s on %s: %w", f.On(f.Hosts[0]).Describe(), hostseq.Names(f.Hosts), ErrNotFound)
 	}
 	for _, h := range hosts[1:] {
 		if h.Missing != hosts[0].Missing || !sameState(h.State, hosts[0].State) {
@@ -161,15 +143,8 @@ func (e *FleetError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "on host %s: %v\nEach host now:", e.Host, e.Err)
 	for i, h := range e.Hosts {
-		fmt.Fprintf(&b, "\n  - %s: maintenance %s", h.Host, h.Describe())
-		switch {
-		case e.RestoreErrs[i] != nil:
-			fmt.Fprintf(&b, " (it had been changed; putting it back failed: %v; check it by hand)", e.RestoreErrs[i])
-		case e.Changed[i]:
-			b.WriteString(" (it had been changed and was put back)")
-		case h.Host == e.Host:
-			b.WriteString(" (the host that failed)")
-		}
+		o := hostseq.Outcome{Changed: e.Changed[i], UndoErr: e.RestoreErrs[i], Failed: h.Host == e.Host}
+		fmt.Fprintf(&b, "\n  - %s: maintenance %s%s", h.Host, h.Describe(), o.Note())
 	}
 	return b.String()
 }
@@ -182,38 +157,38 @@ type snapshotter interface {
 	snapshot(ctx context.Context) (restore func(context.Context) error, err error)
 }
 
-// Apply implements Switch: s on every host, one after the other; a failure
-// puts back the hosts changed before it.
+// Apply implements Switch: s on every host, one after the other
+// (hostseq.Change); a failure puts back the hosts changed before it and is a
+// *FleetError.
 func (f *Fleet) Apply(ctx context.Context, s State) error {
-	restores := make([]func(context.Context) error, 0, len(f.Hosts))
+	places := make([]Switch, len(f.Hosts))
+	snaps := make([]snapshotter, len(f.Hosts))
 	for i, h := range f.Hosts {
 		sw := f.On(h)
 		snap, ok := sw.(snapshotter)
 		if !ok {
 			return fmt.Errorf("%s cannot be used on several hosts", sw.Describe())
 		}
-		restore, err := snap.snapshot(ctx)
-		if err == nil {
-			err = sw.Apply(ctx, s)
-		}
-		if err != nil {
-			return f.failed(ctx, i, err, restores)
-		}
-		restores = append(restores, restore)
+		places[i], snaps[i] = sw, snap
+	}
+	fail := hostseq.Change(ctx, "maintenance", f.Hosts,
+		func(ctx context.Context, i int) (hostseq.Undo, error) { return snaps[i].snapshot(ctx) },
+		func(ctx context.Context, i int) error { return places[i].Apply(ctx, s) })
+	if fail != nil {
+		return f.failed(context.WithoutCancel(ctx), fail)
 	}
 	logging.Info(ctx, "maintenance mode set on every host", "place", f.Describe(), "maintenance", s.Blocking())
 	return nil
 }
 
-func (f *Fleet) failed(ctx context.Context, failed int, err error, restores []func(context.Context) error) error {
-	ctx = context.WithoutCancel(ctx) // leaving hosts half changed is worse than finishing
+// failed reports every host after fail, the hosts before the failed one having
+// been put back.
+func (f *Fleet) failed(ctx context.Context, fail *hostseq.Failure) error {
 	n := len(f.Hosts)
-	fe := &FleetError{Host: f.Hosts[failed].Name(), Err: err, Changed: make([]bool, n), RestoreErrs: make([]error, n)}
-	for i, restore := range restores {
-		fe.Changed[i] = true
-		fe.RestoreErrs[i] = restore(ctx)
-		logging.Warn(ctx, "maintenance put back after a failure on another host", logging.Host, f.Hosts[i].Name(),
-			"failed_host", fe.Host, "restored", fe.RestoreErrs[i] == nil)
+	fe := &FleetError{Host: f.Hosts[fail.Failed].Name(), Err: fail.Err, Changed: make([]bool, n), RestoreErrs: make([]error, n)}
+	for i := range f.Hosts {
+		o := fail.Outcome(i)
+		fe.Changed[i], fe.RestoreErrs[i] = o.Changed, o.UndoErr
 	}
 	fe.Hosts = f.ReadHosts(ctx)
 	return fe

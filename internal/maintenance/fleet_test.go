@@ -6,29 +6,13 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/host/hosttest"
 	"github.com/releaseplan/terraform-provider-release/internal/sshtest"
 )
 
 const fleetRoot = "/srv/release-maintenance-fleet"
-
-func dialFleet(t *testing.T, f *sshtest.Fleet) []host.Host {
-	t.Helper()
-	var hosts []host.Host
-	for i := range f.Hosts {
-		h, err := host.DialSSH(context.Background(), host.SSHConfig{
-			Address: f.Addr(i), User: f.User, PrivateKey: f.ClientKeyPEM, KnownHosts: f.KnownHosts(), Timeout: 10 * time.Second,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = h.Close() })
-		hosts = append(hosts, h)
-	}
-	return hosts
-}
 
 func TestFleetDirectoryOnEveryHostAndPutBackOnFailure(t *testing.T) {
 	f := sshtest.Start(t, 2, sshtest.Root(fleetRoot))
@@ -37,7 +21,7 @@ func TestFleetDirectoryOnEveryHostAndPutBackOnFailure(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	fl := &Fleet{Hosts: dialFleet(t, f), On: func(h host.Host) Switch { return &Directory{Path: fleetRoot + "/app", Host: h} }}
+	fl := &Fleet{Hosts: hosttest.DialAll(t, f), On: func(h host.Host) Switch { return &Directory{Path: fleetRoot + "/app", Host: h} }}
 	ctx := context.Background()
 	if !strings.Contains(fl.Describe(), f.Addr(0)) || !strings.Contains(fl.Describe(), f.Addr(1)) {
 		t.Errorf("Describe() = %q, want both hosts named", fl.Describe())
@@ -97,7 +81,7 @@ func TestFleetDirectoryOnEveryHostAndPutBackOnFailure(t *testing.T) {
 
 func TestFleetNginxPutsBackTheSnippet(t *testing.T) {
 	f := sshtest.Start(t, 2, sshtest.Root(fleetRoot))
-	fl := &Fleet{Hosts: dialFleet(t, f), On: func(h host.Host) Switch {
+	fl := &Fleet{Hosts: hosttest.DialAll(t, f), On: func(h host.Host) Switch {
 		return &Nginx{ConfigFile: fleetRoot + "/maintenance.conf", TestCommand: "test ! -e " + fleetRoot + "/broken", ReloadCommand: "true", Host: h}
 	}}
 	ctx := context.Background()

@@ -152,7 +152,7 @@ func TestNginxCanary(t *testing.T) {
 	t.Run("read back and drift", func(t *testing.T) {
 		setCanary(t, f, Blue, Canary{Weight: 20, Sticky: StickyCookie})
 		st, err := f.router.Read(context.Background())
-		if err != nil || st.Active != Blue || st.Canary != (Canary{Weight: 20, Sticky: StickyCookie}) || st.Live != f.blue.addr || st.Preview != f.green.addr {
+		if err != nil || st.Active != Blue || st.Canary != (Canary{Weight: 20, Sticky: StickyCookie}) || st.Live != f.blue.Addr || st.Preview != f.green.Addr {
 			t.Fatalf("Read = %+v, %v", st, err)
 		}
 		content := readFile(t, f.upstreamFile)
@@ -192,8 +192,8 @@ func TestNginxCanary(t *testing.T) {
 
 	t.Run("a canary colour failing its health check is not sent requests", func(t *testing.T) {
 		setCanary(t, f, Blue, Canary{})
-		f.green.healthStatus.Store(http.StatusServiceUnavailable)
-		defer f.green.healthStatus.Store(http.StatusOK)
+		f.green.Health.Store(http.StatusServiceUnavailable)
+		defer f.green.Health.Store(http.StatusOK)
 		f.router.Canary = Canary{Weight: 10}
 		_, err := f.router.Switch(context.Background(), Blue, httpCheck)
 		if err == nil || !strings.Contains(err.Error(), "health check") || !strings.Contains(err.Error(), "503") {

@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/hostseq"
 	"github.com/releaseplan/terraform-provider-release/internal/logging"
 	"github.com/releaseplan/terraform-provider-release/internal/nginxconf"
 )
@@ -82,15 +83,8 @@ func (e *FleetError) Report() string {
 	var b strings.Builder
 	b.WriteString("Each host now:")
 	for _, h := range e.Hosts {
-		fmt.Fprintf(&b, "\n  - %s: %s", h.Host, h.Routes)
-		switch {
-		case h.RestoreErr != nil:
-			fmt.Fprintf(&b, " (it had been changed; putting it back failed: %v; check it by hand)", h.RestoreErr)
-		case h.Changed:
-			b.WriteString(" (it had been changed and was put back)")
-		case h.Host == e.Host:
-			b.WriteString(" (the host that failed)")
-		}
+		o := hostseq.Outcome{Changed: h.Changed, UndoErr: h.RestoreErr, Failed: h.Host == e.Host}
+		fmt.Fprintf(&b, "\n  - %s: %s%s", h.Host, h.Routes, o.Note())
 	}
 	return b.String()
 }
@@ -103,31 +97,17 @@ type snapshotter interface {
 	snapshot(ctx context.Context) (restore func(context.Context) error, err error)
 }
 
-func (f *Fleet) names() []string {
-	names := make([]string, len(f.Hosts))
-	for i, h := range f.Hosts {
-		names[i] = h.Name()
-	}
-	return names
-}
-
 // ReadHosts reads every host at once; an error names the host.
 func (f *Fleet) ReadHosts(ctx context.Context) ([]HostState, error) {
-	out := make([]HostState, len(f.Hosts))
 	errs := make([]error, len(f.Hosts))
-	var wg sync.WaitGroup
-	for i, h := range f.Hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			st, err := f.On(h).Read(ctx)
-			out[i] = HostState{Host: h.Name(), State: st, Missing: errors.Is(err, ErrNotFound)}
-			if err != nil && !out[i].Missing {
-				errs[i] = fmt.Errorf("host %s: %w", h.Name(), err)
-			}
-		}()
-	}
-	wg.Wait()
+	out := hostseq.ReadAll(f.Hosts, func(i int, h host.Host) HostState {
+		st, err := f.On(h).Read(ctx)
+		hs := HostState{Host: h.Name(), State: st, Missing: errors.Is(err, ErrNotFound)}
+		if err != nil && !hs.Missing {
+			errs[i] = fmt.Errorf("host %s: %w", h.Name(), err)
+		}
+		return hs
+	})
 	return out, errors.Join(errs...)
 }
 
@@ -150,7 +130,7 @@ func (f *Fleet) Read(ctx context.Context) (State, error) {
 		}
 	}
 	if missing == len(hosts) {
-		return State{}, fmt.Errorf("on %s: %w", strings.Join(f.names(), ", "), ErrNotFound)
+		return State{}, fmt.Errorf("on %s: %w", hostseq.Names(f.Hosts), ErrNotFound)
 	}
 	if agree {
 		st := first.State
@@ -197,7 +177,7 @@ func (f *Fleet) Switch(ctx context.Context, colour Colour, check HealthCheck) (S
 	if err != nil {
 		return State{}, err
 	}
-	logging.Info(ctx, "Blue/green router switched on every host", "colour", string(colour), "hosts", strings.Join(f.names(), ", "))
+	logging.Info(ctx, "Blue/green router switched on every host", "colour", string(colour), "hosts", hostseq.Names(f.Hosts))
 	return st, nil
 }
 
@@ -207,40 +187,36 @@ func (f *Fleet) Remove(ctx context.Context) error {
 	return f.each(ctx, func(r Router) error { return r.Remove(ctx) })
 }
 
-// each runs op on every host in order. When it fails on a host, the hosts
-// before it are put back as they were, and the error is a *FleetError.
+// each runs op on every host in order (hostseq.Change). When it fails on a
+// host, the hosts before it are put back as they were, and the error is a
+// *FleetError.
 func (f *Fleet) each(ctx context.Context, op func(Router) error) error {
-	restores := make([]func(context.Context) error, 0, len(f.Hosts))
+	routers := make([]Router, len(f.Hosts))
+	snaps := make([]snapshotter, len(f.Hosts))
 	for i, h := range f.Hosts {
 		r := f.On(h)
 		s, ok := r.(snapshotter)
 		if !ok {
 			return fmt.Errorf("the router %T cannot be used on several hosts", r)
 		}
-		restore, err := s.snapshot(ctx)
-		if err == nil {
-			err = op(r)
-		}
-		if err != nil {
-			return f.failed(ctx, i, err, restores)
-		}
-		restores = append(restores, restore)
+		routers[i], snaps[i] = r, s
 	}
-	return nil
+	fail := hostseq.Change(ctx, "Blue/green router", f.Hosts,
+		func(ctx context.Context, i int) (hostseq.Undo, error) { return snaps[i].snapshot(ctx) },
+		func(_ context.Context, i int) error { return op(routers[i]) })
+	if fail == nil {
+		return nil
+	}
+	return f.failed(context.WithoutCancel(ctx), fail)
 }
 
-// failed puts back the hosts before failed (restores) and reports every host.
-func (f *Fleet) failed(ctx context.Context, failed int, err error, restores []func(context.Context) error) error {
-	ctx = context.WithoutCancel(ctx) // leaving hosts half switched is worse than finishing
-	fe := &FleetError{Host: f.Hosts[failed].Name(), Err: err, Hosts: make([]HostReport, len(f.Hosts))}
-	for i, restore := range restores {
-		fe.Hosts[i].Changed = true
-		fe.Hosts[i].RestoreErr = restore(ctx)
-		logging.Warn(ctx, "Blue/green router put back after a failure on another host", logging.Host, f.Hosts[i].Name(),
-			"failed_host", fe.Host, "restored", fe.Hosts[i].RestoreErr == nil)
-	}
+// failed reports every host after fail, the hosts before the failed one having
+// been put back.
+func (f *Fleet) failed(ctx context.Context, fail *hostseq.Failure) error {
+	fe := &FleetError{Host: f.Hosts[fail.Failed].Name(), Err: fail.Err, Hosts: make([]HostReport, len(f.Hosts))}
 	for i, h := range f.Hosts {
-		fe.Hosts[i].Host = h.Name()
+		o := fail.Outcome(i)
+		fe.Hosts[i] = HostReport{Host: h.Name(), Changed: o.Changed, RestoreErr: o.UndoErr}
 		st, rerr := f.On(h).Read(ctx)
 		hs := HostState{Host: h.Name(), State: st, Missing: errors.Is(rerr, ErrNotFound)}
 		fe.Hosts[i].Routes = hs.Describe()

@@ -6,30 +6,13 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/host/hosttest"
 	"github.com/releaseplan/terraform-provider-release/internal/sshtest"
 )
 
 const fleetRoot = "/srv/release-router-fleet"
-
-// dialFleet connects to every host of f.
-func dialFleet(t *testing.T, f *sshtest.Fleet) []host.Host {
-	t.Helper()
-	var hosts []host.Host
-	for i := range f.Hosts {
-		h, err := host.DialSSH(context.Background(), host.SSHConfig{
-			Address: f.Addr(i), User: f.User, PrivateKey: f.ClientKeyPEM, KnownHosts: f.KnownHosts(), Timeout: 10 * time.Second,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = h.Close() })
-		hosts = append(hosts, h)
-	}
-	return hosts
-}
 
 // nginxFleet is an nginx router on every host of f: its test command fails on
 // a host holding <root>/broken, its reload command counts reloads in
@@ -56,7 +39,7 @@ func readLocal(t *testing.T, p string) string {
 
 func TestFleetNginxSwitchesEveryHostAndPutsBackOnFailure(t *testing.T) {
 	f := sshtest.Start(t, 2, sshtest.Root(fleetRoot))
-	fl := nginxFleet(dialFleet(t, f))
+	fl := nginxFleet(hosttest.DialAll(t, f))
 	ctx := context.Background()
 
 	if _, err := fl.Read(ctx); !errors.Is(err, ErrNotFound) {
@@ -129,7 +112,7 @@ func TestFleetNginxSwitchesEveryHostAndPutsBackOnFailure(t *testing.T) {
 
 func TestFleetNginxRemoveAndHostsMissingTheFile(t *testing.T) {
 	f := sshtest.Start(t, 2, sshtest.Root(fleetRoot))
-	fl := nginxFleet(dialFleet(t, f))
+	fl := nginxFleet(hosttest.DialAll(t, f))
 	ctx := context.Background()
 	if _, err := fl.On(fl.Hosts[0]).Switch(ctx, Blue, nil); err != nil {
 		t.Fatal(err)
@@ -153,7 +136,7 @@ func TestFleetNginxRemoveAndHostsMissingTheFile(t *testing.T) {
 
 func TestFleetDirectorySwitchesEveryHost(t *testing.T) {
 	f := sshtest.Start(t, 2, sshtest.Root(fleetRoot))
-	hosts := dialFleet(t, f)
+	hosts := hosttest.DialAll(t, f)
 	for i := range 2 {
 		for _, c := range []string{"blue", "green"} {
 			if err := os.MkdirAll(f.Local(i, fleetRoot+"/site/"+c), 0o755); err != nil {
@@ -184,7 +167,7 @@ func TestFleetDirectorySwitchesEveryHost(t *testing.T) {
 
 func TestFleetNginxCanaryOnEveryHostAndDisagreement(t *testing.T) {
 	f := sshtest.Start(t, 2, sshtest.Root(fleetRoot))
-	hosts := dialFleet(t, f)
+	hosts := hosttest.DialAll(t, f)
 	ctx := context.Background()
 	withCanary := func(c Canary) *Fleet {
 		fl := nginxFleet(hosts)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -18,27 +17,6 @@ import (
 
 	"github.com/releaseplan/terraform-provider-release/internal/nginxtest"
 )
-
-// colourBackend answers its colour on every path; /health answers healthStatus.
-type colourBackend struct {
-	addr         string
-	healthStatus atomic.Int32
-}
-
-func startBackend(t testing.TB, colour Colour) *colourBackend {
-	t.Helper()
-	b := &colourBackend{}
-	b.healthStatus.Store(http.StatusOK)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/health" {
-			w.WriteHeader(int(b.healthStatus.Load()))
-		}
-		fmt.Fprint(w, string(colour))
-	}))
-	t.Cleanup(srv.Close)
-	b.addr = strings.TrimPrefix(srv.URL, "http://")
-	return b
-}
 
 // httpCheck is a minimal health check: one GET of http://<target>/health expecting 200.
 func httpCheck(ctx context.Context, colour Colour, target string) error {
@@ -60,7 +38,7 @@ func httpCheck(ctx context.Context, colour Colour, target string) error {
 type nginxFixture struct {
 	srv          *nginxtest.Server
 	router       *Nginx
-	blue, green  *colourBackend
+	blue, green  *nginxtest.Upstream
 	upstreamFile string
 }
 
@@ -69,14 +47,14 @@ type nginxFixture struct {
 // the router's commands at that nginx.
 func startNginxFixture(t testing.TB, preview string) *nginxFixture {
 	t.Helper()
-	f := &nginxFixture{blue: startBackend(t, Blue), green: startBackend(t, Green)}
+	f := &nginxFixture{blue: nginxtest.StartUpstream(t, string(Blue)), green: nginxtest.StartUpstream(t, string(Green))}
 	confDir := t.TempDir()
 	f.upstreamFile = filepath.Join(confDir, "app-upstream.conf")
 	f.router = &Nginx{
 		ConfigFile:        f.upstreamFile,
 		UpstreamName:      "app",
-		Blue:              f.blue.addr,
-		Green:             f.green.addr,
+		Blue:              f.blue.Addr,
+		Green:             f.green.Addr,
 		PreviewServerName: preview,
 		TestCommand:       SkipTest, // nginx is not running yet
 		ReloadCommand:     "true",

@@ -69,7 +69,7 @@ func TestNginxFailuresLeaveTrafficInPlace(t *testing.T) {
 	}{
 		{
 			name:      "failing health check",
-			prepare:   func(f *nginxFixture) { f.green.healthStatus.Store(503) },
+			prepare:   func(f *nginxFixture) { f.green.Health.Store(503) },
 			stage:     StageHealthCheck,
 			wantInErr: "answered 503",
 		},
@@ -114,7 +114,7 @@ func TestNginxFailuresLeaveTrafficInPlace(t *testing.T) {
 			if se.Stage != tt.stage || !strings.Contains(err.Error(), tt.wantInErr) {
 				t.Fatalf("want stage %q mentioning %q, got stage %q: %v", tt.stage, tt.wantInErr, se.Stage, err)
 			}
-			if !strings.Contains(err.Error(), "traffic still goes to blue ("+f.blue.addr+")") {
+			if !strings.Contains(err.Error(), "traffic still goes to blue ("+f.blue.Addr+")") {
 				t.Errorf("error does not say where traffic is: %v", err)
 			}
 			if got := readFile(t, f.upstreamFile); got != before {
@@ -161,12 +161,12 @@ func TestNginxDriftAfterHandEdit(t *testing.T) {
 		wantLive   string
 	}{
 		{"hand switch to green", func(s string) string {
-			return strings.Replace(s, "upstream app {\n    server "+f.blue.addr, "upstream app {\n    server "+f.green.addr, 1)
-		}, Green, f.green.addr},
+			return strings.Replace(s, "upstream app {\n    server "+f.blue.Addr, "upstream app {\n    server "+f.green.Addr, 1)
+		}, Green, f.green.Addr},
 		{"pointed elsewhere", func(s string) string {
-			return strings.Replace(s, "upstream app {\n    server "+f.blue.addr, "upstream app {\n    server 127.0.0.1:9", 1)
+			return strings.Replace(s, "upstream app {\n    server "+f.blue.Addr, "upstream app {\n    server 127.0.0.1:9", 1)
 		}, "", "127.0.0.1:9"},
-		{"untouched", func(s string) string { return s }, Blue, f.blue.addr},
+		{"untouched", func(s string) string { return s }, Blue, f.blue.Addr},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -63,6 +63,18 @@ func newClient(t *testing.T, opts scalingotest.Options) (*scalingo.Client, *scal
 	return c, fake
 }
 
+// newTokenedClient is newClient after one request: the client holds a bearer
+// token, so the faults FailNext injects meet the request under test, not the
+// token exchange.
+func newTokenedClient(t *testing.T) (*scalingo.Client, *scalingotest.Server) {
+	t.Helper()
+	c, fake := newClient(t, scalingotest.Options{})
+	if _, err := c.AppsShow(ctxT(t), "histologe-staging"); err != nil {
+		t.Fatal(err)
+	}
+	return c, fake
+}
+
 func ctxT(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
@@ -240,10 +252,7 @@ func TestMissingAuthIsRejectedByTheFake(t *testing.T) {
 
 func TestRetries(t *testing.T) {
 	t.Run("429 then success", func(t *testing.T) {
-		c, fake := newClient(t, scalingotest.Options{})
-		if _, err := c.AppsShow(ctxT(t), "histologe-staging"); err != nil {
-			t.Fatal(err)
-		}
+		c, fake := newTokenedClient(t)
 		fake.FailNext(http.StatusTooManyRequests, 1)
 		if _, err := c.AppsShow(ctxT(t), "histologe-staging"); err != nil {
 			t.Fatalf("429 was not retried: %v", err)
@@ -254,10 +263,7 @@ func TestRetries(t *testing.T) {
 		}
 	})
 	t.Run("5xx exhaustion", func(t *testing.T) {
-		c, fake := newClient(t, scalingotest.Options{})
-		if _, err := c.AppsShow(ctxT(t), "histologe-staging"); err != nil {
-			t.Fatal(err)
-		}
+		c, fake := newTokenedClient(t)
 		fake.FailNext(http.StatusServiceUnavailable, 10)
 		_, err := c.VariablesList(ctxT(t), "histologe-staging")
 		if scalingo.StatusCode(err) != http.StatusServiceUnavailable {
@@ -268,10 +274,7 @@ func TestRetries(t *testing.T) {
 		}
 	})
 	t.Run("500 on a POST is not replayed", func(t *testing.T) {
-		c, fake := newClient(t, scalingotest.Options{})
-		if _, err := c.AppsShow(ctxT(t), "histologe-staging"); err != nil {
-			t.Fatal(err)
-		}
+		c, fake := newTokenedClient(t)
 		fake.FailNext(http.StatusInternalServerError, 1)
 		ref := "1.0.0"
 		_, err := c.DeploymentsCreate(ctxT(t), "histologe-staging", &scalingo.DeploymentsCreateParams{GitRef: &ref, SourceURL: "https://example.invalid/a.tgz"})

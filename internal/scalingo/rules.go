@@ -7,13 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/url"
 	"path"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/iocount"
 )
 
 // MaxArchiveSize is the largest source archive Scalingo accepts: 300 MiB.
@@ -56,12 +59,12 @@ func (a ArchiveInfo) OneFolder() bool {
 
 // InspectArchive reads a tar.gz to its end and lists its top-level entries.
 func InspectArchive(r io.Reader) (ArchiveInfo, error) {
-	cr := &countingReader{r: r}
+	cr := &iocount.Reader{R: r}
 	info, err := inspect(cr)
 	if _, cerr := io.Copy(io.Discard, cr); err == nil && cerr != nil {
 		err = cerr
 	}
-	info.Size = cr.n
+	info.Size = cr.N
 	return info, err
 }
 
@@ -90,12 +93,7 @@ func inspect(r io.Reader) (ArchiveInfo, error) {
 		}
 		tops[top] = true
 	}
-	names := make([]string, 0, len(tops))
-	for n := range tops {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return ArchiveInfo{TopLevel: names}, nil
+	return ArchiveInfo{TopLevel: slices.Sorted(maps.Keys(tops))}, nil
 }
 
 // entryName is the entry's path without "./" or "/" in front ("" for the root
@@ -120,7 +118,7 @@ func WrapArchive(dst io.Writer, src io.Reader, folder string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	cw := &countingWriter{w: dst}
+	cw := &iocount.Writer{W: dst}
 	zw := gzip.NewWriter(cw)
 	tw := tar.NewWriter(zw)
 	now := time.Now()
@@ -160,7 +158,7 @@ func WrapArchive(dst io.Writer, src io.Reader, folder string) (int64, error) {
 	if err := zw.Close(); err != nil {
 		return 0, err
 	}
-	return cw.n, nil
+	return cw.N, nil
 }
 
 // CheckArchiveSize refuses an archive larger than Scalingo accepts.
@@ -215,26 +213,4 @@ func private(ip net.IP) bool {
 
 func unreachable(u *url.URL, why string) error {
 	return fmt.Errorf("the build machines of Scalingo download source_url themselves and cannot reach %s://%s (%s): use an artifact store reachable from the internet, or upload the bytes (source_url_from_store = false)", u.Scheme, u.Host, why)
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

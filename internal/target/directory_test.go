@@ -67,7 +67,14 @@ func readCurrent(t *testing.T, d *Directory) string {
 
 func releaseDirs(t *testing.T, d *Directory) []string {
 	t.Helper()
-	entries, err := os.ReadDir(d.releasesPath())
+	return entryNames(t, d.releasesPath())
+}
+
+// entryNames lists the folder dir, sorted, hidden entries too; nothing when
+// dir does not exist.
+func entryNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/releaseplan/terraform-provider-release/internal/archive"
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/iocount"
 	"github.com/releaseplan/terraform-provider-release/internal/sshtest"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 )
@@ -96,13 +97,13 @@ func TestFleet(t *testing.T) {
 			t.Fatalf("Current of an empty fleet = %+v, %v", cur, err)
 		}
 		data1, sum1 := tarGz(t, map[string]string{"index.html": "version 1.0.0"})
-		counted := &countingReader{r: bytes.NewReader(data1)}
+		counted := &iocount.Reader{R: bytes.NewReader(data1)}
 		p1, err := fl.Prepare(ctx, Spec{Name: "app", Version: "1.0.0", SHA256: sum1}, counted)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if counted.n != int64(len(data1)) {
-			t.Fatalf("read %d bytes of a %d-byte artifact for three hosts", counted.n, len(data1))
+		if counted.N != int64(len(data1)) {
+			t.Fatalf("read %d bytes of a %d-byte artifact for three hosts", counted.N, len(data1))
 		}
 		if len(p1.Hosts) != 3 || p1.Dir != p1.Hosts[0].Dir {
 			t.Fatalf("Prepared = %+v", p1)
@@ -150,13 +151,13 @@ func TestFleet(t *testing.T) {
 		}
 		one := newFleet(t, watched, "deploy", 2)
 		data, sum := tarGz(t, map[string]string{"index.html": "version 1.0.2"})
-		counted = &countingReader{r: bytes.NewReader(data)}
+		counted = &iocount.Reader{R: bytes.NewReader(data)}
 		p3, err := one.Prepare(ctx, Spec{Name: "app", Version: "1.0.2", SHA256: sum}, counted)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if counted.n != int64(len(data)) {
-			t.Fatalf("read %d bytes of a %d-byte artifact", counted.n, len(data))
+		if counted.N != int64(len(data)) {
+			t.Fatalf("read %d bytes of a %d-byte artifact", counted.N, len(data))
 		}
 		if uploads.max.Load() != 2 {
 			t.Fatalf("%d uploads at once, want maxParallel (2)", uploads.max.Load())
@@ -393,13 +394,40 @@ func TestFleet(t *testing.T) {
 	})
 }
 
+// liveFleet is a fleet of three hosts where 1.0.0 is live, for tests of a
+// host failing during the next Prepare.
+type liveFleet struct {
+	f  *sshtest.Fleet
+	fl *Fleet
+	d  *Directory
+	// before is what releases/ held on each host once 1.0.0 was live.
+	before []string
+}
+
+func startLiveFleet(t *testing.T, name string) liveFleet {
+	t.Helper()
+	f, hosts := startHosts(t, 3)
+	fl := newFleet(t, hosts, name, 0)
+	fleetDeploy(t, fl, "1.0.0")
+	return liveFleet{f: f, fl: fl, d: fl.dirs[0], before: hostEntries(t, f, 0, fl.dirs[0])}
+}
+
+// assertUntouched checks that the hosts hold the releases they held before,
+// and that every host still serves 1.0.0.
+func (lf liveFleet) assertUntouched(t *testing.T, hosts ...int) {
+	t.Helper()
+	for _, i := range hosts {
+		if got := hostEntries(t, lf.f, i, lf.d); !slices.Equal(got, lf.before) {
+			t.Fatalf("host %d holds %v, held %v", i, got, lf.before)
+		}
+	}
+	assertServes(t, lf.f, lf.d, "1.0.0", "1.0.0", "1.0.0")
+}
+
 func TestFleetHostDownBeforePrepare(t *testing.T) {
 	ctx := context.Background()
-	f, hosts := startHosts(t, 3)
-	fl := newFleet(t, hosts, "down", 0)
-	d := fl.dirs[0]
-	fleetDeploy(t, fl, "1.0.0")
-	before := hostEntries(t, f, 0, d)
+	lf := startLiveFleet(t, "down")
+	f, fl := lf.f, lf.fl
 	if err := f.Stop(1); err != nil {
 		t.Fatal(err)
 	}
@@ -413,12 +441,7 @@ func TestFleetHostDownBeforePrepare(t *testing.T) {
 	if _, err := fl.Current(ctx); err == nil || !strings.Contains(err.Error(), f.Addr(1)) {
 		t.Fatalf("Current with a host down = %v, want an error naming it", err)
 	}
-	for i := range 3 {
-		if got := hostEntries(t, f, i, d); !slices.Equal(got, before) {
-			t.Fatalf("host %d holds %v, held %v", i, got, before)
-		}
-	}
-	assertServes(t, f, d, "1.0.0", "1.0.0", "1.0.0")
+	lf.assertUntouched(t, 0, 1, 2)
 }
 
 // slowReader hands out r in small pieces, and calls at once it has read past at.
@@ -442,11 +465,8 @@ func (s *slowReader) Read(p []byte) (int, error) {
 
 func TestFleetSSHDKilledDuringUpload(t *testing.T) {
 	ctx := context.Background()
-	f, hosts := startHosts(t, 3)
-	fl := newFleet(t, hosts, "killed", 0)
-	d := fl.dirs[0]
-	fleetDeploy(t, fl, "1.0.0")
-	before := hostEntries(t, f, 0, d)
+	lf := startLiveFleet(t, "killed")
+	f, fl := lf.f, lf.fl
 	noise := make([]byte, 8<<20) // incompressible: the archive is as large
 	if _, err := rand.Read(noise); err != nil {
 		t.Fatal(err)
@@ -463,30 +483,13 @@ func TestFleetSSHDKilledDuringUpload(t *testing.T) {
 	if !errors.As(err, &he) || !slices.Equal(he.Hosts, []string{f.Addr(1)}) || !errors.Is(err, host.ErrConnectionLost) {
 		t.Fatalf("Prepare = %v, want the lost connection to %s", err, f.Addr(1))
 	}
-	for _, i := range []int{0, 2} {
-		if got := hostEntries(t, f, i, d); !slices.Equal(got, before) {
-			t.Fatalf("host %d holds %v, held %v", i, got, before)
-		}
-	}
 	// The killed host kept its upload folder, hidden: no release is listed.
-	for _, n := range hostEntries(t, f, 1, d) {
-		if !slices.Contains(before, n) && !strings.HasPrefix(n, ".tmp-at-") {
+	for _, n := range hostEntries(t, f, 1, lf.d) {
+		if !slices.Contains(lf.before, n) && !strings.HasPrefix(n, ".tmp-at-") {
 			t.Fatalf("host 1 holds %s after the failed upload", n)
 		}
 	}
-	assertServes(t, f, d, "1.0.0", "1.0.0", "1.0.0")
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
+	lf.assertUntouched(t, 0, 2)
 }
 
 // concurrency records how many calls run at once, at most.

@@ -10,13 +10,13 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/archive"
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/host/hosttest"
 	"github.com/releaseplan/terraform-provider-release/internal/sshtest"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 )
@@ -30,21 +30,9 @@ func startHosts(t *testing.T, n int) (*sshtest.Fleet, []*host.SSH) {
 	f := sshtest.Start(t, n, sshtest.Root(sshRoot))
 	hosts := make([]*host.SSH, n)
 	for i := range n {
-		hosts[i] = dialHost(t, f, i)
+		hosts[i] = hosttest.Dial(t, f, i)
 	}
 	return f, hosts
-}
-
-func dialHost(t *testing.T, f *sshtest.Fleet, i int) *host.SSH {
-	t.Helper()
-	h, err := host.DialSSH(context.Background(), host.SSHConfig{
-		Address: f.Addr(i), User: f.User, PrivateKey: f.ClientKeyPEM, KnownHosts: f.KnownHosts(), Timeout: 10 * time.Second,
-	})
-	if err != nil {
-		t.Fatalf("DialSSH: %v", err)
-	}
-	t.Cleanup(func() { h.Close() })
-	return h
 }
 
 // remoteDir is the directory target sshRoot/<name> on h.
@@ -61,16 +49,7 @@ func remoteDir(t *testing.T, h host.Host, name string) *Directory {
 // hostEntries lists releases/ of d as host i of f holds it, hidden entries too.
 func hostEntries(t *testing.T, f *sshtest.Fleet, i int, d *Directory) []string {
 	t.Helper()
-	entries, err := os.ReadDir(f.Local(i, d.releasesPath()))
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range entries {
-		out = append(out, e.Name())
-	}
-	sort.Strings(out)
-	return out
+	return entryNames(t, f.Local(i, d.releasesPath()))
 }
 
 func hostServes(t *testing.T, f *sshtest.Fleet, i int, d *Directory) string {

@@ -97,16 +97,7 @@ func TestScalingoTarget(t *testing.T) {
 	if _, err := activate(t, tg, s2, v2); err != nil {
 		t.Fatal(err)
 	}
-	open := func(ctx context.Context, s target.Spec) (io.ReadCloser, error) {
-		rc, obj, err := st.Get(ctx, s.Name, s.Version)
-		if err != nil {
-			return nil, err
-		}
-		return struct {
-			io.Reader
-			io.Closer
-		}{store.NewVerifyingReader(rc, s.SHA256, obj.Size), rc}, nil
-	}
+	open := storeOpener(st)
 	if err := tg.Restore(ctx, cur, open); err != nil {
 		t.Fatal(err)
 	}

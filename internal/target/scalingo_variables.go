@@ -3,6 +3,8 @@ package target
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/releaseplan/terraform-provider-release/internal/logging"
@@ -40,7 +42,7 @@ func (s *Scalingo) setVariables(ctx context.Context) (*savedVariables, error) {
 	}
 	saved := &savedVariables{values: map[string]string{}, created: map[string]string{}}
 	var set scalingo.Variables
-	for _, name := range sortedKeys(s.Variables) {
+	for _, name := range slices.Sorted(maps.Keys(s.Variables)) {
 		value := s.Variables[name]
 		cur := current.Get(name)
 		switch {
@@ -77,14 +79,14 @@ func (s *Scalingo) putBack(ctx context.Context, saved *savedVariables) error {
 	}
 	if len(saved.values) > 0 {
 		var vs scalingo.Variables
-		for _, name := range sortedKeys(saved.values) {
+		for _, name := range slices.Sorted(maps.Keys(saved.values)) {
 			vs = append(vs, &scalingo.Variable{Name: name, Value: saved.values[name]})
 		}
 		if _, err := s.Client.VariableMultipleSet(ctx, s.App, vs); err != nil {
 			return err
 		}
 	}
-	for _, name := range sortedKeys(saved.created) {
+	for _, name := range slices.Sorted(maps.Keys(saved.created)) {
 		id := saved.created[name]
 		if id == "" {
 			list, err := s.Client.VariablesList(ctx, s.App)
@@ -104,13 +106,4 @@ func (s *Scalingo) putBack(ctx context.Context, saved *savedVariables) error {
 	}
 	logging.Info(ctx, "Scalingo variables put back", "app", s.App, "names", fmt.Sprint(saved.names()))
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

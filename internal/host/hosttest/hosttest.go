@@ -1,6 +1,8 @@
 // Package hosttest is the behaviour every host.Host must have, as one test suite:
 // the local implementation runs it today, and a remote one (SSH) runs the same
-// suite against its own server, so the two cannot drift apart.
+// suite against its own server, so the two cannot drift apart. Dial and
+// DialAll connect tests to the OpenSSH servers of an sshtest.Fleet, and
+// ServeEach serves HTTP on each of those hosts' addresses.
 package hosttest
 
 import (

@@ -41,28 +41,29 @@ func (s *Server) backupJSON(ad *addon, b *backup) map[string]any {
 		"database_id": ad.id, "method": "manual"}
 }
 
-func (s *Server) backupCreate(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ad, ok := s.addons[r.PathValue("id")]
-	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]string{"resource": "database", "error": "not found"})
-		return
+// withDatabase finds the database {id} of the request and runs next with it,
+// holding the server's lock.
+func (s *Server) withDatabase(next func(w http.ResponseWriter, r *http.Request, ad *addon)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		ad, ok := s.addons[r.PathValue("id")]
+		if !ok {
+			writeJSON(w, http.StatusNotFound, map[string]string{"resource": "database", "error": "not found"})
+			return
+		}
+		next(w, r, ad)
 	}
+}
+
+func (s *Server) backupCreate(w http.ResponseWriter, _ *http.Request, ad *addon) {
 	b := &backup{id: s.id("bkp"), createdAt: time.Now(), fail: ad.failBackup}
 	ad.failBackup = false
 	ad.backups = append(ad.backups, b)
 	writeJSON(w, http.StatusCreated, map[string]any{"database_backup": s.backupJSON(ad, b)})
 }
 
-func (s *Server) backupList(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ad, ok := s.addons[r.PathValue("id")]
-	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]string{"resource": "database", "error": "not found"})
-		return
-	}
+func (s *Server) backupList(w http.ResponseWriter, _ *http.Request, ad *addon) {
 	out := []map[string]any{}
 	for i := len(ad.backups) - 1; i >= 0; i-- {
 		out = append(out, s.backupJSON(ad, ad.backups[i]))

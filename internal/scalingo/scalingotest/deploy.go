@@ -8,9 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -138,11 +139,7 @@ func archiveFiles(data []byte) (map[string]string, string) {
 		}
 	}
 	if len(tops) != 1 {
-		names := make([]string, 0, len(tops))
-		for n := range tops {
-			names = append(names, n)
-		}
-		sort.Strings(names)
+		names := slices.Sorted(maps.Keys(tops))
 		return nil, fmt.Sprintf("Invalid archive: it must hold a single top-level folder with the code, it holds %d top-level entries (%s)", len(tops), strings.Join(names, ", "))
 	}
 	for t := range tops {

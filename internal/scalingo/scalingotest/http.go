@@ -39,8 +39,8 @@ func (s *Server) apiRoutes() http.Handler {
 
 func (s *Server) dbRoutes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /api/databases/{id}/backups", s.dbAuth(s.backupCreate))
-	mux.HandleFunc("GET /api/databases/{id}/backups", s.dbAuth(s.backupList))
+	mux.HandleFunc("POST /api/databases/{id}/backups", s.dbAuth(s.withDatabase(s.backupCreate)))
+	mux.HandleFunc("GET /api/databases/{id}/backups", s.dbAuth(s.withDatabase(s.backupList)))
 	return withNotFound(mux)
 }
 

@@ -1,0 +1,44 @@
+package hosttest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/sshtest"
+)
+
+// Config is how a test reaches host i of f: its address, the test user and
+// key, f's known_hosts and a 10-second timeout.
+func Config(f *sshtest.Fleet, i int) host.SSHConfig {
+	return host.SSHConfig{
+		Address:    f.Addr(i),
+		User:       f.User,
+		PrivateKey: f.ClientKeyPEM,
+		KnownHosts: f.KnownHosts(),
+		Timeout:    10 * time.Second,
+	}
+}
+
+// Dial connects to host i of f with Config; the connection is closed when the
+// test ends.
+func Dial(t testing.TB, f *sshtest.Fleet, i int) *host.SSH {
+	t.Helper()
+	h, err := host.DialSSH(context.Background(), Config(f, i))
+	if err != nil {
+		t.Fatalf("DialSSH to host %d: %v", i, err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	return h
+}
+
+// DialAll connects to every host of f, in order.
+func DialAll(t testing.TB, f *sshtest.Fleet) []host.Host {
+	t.Helper()
+	hosts := make([]host.Host, len(f.Hosts))
+	for i := range f.Hosts {
+		hosts[i] = Dial(t, f, i)
+	}
+	return hosts
+}
