@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/host/hosttest"
 	"github.com/releaseplan/terraform-provider-release/internal/sshtest"
 )
 
 func TestDialAll(t *testing.T) {
 	f := sshtest.Start(t, 3, sshtest.Root(sshRoot))
-	cfgs := []host.SSHConfig{config(f, 0), config(f, 1), config(f, 2)}
+	cfgs := []host.SSHConfig{hosttest.Config(f, 0), hosttest.Config(f, 1), hosttest.Config(f, 2)}
 	for _, maxParallel := range []int{0, 1, 2, 10} {
 		t.Run(fmt.Sprintf("max_parallel=%d", maxParallel), func(t *testing.T) {
 			hosts, closeAll, err := host.DialAll(context.Background(), cfgs, maxParallel)

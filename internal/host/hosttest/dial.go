@@ -33,12 +33,19 @@ func Dial(t testing.TB, f *sshtest.Fleet, i int) *host.SSH {
 	return h
 }
 
-// DialAll connects to every host of f, in order.
+// DialAll connects to every host of f at once with host.DialAll (as the
+// provider does), each with Config; the connections are closed when the test
+// ends.
 func DialAll(t testing.TB, f *sshtest.Fleet) []host.Host {
 	t.Helper()
-	hosts := make([]host.Host, len(f.Hosts))
+	cfgs := make([]host.SSHConfig, len(f.Hosts))
 	for i := range f.Hosts {
-		hosts[i] = Dial(t, f, i)
+		cfgs[i] = Config(f, i)
 	}
+	hosts, closeAll, err := host.DialAll(context.Background(), cfgs, 0)
+	if err != nil {
+		t.Fatalf("connect to the test hosts: %v", err)
+	}
+	t.Cleanup(closeAll)
 	return hosts
 }
