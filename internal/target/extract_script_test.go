@@ -15,7 +15,8 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/host"
 )
 
-// scriptTools are the commands extractScript needs besides a sha256 tool.
+// scriptTools are the commands extractScript needs besides a sha256 tool and
+// zstd.
 var scriptTools = []string{"sh", "df", "awk", "tar", "gzip", "find", "chmod", "rm"}
 
 // toolDir makes a folder for PATH holding links to the named commands of this
@@ -24,6 +25,9 @@ func toolDir(t *testing.T, tools []string, scripts map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, name := range tools {
+		if _, ok := scripts[name]; ok {
+			continue // the script stands in for it (never write through a link to the real one)
+		}
 		p, err := exec.LookPath(name)
 		if err != nil {
 			t.Fatalf("%s is needed for this test: %v", name, err)
@@ -110,4 +114,82 @@ func containsLine(out, line string) bool {
 		}
 	}
 	return false
+}
+
+// realTool is the absolute path of a command of this machine, for stand-ins
+// that call it.
+func realTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is needed for this test (scripts/test-deps.sh installs it): %v", name, err)
+	}
+	return p
+}
+
+// TestExtractScriptDecompressors runs the host's check-and-extract script with
+// each way a host may decompress: GNU tar with a zstd that reads gzip (the
+// fast way), without zstd, with a zstd that cannot read gzip, with a tar that
+// is not GNU tar, and with a zstd that fails half-way (the script fails).
+func TestExtractScriptDecompressors(t *testing.T) {
+	data := archivetest.TarGz(t, map[string]string{"index.html": "hello", "assets/app.js": "console.log(1)"})
+	sum := sha256.Sum256(data)
+	want := hex.EncodeToString(sum[:])
+	zstd, tar, head := realTool(t, "zstd"), realTool(t, "tar"), realTool(t, "head")
+	cases := []struct {
+		name    string
+		zstd    string // the zstd on PATH: "" none, else a script body; $LOG logs its arguments
+		tar     string // a stand-in for tar, or "" for the real one
+		unzUsed bool   // zstd decompressed the archive
+		fails   bool
+	}{
+		{name: "zstd", zstd: `echo "$*" >>"$LOG"; exec ` + zstd + ` "$@"`, unzUsed: true},
+		{name: "no zstd"},
+		{name: "zstd without gzip support", zstd: `echo "$*" >>"$LOG"; echo "zstd: unknown format" >&2; exit 1`},
+		{name: "tar that is not GNU tar", zstd: `echo "$*" >>"$LOG"; exec ` + zstd + ` "$@"`,
+			tar: `case $1 in --version) echo "bsdtar 3.7.2 - libarchive 3.7.2"; exit 0 ;; esac; exec ` + tar + ` "$@"`},
+		{name: "zstd failing half-way", zstd: `echo "$*" >>"$LOG"; case $1 in -dcq) exec ` + zstd + ` "$@" ;; esac; ` + zstd + ` -dc | ` + head + ` -c 700; exit 1`,
+			unzUsed: true, fails: true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			archive, dir, log := filepath.Join(root, "archive.tar.gz"), filepath.Join(root, "release"), filepath.Join(root, "zstd.log")
+			if err := os.WriteFile(archive, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			scripts := map[string]string{}
+			if c.zstd != "" {
+				scripts["zstd"] = c.zstd
+			}
+			if c.tar != "" {
+				scripts["tar"] = c.tar
+			}
+			path := toolDir(t, append([]string{"sha256sum"}, scriptTools...), scripts)
+			out, err := host.Local{}.Run(context.Background(), host.Command{Script: extractScript, Env: []string{
+				"PATH=" + path, "ARCHIVE=" + archive, "DIR=" + dir, "WANT=" + want, "NEED_KIB=1", "LOG=" + log,
+			}})
+			calls, _ := os.ReadFile(log)
+			if used := strings.Contains(string(calls), "-d\n") || strings.HasSuffix(string(calls), "-d"); used != c.unzUsed {
+				t.Errorf("zstd decompressed the archive: %v, want %v (its calls: %q)", used, c.unzUsed, calls)
+			}
+			if c.fails {
+				if err == nil {
+					t.Fatalf("the script succeeded although zstd failed half-way (output %q)", out)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("script: %v (output %q)", err, out)
+			}
+			for name, body := range map[string]string{"index.html": "hello", "assets/app.js": "console.log(1)"} {
+				if got, err := os.ReadFile(filepath.Join(dir, name)); err != nil || string(got) != body {
+					t.Errorf("%s = %q (%v), want %q", name, got, err, body)
+				}
+			}
+		})
+	}
 }
