@@ -140,7 +140,7 @@ func (h *SSH) WriteFileFrom(ctx context.Context, p string, r io.Reader, perm fs.
 		return h.pathErr("chmod", tmp, err)
 	}
 	if _, err := f.ReadFromWithConcurrency(ctxio.Reader(ctx, r), 0); err != nil {
-		return h.pathErr("write", tmp, err)
+		return h.pathErr("write", tmp, h.noSpace(tmp, err))
 	}
 	if h.fsync {
 		if err := f.Sync(); err != nil {
@@ -157,6 +157,26 @@ func (h *SSH) WriteFileFrom(ctx context.Context, p string, r io.Reader, perm fs.
 		return h.linkErr("rename", tmp, p, err)
 	}
 	return nil
+}
+
+// noSpaceMargin is the free space under which a failed write is taken for a
+// full filesystem: less than the writes that were in flight when it failed.
+const noSpaceMargin = 4 << 20
+
+// noSpace says what write(2) said when err is SFTP's generic failure of a
+// write to p and p's filesystem is (nearly) full: SFTP v3 has no code for
+// ENOSPC, and OpenSSH's server reports it as "Failure". The free space is read
+// with the statvfs@openssh.com extension before the partial file is removed.
+func (h *SSH) noSpace(p string, err error) error {
+	var st *sftp.StatusError
+	if !errors.As(err, &st) || st.FxCode() != sftp.ErrSSHFxFailure {
+		return err
+	}
+	vfs, verr := h.files.StatVFS(path.Dir(p))
+	if verr != nil || vfs.Bavail*vfs.Frsize >= noSpaceMargin {
+		return err
+	}
+	return fmt.Errorf("%w (%d KiB left on the filesystem; the server said: %v)", syscall.ENOSPC, vfs.Bavail*vfs.Frsize/1024, err)
 }
 
 // Rename implements Host with the posix-rename@openssh.com extension, which

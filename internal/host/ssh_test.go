@@ -816,3 +816,30 @@ func TestSSHMoreCommandsThanTheServerHasSessions(t *testing.T) {
 		t.Errorf("a queued command past its deadline: %v", err)
 	}
 }
+
+// TestSSHWriteFileFromFullDisk: SFTP reports a full filesystem as a generic
+// "Failure"; the write says ENOSPC instead, and leaves no partial file.
+func TestSSHWriteFileFromFullDisk(t *testing.T) {
+	f, h := startOne(t)
+	ctx := context.Background()
+	dir := sshRoot + "/small"
+	// A 1 MiB filesystem of the host's own (its mount namespace only).
+	if out, err := h.Run(ctx, host.Command{Script: `mkdir -p "$P" && mount -t tmpfs -o size=1m tmpfs "$P"`, Env: []string{"P=" + dir}}); err != nil {
+		t.Fatalf("mount a small filesystem on the host: %v: %s", err, out)
+	}
+	err := h.WriteFileFrom(ctx, dir+"/app.tar.gz", strings.NewReader(strings.Repeat("x", 3<<20)), 0o644)
+	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), f.Addr(0)) {
+		t.Fatalf("WriteFileFrom on a full filesystem = %v, want ENOSPC naming the host", err)
+	}
+	list, err := h.ReadDir(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 0 {
+		t.Errorf("the failed write left %d entries, e.g. %s", len(list), list[0].Name())
+	}
+	// A write that fits still works there.
+	if err := h.WriteFileFrom(ctx, dir+"/small.txt", strings.NewReader("fits"), 0o644); err != nil {
+		t.Fatalf("a small write after the full one: %v", err)
+	}
+}

@@ -245,8 +245,8 @@ func TestFleet(t *testing.T) {
 		}{
 			// Small to send, too large once extracted: the host's free space is checked first.
 			{"extraction", strings.Repeat("\x00", 4<<20), archive.ErrNoSpace},
-			// Too large to receive.
-			{"upload", string(noise), nil},
+			// Too large to receive: the disk fills during the upload.
+			{"upload", string(noise), archive.ErrNoSpace},
 		} {
 			data, _ := tarGz(t, map[string]string{"index.html": "version 2.0.0", "blob": tc.body})
 			_, err := fl.Prepare(ctx, Spec{Name: "app", Version: "2.0.0", SHA256: sha256hex(data)}, bytes.NewReader(data))

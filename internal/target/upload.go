@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/archive"
@@ -53,6 +54,9 @@ func (d *Directory) startUpload(ctx context.Context, id string) (*upload, error)
 // receive copies r to the archive file on the host, up to r's EOF.
 func (u *upload) receive(ctx context.Context, r io.Reader) error {
 	if err := u.d.host().WriteFileFrom(ctx, u.archivePath(), r, 0o600); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("upload the archive into %s: %w: %w; free some space (old releases, logs) and deploy again", u.tmp, archive.ErrNoSpace, err)
+		}
 		return fmt.Errorf("upload the archive: %w", err)
 	}
 	return nil
