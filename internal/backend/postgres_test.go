@@ -63,13 +63,16 @@ func TestPostgresConcurrentFirstUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	mustAcquire(t, b, backend.AcquireRequest{Environment: "staging", Holder: "a"})
+	// The server and its default schema outlive one run of the test (-count): a
+	// name of this run's own.
+	env := fmt.Sprintf("staging-%d", schemaSeq.Add(1))
+	mustAcquire(t, b, backend.AcquireRequest{Environment: env, Holder: "a"})
 	other, err := backend.NewPostgres(t.Context(), backend.PostgresConfig{DSN: srv.DSN, Schema: backend.DefaultSchema})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	if got := mustInspect(t, other, "staging"); got == nil || got.Holder != "a" {
+	if got := mustInspect(t, other, env); got == nil || got.Holder != "a" {
 		t.Fatalf("lock not visible through the default schema: %+v", got)
 	}
 }
