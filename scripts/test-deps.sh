@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real components the tests start themselves (PostgreSQL, nginx with the
-# WebDAV module, the OpenSSH server, git, curl, zstd) when they are missing. Debian packages
+# WebDAV module, the OpenSSH server, git, curl, openssl, zstd) when they are missing. Debian packages
 # only.
 # With the argument "demo", only what make demo needs (git, curl, nginx).
 set -euo pipefail
@@ -18,7 +18,9 @@ if [ "${1:-}" != demo ]; then
   # namespace made with unshare (util-linux, normally already there).
   [ -x /usr/sbin/sshd ] || need+=(openssh-server)
   command -v unshare >/dev/null 2>&1 || need+=(util-linux)
-  # Hosts extract with zstd (it reads gzip) when they have it; the tests cover both ways.
+  # Hosts hash with openssl and extract with zstd (it reads gzip) when they have them;
+  # the tests cover both ways.
+  command -v openssl >/dev/null 2>&1 || need+=(openssl)
   command -v zstd >/dev/null 2>&1 || need+=(zstd)
 fi
 
