@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real components the tests start themselves (PostgreSQL, nginx with the
-# WebDAV module, the OpenSSH server, git, curl, openssl, zstd) when they are missing. Debian packages
-# only.
+# WebDAV module, the OpenSSH server, git, curl, openssl, zstd) when they are missing.
+# Debian packages only.
 # With the argument "demo", only what make demo needs (git, curl, nginx).
 set -euo pipefail
 
