@@ -127,12 +127,17 @@ type Host struct {
 
 	sshd, unshare, root string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	ns   string // the mount namespace of the running sshd, as /proc/<pid>/ns/mnt reads
-	done chan struct{}
-	err  error // exit status of the last sshd, valid once done is closed
-	log  *lockedBuffer
+	mu  sync.Mutex
+	cmd *exec.Cmd
+	ns  string // the mount namespace of the running sshd, as /proc/<pid>/ns/mnt reads
+	// nsFile holds that namespace open until the host is stopped: a namespace's
+	// number is reused once it is freed, and Stop and Kill find the host's
+	// processes by it, so without this a stop could signal the processes of a
+	// namespace created later by another test (another package's sshd).
+	nsFile *os.File
+	done   chan struct{}
+	err    error // exit status of the last sshd, valid once done is closed
+	log    *lockedBuffer
 }
 
 // Binaries returns the absolute paths of sshd and unshare, or an error naming what is
@@ -422,7 +427,10 @@ func (h *Host) start() error {
 		return fmt.Errorf("%w: cannot start %s: %v", errNamespace, h.unshare, err)
 	}
 	done := make(chan struct{})
-	h.cmd, h.done, h.ns = cmd, done, ""
+	if h.nsFile != nil { // an sshd that ended without Stop: its namespace goes now
+		_ = h.nsFile.Close()
+	}
+	h.cmd, h.done, h.ns, h.nsFile = cmd, done, "", nil
 	h.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
@@ -445,14 +453,23 @@ func (h *Host) start() error {
 		default:
 		}
 		if greets(h.Addr) {
-			ns, err := os.Readlink("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/ns/mnt")
+			// The namespace is how Stop and Kill find every process of the host:
+			// held open, its number stays the host's until the host is stopped.
+			nsPath := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/ns/mnt"
+			nsFile, err := os.Open(nsPath)
+			var ns string
+			if err == nil {
+				ns, err = os.Readlink(nsPath)
+			}
 			if err != nil {
-				// The namespace is how Stop and Kill find every process of the host.
+				if nsFile != nil {
+					_ = nsFile.Close()
+				}
 				_ = h.stop(syscall.SIGKILL, 5*time.Second)
 				return fmt.Errorf("cannot read the mount namespace of sshd (pid %d): %v", cmd.Process.Pid, err)
 			}
 			h.mu.Lock()
-			h.ns = ns
+			h.ns, h.nsFile = ns, nsFile
 			h.mu.Unlock()
 			return nil
 		}
@@ -540,6 +557,15 @@ func (h *Host) stop(sig syscall.Signal, grace time.Duration) error {
 		}
 	}
 	<-done
+	// Every process of the namespace is gone: let it go, and forget its number.
+	h.mu.Lock()
+	if h.ns == ns {
+		if h.nsFile != nil {
+			_ = h.nsFile.Close()
+		}
+		h.ns, h.nsFile = "", nil
+	}
+	h.mu.Unlock()
 	return nil
 }
 

@@ -515,3 +515,21 @@ func TestHostsHaveAPlainAccount(t *testing.T) {
 		}
 	}
 }
+
+// TestStopNeverSignalsAnotherHost: a host stopped again (a test's cleanup
+// after Kill does so) signals nothing, even once a newer host, here or in a
+// test of another package, has a mount namespace with the number the first
+// one had.
+func TestStopNeverSignalsAnotherHost(t *testing.T) {
+	a := Start(t, 1)
+	if err := a.Stop(0); err != nil {
+		t.Fatal(err)
+	}
+	b := Start(t, 1)
+	if err := a.Kill(0); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(dial(t, b, 0), "echo alive"); err != nil || out != "alive\n" {
+		t.Fatalf("the newer host after the older one was killed again: %v %q", err, out)
+	}
+}
