@@ -117,6 +117,15 @@ type Host interface {
 	Close() error
 }
 
+// Names lists the hosts' names (Name), in order.
+func Names(hosts []Host) []string {
+	names := make([]string, len(hosts))
+	for i, h := range hosts {
+		names[i] = h.Name()
+	}
+	return names
+}
+
 // Hostname is the host part of a host name as Name gives it ("web2.example.org"
 // for "web2.example.org:2222", "::1" for "[::1]:22"): what a URL needs to reach
 // the host's own services ({host} in a smoke test URL).

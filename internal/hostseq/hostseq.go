@@ -112,9 +112,5 @@ func ReadAll[T any](hosts []host.Host, read func(i int, h host.Host) T) []T {
 
 // Names are the hosts' names for messages: "web1, web2".
 func Names(hosts []host.Host) string {
-	names := make([]string, len(hosts))
-	for i, h := range hosts {
-		names[i] = h.Name()
-	}
-	return strings.Join(names, ", ")
+	return strings.Join(host.Names(hosts), ", ")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/releaseplan/terraform-provider-release/internal/archive"
+	"github.com/releaseplan/terraform-provider-release/internal/host"
 	"github.com/releaseplan/terraform-provider-release/internal/target"
 )
 
@@ -104,7 +105,7 @@ func directoryTarget(ctx context.Context, data *providerData, d *deploymentDirec
 		diags.AddAttributeError(deploymentSSHPath, "Invalid directory target", err.Error())
 		return nil, "", func() {}, diags
 	}
-	return fleet, "ssh://" + strings.Join(hostNames(hosts), ",") + t.Path, done, diags
+	return fleet, "ssh://" + strings.Join(host.Names(hosts), ",") + t.Path, done, diags
 }
 
 // hostsLiver is a target that says what each of its hosts serves.

@@ -413,15 +413,6 @@ func sshReadCredentialWarning(diags *diag.Diagnostics, at path.Path, what string
 			"To refresh too, also give a credential that is kept: private_key, agent, or the provider's ssh block.")
 }
 
-// hostNames names hosts as messages do.
-func hostNames(hosts []host.Host) []string {
-	names := make([]string, len(hosts))
-	for i, h := range hosts {
-		names[i] = h.Name()
-	}
-	return names
-}
-
 // openSSH connects to the hosts of the ssh block m (at path at; keyWO its
 // write-only key, null without configuration): sshConfigs, then host.DialAll. m
 // nil is no hosts and ok: the local machine. ok is false when diags got an
@@ -443,7 +434,7 @@ func (d *providerData) openSSH(ctx context.Context, m *sshModel, keyWO types.Str
 			".\nNothing was changed on any host. Check that every host is up and reachable and that known_hosts holds its key, then try again.")
 		return nil, done, false
 	}
-	tflog.Debug(ctx, "connected to the SSH hosts", map[string]any{"hosts": hostNames(hosts)})
+	tflog.Debug(ctx, "connected to the SSH hosts", map[string]any{"hosts": host.Names(hosts)})
 	return hosts, done, true
 }
 
