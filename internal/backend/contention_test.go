@@ -117,10 +117,6 @@ func TestContentionGoroutines(t *testing.T) {
 }
 
 func TestContentionProcesses(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
 			spec := k.newSpec(t)
@@ -130,8 +126,7 @@ func TestContentionProcesses(t *testing.T) {
 			outs := make([]*bytes.Buffer, processes)
 			for i := range cmds {
 				outs[i] = &bytes.Buffer{}
-				cmds[i] = exec.Command(exe, "-test.run=^$")
-				cmds[i].Env = childEnviron("contend", spec, sharedEnv+"="+shared, roundsEnv+"="+strconv.Itoa(processRounds), holderEnv+"="+fmt.Sprintf("p%d", i))
+				cmds[i] = childCommand(t, "contend", spec, sharedEnv+"="+shared, roundsEnv+"="+strconv.Itoa(processRounds), holderEnv+"="+fmt.Sprintf("p%d", i))
 				cmds[i].Stdout, cmds[i].Stderr = outs[i], outs[i]
 				if err := cmds[i].Start(); err != nil {
 					t.Fatal(err)
@@ -153,17 +148,12 @@ func TestContentionProcesses(t *testing.T) {
 // A holder killed with SIGKILL leaves its lock behind: with a ttl the lock is taken
 // over once it expires; without one, a force release frees it.
 func TestCrashedHolder(t *testing.T) {
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, k := range kinds {
 		for _, ttl := range []time.Duration{300 * time.Millisecond, 0} {
 			t.Run(fmt.Sprintf("%s/ttl=%s", k.name, ttl), func(t *testing.T) {
 				spec := k.newSpec(t)
 				b := mustOpen(t, spec)
-				cmd := exec.Command(exe, "-test.run=^$")
-				cmd.Env = childEnviron("hold", spec, holderEnv+"=victim@runner", ttlEnv+"="+ttl.String())
+				cmd := childCommand(t, "hold", spec, holderEnv+"=victim@runner", ttlEnv+"="+ttl.String())
 				stdout, err := cmd.StdoutPipe()
 				if err != nil {
 					t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -98,11 +99,20 @@ func mustOpen(t testing.TB, spec string) backend.Backend {
 	return b
 }
 
-// childEnviron is the environment of a child process working on spec.
-func childEnviron(mode, spec string, extra ...string) []string {
-	env := append(os.Environ(), childEnv+"="+mode, specEnv+"="+spec)
-	if sharedPG != nil {
-		env = append(env, dsnEnv+"="+sharedPG.DSN)
+// childCommand is this test binary run again as a child process in mode
+// ("contend" or "hold", see runChild) working on spec, with the extra
+// environment variables; it runs no test of its own.
+func childCommand(t testing.TB, mode, spec string, extra ...string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return append(env, extra...)
+	cmd := exec.Command(exe, "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+mode, specEnv+"="+spec)
+	if sharedPG != nil {
+		cmd.Env = append(cmd.Env, dsnEnv+"="+sharedPG.DSN)
+	}
+	cmd.Env = append(cmd.Env, extra...)
+	return cmd
 }

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/releaseplan/terraform-provider-release/internal/errtest"
 	"github.com/releaseplan/terraform-provider-release/internal/logging"
 )
 
@@ -246,16 +247,7 @@ func TestRunTLS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := Run(context.Background(), tt.check, nil)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("err = %v, want it to mention %q", err, tt.wantErr)
-			}
+			errtest.Want(t, "Run", Run(context.Background(), tt.check, nil), tt.wantErr)
 		})
 	}
 }
@@ -284,14 +276,9 @@ func TestValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.check.Validate()
+			errtest.Want(t, "Validate", err, tt.wantErr)
 			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
 				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("err = %v, want it to contain %q", err, tt.wantErr)
 			}
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Errorf("error %q shows the password", err)

@@ -96,14 +96,7 @@ func writeBenchArchive(b *testing.B, path string, size int64) {
 // artifact's file in the store, for the shell baselines.
 func benchFixture(b *testing.B, root string, size int64) (*store.Directory, backend.Backend, store.Object, string) {
 	b.Helper()
-	st, err := store.NewDirectory(filepath.Join(root, "artifacts"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	be, err := backend.NewDirectory(filepath.Join(root, "state"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, be := newStoreAndBackend(b, root)
 	src := filepath.Join(root, "bench.tar.gz")
 	writeBenchArchive(b, src, size)
 	f, err := os.Open(src)

@@ -47,8 +47,9 @@ func newUpgradeFixture(t *testing.T) *fixture {
 	return f
 }
 
-// newFixtureAt makes the fixture in root.
-func newFixtureAt(t testing.TB, root string) *fixture {
+// newStoreAndBackend makes a directory store in root/artifacts and a directory
+// backend in root/state.
+func newStoreAndBackend(t testing.TB, root string) (*store.Directory, *backend.Directory) {
 	t.Helper()
 	st, err := store.NewDirectory(filepath.Join(root, "artifacts"))
 	if err != nil {
@@ -58,6 +59,13 @@ func newFixtureAt(t testing.TB, root string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, be
+}
+
+// newFixtureAt makes the fixture in root.
+func newFixtureAt(t testing.TB, root string) *fixture {
+	t.Helper()
+	st, be := newStoreAndBackend(t, root)
 	tg, err := target.NewDirectory(filepath.Join(root, "app"), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -344,6 +344,12 @@ func (s *Server) URL(path string) string {
 // Get performs a GET on path with the given headers ("Host" sets the request host) and
 // returns the status and body.
 func (s *Server) Get(path string, headers map[string]string) (int, string, error) {
+	return s.GetFrom("", path, headers)
+}
+
+// GetFrom is Get from the local address source, such as 127.0.0.2 to test what
+// nginx allows by client address; an empty source lets the system choose.
+func (s *Server) GetFrom(source, path string, headers map[string]string) (int, string, error) {
 	req, err := http.NewRequest(http.MethodGet, s.URL(path), nil)
 	if err != nil {
 		return 0, "", err
@@ -356,6 +362,10 @@ func (s *Server) Get(path string, headers map[string]string) (int, string, error
 		req.Header.Set(k, v)
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
+	if source != "" {
+		dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}, Timeout: 5 * time.Second}
+		client.Transport = &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true}
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
@@ -369,19 +379,32 @@ func (s *Server) Get(path string, headers map[string]string) (int, string, error
 // failing the test after 10 seconds. Use it after Reload.
 func (s *Server) WaitFor(t testing.TB, path string, headers map[string]string, wantStatus int, wantBody string) {
 	t.Helper()
+	if err := s.AwaitFrom("", path, headers, wantStatus, wantBody); err != nil {
+		t.Fatalf("nginxtest: %v\nerror log:\n%s", err, s.ErrorLogTail(20))
+	}
+}
+
+// AwaitFrom polls GetFrom(source, path, headers) until it answers wantStatus with
+// a body containing wantBody; after 10 seconds it returns an error saying what
+// was answered last. It suits checks that report an error rather than stop the
+// test, such as Terraform test steps.
+func (s *Server) AwaitFrom(source, path string, headers map[string]string, wantStatus int, wantBody string) error {
 	deadline := time.Now().Add(10 * time.Second)
-	var status int
-	var body string
-	var err error
-	for time.Now().Before(deadline) {
-		status, body, err = s.Get(path, headers)
+	for {
+		status, body, err := s.GetFrom(source, path, headers)
 		if err == nil && status == wantStatus && strings.Contains(body, wantBody) {
-			return
+			return nil
+		}
+		if time.Now().After(deadline) {
+			from := ""
+			if source != "" {
+				from = " from " + source
+			}
+			return fmt.Errorf("GET %s%s did not answer %d with %q within 10s; last: status %d body %q err %v",
+				s.URL(path), from, wantStatus, wantBody, status, body, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("nginxtest: GET %s did not answer %d with %q within 10s; last: status %d body %q err %v\nerror log:\n%s",
-		s.URL(path), wantStatus, wantBody, status, body, err, s.ErrorLogTail(20))
 }
 
 func shellQuote(s string) string {

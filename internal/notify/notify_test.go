@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
+	"github.com/releaseplan/terraform-provider-release/internal/errtest"
 	"github.com/releaseplan/terraform-provider-release/internal/logging"
 )
 
@@ -89,15 +90,7 @@ func TestNewValidates(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := New([]Webhook{tt.hook}, nil)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("New: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("New error = %v, want it to contain %q", err, tt.wantErr)
-			}
+			errtest.Want(t, "New", err, tt.wantErr)
 		})
 	}
 }

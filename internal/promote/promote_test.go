@@ -17,6 +17,7 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/gitrepo"
 	"github.com/releaseplan/terraform-provider-release/internal/gitrepo/gitrepotest"
 	"github.com/releaseplan/terraform-provider-release/internal/logging"
+	"github.com/releaseplan/terraform-provider-release/internal/promote/promotetest"
 	"github.com/releaseplan/terraform-provider-release/internal/store"
 )
 
@@ -26,31 +27,14 @@ type fixture struct {
 	st   *store.Directory
 	be   *backend.Directory
 	repo *gitrepotest.Repo
-	// base is production's commit; feature descends from it; other does not.
-	base, feature, other string
-	sum                  string
+	// base is production's commit; feature descends from it; side does not.
+	base, feature, side string
+	sum                 string
 }
 
-// newRepo builds the history the descendant guard is tested on: main has base and
-// feature after it; side branches off before base.
-func newRepo(t *testing.T) gitRepo {
-	t.Helper()
-	g := gitRepo{repo: gitrepotest.New(t)}
-	g.repo.Commit("feat: first")
-	g.repo.Branch("side")
-	g.other = g.repo.Commit("fix: a branch that forgot production")
-	g.repo.Checkout("main")
-	g.base = g.repo.Commit("fix: what production runs")
-	g.feature = g.repo.Commit("feat: next release")
-	return g
-}
-
-type gitRepo struct {
-	repo                 *gitrepotest.Repo
-	base, feature, other string
-}
-
-func newFixture(t *testing.T, g gitRepo) *fixture {
+// newFixture is a store holding app@1.0.0-staging built from g.Feature, and a
+// backend.
+func newFixture(t *testing.T, g promotetest.History) *fixture {
 	t.Helper()
 	st, err := store.NewDirectory(t.TempDir())
 	if err != nil {
@@ -60,7 +44,7 @@ func newFixture(t *testing.T, g gitRepo) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{st: st, be: be, repo: g.repo, base: g.base, feature: g.feature, other: g.other}
+	f := &fixture{st: st, be: be, repo: g.Repo, base: g.Base, feature: g.Feature, side: g.Side}
 
 	content := []byte("release 1.0.0 bytes")
 	h := sha256.Sum256(content)
@@ -95,8 +79,8 @@ func deployed(env, version, sha string) backend.Event {
 }
 
 func TestGuards(t *testing.T) {
-	g := newRepo(t)
-	shallow := g.repo.ShallowClone(1)
+	g := promotetest.New(t)
+	shallow := g.Repo.ShallowClone(1)
 	tests := []struct {
 		name    string
 		setup   func(t *testing.T, f *fixture, req *Request)
@@ -180,7 +164,7 @@ func TestGuards(t *testing.T) {
 			req.RequireDeployedIn = []string{"staging", "recette"}
 		}, guards: []string{GuardDeployedIn}, wantMsg: []string{"never been deployed to recette"}},
 		{name: "not a descendant", setup: func(t *testing.T, f *fixture, req *Request) {
-			req.RequireDescendantOf = &DescendantOf{Repository: f.repo.Dir, Commit: f.other}
+			req.RequireDescendantOf = &DescendantOf{Repository: f.repo.Dir, Commit: f.side}
 		}, guards: []string{GuardDescendantOf}, wantMsg: []string{"does not descend from " + "", "would drop commits that run now"}},
 		{name: "unknown commit", setup: func(t *testing.T, f *fixture, req *Request) {
 			req.RequireDescendantOf = &DescendantOf{Repository: f.repo.Dir, Commit: strings.Repeat("1", 40)}
@@ -194,7 +178,7 @@ func TestGuards(t *testing.T) {
 		{name: "several guards at once", setup: func(t *testing.T, f *fixture, req *Request) {
 			req.SHA256 = strings.Repeat("0", 64)
 			req.RequireDeployedIn = []string{"staging"}
-			req.RequireDescendantOf = &DescendantOf{Repository: f.repo.Dir, Commit: f.other}
+			req.RequireDescendantOf = &DescendantOf{Repository: f.repo.Dir, Commit: f.side}
 		}, guards: []string{GuardSHA256, GuardDeployedIn, GuardDescendantOf}},
 	}
 	for _, tt := range tests {
@@ -240,7 +224,7 @@ func TestGuards(t *testing.T) {
 }
 
 func TestCheckRefusesBadRequests(t *testing.T) {
-	f := newFixture(t, newRepo(t))
+	f := newFixture(t, promotetest.New(t))
 	tests := []struct {
 		name    string
 		mutate  func(*Request)
@@ -274,7 +258,7 @@ func (c *countingBackend) Append(ctx context.Context, ev backend.Event) error {
 }
 
 func TestPromote(t *testing.T) {
-	f := newFixture(t, newRepo(t))
+	f := newFixture(t, promotetest.New(t))
 	var logs bytes.Buffer
 	ctx := logging.With(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)))
 	f.append(t, deployed("staging", "1.0.0-staging", f.sum))
@@ -340,7 +324,7 @@ func TestPromote(t *testing.T) {
 }
 
 func TestPromoteReverifiesBytes(t *testing.T) {
-	f := newFixture(t, newRepo(t))
+	f := newFixture(t, promotetest.New(t))
 	ctx := context.Background()
 	// The bytes rot in the store after the sha256 was recorded.
 	corruptStore := &corruptingStore{Store: f.st}
@@ -374,7 +358,7 @@ func (c *corruptingStore) Get(ctx context.Context, name, version string) (io.Rea
 // sha256 guard and require_deployed_in compare without regard to case, and a
 // re-applied promotion with it is adopted, not refused as a conflict.
 func TestPromoteUpperCaseChecksum(t *testing.T) {
-	f := newFixture(t, newRepo(t))
+	f := newFixture(t, promotetest.New(t))
 	ctx := context.Background()
 	f.append(t, deployed("staging", "1.0.0-staging", strings.ToUpper(f.sum)))
 	req := f.request()
@@ -392,7 +376,7 @@ func TestPromoteUpperCaseChecksum(t *testing.T) {
 // TestPromoteRefusesNonCanonicalVersions: v1.0.0-rc would be a second name for
 // 1.0.0-rc; the refusal gives the form to use.
 func TestPromoteRefusesNonCanonicalVersions(t *testing.T) {
-	f := newFixture(t, newRepo(t))
+	f := newFixture(t, promotetest.New(t))
 	req := f.request()
 	req.ToVersion = "v1.0.0-rc"
 	_, err := Promote(context.Background(), req)
@@ -402,7 +386,7 @@ func TestPromoteRefusesNonCanonicalVersions(t *testing.T) {
 }
 
 func TestPromoteRecordsFreezeOverride(t *testing.T) {
-	f := newFixture(t, newRepo(t))
+	f := newFixture(t, promotetest.New(t))
 	ctx := context.Background()
 	if err := f.be.SetFreeze(ctx, backend.Freeze{ID: "year-end", Environments: []string{"production"}, Reason: "End-of-year freeze", Start: t0, End: t0.Add(48 * time.Hour)}); err != nil {
 		t.Fatal(err)

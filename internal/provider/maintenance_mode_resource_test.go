@@ -2,14 +2,10 @@ package provider
 
 import (
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -123,33 +119,6 @@ func TestAccMaintenanceModeResource_directory(t *testing.T) {
 	})
 }
 
-func getFromSource(source, url string) (int, string, error) {
-	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}, Timeout: 5 * time.Second}
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext, DisableKeepAlives: true}}
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0, "", err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), nil
-}
-
-// expectFrom polls until url answers want to a client bound to source.
-func expectFrom(source, url string, want int) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		status, body, err := getFromSource(source, url)
-		if err == nil && status == want {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("GET %s from %s = %d %q %v, want %d", url, source, status, body, err, want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func TestAccMaintenanceModeResource_nginx(t *testing.T) {
 	env := acctest.NewEnv(t)
 	conf := filepath.Join(t.TempDir(), "maintenance.conf")
@@ -158,7 +127,6 @@ func TestAccMaintenanceModeResource_nginx(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := nginxtest.Start(t, nginxtest.Config{Server: "include " + conf + ";\nlocation / { return 200 \"app\\n\"; }"})
-	url := srv.URL("/")
 	config := func(attrs, test string) string {
 		return env.ProviderBlock() + fmt.Sprintf(`
 resource "release_maintenance_mode" "prod" {
@@ -176,16 +144,16 @@ resource "release_maintenance_mode" "prod" {
 
 	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
-			return expectFrom("127.0.0.2", url, 200)
+			return srv.AwaitFrom("127.0.0.2", "/", nil, 200, "")
 		},
 		Steps: []resource.TestStep{
 			{
 				Config: config("", srv.TestCommand()),
 				Check: func(*terraform.State) error {
-					if err := expectFrom("127.0.0.2", url, 503); err != nil {
+					if err := srv.AwaitFrom("127.0.0.2", "/", nil, 503, ""); err != nil {
 						return err
 					}
-					return expectFrom("127.0.0.1", url, 200)
+					return srv.AwaitFrom("127.0.0.1", "/", nil, 200, "")
 				},
 			},
 			{
@@ -204,7 +172,7 @@ resource "release_maintenance_mode" "prod" {
 			{
 				Config: config("enabled = false", srv.TestCommand()),
 				Check: func(*terraform.State) error {
-					return expectFrom("127.0.0.2", url, 200)
+					return srv.AwaitFrom("127.0.0.2", "/", nil, 200, "")
 				},
 			},
 			emptyPlanStep(config("enabled = false", srv.TestCommand())),

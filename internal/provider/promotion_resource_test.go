@@ -18,7 +18,7 @@ import (
 
 	"github.com/releaseplan/terraform-provider-release/internal/acctest"
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
-	"github.com/releaseplan/terraform-provider-release/internal/gitrepo/gitrepotest"
+	"github.com/releaseplan/terraform-provider-release/internal/promote/promotetest"
 )
 
 const promotionAddr = "release_promotion.rc"
@@ -28,21 +28,14 @@ const promotionAddr = "release_promotion.rc"
 // is an ancestor of feature and "side" is not.
 type promotionWorld struct {
 	*acctest.Env
-	repo                *gitrepotest.Repo
-	base, feature, side string
-	sum                 string
+	promotetest.History
+	sum string
 }
 
 func newPromotionWorld(t *testing.T) *promotionWorld {
 	t.Helper()
-	w := &promotionWorld{Env: acctest.NewEnv(t), repo: gitrepotest.New(t)}
-	w.repo.Commit("feat: first")
-	w.repo.Branch("side")
-	w.side = w.repo.Commit("fix: forgotten branch")
-	w.repo.Checkout("main")
-	w.base = w.repo.Commit("fix: what production runs")
-	w.feature = w.repo.Commit("feat: the release")
-	obj, err := w.Store(t).Put(context.Background(), "app", "1.0.0-staging", strings.NewReader("app 1.0.0 bytes"), "", map[string]string{"git_commit": w.feature})
+	w := &promotionWorld{Env: acctest.NewEnv(t), History: promotetest.New(t)}
+	obj, err := w.Store(t).Put(context.Background(), "app", "1.0.0-staging", strings.NewReader("app 1.0.0 bytes"), "", map[string]string{"git_commit": w.Feature})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,9 +78,9 @@ func (w *promotionWorld) checkNotPublished(t *testing.T, version string) resourc
 
 func TestAccPromotionResource_guards(t *testing.T) {
 	w := newPromotionWorld(t)
-	guards := `  require_deployed_in = ["staging"]` + "\n" + w.descendant(w.repo.Dir, w.base)
+	guards := `  require_deployed_in = ["staging"]` + "\n" + w.descendant(w.Repo.Dir, w.Base)
 	wrong := strings.Repeat("0", 64)
-	shallow := w.repo.ShallowClone(1)
+	shallow := w.Repo.ShallowClone(1)
 
 	accTest(t, resource.TestCase{
 		CheckDestroy: func(*terraform.State) error {
@@ -111,10 +104,10 @@ func TestAccPromotionResource_guards(t *testing.T) {
 			},
 			{
 				// Every failing guard is reported at once, by name, with its reason.
-				Config: w.config("1.0.0-rc", w.sum, `  require_deployed_in = ["staging"]`+"\n"+w.descendant(w.repo.Dir, w.side)),
+				Config: w.config("1.0.0-rc", w.sum, `  require_deployed_in = ["staging"]`+"\n"+w.descendant(w.Repo.Dir, w.Side)),
 				ExpectError: wrapped("Unable to promote app@1.0.0-staging to 1.0.0-rc",
 					"the guard require_deployed_in refused it: app has never been deployed to staging",
-					"the guard require_descendant_of refused it: "+w.feature[:12]+" (git_commit of app@1.0.0-staging) does not descend from "+w.side[:12],
+					"the guard require_descendant_of refused it: "+w.Feature[:12]+" (git_commit of app@1.0.0-staging) does not descend from "+w.Side[:12],
 					"Nothing was published"),
 				Check: w.checkNotPublished(t, "1.0.0-rc"),
 			},
@@ -127,7 +120,7 @@ func TestAccPromotionResource_guards(t *testing.T) {
 			{
 				// A shallow clone cannot answer: the guard fails, it never passes by default.
 				PreConfig:   func() { w.deployed(t, "staging", "1.0.0-staging") },
-				Config:      w.config("1.0.0-rc", w.sum, `  require_deployed_in = ["staging"]`+"\n"+w.descendant(shallow, w.base)),
+				Config:      w.config("1.0.0-rc", w.sum, `  require_deployed_in = ["staging"]`+"\n"+w.descendant(shallow, w.Base)),
 				ExpectError: wrapped("the guard require_descendant_of refused it: the clone at", "is shallow", "git fetch --unshallow"),
 			},
 			{
@@ -151,12 +144,12 @@ func TestAccPromotionResource_guards(t *testing.T) {
 					plancheck.ExpectResourceAction(promotionAddr, plancheck.ResourceActionCreate),
 					plancheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("id"), knownvalue.StringExact("app@1.0.0-rc")),
 					// The commit that goes on is in the plan, from from_version's record.
-					plancheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("git_commit"), knownvalue.StringExact(w.feature)),
+					plancheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("git_commit"), knownvalue.StringExact(w.Feature)),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
 					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("id"), knownvalue.StringExact("app@1.0.0-rc")),
 					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("sha256"), knownvalue.StringExact(w.sum)),
-					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("git_commit"), knownvalue.StringExact(w.feature)),
+					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("git_commit"), knownvalue.StringExact(w.Feature)),
 					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("retain_on_destroy"), knownvalue.Bool(true)),
 					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("promoted_at"), knownvalue.StringRegexp(releaseTimeRe)),
 					statecheck.ExpectKnownValue(promotionAddr, tfjsonpath.New("uri"), knownvalue.StringRegexp(regexp.MustCompile(`^file:///.*/app/1\.0\.0-rc/data$`))),
@@ -166,7 +159,7 @@ func TestAccPromotionResource_guards(t *testing.T) {
 					if err != nil {
 						return err
 					}
-					if obj.SHA256 != w.sum || obj.Metadata["promoted_from"] != "1.0.0-staging" || obj.Metadata["git_commit"] != w.feature {
+					if obj.SHA256 != w.sum || obj.Metadata["promoted_from"] != "1.0.0-staging" || obj.Metadata["git_commit"] != w.Feature {
 						return fmt.Errorf("promoted object = %+v", obj)
 					}
 					events, err := w.Backend(t).History(context.Background(), backend.HistoryQuery{Name: "app", Kinds: []string{backend.KindPromoted}})

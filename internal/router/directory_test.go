@@ -83,16 +83,7 @@ func TestDirectoryFailures(t *testing.T) {
 				tt.setup(d)
 			}
 			_, err := d.Switch(context.Background(), Green, tt.check)
-			var se *SwitchError
-			if !errors.As(err, &se) || se.Stage != tt.stage || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v, want stage %q mentioning %q", err, tt.stage, tt.want)
-			}
-			if !strings.Contains(err.Error(), "traffic still goes to blue") {
-				t.Errorf("error does not say what is live: %v", err)
-			}
-			if st, err := d.Read(context.Background()); err != nil || st.Active != Blue {
-				t.Fatalf("Read = %+v, %v; want blue", st, err)
-			}
+			wantFailedSwitchKeepsBlue(t, d, err, tt.stage, tt.want, "blue")
 		})
 	}
 }

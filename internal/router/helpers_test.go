@@ -35,6 +35,24 @@ func httpCheck(ctx context.Context, colour Colour, target string) error {
 	return nil
 }
 
+// wantFailedSwitchKeepsBlue checks what every router promises when a switch away
+// from blue fails: err is a *SwitchError at stage whose message contains want and
+// says that traffic still goes to live (such as "blue" or "blue (127.0.0.1:8081)"),
+// and r still reads blue.
+func wantFailedSwitchKeepsBlue(t *testing.T, r Router, err error, stage Stage, want, live string) {
+	t.Helper()
+	var se *SwitchError
+	if !errors.As(err, &se) || se.Stage != stage || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want a *SwitchError at stage %q mentioning %q", err, stage, want)
+	}
+	if !strings.Contains(err.Error(), "traffic still goes to "+live) {
+		t.Errorf("error does not say that traffic still goes to %s: %v", live, err)
+	}
+	if st, err := r.Read(context.Background()); err != nil || st.Active != Blue {
+		t.Fatalf("Read = %+v, %v; want blue", st, err)
+	}
+}
+
 type nginxFixture struct {
 	srv          *nginxtest.Server
 	router       *Nginx

@@ -169,51 +169,50 @@ func TestNotAGzipIsABuildError(t *testing.T) {
 }
 
 func TestTokenRefresh(t *testing.T) {
-	t.Run("one exchange while the token is fresh", func(t *testing.T) {
-		c, fake := newClient(t, scalingotest.Options{})
-		for i := 0; i < 5; i++ {
-			if _, err := c.AppsShow(ctxT(t), "histologe-staging"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if got := fake.Exchanges(); got != 1 {
-			t.Fatalf("exchanges = %d, want 1", got)
-		}
-	})
-	t.Run("refreshed before exp", func(t *testing.T) {
+	tests := []struct {
+		name        string
+		opts        scalingotest.Options
+		calls       int
+		expireAfter int // the fake expires its tokens after this many calls (0: never)
+		// What the fake sees: token exchanges, GETs of the app, and requests it
+		// refused with 401 (each one retried after a new exchange).
+		wantExchanges, wantGets, wantRefused int
+	}{
+		{name: "one exchange while the token is fresh", calls: 5, wantExchanges: 1, wantGets: 5},
 		// A 30s token is always within the refresh margin: every request exchanges
-		// first and none is refused.
-		c, fake := newClient(t, scalingotest.Options{TokenTTL: 30 * time.Second})
-		for i := 0; i < 3; i++ {
-			if _, err := c.AppsShow(ctxT(t), "histologe-staging"); err != nil {
-				t.Fatal(err)
+		// first and none goes out with an expiring token.
+		{name: "refreshed before exp", opts: scalingotest.Options{TokenTTL: 30 * time.Second}, calls: 3, wantExchanges: 3, wantGets: 3},
+		// ok, 401, ok.
+		{name: "expired token is replaced once", calls: 2, expireAfter: 1, wantExchanges: 2, wantGets: 3, wantRefused: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, fake := newClient(t, tt.opts)
+			for i := range tt.calls {
+				if tt.expireAfter > 0 && i == tt.expireAfter {
+					fake.ExpireTokens()
+				}
+				if _, err := c.AppsShow(ctxT(t), "histologe-staging"); err != nil {
+					t.Fatalf("call %d: %v", i+1, err)
+				}
 			}
-		}
-		if got := fake.Exchanges(); got != 3 {
-			t.Fatalf("exchanges = %d, want 3", got)
-		}
-		for _, call := range fake.Calls() {
-			if call.Status == http.StatusUnauthorized {
-				t.Fatalf("a request went out with an expiring token: %+v", call)
+			if got := fake.Exchanges(); got != tt.wantExchanges {
+				t.Errorf("exchanges = %d, want %d", got, tt.wantExchanges)
 			}
-		}
-	})
-	t.Run("expired token is replaced once", func(t *testing.T) {
-		c, fake := newClient(t, scalingotest.Options{})
-		if _, err := c.AppsShow(ctxT(t), "histologe-staging"); err != nil {
-			t.Fatal(err)
-		}
-		fake.ExpireTokens()
-		if _, err := c.AppsShow(ctxT(t), "histologe-staging"); err != nil {
-			t.Fatalf("after expiry: %v", err)
-		}
-		if got := fake.Exchanges(); got != 2 {
-			t.Fatalf("exchanges = %d, want 2", got)
-		}
-		if n := fake.CountCalls(http.MethodGet, "/v1/apps/histologe-staging"); n != 3 {
-			t.Fatalf("GET app calls = %d, want 3 (ok, 401, ok)", n)
-		}
-	})
+			if n := fake.CountCalls(http.MethodGet, "/v1/apps/histologe-staging"); n != tt.wantGets {
+				t.Errorf("GET app calls = %d, want %d", n, tt.wantGets)
+			}
+			var refused []scalingotest.Call
+			for _, call := range fake.Calls() {
+				if call.Status == http.StatusUnauthorized {
+					refused = append(refused, call)
+				}
+			}
+			if len(refused) != tt.wantRefused {
+				t.Errorf("requests refused with 401: %+v, want %d", refused, tt.wantRefused)
+			}
+		})
+	}
 }
 
 func TestBadTokenIsRefusedWithoutLeakingIt(t *testing.T) {

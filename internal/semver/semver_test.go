@@ -5,8 +5,26 @@ import (
 	"testing"
 )
 
+// versionCase is a call f(in, arg) of a function that derives a version from
+// another; an empty want means that the call must fail.
+type versionCase struct{ in, arg, want string }
+
+// checkDerived runs f, called name in messages, on every case.
+func checkDerived(t *testing.T, name string, f func(string, string) (string, error), cases []versionCase) {
+	t.Helper()
+	for _, c := range cases {
+		got, err := f(c.in, c.arg)
+		switch {
+		case c.want == "" && err == nil:
+			t.Errorf("%s(%q, %q) = %q, want an error", name, c.in, c.arg, got)
+		case c.want != "" && (err != nil || got != c.want):
+			t.Errorf("%s(%q, %q) = %q, %v; want %q", name, c.in, c.arg, got, err, c.want)
+		}
+	}
+}
+
 func TestBump(t *testing.T) {
-	cases := []struct{ in, part, want string }{
+	checkDerived(t, "Bump", Bump, []versionCase{
 		{"1.7.3", "patch", "1.7.4"},
 		{"1.7.3", "minor", "1.8.0"},
 		{"1.7.3", "major", "2.0.0"},
@@ -19,42 +37,26 @@ func TestBump(t *testing.T) {
 		{"1.7.4-rc.1", "prerelease", "1.7.4-rc.2"},
 		{"1.7.3", "prerelease", "1.7.4-0"},
 		{"1.7.3+build.5", "patch", "1.7.4"},
-	}
-	for _, c := range cases {
-		got, err := Bump(c.in, c.part)
-		if err != nil || got != c.want {
-			t.Errorf("Bump(%q, %q) = %q, %v; want %q", c.in, c.part, got, err, c.want)
-		}
-	}
-}
-
-func TestBumpErrors(t *testing.T) {
-	for _, c := range []struct{ in, part string }{{"1.x.banana", "patch"}, {"1.7", "patch"}, {"1.7.3", "build"}, {"", "patch"}} {
-		if got, err := Bump(c.in, c.part); err == nil {
-			t.Errorf("Bump(%q, %q) = %q, want an error", c.in, c.part, got)
-		}
-	}
+		// Refused.
+		{"1.x.banana", "patch", ""},
+		{"1.7", "patch", ""},
+		{"1.7.3", "build", ""},
+		{"", "patch", ""},
+	})
 }
 
 func TestChannel(t *testing.T) {
-	cases := []struct{ in, ch, want string }{
+	checkDerived(t, "Channel", Channel, []versionCase{
 		{"1.7.4", "rc", "1.7.4-rc"},
 		{"1.7.4-staging", "rc", "1.7.4-rc"},
 		{"1.7.4-rc", "", "1.7.4"},
 		{"1.7.4", "", "1.7.4"},
 		{"1.7.4+abc", "beta.2", "1.7.4-beta.2"},
-	}
-	for _, c := range cases {
-		got, err := Channel(c.in, c.ch)
-		if err != nil || got != c.want {
-			t.Errorf("Channel(%q, %q) = %q, %v; want %q", c.in, c.ch, got, err, c.want)
-		}
-	}
-	for _, ch := range []string{"r c", "rc+1", "é"} {
-		if _, err := Channel("1.7.4", ch); err == nil {
-			t.Errorf("Channel(1.7.4, %q) should fail", ch)
-		}
-	}
+		// Refused.
+		{"1.7.4", "r c", ""},
+		{"1.7.4", "rc+1", ""},
+		{"1.7.4", "é", ""},
+	})
 }
 
 func TestCompare(t *testing.T) {

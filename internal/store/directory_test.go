@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -93,77 +92,13 @@ func TestDirectoryChecksumMismatchLeavesNothing(t *testing.T) {
 	}
 }
 
-func TestDirectoryImmutability(t *testing.T) {
-	ctx := context.Background()
+// The directory store keeps every promise of Store and, after storeLifecycle,
+// holds only the data and metadata of the one version still published.
+func TestDirectoryLifecycle(t *testing.T) {
 	d := newDir(t)
-	first, err := d.Put(ctx, "app", "1.0.0", strings.NewReader("one"), "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := d.Put(ctx, "app", "1.0.0", strings.NewReader("one"), "", nil)
-	if err != nil {
-		t.Fatalf("same bytes again must be a no-op: %v", err)
-	}
-	if !again.PublishedAt.Equal(first.PublishedAt) {
-		t.Fatalf("no-op changed the publication time")
-	}
-	if _, err := d.Put(ctx, "app", "1.0.0", strings.NewReader("two"), "", nil); !errors.Is(err, ErrConflict) {
-		t.Fatalf("want ErrConflict, got %v", err)
-	}
-	rc, _, _ := d.Get(ctx, "app", "1.0.0")
-	b, _ := io.ReadAll(rc)
-	rc.Close()
-	if string(b) != "one" {
-		t.Fatalf("published bytes were overwritten: %q", b)
-	}
+	storeLifecycle(t, d)
 	if files := storeLeftovers(t, d); len(files) != 2 {
 		t.Fatalf("want only data and metadata, got %v", files)
-	}
-}
-
-func TestDirectoryConcurrentPuts(t *testing.T) {
-	ctx := context.Background()
-	d := newDir(t)
-	const n = 8
-	payloads := make([][]byte, n)
-	for i := range payloads {
-		payloads[i] = bytes.Repeat([]byte{byte('a' + i)}, 1<<20)
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			_, errs[i] = d.Put(ctx, "app", "1.0.0", bytes.NewReader(payloads[i]), "", nil)
-		}(i)
-	}
-	wg.Wait()
-	winners := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			winners++
-		case errors.Is(err, ErrConflict):
-		default:
-			t.Fatalf("unexpected error: %v", err)
-		}
-	}
-	if winners != 1 {
-		t.Fatalf("%d puts won, want exactly one", winners)
-	}
-	obj, err := d.Verify(ctx, "app", "1.0.0")
-	if err != nil {
-		t.Fatalf("torn artifact: %v", err)
-	}
-	found := false
-	for _, p := range payloads {
-		if checksum(p) == obj.SHA256 {
-			found = true
-		}
-	}
-	if !found {
-		t.Fatal("stored bytes match none of the payloads")
 	}
 }
 
@@ -188,41 +123,6 @@ func TestDirectoryVerifyDetectsCorruption(t *testing.T) {
 	}
 	if _, err := d.Stat(ctx, "app", "1.0.0"); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("size change must be caught by Stat: %v", err)
-	}
-}
-
-func TestDirectoryCopyListDelete(t *testing.T) {
-	ctx := context.Background()
-	d := newDir(t)
-	obj, err := d.Put(ctx, "app", "1.0.0-staging", strings.NewReader("same bytes"), "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Copy(ctx, "app", "1.0.0-staging", "1.0.0-rc", checksum([]byte("other")), nil); !errors.Is(err, ErrChecksumMismatch) {
-		t.Fatalf("copy with a wrong sha256: %v", err)
-	}
-	rc, err := d.Copy(ctx, "app", "1.0.0-staging", "1.0.0-rc", obj.SHA256, map[string]string{"promoted_from": "1.0.0-staging"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rc.SHA256 != obj.SHA256 || rc.Metadata["promoted_from"] != "1.0.0-staging" {
-		t.Fatalf("copy = %+v", rc)
-	}
-	list, err := d.List(ctx, "app")
-	if err != nil || len(list) != 2 {
-		t.Fatalf("List = %v, %v", list, err)
-	}
-	if err := d.Delete(ctx, "app", "1.0.0-rc"); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Delete(ctx, "app", "1.0.0-rc"); err != nil {
-		t.Fatalf("deleting twice: %v", err)
-	}
-	if list, _ := d.List(ctx, "app"); len(list) != 1 {
-		t.Fatalf("after delete: %v", list)
-	}
-	if list, err := d.List(ctx, "nothing"); err != nil || len(list) != 0 {
-		t.Fatalf("List of an unknown name = %v, %v", list, err)
 	}
 }
 

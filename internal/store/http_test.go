@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/releaseplan/terraform-provider-release/internal/errtest"
 	"github.com/releaseplan/terraform-provider-release/internal/nginxtest"
 )
 
@@ -122,17 +123,12 @@ func TestNewHTTPValidatesConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := NewHTTP(HTTPConfig{URL: tt.url})
+			errtest.Want(t, "NewHTTP", err, tt.wantErr)
 			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("NewHTTP: %v", err)
-				}
 				if got := s.URL(); got != tt.url+"/" {
 					t.Errorf("URL() = %q", got)
 				}
 				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
 			}
 			if strings.Contains(err.Error(), "hunter2") {
 				t.Errorf("error reveals the password: %v", err)
@@ -153,79 +149,16 @@ func TestHTTPStoreLifecycle(t *testing.T) {
 				cfg.Username, cfg.Password = davUser, davPassword
 			}
 			s := newTestHTTP(t, cfg)
-			ctx := context.Background()
-			content := bytes.Repeat([]byte("release bytes\n"), 10000)
-
-			obj, err := s.Put(ctx, "app", "1.0.0-staging", bytes.NewReader(content), sum(content), map[string]string{"git_commit": "abc123"})
-			if err != nil {
-				t.Fatalf("Put: %v", err)
-			}
-			if obj.SHA256 != sum(content) || obj.Size != int64(len(content)) || obj.URI != base+"app/1.0.0-staging/data" {
-				t.Errorf("Put returned %+v", obj)
+			obj := storeLifecycle(t, s)
+			if obj.URI != base+"app/1.0.0-staging/data" {
+				t.Errorf("Put returned URI %q", obj.URI)
 			}
 			// The directory store's layout, byte for byte.
-			if b, err := os.ReadFile(filepath.Join(root, "app", "1.0.0-staging", "data")); err != nil || !bytes.Equal(b, content) {
+			if b, err := os.ReadFile(filepath.Join(root, "app", "1.0.0-staging", "data")); err != nil || sum(b) != obj.SHA256 {
 				t.Fatalf("data on disk: %v", err)
 			}
 			if _, err := os.Stat(filepath.Join(root, "app", "1.0.0-staging", "metadata.json")); err != nil {
 				t.Fatalf("metadata on disk: %v", err)
-			}
-
-			st, err := s.Stat(ctx, "app", "1.0.0-staging")
-			if err != nil || st.SHA256 != obj.SHA256 || st.Metadata["git_commit"] != "abc123" || !st.PublishedAt.Equal(obj.PublishedAt) {
-				t.Fatalf("Stat = %+v, %v", st, err)
-			}
-			rc, _, err := s.Get(ctx, "app", "1.0.0-staging")
-			if err != nil {
-				t.Fatalf("Get: %v", err)
-			}
-			got, err := io.ReadAll(rc)
-			rc.Close()
-			if err != nil || !bytes.Equal(got, content) {
-				t.Fatalf("Get read %d bytes, %v", len(got), err)
-			}
-
-			again, err := s.Put(ctx, "app", "1.0.0-staging", bytes.NewReader(content), "", nil)
-			if err != nil || !again.PublishedAt.Equal(obj.PublishedAt) || again.Metadata["git_commit"] != "abc123" {
-				t.Errorf("same bytes again = %+v, %v; want the existing object", again, err)
-			}
-			if _, err := s.Put(ctx, "app", "1.0.0-staging", strings.NewReader("other bytes"), "", nil); !errors.Is(err, ErrConflict) {
-				t.Errorf("different bytes: error = %v, want ErrConflict", err)
-			}
-			if _, err := s.Put(ctx, "app", "1.0.1", bytes.NewReader(content), sum([]byte("x")), nil); !errors.Is(err, ErrChecksumMismatch) {
-				t.Errorf("wrong expected sha256: error = %v, want ErrChecksumMismatch", err)
-			}
-			if _, err := s.Stat(ctx, "app", "1.0.1"); !errors.Is(err, ErrNotFound) {
-				t.Errorf("a refused upload left something: Stat = %v", err)
-			}
-
-			if _, err := s.Copy(ctx, "app", "1.0.0-staging", "1.0.0-rc", sum([]byte("nope")), nil); !errors.Is(err, ErrChecksumMismatch) {
-				t.Errorf("Copy with a wrong sha256: error = %v", err)
-			}
-			cp, err := s.Copy(ctx, "app", "1.0.0-staging", "1.0.0-rc", obj.SHA256, map[string]string{"promoted_from": "1.0.0-staging"})
-			if err != nil || cp.SHA256 != obj.SHA256 || cp.Version != "1.0.0-rc" {
-				t.Fatalf("Copy = %+v, %v", cp, err)
-			}
-			if v, err := s.Verify(ctx, "app", "1.0.0-rc"); err != nil || v.Metadata["promoted_from"] != "1.0.0-staging" {
-				t.Fatalf("Verify copy = %+v, %v", v, err)
-			}
-
-			list, err := s.List(ctx, "app")
-			if err != nil || len(list) != 2 || list[0].Version != "1.0.0-rc" && list[1].Version != "1.0.0-rc" {
-				t.Fatalf("List = %+v, %v", list, err)
-			}
-			if empty, err := s.List(ctx, "nothing-here"); err != nil || len(empty) != 0 {
-				t.Errorf("List of an unknown name = %+v, %v", empty, err)
-			}
-
-			if err := s.Delete(ctx, "app", "1.0.0-rc"); err != nil {
-				t.Fatalf("Delete: %v", err)
-			}
-			if _, err := s.Stat(ctx, "app", "1.0.0-rc"); !errors.Is(err, ErrNotFound) {
-				t.Errorf("Stat after Delete = %v", err)
-			}
-			if err := s.Delete(ctx, "app", "1.0.0-rc"); err != nil {
-				t.Errorf("Delete of a missing version: %v", err)
 			}
 			if l := leftovers(t, root); len(l) != 0 {
 				t.Errorf("temporary folders left behind: %v", l)
@@ -564,37 +497,6 @@ func TestHTTPStoreDetectsCorruption(t *testing.T) {
 	}
 }
 
-func TestHTTPStoreConcurrentPublishersOneWins(t *testing.T) {
-	_, _, base := startDAV(t, davOptions{})
-	s := newTestHTTP(t, HTTPConfig{URL: base})
-	const n = 6
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = s.Put(context.Background(), "app", "9.9.9", strings.NewReader(fmt.Sprintf("publisher %d", i)), "", nil)
-		}()
-	}
-	wg.Wait()
-	won := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, ErrConflict):
-			t.Errorf("unexpected error: %v", err)
-		}
-	}
-	if won != 1 {
-		t.Errorf("%d publishers won, want exactly 1 (%v)", won, errs)
-	}
-	if _, err := s.Verify(context.Background(), "app", "9.9.9"); err != nil {
-		t.Errorf("Verify the winner: %v", err)
-	}
-}
-
 func TestHTTPStoreTLS(t *testing.T) {
 	s0, _, _ := startDAV(t, davOptions{})
 	target, _ := url.Parse(s0.URL("/"))
@@ -617,15 +519,7 @@ func TestHTTPStoreTLS(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newTestHTTP(t, tt.cfg)
 			_, err := s.Put(context.Background(), "app", "1.0.0-"+strings.ReplaceAll(tt.name, "_", "-"), strings.NewReader("tls"), "", nil)
-			if tt.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Put over TLS: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Fatalf("error = %v, want it to contain %q", err, tt.wantErr)
-			}
+			errtest.Want(t, "Put over TLS", err, tt.wantErr)
 		})
 	}
 }
