@@ -575,8 +575,7 @@ func (s *HTTP) List(ctx context.Context, name string) ([]Object, error) {
 	if err := xml.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&ms); err != nil {
 		return nil, fmt.Errorf("list the versions of %s: unreadable PROPFIND answer: %w", name, err)
 	}
-	var out []Object
-	seen := map[string]bool{}
+	var folders []string
 	for _, r := range ms.Responses {
 		href := r.Href
 		if u, err := url.Parse(href); err == nil {
@@ -589,22 +588,10 @@ func (s *HTTP) List(ctx context.Context, name string) ([]Object, error) {
 		if strings.TrimSuffix(href, "/") == s.base.Path+name {
 			continue
 		}
-		version := path.Base(strings.TrimSuffix(href, "/"))
-		if seen[version] || ValidateVersion(version) != nil {
-			continue
-		}
-		seen[version] = true
-		obj, err := s.meta(ctx, name, version)
-		if errors.Is(err, ErrNotFound) {
-			continue // an incomplete upload of the fallback path
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, obj)
+		folders = append(folders, path.Base(strings.TrimSuffix(href, "/")))
 	}
-	sortByPublication(out)
-	return out, nil
+	// A version without metadata is an incomplete upload of the fallback path.
+	return published(folders, func(version string) (Object, error) { return s.meta(ctx, name, version) })
 }
 
 // Copy implements Store: the bytes are downloaded, hashed and published again
