@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/releaseplan/terraform-provider-release/internal/capool"
 	"github.com/releaseplan/terraform-provider-release/internal/ctxio"
 )
 
@@ -106,16 +106,9 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 		if cfg.CAFile != "" || cfg.Insecure {
 			tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.Insecure} //nolint:gosec // explicit user choice
 			if cfg.CAFile != "" {
-				pem, err := os.ReadFile(cfg.CAFile)
+				pool, err := capool.Load(cfg.CAFile)
 				if err != nil {
-					return nil, fmt.Errorf("reading the artifact store's ca_file: %w", err)
-				}
-				pool, err := x509.SystemCertPool()
-				if err != nil || pool == nil {
-					pool = x509.NewCertPool()
-				}
-				if !pool.AppendCertsFromPEM(pem) {
-					return nil, fmt.Errorf("the artifact store's ca_file %s holds no PEM certificate", cfg.CAFile)
+					return nil, fmt.Errorf("the artifact store's ca_file: %w", err)
 				}
 				tlsCfg.RootCAs = pool
 			}
