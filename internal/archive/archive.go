@@ -310,9 +310,13 @@ func (x *extractor) parents(orig, name string) error {
 	return nil
 }
 
-// clearTarget makes room for a non-directory entry at name: a later entry with the
-// same name replaces an earlier file or link (tar semantics), but never a directory.
-func (x *extractor) clearTarget(orig, name string) error {
+// makeRoom makes room for a non-directory entry at name: its parent directories
+// are made sure of (parents), and a later entry with the same name replaces an
+// earlier file or link (tar semantics), but never a directory.
+func (x *extractor) makeRoom(orig, name string) error {
+	if err := x.parents(orig, name); err != nil {
+		return err
+	}
 	mode, err := x.t.lstat(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -373,10 +377,7 @@ func (x *extractor) file(ctx context.Context, hdr *tar.Header, name string, tr i
 		return fmt.Errorf("entry %q: %w: the release needs at least %s, and the filesystem had %s free when the extraction began; free some space (old releases, logs) and deploy again",
 			hdr.Name, ErrNoSpace, FormatSize(x.st.Bytes+hdr.Size), FormatSize(x.free))
 	}
-	if err := x.parents(hdr.Name, name); err != nil {
-		return err
-	}
-	if err := x.clearTarget(hdr.Name, name); err != nil {
+	if err := x.makeRoom(hdr.Name, name); err != nil {
 		return err
 	}
 	n, err := x.t.create(hdr, name, io.LimitReader(tr, hdr.Size))
@@ -416,10 +417,7 @@ func (x *extractor) symlink(hdr *tar.Header, name string) error {
 	if resolved := path.Join(path.Dir(name), clean); resolved == ".." || strings.HasPrefix(resolved, "../") {
 		return unsafeEntry(hdr.Name, "symbolic link to %q points outside the destination", target)
 	}
-	if err := x.parents(hdr.Name, name); err != nil {
-		return err
-	}
-	if err := x.clearTarget(hdr.Name, name); err != nil {
+	if err := x.makeRoom(hdr.Name, name); err != nil {
 		return err
 	}
 	if err := x.t.symlink(clean, name); err != nil {
@@ -452,10 +450,7 @@ func (x *extractor) hardlink(hdr *tar.Header, name string) error {
 	if target == name {
 		return nil
 	}
-	if err := x.parents(hdr.Name, name); err != nil {
-		return err
-	}
-	if err := x.clearTarget(hdr.Name, name); err != nil {
+	if err := x.makeRoom(hdr.Name, name); err != nil {
 		return err
 	}
 	if err := x.t.link(target, name); err != nil {

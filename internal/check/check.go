@@ -9,7 +9,6 @@ package check
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/releaseplan/terraform-provider-release/internal/capool"
 	"github.com/releaseplan/terraform-provider-release/internal/logging"
 )
 
@@ -268,16 +268,9 @@ func (c HTTPCheck) client() (*http.Client, error) {
 	tr.DisableKeepAlives = true
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		pool, err := capool.Load(c.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("read CA file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("CA file %s holds no PEM certificate", c.CAFile)
+			return nil, err
 		}
 		tlsConf.RootCAs = pool
 	}

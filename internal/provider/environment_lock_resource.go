@@ -232,11 +232,7 @@ func (r *environmentLockResource) Update(ctx context.Context, req resource.Updat
 		return
 	}
 	env := state.Environment.ValueString()
-	if foreign, diags := r.foreignImport(ctx, req.Private, state); diags.HasError() || foreign {
-		resp.Diagnostics.Append(diags...)
-		if foreign {
-			r.refuseForeign(ctx, &resp.Diagnostics, "renew", state)
-		}
+	if r.refusedForeign(ctx, req.Private, state, "renew", &resp.Diagnostics) {
 		return
 	}
 	lock, err := r.data.Backend.Renew(ctx, env, state.ID.ValueString(), validate.ParseDuration(plan.TTL.ValueString()), plan.Reason.ValueString())
@@ -259,11 +255,7 @@ func (r *environmentLockResource) Delete(ctx context.Context, req resource.Delet
 		return
 	}
 	env := state.Environment.ValueString()
-	if foreign, diags := r.foreignImport(ctx, req.Private, state); diags.HasError() || foreign {
-		resp.Diagnostics.Append(diags...)
-		if foreign {
-			r.refuseForeign(ctx, &resp.Diagnostics, "release", state)
-		}
+	if r.refusedForeign(ctx, req.Private, state, "release", &resp.Diagnostics) {
 		return
 	}
 	// By id, and in the provider actor's name: a lock taken over or force-released
@@ -301,6 +293,19 @@ func (r *environmentLockResource) foreignImport(ctx context.Context, private pri
 		return false, diags
 	}
 	return state.Holder.ValueString() != r.data.Actor, diags
+}
+
+// refusedForeign is the guard of Update ("renew") and Delete ("release"): it
+// tells whether they must stop, because the private state could not be read or
+// because the lock is an imported lock of another holder (foreignImport), which
+// is then refused.
+func (r *environmentLockResource) refusedForeign(ctx context.Context, private privateGetter, state environmentLockResourceModel, verb string, diags *diag.Diagnostics) bool {
+	foreign, readDiags := r.foreignImport(ctx, private, state)
+	diags.Append(readDiags...)
+	if foreign {
+		r.refuseForeign(ctx, diags, verb, state)
+	}
+	return foreign || readDiags.HasError()
 }
 
 // refuseForeign refuses to act on an imported lock of another holder. When that

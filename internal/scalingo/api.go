@@ -206,33 +206,16 @@ func appPath(app string, parts ...string) string {
 
 // AppsShow returns an app; a missing app is a *NotFoundError.
 func (c *Client) AppsShow(ctx context.Context, app string) (*App, error) {
-	var res struct {
-		App *App `json:"app"`
-	}
-	if _, err := c.do(ctx, apiRequest{method: http.MethodGet, base: c.apiURL, path: appPath(app)}, &res); err != nil {
-		return nil, err
-	}
-	if res.App == nil {
-		return nil, fmt.Errorf("GET %s: answer without an app", appPath(app))
-	}
-	return res.App, nil
+	return doObject[App](ctx, c, apiRequest{method: http.MethodGet, base: c.apiURL, path: appPath(app)}, "app", "an app", nil)
 }
 
 // SourcesCreate asks for a pre-signed upload URL and the matching download URL
 // (201). The upload URL is valid 10 minutes: create the source just before the
 // upload.
 func (c *Client) SourcesCreate(ctx context.Context) (*Source, error) {
-	var res struct {
-		Source *Source `json:"source"`
-	}
-	if _, err := c.do(ctx, apiRequest{method: http.MethodPost, base: c.apiURL, path: "/v1/sources",
-		expected: []int{http.StatusOK, http.StatusCreated}}, &res); err != nil {
-		return nil, err
-	}
-	if res.Source == nil || res.Source.UploadURL == "" || res.Source.DownloadURL == "" {
-		return nil, errors.New("POST /v1/sources: answer without upload_url/download_url")
-	}
-	return res.Source, nil
+	return doObject(ctx, c, apiRequest{method: http.MethodPost, base: c.apiURL, path: "/v1/sources",
+		expected: []int{http.StatusOK, http.StatusCreated}}, "source", "upload_url/download_url",
+		func(s *Source) bool { return s.UploadURL != "" && s.DownloadURL != "" })
 }
 
 // SourcesUpload PUTs a gzip tarball to a pre-signed upload URL. body is read again
@@ -286,32 +269,15 @@ func (c *Client) DeploymentsCreate(ctx context.Context, app string, params *Depl
 			return nil, err
 		}
 	}
-	var res struct {
-		Deployment *Deployment `json:"deployment"`
-	}
-	if _, err := c.do(ctx, apiRequest{method: http.MethodPost, base: c.apiURL, path: appPath(app, "deployments"),
+	return doObject(ctx, c, apiRequest{method: http.MethodPost, base: c.apiURL, path: appPath(app, "deployments"),
 		// 201 (go-scalingo), though the reference page says 200: both are accepted.
-		body: map[string]any{"deployment": params}, expected: []int{http.StatusCreated, http.StatusOK}}, &res); err != nil {
-		return nil, err
-	}
-	if res.Deployment == nil || res.Deployment.ID == "" {
-		return nil, fmt.Errorf("POST %s: answer without a deployment", appPath(app, "deployments"))
-	}
-	return res.Deployment, nil
+		body: map[string]any{"deployment": params}, expected: []int{http.StatusCreated, http.StatusOK}},
+		"deployment", "a deployment", func(d *Deployment) bool { return d.ID != "" })
 }
 
 // Deployment returns one deployment.
 func (c *Client) Deployment(ctx context.Context, app, id string) (*Deployment, error) {
-	var res struct {
-		Deployment *Deployment `json:"deployment"`
-	}
-	if _, err := c.do(ctx, apiRequest{method: http.MethodGet, base: c.apiURL, path: appPath(app, "deployments", id)}, &res); err != nil {
-		return nil, err
-	}
-	if res.Deployment == nil {
-		return nil, fmt.Errorf("GET %s: answer without a deployment", appPath(app, "deployments", id))
-	}
-	return res.Deployment, nil
+	return doObject[Deployment](ctx, c, apiRequest{method: http.MethodGet, base: c.apiURL, path: appPath(app, "deployments", id)}, "deployment", "a deployment", nil)
 }
 
 // DeploymentList returns the first page of an app's deployments, newest first.
@@ -447,16 +413,7 @@ func (c *Client) AppsRestart(ctx context.Context, app string, params *AppsRestar
 
 // OperationsShow returns an operation of an app.
 func (c *Client) OperationsShow(ctx context.Context, app, id string) (*Operation, error) {
-	var res struct {
-		Operation *Operation `json:"operation"`
-	}
-	if _, err := c.do(ctx, apiRequest{method: http.MethodGet, base: c.apiURL, path: appPath(app, "operations", id)}, &res); err != nil {
-		return nil, err
-	}
-	if res.Operation == nil {
-		return nil, fmt.Errorf("GET %s: answer without an operation", appPath(app, "operations", id))
-	}
-	return res.Operation, nil
+	return doObject[Operation](ctx, c, apiRequest{method: http.MethodGet, base: c.apiURL, path: appPath(app, "operations", id)}, "operation", "an operation", nil)
 }
 
 // AddonsList returns the addons of an app.
@@ -506,19 +463,15 @@ func (c *Client) FindAddon(ctx context.Context, app, ref string) (*Addon, error)
 
 // AddonToken returns a bearer token for the database API of one addon.
 func (c *Client) AddonToken(ctx context.Context, app, addonID string) (string, error) {
-	var res struct {
-		Addon struct {
-			Token string `json:"token"`
-		} `json:"addon"`
+	type addonToken struct {
+		Token string `json:"token"`
 	}
-	if _, err := c.do(ctx, apiRequest{method: http.MethodPost, base: c.apiURL, path: appPath(app, "addons", addonID, "token"),
-		expected: []int{http.StatusOK, http.StatusCreated}}, &res); err != nil {
+	a, err := doObject(ctx, c, apiRequest{method: http.MethodPost, base: c.apiURL, path: appPath(app, "addons", addonID, "token"),
+		expected: []int{http.StatusOK, http.StatusCreated}}, "addon", "a token", func(a *addonToken) bool { return a.Token != "" })
+	if err != nil {
 		return "", err
 	}
-	if res.Addon.Token == "" {
-		return "", fmt.Errorf("POST %s: answer without a token", appPath(app, "addons", addonID, "token"))
-	}
-	return res.Addon.Token, nil
+	return a.Token, nil
 }
 
 func (c *Client) addonBearer(ctx context.Context, app, addonID string) (string, error) {
@@ -554,17 +507,9 @@ func dbPath(addonID string, parts ...string) string {
 // BackupCreate starts a manual backup of an addon's database. The backup runs
 // asynchronously: follow it with WaitBackup.
 func (c *Client) BackupCreate(ctx context.Context, app, addonID string) (*Backup, error) {
-	var res struct {
-		Backup *Backup `json:"database_backup"`
-	}
-	if _, err := c.do(ctx, apiRequest{method: http.MethodPost, base: c.dbAPIURL, path: dbPath(addonID, "backups"),
-		auth: "addon:" + app + "/" + addonID, expected: []int{http.StatusCreated, http.StatusOK}}, &res); err != nil {
-		return nil, err
-	}
-	if res.Backup == nil || res.Backup.ID == "" {
-		return nil, fmt.Errorf("POST %s: answer without a backup", dbPath(addonID, "backups"))
-	}
-	return res.Backup, nil
+	return doObject(ctx, c, apiRequest{method: http.MethodPost, base: c.dbAPIURL, path: dbPath(addonID, "backups"),
+		auth: "addon:" + app + "/" + addonID, expected: []int{http.StatusCreated, http.StatusOK}},
+		"database_backup", "a backup", func(b *Backup) bool { return b.ID != "" })
 }
 
 // BackupList returns the backups of an addon's database, newest first.

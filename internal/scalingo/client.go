@@ -236,6 +236,26 @@ func (c *Client) do(ctx context.Context, r apiRequest, out any) (*http.Response,
 	return resp, nil
 }
 
+// doObject performs r and returns the object its JSON answer holds under key.
+// An answer without that object, or with one that complete (when set) finds
+// unusable, is an error naming the request and what was missing.
+func doObject[T any](ctx context.Context, c *Client, r apiRequest, key, missing string, complete func(*T) bool) (*T, error) {
+	var res map[string]json.RawMessage
+	if _, err := c.do(ctx, r, &res); err != nil {
+		return nil, err
+	}
+	var obj *T
+	if raw, ok := res[key]; ok {
+		if err := json.Unmarshal(raw, &obj); err != nil {
+			return nil, fmt.Errorf("%s %s: unreadable answer from the Scalingo API: %w", r.method, r.path, err)
+		}
+	}
+	if obj == nil || (complete != nil && !complete(obj)) {
+		return nil, fmt.Errorf("%s %s: answer without %s", r.method, r.path, missing)
+	}
+	return obj, nil
+}
+
 // send performs the request and returns the response when its status is expected;
 // otherwise an error built from the body. A 401 on a bearer-authenticated request
 // refreshes the token once and tries again.

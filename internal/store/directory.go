@@ -17,9 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/releaseplan/terraform-provider-release/internal/shell"
-
 	"github.com/releaseplan/terraform-provider-release/internal/ctxio"
+	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/shell"
 )
 
 // copyBufferSize is large enough that hashing and writing run in long strides.
@@ -189,29 +189,11 @@ func (d *Directory) List(ctx context.Context, name string) ([]Object, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(filepath.Join(d.root, name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	folders, err := host.Folders(ctx, host.Local{}, filepath.Join(d.root, name))
 	if err != nil {
 		return nil, err
 	}
-	var out []Object
-	for _, e := range entries {
-		if !e.IsDir() || ValidateVersion(e.Name()) != nil {
-			continue
-		}
-		obj, err := d.Stat(ctx, name, e.Name())
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, obj)
-	}
-	sortByPublication(out)
-	return out, nil
+	return published(folders, func(version string) (Object, error) { return d.Stat(ctx, name, version) })
 }
 
 // Copy implements Store.

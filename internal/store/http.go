@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/releaseplan/terraform-provider-release/internal/capool"
 	"github.com/releaseplan/terraform-provider-release/internal/ctxio"
 )
 
@@ -106,16 +106,9 @@ func NewHTTP(cfg HTTPConfig) (*HTTP, error) {
 		if cfg.CAFile != "" || cfg.Insecure {
 			tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: cfg.Insecure} //nolint:gosec // explicit user choice
 			if cfg.CAFile != "" {
-				pem, err := os.ReadFile(cfg.CAFile)
+				pool, err := capool.Load(cfg.CAFile)
 				if err != nil {
-					return nil, fmt.Errorf("reading the artifact store's ca_file: %w", err)
-				}
-				pool, err := x509.SystemCertPool()
-				if err != nil || pool == nil {
-					pool = x509.NewCertPool()
-				}
-				if !pool.AppendCertsFromPEM(pem) {
-					return nil, fmt.Errorf("the artifact store's ca_file %s holds no PEM certificate", cfg.CAFile)
+					return nil, fmt.Errorf("the artifact store's ca_file: %w", err)
 				}
 				tlsCfg.RootCAs = pool
 			}
@@ -575,8 +568,7 @@ func (s *HTTP) List(ctx context.Context, name string) ([]Object, error) {
 	if err := xml.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&ms); err != nil {
 		return nil, fmt.Errorf("list the versions of %s: unreadable PROPFIND answer: %w", name, err)
 	}
-	var out []Object
-	seen := map[string]bool{}
+	var folders []string
 	for _, r := range ms.Responses {
 		href := r.Href
 		if u, err := url.Parse(href); err == nil {
@@ -589,22 +581,10 @@ func (s *HTTP) List(ctx context.Context, name string) ([]Object, error) {
 		if strings.TrimSuffix(href, "/") == s.base.Path+name {
 			continue
 		}
-		version := path.Base(strings.TrimSuffix(href, "/"))
-		if seen[version] || ValidateVersion(version) != nil {
-			continue
-		}
-		seen[version] = true
-		obj, err := s.meta(ctx, name, version)
-		if errors.Is(err, ErrNotFound) {
-			continue // an incomplete upload of the fallback path
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, obj)
+		folders = append(folders, path.Base(strings.TrimSuffix(href, "/")))
 	}
-	sortByPublication(out)
-	return out, nil
+	// A version without metadata is an incomplete upload of the fallback path.
+	return published(folders, func(version string) (Object, error) { return s.meta(ctx, name, version) })
 }
 
 // Copy implements Store: the bytes are downloaded, hashed and published again

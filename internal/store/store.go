@@ -63,13 +63,33 @@ type Store interface {
 	Delete(ctx context.Context, name, version string) error
 }
 
-// sortByPublication orders List's result, oldest first (then by version), the
-// same for every store.
-func sortByPublication(out []Object) {
+// published is List's result for the folders found under name: the objects of
+// the versions, oldest publication first (then by version), the same for every
+// store. A folder that is not a version is left out, and so is a version
+// without metadata (stat wraps ErrNotFound): an upload under way or abandoned
+// is not published.
+func published(folders []string, stat func(version string) (Object, error)) ([]Object, error) {
+	var out []Object
+	seen := map[string]bool{}
+	for _, version := range folders {
+		if seen[version] || ValidateVersion(version) != nil {
+			continue
+		}
+		seen[version] = true
+		obj, err := stat(version)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
+	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].PublishedAt.Equal(out[j].PublishedAt) {
 			return out[i].Version < out[j].Version
 		}
 		return out[i].PublishedAt.Before(out[j].PublishedAt)
 	})
+	return out, nil
 }

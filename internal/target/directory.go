@@ -338,19 +338,16 @@ func (d *Directory) prepared(rel Release, reused bool) *Prepared {
 
 // list returns the complete releases (folders with metadata), oldest first.
 func (d *Directory) list(ctx context.Context) ([]Release, error) {
-	entries, err := d.host().ReadDir(ctx, d.releasesPath())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	folders, err := host.Folders(ctx, d.host(), d.releasesPath())
 	if err != nil {
 		return nil, err
 	}
 	var out []Release
-	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+	for _, id := range folders {
+		if strings.HasPrefix(id, ".") {
 			continue
 		}
-		r, err := d.release(ctx, e.Name())
+		r, err := d.release(ctx, id)
 		if err != nil {
 			return nil, err
 		}

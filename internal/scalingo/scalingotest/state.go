@@ -70,26 +70,23 @@ func (s *Server) deploymentState(d *deployment) (string, string) {
 }
 
 func (s *Server) operationStatus(op *operation) string {
-	step := int(time.Since(op.createdAt) / s.opts.StepDuration)
-	switch {
-	case step < 1:
-		return "pending"
-	case step < 2:
-		return "running"
-	case op.fail != "":
-		return "error"
-	}
-	return "done"
+	return s.jobStatus(op.createdAt, op.fail != "")
 }
 
 func (s *Server) backupStatus(b *backup) string {
-	step := int(time.Since(b.createdAt) / s.opts.StepDuration)
+	return s.jobStatus(b.createdAt, b.fail)
+}
+
+// jobStatus is the status of an operation or a backup created at createdAt:
+// pending for a step, running for the next, then done, or error when failed.
+func (s *Server) jobStatus(createdAt time.Time, failed bool) string {
+	step := int(time.Since(createdAt) / s.opts.StepDuration)
 	switch {
 	case step < 1:
 		return "pending"
 	case step < 2:
 		return "running"
-	case b.fail:
+	case failed:
 		return "error"
 	}
 	return "done"
