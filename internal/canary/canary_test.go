@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/releaseplan/terraform-provider-release/internal/host"
+	"github.com/releaseplan/terraform-provider-release/internal/nginxconf"
 	"github.com/releaseplan/terraform-provider-release/internal/nginxtest"
 	"github.com/releaseplan/terraform-provider-release/internal/router"
 )
@@ -33,7 +34,7 @@ func start(t *testing.T) *fixture {
 	dir := t.TempDir()
 	f.accessLog = filepath.Join(dir, "app.access.json")
 	f.router = &router.Nginx{ConfigFile: filepath.Join(dir, "app.conf"), UpstreamName: "app", Blue: f.blue.Addr, Green: f.green.Addr,
-		TestCommand: router.SkipTest, ReloadCommand: "true"}
+		TestCommand: nginxconf.SkipTest, ReloadCommand: "true"}
 	if _, err := f.router.Switch(context.Background(), router.Blue, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -18,15 +18,6 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/nginxconf"
 )
 
-// Default commands of the nginx snippet: nginxconf's, shared with the
-// blue/green router, so the two cannot disagree.
-const (
-	DefaultReloadCommand = nginxconf.DefaultReloadCommand
-	DefaultTestCommand   = nginxconf.DefaultTestCommand
-	// SkipTest, as TestCommand, skips the configuration test.
-	SkipTest = nginxconf.SkipTest
-)
-
 // DefaultRetryAfter is sent when no end time is known.
 const DefaultRetryAfter = 300 * time.Second
 
@@ -40,8 +31,8 @@ const stateMarker = "# release-maintenance-state: "
 // either fails the previous file is put back (and nginx reloaded again).
 type Nginx struct {
 	ConfigFile    string
-	ReloadCommand string // sh -c; empty: DefaultReloadCommand
-	TestCommand   string // sh -c; empty: DefaultTestCommand; SkipTest ("-") skips the test
+	ReloadCommand string // sh -c; empty: nginxconf.DefaultReloadCommand
+	TestCommand   string // sh -c; empty: nginxconf.DefaultTestCommand; nginxconf.SkipTest ("-") skips the test
 	// Host is where the files and nginx are (nil: host.Local, this machine).
 	Host host.Host
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/check"
 	"github.com/releaseplan/terraform-provider-release/internal/host"
 	"github.com/releaseplan/terraform-provider-release/internal/logging"
+	"github.com/releaseplan/terraform-provider-release/internal/nginxconf"
 	"github.com/releaseplan/terraform-provider-release/internal/router"
 	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
@@ -38,10 +39,6 @@ var (
 	_ resource.ResourceWithConfigValidators = (*blueGreenRouterResource)(nil)
 	_ resource.ResourceWithValidateConfig   = (*blueGreenRouterResource)(nil)
 )
-
-// defaultNginxTestCommand validates the system nginx configuration before a reload
-// (the one default of router and maintenance, internal/nginxconf's).
-const defaultNginxTestCommand = router.DefaultTestCommand
 
 // On-destroy behaviours.
 const (
@@ -197,13 +194,13 @@ func blueGreenRouterSchema() schema.Schema {
 						Validators:          []validator.String{validate.UpstreamName()},
 					},
 					"reload_command": schema.StringAttribute{
-						MarkdownDescription: "Shell command (`sh -c`) that reloads nginx. Default `" + router.DefaultReloadCommand + "`.",
+						MarkdownDescription: "Shell command (`sh -c`) that reloads nginx. Default `" + nginxconf.DefaultReloadCommand + "`.",
 						Optional:            true,
 					},
 					"test_command": schema.StringAttribute{
 						MarkdownDescription: "Shell command (`sh -c`) that validates the configuration after the file is written " +
-							"and before the reload; when it fails the previous file is restored. Default `" + defaultNginxTestCommand +
-							"`, also when empty; `" + router.SkipTest + "` skips validation (discouraged: `nginx -s reload` alone does not report a rejected configuration).",
+							"and before the reload; when it fails the previous file is restored. Default `" + nginxconf.DefaultTestCommand +
+							"`, also when empty; `" + nginxconf.SkipTest + "` skips validation (discouraged: `nginx -s reload` alone does not report a rejected configuration).",
 						Optional: true,
 					},
 					"preview_server_name": schema.StringAttribute{
@@ -459,7 +456,7 @@ func (m *blueGreenRouterResourceModel) routerOn(h host.Host) router.Router {
 		return &router.Directory{Path: m.Directory.Path.ValueString(), Host: h}
 	}
 	n := m.Nginx
-	test := defaultNginxTestCommand
+	test := nginxconf.DefaultTestCommand
 	if !n.TestCommand.IsNull() {
 		test = n.TestCommand.ValueString()
 	}
@@ -787,8 +784,8 @@ func (r *blueGreenRouterResource) ImportState(ctx context.Context, req resource.
 			ConfigFile:        types.StringValue(id),
 			UpstreamName:      types.StringValue(meta.UpstreamName),
 			PreviewServerName: optionalString(meta.PreviewServerName, ""),
-			TestCommand:       optionalString(meta.TestCommand, defaultNginxTestCommand),
-			ReloadCommand:     optionalString(meta.ReloadCommand, router.DefaultReloadCommand),
+			TestCommand:       optionalString(meta.TestCommand, nginxconf.DefaultTestCommand),
+			ReloadCommand:     optionalString(meta.ReloadCommand, nginxconf.DefaultReloadCommand),
 			SSH:               sm,
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/backend"
 	"github.com/releaseplan/terraform-provider-release/internal/host"
 	"github.com/releaseplan/terraform-provider-release/internal/maintenance"
+	"github.com/releaseplan/terraform-provider-release/internal/nginxconf"
 	"github.com/releaseplan/terraform-provider-release/internal/validate"
 )
 
@@ -171,12 +172,12 @@ func maintenanceModeSchema(ctx context.Context) schema.Schema {
 						Validators: []validator.String{validate.AbsolutePath()},
 					},
 					"reload_command": schema.StringAttribute{
-						MarkdownDescription: "Shell command that reloads nginx. Default `" + maintenance.DefaultReloadCommand + "`.",
-						Optional:            true, Computed: true, Default: stringdefault.StaticString(maintenance.DefaultReloadCommand),
+						MarkdownDescription: "Shell command that reloads nginx. Default `" + nginxconf.DefaultReloadCommand + "`.",
+						Optional:            true, Computed: true, Default: stringdefault.StaticString(nginxconf.DefaultReloadCommand),
 					},
 					"test_command": schema.StringAttribute{
-						MarkdownDescription: "Shell command that validates the configuration before the reload. Default `" + maintenance.DefaultTestCommand + "`, also when empty; `" + maintenance.SkipTest + "` skips the test.",
-						Optional:            true, Computed: true, Default: stringdefault.StaticString(maintenance.DefaultTestCommand),
+						MarkdownDescription: "Shell command that validates the configuration before the reload. Default `" + nginxconf.DefaultTestCommand + "`, also when empty; `" + nginxconf.SkipTest + "` skips the test.",
+						Optional:            true, Computed: true, Default: stringdefault.StaticString(nginxconf.DefaultTestCommand),
 					},
 				},
 				Blocks: map[string]schema.Block{"ssh": sshBlock("the nginx hosts that get the snippet (each tested and reloaded), " + sshMaintenanceDoc)},
@@ -472,10 +473,10 @@ func (r *maintenanceModeResource) Read(ctx context.Context, req resource.ReadReq
 	}
 	if m.Nginx != nil {
 		if m.Nginx.ReloadCommand.IsNull() {
-			m.Nginx.ReloadCommand = types.StringValue(maintenance.DefaultReloadCommand)
+			m.Nginx.ReloadCommand = types.StringValue(nginxconf.DefaultReloadCommand)
 		}
 		if m.Nginx.TestCommand.IsNull() {
-			m.Nginx.TestCommand = types.StringValue(maintenance.DefaultTestCommand)
+			m.Nginx.TestCommand = types.StringValue(nginxconf.DefaultTestCommand)
 		}
 	}
 	if m.Scalingo != nil && m.Scalingo.Restart.IsNull() {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/releaseplan/terraform-provider-release/internal/nginxconf"
 	"github.com/releaseplan/terraform-provider-release/internal/nginxtest"
 )
 
@@ -74,7 +75,7 @@ func startNginxFixture(t testing.TB, preview string) *nginxFixture {
 		Blue:              f.blue.Addr,
 		Green:             f.green.Addr,
 		PreviewServerName: preview,
-		TestCommand:       SkipTest, // nginx is not running yet
+		TestCommand:       nginxconf.SkipTest, // nginx is not running yet
 		ReloadCommand:     "true",
 	}
 	if _, err := f.router.Switch(context.Background(), Blue, nil); err != nil {

@@ -16,15 +16,6 @@ import (
 	"github.com/releaseplan/terraform-provider-release/internal/nginxconf"
 )
 
-// Default commands of the nginx router: nginxconf's, shared with the maintenance
-// page, so the two cannot disagree.
-const (
-	DefaultReloadCommand = nginxconf.DefaultReloadCommand
-	DefaultTestCommand   = nginxconf.DefaultTestCommand
-	// SkipTest, as TestCommand, skips the configuration test.
-	SkipTest = nginxconf.SkipTest
-)
-
 // Header is the first line of every file the nginx router writes; Read refuses files
 // without it so that the router never adopts a file it does not own.
 const Header = "# Managed by terraform-provider-release (release_blue_green_router)."
@@ -73,9 +64,9 @@ type Nginx struct {
 	// PreviewServerName, when set, routes requests whose Host is this name to the idle colour.
 	PreviewServerName string
 	// TestCommand validates the configuration after the file is written (sh -c);
-	// empty means DefaultTestCommand, SkipTest skips the test.
+	// empty means nginxconf.DefaultTestCommand, nginxconf.SkipTest skips the test.
 	TestCommand string
-	// ReloadCommand reloads nginx (sh -c); empty means DefaultReloadCommand.
+	// ReloadCommand reloads nginx (sh -c); empty means nginxconf.DefaultReloadCommand.
 	ReloadCommand string
 	// Host is where the file and nginx are (nil: host.Local, this machine).
 	Host host.Host
@@ -232,7 +223,7 @@ func ReadMeta(ctx context.Context, h host.Host, configFile string) (Meta, error)
 	if !strings.HasPrefix(string(b), Header) {
 		return Meta{}, fmt.Errorf("%s does not start with %q: it was not written by this provider", configFile, Header)
 	}
-	m := Meta{ReloadCommand: DefaultReloadCommand}
+	m := Meta{ReloadCommand: nginxconf.DefaultReloadCommand}
 	for _, l := range strings.Split(string(b), "\n") {
 		k, v, ok := strings.Cut(strings.TrimPrefix(l, "# release:"), "=")
 		if !ok || !strings.HasPrefix(l, "# release:") {

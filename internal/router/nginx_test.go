@@ -12,6 +12,7 @@ import (
 
 	"github.com/releaseplan/terraform-provider-release/internal/host"
 	"github.com/releaseplan/terraform-provider-release/internal/logging"
+	"github.com/releaseplan/terraform-provider-release/internal/nginxconf"
 )
 
 func TestNginxSwitchAndPreview(t *testing.T) {
@@ -215,7 +216,7 @@ func TestParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	meta, err := ReadMeta(context.Background(), host.Local{}, r.ConfigFile)
-	want := Meta{UpstreamName: "web", PreviewServerName: "Preview.Example.org", TestCommand: r.TestCommand, ReloadCommand: DefaultReloadCommand}
+	want := Meta{UpstreamName: "web", PreviewServerName: "Preview.Example.org", TestCommand: r.TestCommand, ReloadCommand: nginxconf.DefaultReloadCommand}
 	if err != nil || meta != want {
 		t.Errorf("ReadMeta = %+v, %v; want %+v", meta, err, want)
 	}
@@ -262,7 +263,7 @@ func TestNginxRemove(t *testing.T) {
 	}
 	waitBody(t, f.srv.URL("/"), nil, "blue")
 
-	standalone := &Nginx{ConfigFile: t.TempDir() + "/x.conf", UpstreamName: "app", Blue: "127.0.0.1:1", Green: "127.0.0.1:2", TestCommand: SkipTest, ReloadCommand: "true"}
+	standalone := &Nginx{ConfigFile: t.TempDir() + "/x.conf", UpstreamName: "app", Blue: "127.0.0.1:1", Green: "127.0.0.1:2", TestCommand: nginxconf.SkipTest, ReloadCommand: "true"}
 	if _, err := standalone.Switch(context.Background(), Green, nil); err != nil {
 		t.Fatal(err)
 	}
