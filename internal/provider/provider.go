@@ -147,7 +147,9 @@ func providerSchema() schema.Schema {
 		MarkdownDescription: "The `release` provider turns each environment's software release into a reviewable plan: " +
 			"which version and sha256 go where, under which lock, with which backup and which traffic switch. " +
 			"Every setting is optional: with no blocks, artifacts and coordination data live in `./.release/artifacts` " +
-			"and `./.release/state` of the directory Terraform runs in.",
+			"and `./.release/state` of the directory Terraform runs in. " +
+			"Every setting must be known when Terraform plans (the plan reads the backend and the store): " +
+			"a value that comes from a resource not created yet is refused at plan time, naming the setting.",
 		Attributes: map[string]schema.Attribute{
 			"actor": schema.StringAttribute{
 				MarkdownDescription: "Who performs the changes, as written in the release history and used as the default lock holder. " +
@@ -229,6 +231,9 @@ func (p *releaseProvider) ConfigValidators(_ context.Context) []provider.ConfigV
 }
 
 func (p *releaseProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	if unknownConfiguration(req, resp) {
+		return
+	}
 	var cfg providerModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
 	if resp.Diagnostics.HasError() {
