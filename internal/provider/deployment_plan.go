@@ -46,6 +46,12 @@ func (r *deploymentResource) ModifyPlan(ctx context.Context, req resource.Modify
 	tgt, key, done := r.openTarget(ctx, &plan, keyWO, &resp.Diagnostics)
 	defer done()
 	if tgt == nil {
+		if state != nil && !resp.Diagnostics.HasError() {
+			// The target is known only at the apply (a path or hosts from another
+			// resource): so is the id that names it, which may change with it.
+			plan.ID = types.StringUnknown()
+			resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+		}
 		return
 	}
 	if state != nil && state.Directory != nil && r.data.sshPlanMustRead(state.Directory.SSH) {

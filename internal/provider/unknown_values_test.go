@@ -445,3 +445,37 @@ func testUnknownUntilApply(t *testing.T, config string, preApply []plancheck.Pla
 		},
 	})
 }
+
+// TestAccUnknownValues_maintenanceFolderMoves: the maintenance folder comes from
+// another resource and moves to another folder in an update, unknown at plan.
+func TestAccUnknownValues_maintenanceFolderMoves(t *testing.T) {
+	env := acctest.NewEnv(t)
+	config := func(dir string) string {
+		return env.ProviderBlock() + fmt.Sprintf(`
+resource "terraform_data" "notice" {
+  input = { path = %q }
+}
+
+resource "release_maintenance_mode" "prod" {
+  enabled = true
+  message = "down"
+  directory {
+    path = terraform_data.notice.output.path
+  }
+}
+`, dir)
+	}
+	first, second := filepath.Join(env.Dir, "one"), filepath.Join(env.Dir, "two")
+	for _, d := range []string{first, second} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	accTest(t, resource.TestCase{
+		Steps: []resource.TestStep{
+			{Config: config(first), Check: checkFileContains(filepath.Join(first, "maintenance.html"), "down")},
+			{Config: config(second), Check: checkFileContains(filepath.Join(second, "maintenance.html"), "down")},
+			emptyPlanStep(config(second)),
+		},
+	})
+}
