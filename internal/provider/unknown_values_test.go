@@ -479,3 +479,38 @@ resource "release_maintenance_mode" "prod" {
 		},
 	})
 }
+
+// TestAccUnknownValues_routerUpstreamsChange: the upstreams come from another
+// resource and change in an update (the servers are replaced), unknown at plan:
+// the router is rewritten for the new addresses at the apply.
+func TestAccUnknownValues_routerUpstreamsChange(t *testing.T) {
+	f := startRouterFixture(t)
+	config := func(blue, green string) string {
+		return f.routerConfig(routerHCL{active: "green", attrs: routerFixtureChecks,
+			blue: "terraform_data.servers.output.blue", green: "terraform_data.servers.output.green"}) + fmt.Sprintf(`
+resource "terraform_data" "servers" {
+  input = { blue = %q, green = %q }
+}
+`, blue, green)
+	}
+	const addr = "release_blue_green_router.web"
+	accTest(t, resource.TestCase{
+		Steps: []resource.TestStep{
+			{Config: config(f.blue.addr, f.green.addr), Check: f.serves("green")},
+			{
+				Config: config(f.green.addr, f.blue.addr),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue(addr, tfjsonpath.New("green").AtMapKey("upstream")),
+				}},
+				Check: f.serves("blue"), // the green colour is now the blue server
+			},
+			emptyPlanStep(config(f.green.addr, f.blue.addr)),
+		},
+	})
+}
+
+// serves checks that nginx sends the requests to the server that answers body.
+func (f *routerFixture) serves(body string) resource.TestCheckFunc {
+	return func(*terraform.State) error { return f.expectTraffic(nil, body) }
+}
