@@ -164,7 +164,7 @@ func (r *artifactResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	}
 
 	if samePublished {
-		if !plan.Metadata.IsUnknown() && !plan.Metadata.Equal(state.Metadata) {
+		if !plan.Metadata.IsUnknown() && !sameMetadataValue(ctx, plan.Metadata, state.Metadata) {
 			resp.Diagnostics.AddAttributeError(path.Root("metadata"), "Published artifacts are immutable",
 				fmt.Sprintf("%s is already published with other metadata. Publish a new version to change it.", state.ID.ValueString()))
 			return
@@ -256,6 +256,16 @@ func (r *artifactResource) publish(ctx context.Context, m *artifactResourceModel
 	return diags
 }
 
+// sameMetadataValue compares two metadata values of the schema: null and {}
+// both hold no metadata.
+func sameMetadataValue(ctx context.Context, a, b types.Map) bool {
+	var am, bm map[string]string
+	if a.ElementsAs(ctx, &am, false).HasError() || b.ElementsAs(ctx, &bm, false).HasError() {
+		return a.Equal(b)
+	}
+	return sameMetadata(am, bm)
+}
+
 func sameMetadata(a, b map[string]string) bool {
 	if len(a) != len(b) {
 		return false
@@ -289,7 +299,9 @@ func (r *artifactResource) Read(ctx context.Context, req resource.ReadRequest, r
 		return
 	}
 	setArtifactComputed(&state, obj)
-	if len(obj.Metadata) > 0 || !state.Metadata.IsNull() {
+	// With no metadata published, the state keeps how the configuration says so
+	// (null or {}), so that `metadata = {}` plans no change.
+	if len(obj.Metadata) > 0 || len(state.Metadata.Elements()) > 0 {
 		m, diags := types.MapValueFrom(ctx, types.StringType, obj.Metadata)
 		resp.Diagnostics.Append(diags...)
 		state.Metadata = m

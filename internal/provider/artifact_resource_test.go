@@ -354,3 +354,38 @@ func TestAccArtifactResource_sourceChangedAfterPlan(t *testing.T) {
 		},
 	})
 }
+
+// TestAccArtifactResource_emptyMetadata: `metadata = {}` says "no metadata" as
+// leaving it out does: the artifact publishes, refreshes and plans no change,
+// and after an import (the store holds no metadata) the next apply only writes
+// the configuration's spelling to the state.
+func TestAccArtifactResource_emptyMetadata(t *testing.T) {
+	env := acctest.NewEnv(t)
+	src := env.WriteFile(t, "dist/app.tar.gz", []byte("release 1.7.4 bytes"))
+	cfg := strings.Replace(artifactConfig(env, "1.7.4", src, ""), `metadata = { git_commit = "3f2a9c1" }`, "metadata = {}", 1)
+	meta := tfjsonpath.New("metadata")
+	accTest(t, resource.TestCase{
+		Steps: []resource.TestStep{
+			{
+				Config:            cfg,
+				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue("release_artifact.app", meta, knownvalue.MapExact(map[string]knownvalue.Check{}))},
+			},
+			emptyPlanStep(cfg),
+			forgetStep(env.ProviderBlock(), "release_artifact.app"),
+			{
+				Config:             cfg,
+				ResourceName:       "release_artifact.app",
+				ImportState:        true,
+				ImportStateId:      "histologe@1.7.4",
+				ImportStatePersist: true,
+			},
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction("release_artifact.app", plancheck.ResourceActionUpdate),
+				}},
+			},
+			emptyPlanStep(cfg),
+		},
+	})
+}
