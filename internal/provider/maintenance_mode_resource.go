@@ -314,15 +314,20 @@ func (m *maintenanceModeResourceModel) observe(b maintenance.Switch, s maintenan
 	if !b.Capabilities().Details {
 		return
 	}
-	m.Reason = optionalString(s.Reason, "")
+	if s.Reason != "" || !m.Reason.Equal(types.StringValue("")) {
+		m.Reason = optionalString(s.Reason, "") // reason = "" stays "": both say none
+	}
 	if s.Until.IsZero() {
 		m.Until = types.StringNull()
 	} else if prev, err := time.Parse(time.RFC3339, m.Until.ValueString()); err != nil || !prev.Equal(s.Until) {
 		m.Until = types.StringValue(s.Until.Format(time.RFC3339))
 	}
-	if len(s.AllowedIPs) == 0 {
+	switch {
+	case len(s.AllowedIPs) == 0 && !m.AllowedIPs.IsUnknown() && len(m.AllowedIPs.Elements()) == 0:
+		// None allowed: keep how the configuration says so (null or []).
+	case len(s.AllowedIPs) == 0:
 		m.AllowedIPs = types.ListNull(types.StringType)
-	} else {
+	default:
 		m.AllowedIPs, _ = types.ListValueFrom(context.Background(), types.StringType, s.AllowedIPs)
 	}
 }

@@ -337,3 +337,20 @@ resource "release_maintenance_mode" "prod" {
 		t.Fatal(err)
 	}
 }
+
+// TestAccMaintenanceModeResource_emptyValues: `allowed_ips = []` and
+// `reason = ""` say "none" as leaving them out does: the apply converges and
+// the next plan is empty, instead of an update planned on every run.
+func TestAccMaintenanceModeResource_emptyValues(t *testing.T) {
+	env := acctest.NewEnv(t)
+	cfg := maintenanceDirectoryConfig(env, t.TempDir(), `enabled = true
+  message     = "down"
+  reason      = ""
+  allowed_ips = []`)
+	accTest(t, resource.TestCase{
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			emptyPlanStep(cfg),
+		},
+	})
+}
