@@ -638,3 +638,17 @@ func (c secretCheck) CheckPlan(_ context.Context, req plancheck.CheckPlanRequest
 	}
 	resp.Error = fmt.Errorf("%s is not in the plan", deploymentAddr)
 }
+
+// TestAccDeploymentScalingo_emptyValues: empty `variables`, `sensitive_variables`
+// and `one_off` say "none" as leaving them out does: the deployment converges
+// and the next plan is empty.
+func TestAccDeploymentScalingo_emptyValues(t *testing.T) {
+	e := newScalingoDeploymentEnv(t, "", "1.0.0")
+	cfg := e.configWith("1.0.0", "    variables = {}\n    sensitive_variables = {}\n    one_off = []")
+	accTest(t, resource.TestCase{
+		Steps: []resource.TestStep{
+			{Config: cfg},
+			emptyPlanStep(cfg),
+		},
+	})
+}
