@@ -368,5 +368,9 @@ func smokeSummary(c check.HTTPCheck) string {
 	if attempts == 0 {
 		attempts = check.DefaultAttempts
 	}
-	return fmt.Sprintf("%s %s expecting %d (%d attempts)", method, where, status, attempts)
+	tries := fmt.Sprintf("%d attempts", attempts)
+	if attempts == 1 {
+		tries = "1 attempt"
+	}
+	return fmt.Sprintf("%s %s expecting %d (%s)", method, where, status, tries)
 }
