@@ -3,6 +3,7 @@ package provider
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 
@@ -63,9 +64,11 @@ func configured(d *providerData, diags *diag.Diagnostics) bool {
 	return false
 }
 
-// sentenceCase capitalises the first letter of an ASCII message.
+// sentenceCase capitalises the first letter of an ASCII message, unless its
+// first word is an attribute name (time_zone), which keeps its spelling.
 func sentenceCase(s string) string {
-	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
+	first, _, _ := strings.Cut(s, " ")
+	if s != "" && s[0] >= 'a' && s[0] <= 'z' && !strings.Contains(first, "_") {
 		return string(s[0]-'a'+'A') + s[1:]
 	}
 	return s
