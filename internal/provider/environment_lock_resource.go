@@ -154,7 +154,9 @@ func (r *environmentLockResource) ModifyPlan(ctx context.Context, req resource.M
 	if plan.Holder.IsUnknown() && r.data != nil {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("holder"), r.data.Actor)...)
 	}
-	if state != nil && needsRenew(plan, *state) && !plan.TTL.IsUnknown() {
+	// A ttl or reason known only at the apply may renew the lock: expires_at
+	// is then unknown too.
+	if state != nil && needsRenew(plan, *state) {
 		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("expires_at"), types.StringUnknown())...)
 	}
 }

@@ -495,3 +495,43 @@ func TestEnvironmentLockDeleteNeverReleasesAnotherHoldersLock(t *testing.T) {
 		})
 	}
 }
+
+// TestAccEnvironmentLockResource_ttlKnownAtApply: a ttl that comes from another
+// resource and changes in an update (unknown at plan) renews the lock: its
+// expires_at is planned as known after apply.
+func TestAccEnvironmentLockResource_ttlKnownAtApply(t *testing.T) {
+	env := acctest.NewEnv(t)
+	cfg := func(ttl string) string {
+		return env.ProviderBlock() + fmt.Sprintf(`
+resource "terraform_data" "policy" {
+  input = %q
+}
+
+resource "release_environment_lock" "staging" {
+  environment = "staging"
+  ttl         = terraform_data.policy.output
+}
+`, ttl)
+	}
+	const addr = "release_environment_lock.staging"
+	accTest(t, resource.TestCase{
+		Steps: []resource.TestStep{
+			{Config: cfg("1h")},
+			{
+				Config: cfg("4h"),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue(addr, tfjsonpath.New("expires_at")),
+				}},
+				Check: func(s *terraform.State) error {
+					exp, err := time.Parse(time.RFC3339, s.RootModule().Resources[addr].Primary.Attributes["expires_at"])
+					if err != nil || time.Until(exp) < 3*time.Hour {
+						return fmt.Errorf("expires_at = %v (%v), want about 4h from now", exp, err)
+					}
+					return nil
+				},
+			},
+			emptyPlanStep(cfg("4h")),
+		},
+	})
+}
