@@ -208,8 +208,12 @@ func (m *deploymentResourceModel) planPrevious(state *deploymentResourceModel, l
 		// Not in the state: shown as a warning, known at apply.
 		m.PreviousVersion = types.StringUnknown()
 		if live.Problem == "" {
+			what := orPlaceholder(live.Version, "nothing")
+			if live.ID != "" && live.ID != live.Version {
+				what += " (release " + live.ID + ")"
+			}
 			diags.AddWarning("The target already serves a release that is not in this state",
-				fmt.Sprintf("%s serves %s now (%s). This deployment replaces it; import the deployment first to review it as previous_version.", tgt.Describe(), orPlaceholder(live.Version, "nothing"), live.ID))
+				fmt.Sprintf("%s serves %s now. This deployment replaces it; import the deployment first to review it as previous_version.", tgt.Describe(), what))
 		}
 	case !state.isSound():
 		// Read put the release to go back to (the last verified one) there.
