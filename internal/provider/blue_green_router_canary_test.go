@@ -270,3 +270,46 @@ func TestAccBlueGreenRouterResource_canaryInvalidConfig(t *testing.T) {
 		t.Errorf("an invalid configuration wrote the include file: %v", err)
 	}
 }
+
+// TestAccBlueGreenRouterResource_canaryWeightKnownAtApply: the canary's weight
+// and steps come from another resource and change in an update (unknown at
+// plan): the apply sets them and the next plan is empty.
+func TestAccBlueGreenRouterResource_canaryWeightKnownAtApply(t *testing.T) {
+	f := startCanaryFixture(t)
+	const res = "release_blue_green_router.web"
+	cfg := func(weight, last int) string {
+		return f.config("blue", fmt.Sprintf(`  canary {
+    colour = "green"
+    steps  = [{ weight = terraform_data.rollout.output.first }, { weight = terraform_data.rollout.output.last }]
+%s
+  }`, f.analysis(5))) + fmt.Sprintf(`
+resource "terraform_data" "rollout" {
+  input = { first = %d, last = %d }
+}
+`, weight, last)
+	}
+	accParallelTest(t, resource.TestCase{
+		Steps: []resource.TestStep{
+			{
+				Config: cfg(10, 20),
+				Check: func(*terraform.State) error {
+					return f.nginxHas(router.Blue, router.Canary{Weight: 20, Sticky: router.StickyNone})
+				},
+			},
+			{
+				Config: cfg(30, 50),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue(res, tfjsonpath.New("canary").AtMapKey("weight")),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(res, tfjsonpath.New("canary").AtMapKey("weight"), knownvalue.Int64Exact(50)),
+				},
+				Check: func(*terraform.State) error {
+					return f.nginxHas(router.Blue, router.Canary{Weight: 50, Sticky: router.StickyNone})
+				},
+			},
+			emptyPlanStep(cfg(30, 50)),
+		},
+	})
+}
