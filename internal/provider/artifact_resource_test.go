@@ -267,20 +267,13 @@ func TestAccArtifactResource_upperCaseSHA256(t *testing.T) {
 			emptyPlanStep(cfg),
 			// Terraform forgets the artifact (it stays published), to import it again.
 			forgetStep(env.ProviderBlock(), "release_artifact.app"),
-			{
-				// An import reads the store's record, in lower case.
-				Config:             cfg,
-				ResourceName:       "release_artifact.app",
-				ImportState:        true,
-				ImportStateId:      "histologe@1.7.4",
-				ImportStatePersist: true,
-				ImportStateCheck: func(states []*terraform.InstanceState) error {
-					if len(states) != 1 || states[0].Attributes["sha256"] != checksumOf(body) {
-						return fmt.Errorf("imported %v, want sha256 %s", states, checksumOf(body))
-					}
-					return nil
-				},
-			},
+			// An import reads the store's record, in lower case.
+			importPersistStep(cfg, "release_artifact.app", "histologe@1.7.4", func(states []*terraform.InstanceState) error {
+				if len(states) != 1 || states[0].Attributes["sha256"] != checksumOf(body) {
+					return fmt.Errorf("imported %v, want sha256 %s", states, checksumOf(body))
+				}
+				return nil
+			}),
 			{
 				// The configured spelling comes back in place: nothing is published again.
 				Config: cfg,
@@ -372,13 +365,7 @@ func TestAccArtifactResource_emptyMetadata(t *testing.T) {
 			},
 			emptyPlanStep(cfg),
 			forgetStep(env.ProviderBlock(), "release_artifact.app"),
-			{
-				Config:             cfg,
-				ResourceName:       "release_artifact.app",
-				ImportState:        true,
-				ImportStateId:      "histologe@1.7.4",
-				ImportStatePersist: true,
-			},
+			importPersistStep(cfg, "release_artifact.app", "histologe@1.7.4", nil),
 			{
 				Config: cfg,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{

@@ -258,19 +258,12 @@ func TestAccPromotionResource_upperCaseSHA256(t *testing.T) {
 			},
 			emptyPlanStep(cfg),
 			forgetStep(w.ProviderBlock(), "release_promotion.rc"),
-			{
-				Config:             cfg,
-				ResourceName:       promotionAddr,
-				ImportState:        true,
-				ImportStateId:      "app@1.0.0-rc",
-				ImportStatePersist: true,
-				ImportStateCheck: func(states []*terraform.InstanceState) error {
-					if len(states) != 1 || states[0].Attributes["sha256"] != w.sum || states[0].Attributes["from_version"] != "1.0.0-staging" {
-						return fmt.Errorf("imported %v, want sha256 %s promoted from 1.0.0-staging", states, w.sum)
-					}
-					return nil
-				},
-			},
+			importPersistStep(cfg, promotionAddr, "app@1.0.0-rc", func(states []*terraform.InstanceState) error {
+				if len(states) != 1 || states[0].Attributes["sha256"] != w.sum || states[0].Attributes["from_version"] != "1.0.0-staging" {
+					return fmt.Errorf("imported %v, want sha256 %s promoted from 1.0.0-staging", states, w.sum)
+				}
+				return nil
+			}),
 			{
 				Config: cfg,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{

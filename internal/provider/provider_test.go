@@ -63,3 +63,16 @@ removed {
 }
 `, addr)}
 }
+
+// importPersistStep imports addr again by id after a forgetStep, keeping the
+// imported state for the next steps; check, when not nil, checks what was read.
+func importPersistStep(config, addr, id string, check resource.ImportStateCheckFunc) resource.TestStep {
+	return resource.TestStep{
+		Config:             config,
+		ResourceName:       addr,
+		ImportState:        true,
+		ImportStateId:      id,
+		ImportStatePersist: true,
+		ImportStateCheck:   check,
+	}
+}
