@@ -203,10 +203,12 @@ func (e *sshDeployEnv) killMidUpload(t *testing.T, i int, atLeast int64, stop <-
 					if err != nil || !strings.Contains(fe.Name(), "archive.tar.gz") || !st.Mode().IsRegular() || st.Size() < atLeast {
 						continue
 					}
+					// Recorded before the kill: the apply fails as soon as the
+					// connection drops, possibly before Kill has returned.
+					killedAt.Store(st.Size())
 					if err := e.fleet.Kill(i); err != nil {
 						t.Errorf("killing host %d: %v", i, err)
 					}
-					killedAt.Store(st.Size())
 					return
 				}
 			}
