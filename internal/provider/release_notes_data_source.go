@@ -79,7 +79,7 @@ func releaseNotesSchema() schema.Schema {
 				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
 			},
 			"from": schema.StringAttribute{
-				MarkdownDescription: "Previous release: a tag, branch or commit. Commits reachable from it are left out. Omit it for a first release (the whole history of `to`).",
+				MarkdownDescription: "Previous release: a tag, branch or commit. Commits reachable from it are left out. Omit it for a first release (the whole history of `to`). When `to` does not contain it (a newer release, another branch), a warning says that its own changes are not in the notes.",
 				Optional:            true,
 				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
 			},
@@ -176,6 +176,7 @@ func (d *releaseNotesDataSource) Read(ctx context.Context, req datasource.ReadRe
 		return
 	}
 	entries := notes.FromCommits(commits)
+	warnNotDescendant(ctx, repo, from, to, m.FromCommit.ValueString(), toCommit, &resp.Diagnostics)
 	tflog.Debug(ctx, "Release notes read", map[string]any{"repository": repo, "from": from, "to": to, "commits": len(commits), "entries": len(entries)})
 
 	if m.Version.IsNull() || m.Version.IsUnknown() {
@@ -252,4 +253,19 @@ func gitRefErrorDetail(repo, ref string, err error) string {
 	default:
 		return fmt.Sprintf("Reading the history of %s in %s failed: %v.", ref, repo, err)
 	}
+}
+
+// warnNotDescendant warns when to does not contain from (from names a newer
+// release, or another branch): the notes list only what to has that from lacks,
+// so from's own changes are missing from them, which the reader should know.
+func warnNotDescendant(ctx context.Context, repo, from, to, fromCommit, toCommit string, diags *diag.Diagnostics) {
+	if fromCommit == "" || fromCommit == toCommit {
+		return
+	}
+	if ok, err := gitrepo.IsAncestor(ctx, repo, fromCommit, toCommit); err != nil || ok {
+		return
+	}
+	diags.AddAttributeWarning(path.Root("from"), "Release notes of "+releaseNotesRange(from, to)+" leave changes out",
+		fmt.Sprintf("%s does not contain %s (%s is newer, or on another branch): the notes list only the commits of %s that %s lacks, "+
+			"not the changes of %s. Check that from names the older release.", to, from, from, to, from, from))
 }

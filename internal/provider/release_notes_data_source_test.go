@@ -1,9 +1,11 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
@@ -156,4 +158,29 @@ func TestAccReleaseNotesDataSource_shallowClone(t *testing.T) {
 			},
 		},
 	})
+}
+
+// TestWarnNotDescendant: release notes whose from is not contained in to (a
+// newer release, another branch) warn that from's changes are left out; an
+// older from, the same commit or no from say nothing.
+func TestWarnNotDescendant(t *testing.T) {
+	repo := gitrepotest.New(t)
+	older := repo.Commit("feat: one")
+	newer := repo.Commit("fix: two")
+	for _, tc := range []struct {
+		name      string
+		from, to  string
+		wantWarns int
+	}{
+		{"older from", older, newer, 0},
+		{"same commit", newer, newer, 0},
+		{"no from", "", newer, 0},
+		{"newer from", newer, older, 1},
+	} {
+		var diags diag.Diagnostics
+		warnNotDescendant(context.Background(), repo.Dir, "from", "to", tc.from, tc.to, &diags)
+		if diags.WarningsCount() != tc.wantWarns || diags.HasError() {
+			t.Errorf("%s: diagnostics %v, want %d warning(s)", tc.name, diags, tc.wantWarns)
+		}
+	}
 }
