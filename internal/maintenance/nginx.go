@@ -98,6 +98,22 @@ func (n *Nginx) RenderSnippet(s State) (string, error) {
 	return b.String(), nil
 }
 
+// NginxAllowed checks that the nginx snippet can let every entry of allowed
+// through (IPv4 addresses and ranges, single IPv6 addresses), so that a
+// configuration it cannot express is refused before anything changes.
+func NginxAllowed(allowed []string) error {
+	prefixes, err := ParsePrefixes(allowed)
+	if err != nil {
+		return err
+	}
+	for _, p := range prefixes {
+		if _, err := addrRegex(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // addrRegex matches the text form of $remote_addr for addresses inside p. IPv4
 // ranges are expanded octet by octet; IPv6 is matched exactly (no ranges), because
 // its text form is not prefix-friendly.

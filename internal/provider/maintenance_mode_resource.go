@@ -33,6 +33,7 @@ var (
 	_ resource.ResourceWithImportState      = (*maintenanceModeResource)(nil)
 	_ resource.ResourceWithConfigValidators = (*maintenanceModeResource)(nil)
 	_ resource.ResourceWithModifyPlan       = (*maintenanceModeResource)(nil)
+	_ resource.ResourceWithValidateConfig   = (*maintenanceModeResource)(nil)
 )
 
 // NewMaintenanceModeResource returns the release_maintenance_mode resource.
@@ -215,6 +216,23 @@ func (r *maintenanceModeResource) ConfigValidators(_ context.Context) []resource
 		validate.RequiredInBlock("directory", "path", ""),
 		validate.RequiredInBlock("nginx", "config_file", ""),
 		validate.RequiredInBlock("scalingo", "app", ""),
+	}
+}
+
+// ValidateConfig refuses, at plan time, allowed_ips that the nginx snippet
+// cannot express (IPv6 ranges).
+func (r *maintenanceModeResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var nginx *maintenanceNginx
+	var list types.List
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("nginx"), &nginx)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("allowed_ips"), &list)...)
+	var allowed []string
+	if resp.Diagnostics.HasError() || nginx == nil || list.IsNull() || list.IsUnknown() || list.ElementsAs(ctx, &allowed, false).HasError() {
+		return
+	}
+	if err := maintenance.NginxAllowed(allowed); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("allowed_ips"), "Address not supported by the nginx maintenance page",
+			err.Error()+". List the IPv6 addresses one by one, or use a directory maintenance page that the application honours.")
 	}
 }
 

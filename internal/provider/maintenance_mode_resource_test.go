@@ -354,3 +354,26 @@ func TestAccMaintenanceModeResource_emptyValues(t *testing.T) {
 		},
 	})
 }
+
+// TestAccMaintenanceModeResource_nginxIPv6Range: an IPv6 range, which the nginx
+// snippet cannot express, is refused at plan time, naming it.
+func TestAccMaintenanceModeResource_nginxIPv6Range(t *testing.T) {
+	env := acctest.NewEnv(t)
+	accParallelTest(t, resource.TestCase{
+		Steps: []resource.TestStep{{
+			Config: env.ProviderBlock() + fmt.Sprintf(`
+resource "release_maintenance_mode" "prod" {
+  enabled     = true
+  allowed_ips = ["127.0.0.1", "2001:db8::/32"]
+  nginx {
+    config_file    = %q
+    reload_command = "true"
+    test_command   = "-"
+  }
+}
+`, filepath.Join(t.TempDir(), "maintenance.conf")),
+			PlanOnly:    true,
+			ExpectError: errorRe(`2001:db8::/32: the nginx backend accepts IPv6 addresses, not IPv6 ranges`),
+		}},
+	})
+}
