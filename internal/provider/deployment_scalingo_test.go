@@ -652,3 +652,32 @@ func TestAccDeploymentScalingo_emptyValues(t *testing.T) {
 		},
 	})
 }
+
+// TestAccDeploymentScalingo_variablesKnownAtApply: a variable's value comes
+// from another resource and changes in an update (unknown at plan): the apply
+// sets it with a new deployment, and the next plan is empty.
+func TestAccDeploymentScalingo_variablesKnownAtApply(t *testing.T) {
+	e := newScalingoDeploymentEnv(t, "", "1.0.0")
+	cfg := func(v string) string {
+		return e.configWith("1.0.0", "    variables = { FEATURE_X = terraform_data.flags.output }") + fmt.Sprintf(`
+resource "terraform_data" "flags" {
+  input = %q
+}
+`, v)
+	}
+	accTest(t, resource.TestCase{
+		Steps: []resource.TestStep{
+			{Config: cfg("0")},
+			{
+				Config: cfg("1"),
+				Check: func(*terraform.State) error {
+					if got := e.fake.Variables(scalingoApp)["FEATURE_X"]; got != "1" {
+						return fmt.Errorf("FEATURE_X = %q on the app, want 1", got)
+					}
+					return nil
+				},
+			},
+			emptyPlanStep(cfg("1")),
+		},
+	})
+}
